@@ -1,0 +1,454 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// BreakerState is the state of a circuit breaker.
+type BreakerState uint8
+
+// The breaker states.
+const (
+	// StateClosed lets every call through and counts failures.
+	StateClosed BreakerState = iota
+	// StateOpen rejects every call until the recovery timeout has passed.
+	StateOpen
+	// StateHalfOpen lets a bounded number of probes through: a probe's
+	// success closes the breaker, its failure opens it again.
+	StateHalfOpen
+)
+
+// String returns "closed", "open" or "half_open".
+func (s BreakerState) String() string {
+	switch s {
+	case StateClosed:
+		return "closed"
+	case StateOpen:
+		return "open"
+	case StateHalfOpen:
+		return "half_open"
+	}
+	return "invalid"
+}
+
+// BreakerStates returns the three states.
+func BreakerStates() []BreakerState { return []BreakerState{StateClosed, StateOpen, StateHalfOpen} }
+
+// BreakerConfig configures NewBreaker. The zero value is all defaults.
+type BreakerConfig struct {
+	// Name labels the breaker in errors and events. Default "default".
+	Name string
+	// FailureThreshold opens the breaker when this many failures of a TripOn
+	// class happened within Window. Default 5. Zero means the default, unless
+	// FailureRatio is set, in which case zero disables the count threshold.
+	FailureThreshold int
+	// ClassThresholds opens the breaker when one class alone reaches its
+	// count within Window, whether or not the class is in TripOn.
+	ClassThresholds map[Class]int
+	// TripOn is the set of classes that count as failures for
+	// FailureThreshold and FailureRatio. Default: transient and server error.
+	// Other failures count as healthy calls: the downstream answered.
+	TripOn ClassSet
+	// FailureRatio opens the breaker when the share of TripOn failures among
+	// all calls within Window reaches it, once there were at least MinCalls
+	// calls. Zero disables it. Must be in [0, 1].
+	FailureRatio float64
+	// MinCalls is the number of calls in Window needed before FailureRatio
+	// applies. Default 20.
+	MinCalls int
+	// Window is the rolling window over which failures are counted.
+	// Default 60s.
+	Window time.Duration
+	// RecoveryTimeout is how long the breaker stays open before it lets
+	// probes through. Default 30s.
+	RecoveryTimeout time.Duration
+	// HalfOpenProbes is the number of calls let through while half-open.
+	// Default 1.
+	HalfOpenProbes int
+	// Clock tells the time. Default SystemClock.
+	Clock Clock
+	// Bus receives the breaker's transition and rejection events when it is
+	// used standalone (Allow / Permit). A Policy publishes its breaker's
+	// events on its own bus instead, with the call's labels. Nil: none.
+	Bus *Bus
+}
+
+const breakerBuckets = 10
+
+type breakerBucket struct {
+	epoch    int64 // which bucket-width interval this bucket holds
+	calls    int64
+	failures int64 // TripOn failures
+	byClass  [numClasses]int64
+}
+
+// Breaker is a circuit breaker: closed, open, half-open. It trips on a
+// rolling window of classified failures and rejects calls instantly while
+// open. A Breaker is safe for concurrent use and may be shared by several
+// policies; the usual way to use it is PolicyConfig.Breaker. Wrappers may use
+// it standalone with Allow and the returned Permit.
+//
+// On the success path of a closed breaker, Allow and Permit.Success do two
+// atomic operations and read no clock: successes are counted lock-free and
+// folded into the window when the next failure is recorded, spread evenly
+// over the time since the previous fold (an estimate that is exact when
+// traffic is steady).
+type Breaker struct {
+	name        string
+	threshold   int64
+	classThresh [numClasses]int64
+	hasClassT   bool
+	tripOn      ClassSet
+	ratio       float64
+	minCalls    int64
+	window      time.Duration
+	width       int64 // bucket width, ns
+	recovery    time.Duration
+	probes      int64
+	clock       Clock
+	bus         *Bus
+	epoch       time.Time
+
+	// state packs the state (low 2 bits) and a generation counter.
+	state      atomic.Uint64
+	pending    atomic.Int64 // healthy calls not yet folded into the window
+	inflight   atomic.Int64 // probes admitted in the current half-open period
+	openedAt   atomic.Int64 // ns since epoch
+	rejections atomic.Uint64
+
+	mu       sync.Mutex // guards buckets and lastFold, and serialises transitions
+	buckets  [breakerBuckets]breakerBucket
+	lastFold int64
+}
+
+// NewBreaker returns a closed breaker, or a *ConfigError naming the first
+// invalid field.
+func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
+	if cfg.Name == "" {
+		cfg.Name = "default"
+	}
+	if cfg.FailureThreshold < 0 {
+		return nil, cfgErr("BreakerConfig.FailureThreshold", "must not be negative")
+	}
+	if !(cfg.FailureRatio >= 0 && cfg.FailureRatio <= 1) {
+		return nil, cfgErr("BreakerConfig.FailureRatio", "must be in [0, 1]")
+	}
+	if cfg.FailureThreshold == 0 && cfg.FailureRatio == 0 {
+		cfg.FailureThreshold = 5
+	}
+	if cfg.MinCalls < 0 {
+		return nil, cfgErr("BreakerConfig.MinCalls", "must not be negative")
+	}
+	if cfg.MinCalls == 0 {
+		cfg.MinCalls = 20
+	}
+	if cfg.Window < 0 {
+		return nil, cfgErr("BreakerConfig.Window", "must not be negative")
+	}
+	if cfg.Window == 0 {
+		cfg.Window = 60 * time.Second
+	}
+	if cfg.Window < breakerBuckets {
+		return nil, cfgErr("BreakerConfig.Window", "must be at least 10ns")
+	}
+	if cfg.RecoveryTimeout < 0 {
+		return nil, cfgErr("BreakerConfig.RecoveryTimeout", "must not be negative")
+	}
+	if cfg.RecoveryTimeout == 0 {
+		cfg.RecoveryTimeout = 30 * time.Second
+	}
+	if cfg.HalfOpenProbes < 0 {
+		return nil, cfgErr("BreakerConfig.HalfOpenProbes", "must not be negative")
+	}
+	if cfg.HalfOpenProbes == 0 {
+		cfg.HalfOpenProbes = 1
+	}
+	if cfg.TripOn == 0 {
+		cfg.TripOn = SetOf(ClassTransient, ClassServerError)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock{}
+	}
+	b := &Breaker{
+		name:      cfg.Name,
+		threshold: int64(cfg.FailureThreshold),
+		tripOn:    cfg.TripOn,
+		ratio:     cfg.FailureRatio,
+		minCalls:  int64(cfg.MinCalls),
+		window:    cfg.Window,
+		width:     int64(cfg.Window) / breakerBuckets,
+		recovery:  cfg.RecoveryTimeout,
+		probes:    int64(cfg.HalfOpenProbes),
+		clock:     cfg.Clock,
+		bus:       cfg.Bus,
+	}
+	for c, n := range cfg.ClassThresholds {
+		if !c.Valid() {
+			return nil, cfgErr("BreakerConfig.ClassThresholds", "has an invalid class")
+		}
+		if n < 0 {
+			return nil, cfgErr("BreakerConfig.ClassThresholds["+c.String()+"]", "must not be negative")
+		}
+		if n > 0 {
+			b.classThresh[c] = int64(n)
+			b.hasClassT = true
+		}
+	}
+	b.epoch = cfg.Clock.Now()
+	return b, nil
+}
+
+// Name returns the breaker's name.
+func (b *Breaker) Name() string { return b.name }
+
+// State returns the current state. An open breaker whose recovery timeout
+// has passed reports open until the next call moves it to half-open.
+func (b *Breaker) State() BreakerState { return BreakerState(b.state.Load() & 3) }
+
+// Rejections returns the number of calls refused so far.
+func (b *Breaker) Rejections() uint64 { return b.rejections.Load() }
+
+func (b *Breaker) since(t time.Time) int64 { return int64(t.Sub(b.epoch)) }
+
+// Permit is the admission of one call by a Breaker. Exactly one of Success,
+// Failure or Cancel should be called when the call ends; calling none leaks
+// a half-open probe slot until the breaker next changes state.
+type Permit struct {
+	b     *Breaker
+	gen   uint64
+	probe bool
+}
+
+// transition is a state change to publish after the lock is released.
+type transition struct {
+	from, to BreakerState
+	ok       bool
+}
+
+// Allow asks whether a call may proceed now. It returns a *CircuitOpenError
+// when the breaker refuses.
+func (b *Breaker) Allow() (Permit, error) {
+	p, err, tr := b.allow()
+	b.publishStandalone(tr, err)
+	return p, err
+}
+
+// allow is Allow without publishing, for policies that publish on their own bus.
+func (b *Breaker) allow() (Permit, error, transition) {
+	s := b.state.Load()
+	switch BreakerState(s & 3) {
+	case StateClosed:
+		return Permit{b: b, gen: s >> 2}, nil, transition{}
+	case StateOpen:
+		now := b.since(b.clock.Now())
+		wait := b.openedAt.Load() + int64(b.recovery) - now
+		if wait > 0 {
+			b.rejections.Add(1)
+			return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateOpen, RetryIn: time.Duration(wait)}, transition{}
+		}
+		var tr transition
+		b.mu.Lock()
+		if b.state.Load() == s {
+			b.inflight.Store(0)
+			b.state.Store(((s>>2)+1)<<2 | uint64(StateHalfOpen))
+			tr = transition{from: StateOpen, to: StateHalfOpen, ok: true}
+		}
+		b.mu.Unlock()
+		p, err, _ := b.allow()
+		return p, err, tr
+	default: // half-open
+		if b.inflight.Add(1) <= b.probes && b.state.Load() == s {
+			return Permit{b: b, gen: s >> 2, probe: true}, nil, transition{}
+		}
+		b.inflight.Add(-1)
+		b.rejections.Add(1)
+		return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateHalfOpen}, transition{}
+	}
+}
+
+// Success records that the admitted call succeeded.
+func (p Permit) Success() {
+	if p.b == nil {
+		return
+	}
+	p.b.publishStandalone(p.success(), nil)
+}
+
+// Failure records that the admitted call failed with class c.
+func (p Permit) Failure(c Class) {
+	if p.b == nil {
+		return
+	}
+	p.b.publishStandalone(p.failure(c, p.b.clock.Now()), nil)
+}
+
+// Cancel records that the call ended without a verdict on the downstream
+// (the caller gave up): it counts neither way and frees its probe slot.
+func (p Permit) Cancel() {
+	if p.b != nil && p.probe && p.b.state.Load()>>2 == p.gen {
+		p.b.inflight.Add(-1)
+	}
+}
+
+func (p Permit) success() transition {
+	b := p.b
+	if !p.probe {
+		b.pending.Add(1)
+		return transition{}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.state.Load()
+	if s>>2 != p.gen || BreakerState(s&3) != StateHalfOpen {
+		return transition{}
+	}
+	b.reset(b.since(b.clock.Now()))
+	b.state.Store((p.gen+1)<<2 | uint64(StateClosed))
+	return transition{from: StateHalfOpen, to: StateClosed, ok: true}
+}
+
+func (b *Breaker) trips(c Class) bool {
+	return b.tripOn.Has(c) || (c.Valid() && b.classThresh[c] > 0)
+}
+
+func (p Permit) failure(c Class, now time.Time) transition {
+	b := p.b
+	if !b.trips(c) {
+		// The downstream answered: healthy for the breaker.
+		return p.success()
+	}
+	t := b.since(now)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.state.Load()
+	if s>>2 != p.gen {
+		return transition{}
+	}
+	switch BreakerState(s & 3) {
+	case StateHalfOpen:
+		b.open(p.gen, t)
+		return transition{from: StateHalfOpen, to: StateOpen, ok: true}
+	case StateClosed:
+		b.fold(t)
+		bk := b.bucket(t)
+		bk.calls++
+		if b.tripOn.Has(c) {
+			bk.failures++
+		}
+		if c.Valid() {
+			bk.byClass[c]++
+		}
+		if b.shouldOpen(t, c) {
+			b.open(p.gen, t)
+			return transition{from: StateClosed, to: StateOpen, ok: true}
+		}
+	}
+	return transition{}
+}
+
+// open moves to open; b.mu must be held.
+func (b *Breaker) open(gen uint64, t int64) {
+	b.openedAt.Store(t)
+	b.state.Store((gen+1)<<2 | uint64(StateOpen))
+}
+
+// reset clears the window; b.mu must be held.
+func (b *Breaker) reset(t int64) {
+	b.buckets = [breakerBuckets]breakerBucket{}
+	b.pending.Store(0)
+	b.lastFold = t
+}
+
+// bucket returns the bucket for time t, clearing it if it held an older
+// interval; b.mu must be held.
+func (b *Breaker) bucket(t int64) *breakerBucket {
+	e := t / b.width
+	bk := &b.buckets[int(uint64(e)%breakerBuckets)]
+	if bk.epoch != e {
+		*bk = breakerBucket{epoch: e}
+	}
+	return bk
+}
+
+// fold moves the lock-free healthy-call count into the window, spread evenly
+// since the last fold; b.mu must be held.
+func (b *Breaker) fold(t int64) {
+	n := b.pending.Swap(0)
+	if n > 0 {
+		if dt := t - b.lastFold; dt > int64(b.window) {
+			n = int64(float64(n) * float64(b.window) / float64(dt))
+		}
+		b.bucket(t).calls += n
+	}
+	b.lastFold = t
+}
+
+// shouldOpen evaluates the thresholds over the window; b.mu must be held.
+func (b *Breaker) shouldOpen(t int64, c Class) bool {
+	cur := t / b.width
+	var calls, failures, byClass int64
+	for i := range b.buckets {
+		bk := &b.buckets[i]
+		if bk.epoch > cur-breakerBuckets && bk.epoch <= cur {
+			calls += bk.calls
+			failures += bk.failures
+			if c.Valid() {
+				byClass += bk.byClass[c]
+			}
+		}
+	}
+	if c.Valid() && b.classThresh[c] > 0 && byClass >= b.classThresh[c] {
+		return true
+	}
+	if !b.tripOn.Has(c) {
+		return false
+	}
+	if b.threshold > 0 && failures >= b.threshold {
+		return true
+	}
+	return b.ratio > 0 && calls >= b.minCalls && float64(failures) >= b.ratio*float64(calls)
+}
+
+// Reset forces the breaker closed and clears its window.
+func (b *Breaker) Reset() {
+	b.mu.Lock()
+	s := b.state.Load()
+	from := BreakerState(s & 3)
+	b.reset(b.since(b.clock.Now()))
+	b.state.Store(((s>>2)+1)<<2 | uint64(StateClosed))
+	b.mu.Unlock()
+	if from != StateClosed {
+		b.publishStandalone(transition{from: from, to: StateClosed, ok: true}, nil)
+	}
+}
+
+func transitionKind(to BreakerState) EventKind {
+	switch to {
+	case StateOpen:
+		return EventCircuitOpened
+	case StateHalfOpen:
+		return EventCircuitHalfOpen
+	}
+	return EventCircuitClosed
+}
+
+func (b *Breaker) publishStandalone(tr transition, rejected error) {
+	if b.bus == nil {
+		return
+	}
+	if tr.ok && b.bus.Wants(transitionKind(tr.to)) {
+		b.bus.Publish(context.Background(), Event{
+			Kind: transitionKind(tr.to), Policy: b.name, Breaker: b,
+			BreakerState: tr.to, PrevBreakerState: tr.from,
+		})
+	}
+	if rejected != nil && b.bus.Wants(EventCircuitRejected) {
+		b.bus.Publish(context.Background(), Event{
+			Kind: EventCircuitRejected, Policy: b.name, Breaker: b, Err: rejected,
+			StopReason: StopCircuitOpen, Outcome: OutcomeRejected, BreakerState: b.State(),
+		})
+	}
+}

@@ -1,0 +1,252 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Classification is what a Classifier says of one failure.
+type Classification struct {
+	// Class is the kind of failure.
+	Class Class
+	// RetryAfter is the downstream's hint of when to retry (HTTP Retry-After,
+	// gRPC pushback). Zero means no hint. RetryAfterOr honours it.
+	RetryAfter time.Duration
+	// Reason is a short, low-cardinality explanation ("status_503",
+	// "connection_refused"). It may be empty. It is never an error message.
+	Reason string
+}
+
+// Classifier maps a failure to its classification. It is called only with a
+// non-nil error and must be safe for concurrent use.
+type Classifier func(err error) Classification
+
+// Classified is implemented by errors that know their own class. Both
+// classifiers look for it anywhere in the error chain (errors.As), before any
+// other rule.
+type Classified interface {
+	error
+	RedressClassification() Classification
+}
+
+// StatusCoder is implemented by errors that carry an HTTP status code.
+// DefaultClassifier and StrictClassifier map the code to a class.
+type StatusCoder interface {
+	StatusCode() int
+}
+
+// RetryAfterer is implemented by errors that carry a retry hint.
+type RetryAfterer interface {
+	RetryAfter() time.Duration
+}
+
+// classifiedError is the error the marker constructors return.
+type classifiedError struct {
+	err error
+	c   Classification
+}
+
+func (e *classifiedError) Error() string {
+	if e.err == nil {
+		return "redress: " + e.c.Class.String()
+	}
+	return e.err.Error()
+}
+func (e *classifiedError) Unwrap() error                         { return e.err }
+func (e *classifiedError) RedressClassification() Classification { return e.c }
+
+// Classify marks err as a failure of the given classification. The result
+// wraps err (errors.Is and errors.As reach it) and is understood by every
+// classifier. Classify(nil, ...) returns nil.
+func Classify(err error, c Classification) error {
+	if err == nil {
+		return nil
+	}
+	return &classifiedError{err: err, c: c}
+}
+
+// Permanent marks err as a permanent failure: it is never retried.
+func Permanent(err error) error {
+	return Classify(err, Classification{Class: ClassPermanent, Reason: "marked_permanent"})
+}
+
+// Transient marks err as a transient failure.
+func Transient(err error) error {
+	return Classify(err, Classification{Class: ClassTransient, Reason: "marked_transient"})
+}
+
+// ServerError marks err as a server error.
+func ServerError(err error) error {
+	return Classify(err, Classification{Class: ClassServerError, Reason: "marked_server_error"})
+}
+
+// Concurrency marks err as a concurrency conflict (retryable).
+func Concurrency(err error) error {
+	return Classify(err, Classification{Class: ClassConcurrency, Reason: "marked_concurrency"})
+}
+
+// RateLimited marks err as a rate-limit failure with an optional retry hint
+// (zero for none).
+func RateLimited(err error, retryAfter time.Duration) error {
+	return Classify(err, Classification{Class: ClassRateLimit, RetryAfter: retryAfter, Reason: "marked_rate_limit"})
+}
+
+// StatusError is an error carrying an HTTP status code and an optional retry
+// hint. Wrappers and users may return it so that the classifiers see the code.
+type StatusError struct {
+	Code int
+	Hint time.Duration // the retry hint, zero for none
+	Err  error
+}
+
+// Error implements error.
+func (e *StatusError) Error() string {
+	if e.Err != nil {
+		return "status " + strconv.Itoa(e.Code) + ": " + e.Err.Error()
+	}
+	return "status " + strconv.Itoa(e.Code)
+}
+
+// Unwrap returns the wrapped error, if any.
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// StatusCode implements StatusCoder.
+func (e *StatusError) StatusCode() int { return e.Code }
+
+// RetryAfter implements RetryAfterer.
+func (e *StatusError) RetryAfter() time.Duration { return e.Hint }
+
+// ClassifyStatus maps an HTTP status code to its classification: 401 auth,
+// 403 permission, 400/404/405/410/422 permanent, 408 transient, 409
+// concurrency, 429 rate limit, 501 permanent, other 5xx server error. A code
+// below 400 is not a failure and yields ok == false, as does any other 4xx.
+func ClassifyStatus(code int) (c Classification, ok bool) {
+	switch {
+	case code == 401:
+		return Classification{Class: ClassAuth, Reason: "status_401"}, true
+	case code == 403:
+		return Classification{Class: ClassPermission, Reason: "status_403"}, true
+	case code == 400 || code == 404 || code == 405 || code == 410 || code == 422:
+		return Classification{Class: ClassPermanent, Reason: statusReason(code)}, true
+	case code == 408:
+		return Classification{Class: ClassTransient, Reason: "status_408"}, true
+	case code == 409:
+		return Classification{Class: ClassConcurrency, Reason: "status_409"}, true
+	case code == 429:
+		return Classification{Class: ClassRateLimit, Reason: "status_429"}, true
+	case code == 501:
+		return Classification{Class: ClassPermanent, Reason: "status_501"}, true
+	case code >= 500 && code <= 599:
+		return Classification{Class: ClassServerError, Reason: statusReason(code)}, true
+	case code >= 400 && code <= 499:
+		return Classification{Class: ClassPermanent, Reason: "status_4xx"}, true
+	}
+	return Classification{}, false
+}
+
+func statusReason(code int) string {
+	switch code {
+	case 400:
+		return "status_400"
+	case 404:
+		return "status_404"
+	case 405:
+		return "status_405"
+	case 410:
+		return "status_410"
+	case 422:
+		return "status_422"
+	case 500:
+		return "status_500"
+	case 502:
+		return "status_502"
+	case 503:
+		return "status_503"
+	case 504:
+		return "status_504"
+	}
+	return "status_5xx"
+}
+
+// typed applies the rules both classifiers share: self-classifying errors,
+// then status-code-bearing errors. ok is false when neither applies.
+func typed(err error) (Classification, bool) {
+	var ce Classified
+	if errors.As(err, &ce) {
+		return ce.RedressClassification(), true
+	}
+	var sc StatusCoder
+	if errors.As(err, &sc) {
+		if c, ok := ClassifyStatus(sc.StatusCode()); ok {
+			var ra RetryAfterer
+			if errors.As(err, &ra) {
+				c.RetryAfter = ra.RetryAfter()
+			}
+			return c, true
+		}
+	}
+	return Classification{}, false
+}
+
+// StrictClassifier understands only explicit markers (Classify, Permanent,
+// RateLimited, ...) and typed interfaces (Classified, StatusCoder). Anything
+// else is ClassUnknown.
+func StrictClassifier(err error) Classification {
+	if c, ok := typed(err); ok {
+		return c
+	}
+	return Classification{Class: ClassUnknown}
+}
+
+// DefaultClassifier applies StrictClassifier's rules, then what Go itself
+// tells about an error:
+//
+//   - context.DeadlineExceeded (an attempt timeout; the caller's own
+//     cancellation never reaches a classifier) and net.Error timeouts are
+//     transient;
+//   - connection refused, reset, aborted, broken pipe, io.ErrUnexpectedEOF
+//     and io.EOF mid-exchange are transient;
+//   - a DNS "not found" is permanent; other DNS errors are transient;
+//   - anything else is unknown.
+func DefaultClassifier(err error) Classification {
+	if c, ok := typed(err); ok {
+		return c
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return Classification{Class: ClassTransient, Reason: "timeout"}
+	case errors.Is(err, context.Canceled):
+		return Classification{Class: ClassTransient, Reason: "canceled"}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Classification{Class: ClassTransient, Reason: "connection_refused"}
+	case errors.Is(err, syscall.ECONNRESET):
+		return Classification{Class: ClassTransient, Reason: "connection_reset"}
+	case errors.Is(err, syscall.ECONNABORTED):
+		return Classification{Class: ClassTransient, Reason: "connection_aborted"}
+	case errors.Is(err, syscall.EPIPE):
+		return Classification{Class: ClassTransient, Reason: "broken_pipe"}
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return Classification{Class: ClassTransient, Reason: "unexpected_eof"}
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		if dns.IsNotFound {
+			return Classification{Class: ClassPermanent, Reason: "dns_not_found"}
+		}
+		return Classification{Class: ClassTransient, Reason: "dns"}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return Classification{Class: ClassTransient, Reason: "timeout"}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return Classification{Class: ClassTransient, Reason: "network"}
+	}
+	return Classification{Class: ClassUnknown}
+}

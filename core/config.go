@@ -1,0 +1,242 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// RetryConfig is the retry part of a policy: classification, backoff and
+// limits. It is a plain value: build it once and reuse it in several
+// PolicyConfigs, or embed it in a configuration struct of your own (the
+// seed's RetryConfig / from_config). The zero value is all defaults.
+type RetryConfig struct {
+	// Classifier maps a failure to its class. Default DefaultClassifier.
+	Classifier Classifier
+	// Strategy is the backoff for classes with no entry in Strategies.
+	// When both Strategy and Strategies are empty the default is
+	// DecorrelatedJitter(100ms, 10s). When only Strategies is set, a class
+	// with no entry stops with StopNoStrategy.
+	Strategy Strategy
+	// Strategies sets a backoff per class.
+	Strategies map[Class]Strategy
+	// MaxAttempts caps the attempts of one call, counting the first.
+	// Default 3. 1 means no retry. Must not be negative.
+	MaxAttempts int
+	// MaxAttemptsPerClass caps, per class, the number of attempts whose
+	// failure had that class: with {ClassRateLimit: 2} the call stops after
+	// the second rate-limit failure. 1 (or 0) means no retry after a failure
+	// of that class. A class with no entry has no cap of its own.
+	MaxAttemptsPerClass map[Class]int
+	// MaxUnknownAttempts caps the attempts that failed with ClassUnknown.
+	// Zero: no cap of its own (MaxAttempts applies).
+	MaxUnknownAttempts int
+	// Deadline bounds the whole call from its start, sleeps included. No
+	// attempt starts and no sleep begins that would pass it. Zero: none
+	// (the caller's context may still have one).
+	Deadline time.Duration
+	// AttemptTimeout bounds each attempt with a context deadline. The
+	// attempt runs on the caller's goroutine and is never abandoned: the
+	// operation must honour its context. Zero: none.
+	AttemptTimeout time.Duration
+	// ResultClassifier, if set, inspects the value of an attempt that
+	// returned no error; a non-nil error it returns makes the attempt a
+	// failure (classified by Classifier), and a call that gives up returns a
+	// *RetryError whose LastResult holds the value.
+	ResultClassifier func(result any) error
+	// AbortIf is checked before each attempt and before each sleep; when it
+	// reports true the call stops with StopAborted (cooperative shutdown).
+	AbortIf func() bool
+	// SleepHandler, if set, decides what to do instead of sleeping: sleep,
+	// defer (stop with StopScheduled and the delay in Outcome.NextDelay, for
+	// job queues) or abort.
+	SleepHandler func(ctx context.Context, s SleepInfo) SleepAction
+	// BeforeSleep, if set, is called just before each sleep.
+	BeforeSleep func(ctx context.Context, s SleepInfo)
+	// OnAttempt, if set, is called after each attempt with the decision taken.
+	OnAttempt func(a AttemptInfo)
+}
+
+// PolicyConfig configures NewPolicy. The zero value is a retry-only policy
+// with all defaults.
+type PolicyConfig struct {
+	// Name labels the policy in events and telemetry (redress.policy).
+	// Default "default".
+	Name string
+	// Operation is the default operation label (redress.operation) of calls
+	// that name none. Default: Name.
+	Operation string
+	// Retry holds the retry settings.
+	Retry RetryConfig
+	// Breaker, if set, guards every attempt. It may be shared.
+	Breaker *Breaker
+	// Budget, if set, must grant every retry. It may be shared.
+	Budget *Budget
+	// Bus receives the policy's events. Nil: no events, no cost.
+	Bus *Bus
+	// Clock tells the time. Default SystemClock.
+	Clock Clock
+	// Sleeper waits between attempts. Default TimerSleeper.
+	Sleeper Sleeper
+}
+
+// SleepAction is what a SleepHandler decides.
+type SleepAction uint8
+
+// The sleep actions.
+const (
+	// SleepNow sleeps for the delay and retries.
+	SleepNow SleepAction = iota
+	// SleepDefer stops the call with StopScheduled; the caller re-runs it
+	// after Outcome.NextDelay.
+	SleepDefer
+	// SleepAbort stops the call with StopAborted.
+	SleepAbort
+)
+
+// SleepInfo describes a pending sleep.
+type SleepInfo struct {
+	Policy         string
+	Operation      string
+	Attempt        int // the attempt that just failed
+	Classification Classification
+	Delay          time.Duration
+	Err            error
+}
+
+// AttemptDecision is what the policy decided after an attempt.
+type AttemptDecision uint8
+
+// The attempt decisions.
+const (
+	DecisionSuccess AttemptDecision = iota
+	DecisionRetry
+	DecisionRaise
+	DecisionScheduled
+	DecisionAborted
+)
+
+// String returns "success", "retry", "raise", "scheduled" or "aborted".
+func (d AttemptDecision) String() string {
+	switch d {
+	case DecisionSuccess:
+		return "success"
+	case DecisionRetry:
+		return "retry"
+	case DecisionRaise:
+		return "raise"
+	case DecisionScheduled:
+		return "scheduled"
+	case DecisionAborted:
+		return "aborted"
+	}
+	return "invalid"
+}
+
+// AttemptInfo describes a finished attempt and the decision taken.
+type AttemptInfo struct {
+	Policy         string
+	Operation      string
+	Attempt        int
+	Err            error
+	Classification Classification
+	Decision       AttemptDecision
+	// StopReason is set when the decision ends the call with a failure.
+	StopReason StopReason
+	// Sleep is the delay before the next attempt (DecisionRetry) or the
+	// deferred delay (DecisionScheduled).
+	Sleep time.Duration
+	// Duration is the attempt's duration, when the policy measured it.
+	Duration time.Duration
+}
+
+// Call holds the per-call options. A nil *Call means the policy's defaults.
+type Call struct {
+	// Operation is the operation label; default the policy's.
+	Operation string
+	// Labels are the wrapper's labels. An attempt may update StatusCode and
+	// RPCStatusCode before it returns: attempt_end carries them.
+	Labels Labels
+	// Timeline, if set, receives a record of every attempt.
+	Timeline *Timeline
+	// RecordTimeline makes Execute collect a fresh Timeline when Timeline
+	// is nil.
+	RecordTimeline bool
+	// OnAttempt, if set, is called after each attempt, after the policy's.
+	OnAttempt func(a AttemptInfo)
+
+	attempt int
+}
+
+// Attempt returns the number of the attempt in progress (1 for the first),
+// for operations that tell the downstream about retries.
+func (c *Call) Attempt() int { return c.attempt }
+
+// Timeline collects a record of every attempt of one call. It is not safe
+// for concurrent use; give each call its own.
+type Timeline struct {
+	Attempts []AttemptRecord
+}
+
+// AttemptRecord is one attempt in a Timeline.
+type AttemptRecord struct {
+	Attempt        int
+	Classification Classification
+	Err            error
+	Decision       AttemptDecision
+	StopReason     StopReason
+	Sleep          time.Duration
+	Duration       time.Duration
+}
+
+func (r *RetryConfig) validate() error {
+	if r.MaxAttempts < 0 {
+		return cfgErr("Retry.MaxAttempts", "must not be negative")
+	}
+	if r.MaxUnknownAttempts < 0 {
+		return cfgErr("Retry.MaxUnknownAttempts", "must not be negative")
+	}
+	if r.Deadline < 0 {
+		return cfgErr("Retry.Deadline", "must not be negative")
+	}
+	if r.AttemptTimeout < 0 {
+		return cfgErr("Retry.AttemptTimeout", "must not be negative")
+	}
+	if r.Deadline > 0 && r.AttemptTimeout > r.Deadline {
+		return cfgErr("Retry.Deadline", "must not be shorter than Retry.AttemptTimeout")
+	}
+	for c, n := range r.MaxAttemptsPerClass {
+		if !c.Valid() {
+			return cfgErr("Retry.MaxAttemptsPerClass", "has an invalid class")
+		}
+		if n < 0 {
+			return cfgErr("Retry.MaxAttemptsPerClass["+c.String()+"]", "must not be negative")
+		}
+	}
+	if r.Strategy != nil {
+		if err := validateStrategy(r.Strategy); err != nil {
+			return wrapField("Retry.Strategy", err)
+		}
+	}
+	for c, s := range r.Strategies {
+		if !c.Valid() {
+			return cfgErr("Retry.Strategies", "has an invalid class")
+		}
+		if s == nil {
+			return cfgErr("Retry.Strategies["+c.String()+"]", "must not be nil")
+		}
+		if err := validateStrategy(s); err != nil {
+			return wrapField("Retry.Strategies["+c.String()+"]", err)
+		}
+	}
+	return nil
+}
+
+// Validate reports whether the retry settings are valid, as NewPolicy would.
+func (r RetryConfig) Validate() error { return r.validate() }
+
+func wrapField(field string, err error) error {
+	if ce, ok := err.(*ConfigError); ok {
+		return &ConfigError{Field: field + " (" + ce.Field + ")", Reason: ce.Reason}
+	}
+	return &ConfigError{Field: field, Reason: err.Error()}
+}

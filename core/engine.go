@@ -1,0 +1,397 @@
+package core
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// runResult is what run reports besides the error.
+type runResult struct {
+	attempts  int
+	stop      StopReason
+	lastClass Class
+	elapsed   time.Duration
+	nextDelay time.Duration
+	re        *RetryError
+}
+
+// callState is one call's bookkeeping. It lives on the caller's stack.
+type callState struct {
+	p        *Policy
+	labels   Labels // a copy of Call.Labels, refreshed after each attempt
+	tl       *Timeline
+	onAtt    func(AttemptInfo)
+	op       string
+	mask     EventSet
+	timed    bool
+	start    time.Time
+	lastErr  error
+	lastCl   Classification
+	perClass [numClasses]int32
+	unknown  int
+}
+
+const timedEvents = 1<<EventAttemptEnd | 1<<EventRetry | TerminalEvents
+
+func (s *callState) now() time.Time { return s.p.clock.Now() }
+
+func (s *callState) elapsed() time.Duration {
+	if !s.timed {
+		return 0
+	}
+	return s.p.clock.Now().Sub(s.start)
+}
+
+func (s *callState) event(k EventKind, attempt int) Event {
+	e := Event{
+		Kind:      k,
+		Policy:    s.p.name,
+		Operation: s.op,
+		Attempt:   attempt,
+		Breaker:   s.p.breaker,
+		Budget:    s.p.budget,
+		Labels:    s.labels,
+	}
+	if s.p.breaker != nil {
+		e.BreakerState = s.p.breaker.State()
+	}
+	return e
+}
+
+func (s *callState) publishTransition(ctx context.Context, tr transition, attempt int) {
+	if !tr.ok {
+		return
+	}
+	k := transitionKind(tr.to)
+	if !s.mask.Has(k) {
+		return
+	}
+	e := s.event(k, attempt)
+	e.BreakerState, e.PrevBreakerState = tr.to, tr.from
+	s.p.bus.Publish(ctx, e)
+}
+
+// run is the engine. fn is called on this goroutine, once per attempt.
+func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) error, res *runResult, wantElapsed bool) error {
+	s := callState{p: p, labels: c.Labels, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: p.bus.mask()}
+	if s.op == "" {
+		s.op = p.operation
+	}
+	s.timed = p.deadline > 0 || wantElapsed || c.Timeline != nil || s.mask&timedEvents != 0
+	if s.timed {
+		s.start = p.clock.Now()
+	}
+	opCtx := ctx
+	if s.mask.Has(EventOperationStart) {
+		opCtx = p.bus.PublishDecorate(ctx, s.event(EventOperationStart, 0))
+	}
+	var prevSleep time.Duration
+	deposited := false
+	for attempt := 1; ; attempt++ {
+		res.attempts = attempt - 1
+		// Before the attempt: the caller, the abort predicate, the deadline.
+		if err := ctx.Err(); err != nil {
+			return s.stop(opCtx, res, StopCanceled, attempt-1, err)
+		}
+		if p.abortIf != nil && p.abortIf() {
+			return s.stop(opCtx, res, StopAborted, attempt-1, nil)
+		}
+		if p.deadline > 0 && s.elapsed() >= p.deadline {
+			return s.stop(opCtx, res, StopDeadline, attempt-1, nil)
+		}
+		var permit Permit
+		if p.breaker != nil {
+			var err error
+			var tr transition
+			permit, err, tr = p.breaker.allow()
+			s.publishTransition(opCtx, tr, attempt)
+			if err != nil {
+				return s.stop(opCtx, res, StopCircuitOpen, attempt-1, err)
+			}
+		}
+		if !deposited && p.budget != nil {
+			p.budget.Deposit()
+			deposited = true
+		}
+		c.attempt = attempt
+		res.attempts = attempt
+
+		// The attempt.
+		actx := opCtx
+		var cancel context.CancelFunc
+		if p.attemptTO > 0 || p.deadline > 0 {
+			d := p.attemptTO
+			if p.deadline > 0 {
+				if rem := p.deadline - s.elapsed(); d == 0 || rem < d {
+					d = rem
+				}
+			}
+			actx, cancel = context.WithTimeout(actx, d)
+		}
+		if s.mask.Has(EventAttemptStart) {
+			actx = p.bus.PublishDecorate(actx, s.event(EventAttemptStart, attempt))
+		}
+		var astart time.Time
+		if s.timed {
+			astart = p.clock.Now()
+		}
+		err := fn(actx)
+		s.labels = c.Labels
+		var adur time.Duration
+		if s.timed {
+			adur = p.clock.Now().Sub(astart)
+		}
+		if cancel != nil {
+			cancel()
+		}
+
+		if err == nil {
+			if p.breaker != nil {
+				s.publishTransition(opCtx, permit.success(), attempt)
+			}
+			for _, o := range p.observers {
+				o.Observe(false)
+			}
+			if s.mask.Has(EventAttemptEnd) {
+				e := s.event(EventAttemptEnd, attempt)
+				e.AttemptDuration = adur
+				e.Elapsed = s.elapsed()
+				p.bus.Publish(actx, e)
+			}
+			s.record(AttemptRecord{Attempt: attempt, Decision: DecisionSuccess, Duration: adur})
+			res.stop = StopNone
+			s.finish(opCtx, res, StopNone, attempt, nil)
+			return nil
+		}
+
+		// A failure. The caller's cancellation is not the downstream's fault.
+		s.lastErr = err
+		if cerr := ctx.Err(); cerr != nil {
+			permit.Cancel()
+			s.attemptEnd(actx, attempt, adur, Classification{Class: ClassUnknown, Reason: "canceled"})
+			return s.stop(opCtx, res, StopCanceled, attempt, cerr)
+		}
+		if IsAbort(err) {
+			permit.Cancel()
+			s.attemptEnd(actx, attempt, adur, Classification{Reason: "aborted"})
+			return s.stop(opCtx, res, StopAborted, attempt, nil)
+		}
+		cl := p.classify(err)
+		if !cl.Class.Valid() {
+			cl.Class = ClassUnknown
+		}
+		s.lastCl = cl
+		res.lastClass = cl.Class
+		for _, o := range p.observers {
+			o.Observe(true)
+		}
+		s.attemptEnd(actx, attempt, adur, cl)
+		if p.breaker != nil {
+			s.publishTransition(opCtx, permit.failure(cl.Class, p.clock.Now()), attempt)
+		}
+
+		// Should we retry at all?
+		if !cl.Class.Retryable() {
+			return s.stop(opCtx, res, StopNonRetryableClass, attempt, nil)
+		}
+		s.perClass[cl.Class]++
+		if lim := p.perClass[cl.Class]; lim >= 0 && s.perClass[cl.Class] >= max(lim, 1) {
+			return s.stop(opCtx, res, StopMaxAttemptsPerClass, attempt, nil)
+		}
+		if cl.Class == ClassUnknown {
+			s.unknown++
+			if p.maxUnknown > 0 && s.unknown >= p.maxUnknown {
+				return s.stop(opCtx, res, StopMaxUnknownAttempts, attempt, nil)
+			}
+		}
+		if attempt >= p.maxAtt {
+			return s.stop(opCtx, res, StopMaxAttempts, attempt, nil)
+		}
+		strat := p.strategies[cl.Class]
+		if strat == nil {
+			return s.stop(opCtx, res, StopNoStrategy, attempt, nil)
+		}
+		in := BackoffInput{Attempt: attempt, Class: cl.Class, Classification: cl, PrevSleep: prevSleep, Err: err}
+		var elapsed time.Duration
+		if p.deadline > 0 {
+			elapsed = s.elapsed()
+			in.HasDeadline = true
+			in.Remaining = max(p.deadline-elapsed, 0)
+		}
+		delay := strat.Backoff(in)
+		if delay < 0 {
+			delay = 0
+		}
+		if p.deadline > 0 && delay >= p.deadline-elapsed {
+			return s.stop(opCtx, res, StopDeadline, attempt, nil)
+		}
+		if p.abortIf != nil && p.abortIf() {
+			return s.stop(opCtx, res, StopAborted, attempt, nil)
+		}
+		remaining := math.NaN()
+		if p.budget != nil {
+			var ok bool
+			ok, remaining = p.budget.TryWithdrawAt(p.clock.Now())
+			if !ok {
+				return s.stopBudget(opCtx, res, attempt, remaining)
+			}
+		}
+		if s.mask.Has(EventRetry) {
+			e := s.event(EventRetry, attempt)
+			e.Class, e.Reason, e.Err, e.Sleep = cl.Class, cl.Reason, err, delay
+			e.Elapsed = s.elapsed()
+			if p.budget != nil {
+				e.BudgetRemaining = remaining
+			}
+			p.bus.Publish(opCtx, e)
+		}
+		info := SleepInfo{Policy: p.name, Operation: s.op, Attempt: attempt, Classification: cl, Delay: delay, Err: err}
+		if p.sleepH != nil {
+			switch p.sleepH(opCtx, info) {
+			case SleepDefer:
+				res.nextDelay = delay
+				s.decide(attempt, DecisionScheduled, StopScheduled, delay)
+				return s.terminal(opCtx, res, StopScheduled, attempt, nil, delay)
+			case SleepAbort:
+				return s.stop(opCtx, res, StopAborted, attempt, nil)
+			}
+		}
+		s.decide(attempt, DecisionRetry, StopNone, delay)
+		if p.beforeS != nil {
+			p.beforeS(opCtx, info)
+		}
+		if err := p.sleeper.Sleep(ctx, delay); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return s.stop(opCtx, res, StopCanceled, attempt, cerr)
+			}
+			return s.stop(opCtx, res, StopAborted, attempt, nil)
+		}
+		prevSleep = delay
+	}
+}
+
+// attemptEnd publishes attempt_end for a failed attempt and records it.
+func (s *callState) attemptEnd(actx context.Context, attempt int, adur time.Duration, cl Classification) {
+	if s.mask.Has(EventAttemptEnd) {
+		e := s.event(EventAttemptEnd, attempt)
+		e.Class, e.Reason, e.Err = cl.Class, cl.Reason, s.lastErr
+		e.AttemptDuration = adur
+		e.Elapsed = s.elapsed()
+		s.p.bus.Publish(actx, e)
+	}
+	s.record(AttemptRecord{Attempt: attempt, Classification: cl, Err: s.lastErr, Decision: DecisionRaise, Duration: adur})
+}
+
+// record appends to the timeline, if any.
+func (s *callState) record(r AttemptRecord) {
+	if s.tl != nil {
+		s.tl.Attempts = append(s.tl.Attempts, r)
+	}
+	if r.Decision == DecisionSuccess {
+		s.hook(r)
+	}
+}
+
+// decide sets the decision of the attempt just recorded and calls the hooks.
+func (s *callState) decide(attempt int, d AttemptDecision, stop StopReason, sleep time.Duration) {
+	var r AttemptRecord
+	if tl := s.tl; tl != nil && len(tl.Attempts) > 0 && tl.Attempts[len(tl.Attempts)-1].Attempt == attempt {
+		last := &tl.Attempts[len(tl.Attempts)-1]
+		last.Decision, last.StopReason, last.Sleep = d, stop, sleep
+		r = *last
+	} else {
+		r = AttemptRecord{Attempt: attempt, Classification: s.lastCl, Err: s.lastErr, Decision: d, StopReason: stop, Sleep: sleep}
+	}
+	s.hook(r)
+}
+
+func (s *callState) hook(r AttemptRecord) {
+	if s.p.onAttempt == nil && s.onAtt == nil {
+		return
+	}
+	a := AttemptInfo{
+		Policy: s.p.name, Operation: s.op, Attempt: r.Attempt, Err: r.Err,
+		Classification: r.Classification, Decision: r.Decision, StopReason: r.StopReason,
+		Sleep: r.Sleep, Duration: r.Duration,
+	}
+	if s.p.onAttempt != nil {
+		s.p.onAttempt(a)
+	}
+	if s.onAtt != nil {
+		s.onAtt(a)
+	}
+}
+
+func (s *callState) stopBudget(ctx context.Context, res *runResult, attempt int, remaining float64) error {
+	s.decide(attempt, DecisionRaise, StopBudgetExhausted, 0)
+	return s.terminalWith(ctx, res, StopBudgetExhausted, attempt, nil, 0, remaining)
+}
+
+// stop ends the call with a failure. cause is the caller's context error or
+// the breaker's rejection, if that is why.
+func (s *callState) stop(ctx context.Context, res *runResult, r StopReason, attempts int, cause error) error {
+	if attempts > 0 && r != StopCircuitOpen && r != StopCanceled {
+		d := DecisionRaise
+		if r == StopAborted {
+			d = DecisionAborted
+		}
+		s.decide(attempts, d, r, 0)
+	}
+	return s.terminal(ctx, res, r, attempts, cause, 0)
+}
+
+func (s *callState) terminal(ctx context.Context, res *runResult, r StopReason, attempts int, cause error, next time.Duration) error {
+	return s.terminalWith(ctx, res, r, attempts, cause, next, math.NaN())
+}
+
+func (s *callState) terminalWith(ctx context.Context, res *runResult, r StopReason, attempts int, cause error, next time.Duration, remaining float64) error {
+	res.attempts = attempts
+	res.stop = r
+	var err error
+	if r == StopCircuitOpen && attempts == 0 {
+		err = cause // the typed rejection itself
+	} else {
+		re := &RetryError{Reason: r, Class: s.lastCl.Class, Attempts: attempts, Err: s.lastErr, NextDelay: next, cause: cause}
+		res.re = re
+		err = re
+	}
+	s.finishWith(ctx, res, r, attempts, err, remaining)
+	return err
+}
+
+func (s *callState) finish(ctx context.Context, res *runResult, r StopReason, attempts int, err error) {
+	s.finishWith(ctx, res, r, attempts, err, math.NaN())
+}
+
+func (s *callState) finishWith(ctx context.Context, res *runResult, r StopReason, attempts int, err error, remaining float64) {
+	if s.timed {
+		res.elapsed = s.p.clock.Now().Sub(s.start)
+	}
+	k := terminalFor(r)
+	if !s.mask.Has(k) {
+		return
+	}
+	e := s.event(k, attempts)
+	e.StopReason = r
+	e.Err = err
+	e.Elapsed = res.elapsed
+	e.Sleep = res.nextDelay
+	if r != StopNone {
+		e.Class, e.Reason = s.lastCl.Class, s.lastCl.Reason
+	}
+	switch {
+	case r == StopNone && attempts <= 1:
+		e.Outcome = OutcomeSuccess
+	case r == StopNone:
+		e.Outcome = OutcomeSuccessAfterRetry
+	case r == StopCircuitOpen:
+		e.Outcome = OutcomeRejected
+	default:
+		e.Outcome = OutcomeFailure
+	}
+	if !math.IsNaN(remaining) {
+		e.BudgetRemaining = remaining
+	}
+	s.p.bus.Publish(ctx, e)
+}

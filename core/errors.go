@@ -1,0 +1,223 @@
+package core
+
+import (
+	"errors"
+	"strconv"
+	"time"
+)
+
+// ConfigError is returned by constructors for an invalid configuration. Field
+// names the offending field as a user wrote it ("Retry.MaxAttempts").
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+// Error implements error.
+func (e *ConfigError) Error() string {
+	return "redress: invalid config: " + e.Field + " " + e.Reason
+}
+
+func cfgErr(field, reason string) error { return &ConfigError{Field: field, Reason: reason} }
+
+// StopReason says why a call stopped without success. The zero value,
+// StopNone, means it succeeded.
+type StopReason uint8
+
+// The stop reasons.
+const (
+	StopNone StopReason = iota
+	// StopMaxAttempts: the global attempt cap was reached.
+	StopMaxAttempts
+	// StopMaxAttemptsPerClass: the cap for the failure's class was reached.
+	StopMaxAttemptsPerClass
+	// StopDeadline: the call's overall deadline passed, or the next delay
+	// would have passed it.
+	StopDeadline
+	// StopMaxUnknownAttempts: the cap on unknown-class failures was reached.
+	StopMaxUnknownAttempts
+	// StopNonRetryableClass: the failure's class is never retried (auth,
+	// permission, permanent).
+	StopNonRetryableClass
+	// StopNoStrategy: no backoff strategy is configured for the class.
+	StopNoStrategy
+	// StopBudgetExhausted: the retry budget denied the retry.
+	StopBudgetExhausted
+	// StopScheduled: the sleep handler deferred the retry; Outcome.NextDelay
+	// says when to run it.
+	StopScheduled
+	// StopAborted: an AbortIf predicate, the sleep handler or an Abort error
+	// stopped the call.
+	StopAborted
+	// StopCanceled: the caller's context was cancelled or passed its deadline.
+	StopCanceled
+	// StopCircuitOpen: the circuit breaker refused the attempt.
+	StopCircuitOpen
+
+	numStopReasons = int(StopCircuitOpen) + 1
+)
+
+var stopNames = [numStopReasons]string{
+	StopNone:                "none",
+	StopMaxAttempts:         "max_attempts",
+	StopMaxAttemptsPerClass: "max_attempts_per_class",
+	StopDeadline:            "deadline",
+	StopMaxUnknownAttempts:  "max_unknown_attempts",
+	StopNonRetryableClass:   "non_retryable_class",
+	StopNoStrategy:          "no_strategy",
+	StopBudgetExhausted:     "budget_exhausted",
+	StopScheduled:           "scheduled",
+	StopAborted:             "aborted",
+	StopCanceled:            "canceled",
+	StopCircuitOpen:         "circuit_open",
+}
+
+// String returns the stable snake_case name used in telemetry.
+func (r StopReason) String() string {
+	if int(r) < numStopReasons {
+		return stopNames[r]
+	}
+	return "invalid"
+}
+
+// StopReasons returns every stop reason but StopNone.
+func StopReasons() []StopReason {
+	out := make([]StopReason, 0, numStopReasons-1)
+	for i := 1; i < numStopReasons; i++ {
+		out = append(out, StopReason(i))
+	}
+	return out
+}
+
+// RetryError is the error a policy returns when a call stops without success
+// (other than a breaker rejection before any attempt, which is a
+// *CircuitOpenError). It wraps the last failure: errors.Is and errors.As
+// reach it, and, when the caller's context stopped the call, the context's
+// error too.
+type RetryError struct {
+	// Reason is why the call stopped.
+	Reason StopReason
+	// Class is the class of the last failure.
+	Class Class
+	// Attempts is the number of attempts made.
+	Attempts int
+	// Err is the last failure (nil if no attempt failed, for example when the
+	// caller cancelled before the first attempt).
+	Err error
+	// LastResult is the last value a result classifier rejected, if any.
+	LastResult any
+	// NextDelay is the delay the sleep handler deferred (StopScheduled).
+	NextDelay time.Duration
+
+	cause error // the caller's context error, or a *CircuitOpenError
+}
+
+// Error implements error.
+func (e *RetryError) Error() string {
+	s := "redress: stopped (" + e.Reason.String() + ") after " + strconv.Itoa(e.Attempts) + " attempt"
+	if e.Attempts != 1 {
+		s += "s"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	} else if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the last failure and the stop's cause (the caller's context
+// error or the breaker's rejection), whichever exist.
+func (e *RetryError) Unwrap() []error {
+	switch {
+	case e.Err != nil && e.cause != nil:
+		return []error{e.Err, e.cause}
+	case e.Err != nil:
+		return []error{e.Err}
+	case e.cause != nil:
+		return []error{e.cause}
+	}
+	return nil
+}
+
+// Is makes errors.Is(err, StopX) true when the call stopped for reason StopX.
+func (e *RetryError) Is(target error) bool {
+	if r, ok := target.(stopTarget); ok {
+		return StopReason(r) == e.Reason
+	}
+	return false
+}
+
+// stopTarget lets errors.Is match stop reasons: errors.Is(err, ErrStop(StopDeadline)).
+type stopTarget StopReason
+
+func (s stopTarget) Error() string { return "redress: " + StopReason(s).String() }
+
+// ErrStop returns an error that errors.Is matches against any error from a
+// call that stopped for reason r:
+//
+//	if errors.Is(err, core.ErrStop(core.StopBudgetExhausted)) { ... }
+func ErrStop(r StopReason) error { return stopTarget(r) }
+
+// StopReasonOf returns the reason a call stopped, from the error it
+// returned. ok is false when err did not come from a policy.
+func StopReasonOf(err error) (r StopReason, ok bool) {
+	var re *RetryError
+	if errors.As(err, &re) {
+		return re.Reason, true
+	}
+	var co *CircuitOpenError
+	if errors.As(err, &co) {
+		return StopCircuitOpen, true
+	}
+	return StopNone, false
+}
+
+// ErrCircuitOpen matches (errors.Is) every rejection by a circuit breaker.
+var ErrCircuitOpen = errors.New("redress: circuit breaker is open")
+
+// CircuitOpenError is the typed error of a breaker rejection. The call never
+// reached the downstream.
+type CircuitOpenError struct {
+	// Breaker is the name of the breaker that refused.
+	Breaker string
+	// State is the breaker's state when it refused (open, or half-open with
+	// every probe slot taken).
+	State BreakerState
+	// RetryIn is the time until the breaker lets a probe through (0 if
+	// unknown or half-open).
+	RetryIn time.Duration
+}
+
+// Error implements error.
+func (e *CircuitOpenError) Error() string {
+	s := "redress: circuit breaker"
+	if e.Breaker != "" {
+		s += " " + strconv.Quote(e.Breaker)
+	}
+	return s + " is " + e.State.String()
+}
+
+// Is matches ErrCircuitOpen.
+func (e *CircuitOpenError) Is(target error) bool { return target == ErrCircuitOpen }
+
+// abortError marks an error that stops the call at once.
+type abortError struct{ err error }
+
+func (e *abortError) Error() string {
+	if e.err == nil {
+		return "redress: aborted"
+	}
+	return e.err.Error()
+}
+func (e *abortError) Unwrap() error { return e.err }
+
+// Abort wraps err so that returning it from an operation stops the call at
+// once with StopAborted (cooperative shutdown). Abort(nil) still aborts.
+func Abort(err error) error { return &abortError{err: err} }
+
+// IsAbort reports whether err was made by Abort.
+func IsAbort(err error) bool {
+	var a *abortError
+	return errors.As(err, &a)
+}
