@@ -163,6 +163,13 @@ type Call struct {
 	RecordTimeline bool
 	// OnAttempt, if set, is called after each attempt, after the policy's.
 	OnAttempt func(a AttemptInfo)
+	// MaxAttempts, if positive, lowers the policy's MaxAttempts for this
+	// call: 1 runs the operation once, still guarded by the breaker and
+	// published on the bus (for requests that are unsafe to retry).
+	MaxAttempts int
+	// Breaker, if set, replaces the policy's breaker for this call (a
+	// wrapper's per-host or per-target breaker).
+	Breaker *Breaker
 
 	attempt int
 }

@@ -19,6 +19,8 @@ type runResult struct {
 // callState is one call's bookkeeping. It lives on the caller's stack.
 type callState struct {
 	p        *Policy
+	breaker  *Breaker
+	maxAtt   int
 	labels   Labels // a copy of Call.Labels, refreshed after each attempt
 	tl       *Timeline
 	onAtt    func(AttemptInfo)
@@ -49,12 +51,12 @@ func (s *callState) event(k EventKind, attempt int) Event {
 		Policy:    s.p.name,
 		Operation: s.op,
 		Attempt:   attempt,
-		Breaker:   s.p.breaker,
+		Breaker:   s.breaker,
 		Budget:    s.p.budget,
 		Labels:    s.labels,
 	}
-	if s.p.breaker != nil {
-		e.BreakerState = s.p.breaker.State()
+	if s.breaker != nil {
+		e.BreakerState = s.breaker.State()
 	}
 	return e
 }
@@ -77,6 +79,13 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 	s := callState{p: p, labels: c.Labels, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: p.bus.mask()}
 	if s.op == "" {
 		s.op = p.operation
+	}
+	s.breaker, s.maxAtt = p.breaker, p.maxAtt
+	if c.Breaker != nil {
+		s.breaker = c.Breaker
+	}
+	if c.MaxAttempts > 0 && c.MaxAttempts < s.maxAtt {
+		s.maxAtt = c.MaxAttempts
 	}
 	s.timed = p.deadline > 0 || wantElapsed || c.Timeline != nil || s.mask&timedEvents != 0
 	if s.timed {
@@ -101,10 +110,10 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 			return s.stop(opCtx, res, StopDeadline, attempt-1, nil)
 		}
 		var permit Permit
-		if p.breaker != nil {
+		if s.breaker != nil {
 			var err error
 			var tr transition
-			permit, err, tr = p.breaker.allow()
+			permit, err, tr = s.breaker.allow()
 			s.publishTransition(opCtx, tr, attempt)
 			if err != nil {
 				return s.stop(opCtx, res, StopCircuitOpen, attempt-1, err)
@@ -147,7 +156,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		}
 
 		if err == nil {
-			if p.breaker != nil {
+			if s.breaker != nil {
 				s.publishTransition(opCtx, permit.success(), attempt)
 			}
 			for _, o := range p.observers {
@@ -187,7 +196,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 			o.Observe(true)
 		}
 		s.attemptEnd(actx, attempt, adur, cl)
-		if p.breaker != nil {
+		if s.breaker != nil {
 			s.publishTransition(opCtx, permit.failure(cl.Class, p.clock.Now()), attempt)
 		}
 
@@ -205,7 +214,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 				return s.stop(opCtx, res, StopMaxUnknownAttempts, attempt, nil)
 			}
 		}
-		if attempt >= p.maxAtt {
+		if attempt >= s.maxAtt {
 			return s.stop(opCtx, res, StopMaxAttempts, attempt, nil)
 		}
 		strat := p.strategies[cl.Class]
