@@ -197,7 +197,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		}
 		s.attemptEnd(actx, attempt, adur, cl)
 		if s.breaker != nil {
-			s.publishTransition(opCtx, permit.failure(cl.Class, p.clock.Now()), attempt)
+			s.publishTransition(opCtx, permit.failure(cl.Class, s.breaker.clock.Now()), attempt)
 		}
 
 		// Should we retry at all?
@@ -241,7 +241,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		remaining := math.NaN()
 		if p.budget != nil {
 			var ok bool
-			ok, remaining = p.budget.TryWithdrawAt(p.clock.Now())
+			ok, remaining = p.budget.TryWithdrawAt(p.budget.clock.Now())
 			if !ok {
 				return s.stopBudget(opCtx, res, attempt, remaining)
 			}
