@@ -1,0 +1,25 @@
+package core_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestCoreImportsStandardLibraryOnly guards the rule that the engine never
+// imports a third-party package (tests may).
+func TestCoreImportsStandardLibraryOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list unavailable: %v: %s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p != "github.com/redress-go/redress/core" {
+			t.Errorf("core depends on non-standard package %s", p)
+		}
+	}
+}
