@@ -1,0 +1,43 @@
+// Package redressprom is the Prometheus subscriber of the redress event bus:
+// it turns policy, breaker and budget events into client_golang metrics.
+//
+// The series are exactly those the OpenTelemetry Prometheus exporter
+// produces from the instruments of package redressotel (same family names,
+// types, label names and units: seconds, with explicit buckets from 5 ms to
+// 10 s), so one dashboard and one set of alert rules serve both pipelines:
+//
+//	redress_operation_duration_seconds   histogram  one logical call
+//	redress_attempt_duration_seconds     histogram  one attempt
+//	redress_retries_total                counter    retries scheduled
+//	redress_retry_delay_seconds          histogram  chosen backoff
+//	redress_events_total                 counter    one per event, label redress_event
+//	redress_budget_rejections_total      counter    retries denied by the budget
+//	redress_budget_utilization_ratio     gauge      share of the budget in use (at scrape)
+//	redress_circuit_breaker_state        gauge      1 for the current state (at scrape)
+//	redress_circuit_breaker_transitions_total counter state changes
+//	redress_circuit_breaker_rejections_total  counter calls refused
+//
+// The subscriber takes a prometheus.Registerer and never touches the global
+// registry by itself; New returns the registration error on a conflict.
+// Breaker state and budget utilization are read at scrape time from the
+// breakers and budgets the subscriber has seen in events or was told about
+// (Config.Policies, Declare), so their series exist before the first failure.
+//
+// Label values come only from the event's typed fields (policy, operation,
+// class, stop reason, outcome, breaker name): never from errors, URLs,
+// headers or SQL.
+//
+// # Concurrency
+//
+// A Subscriber is safe for concurrent use. Handle allocates nothing once the
+// label children of a (policy, operation) pair have been resolved: they are
+// cached, so WithLabelValues is not called per event.
+//
+// # Example
+//
+//	reg := prometheus.NewRegistry()
+//	sub, err := redressprom.New(redressprom.Config{Registerer: reg})
+//	if err != nil { ... }
+//	policy, err := core.NewPolicy(core.PolicyConfig{Name: "users", Bus: core.NewBus(sub)})
+//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+package redressprom

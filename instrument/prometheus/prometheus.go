@@ -1,0 +1,379 @@
+package redressprom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/internal/telemetry"
+)
+
+// DefaultEvents is the set of events a Subscriber handles by default: every
+// event but the operation_start and attempt_start markers.
+const DefaultEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.EventAttemptStart)
+
+// Subscriber is a core.Subscriber that turns events into Prometheus metrics,
+// with the series names, label names and units the OTel Prometheus exporter
+// derives from the redress OTel instruments, so one dashboard serves both
+// pipelines. Breaker state and budget utilization are read at scrape time
+// from the breakers and budgets the subscriber has seen or been told about.
+//
+// A Subscriber is safe for concurrent use. Handle allocates nothing once the
+// label children of a (policy, operation) pair are resolved.
+type Subscriber struct {
+	reg    prometheus.Registerer
+	events core.EventSet
+	colls  []prometheus.Collector
+
+	opDur, attDur, delay                *prometheus.HistogramVec
+	retries, evs, budRej, trans, brkRej *prometheus.CounterVec
+	state                               *stateCollector
+
+	ops cowMap[opKey, *opEntry]
+}
+
+type opKey struct{ policy, op string }
+
+type counterBox struct{ c prometheus.Counter }
+type observerBox struct{ o prometheus.Observer }
+
+// opEntry holds the resolved label children of one (policy, operation).
+type opEntry struct {
+	key     opKey
+	attempt [nErr]atomic.Pointer[observerBox]
+	delay   [nErr]atomic.Pointer[observerBox]
+	retries [nErr]atomic.Pointer[counterBox]
+	events  [maxKinds][nErr]atomic.Pointer[counterBox]
+	opDur   cowMap[uint32, prometheus.Observer]
+	budRej  atomic.Pointer[counterBox]
+	brkRej  cowMap[string, prometheus.Counter]
+	breaker atomic.Pointer[core.Breaker]
+	budget  atomic.Pointer[core.Budget]
+}
+
+func labelNames(attrs []string) []string {
+	out := make([]string, len(attrs))
+	for i, a := range attrs {
+		out[i] = telemetry.PromLabel(a)
+	}
+	return out
+}
+
+// New returns a subscriber whose collectors are registered on
+// cfg.Registerer, or a *core.ConfigError naming the invalid field, or the
+// registration error, which matches ErrConflict. On error nothing stays
+// registered.
+func New(cfg Config) (*Subscriber, error) {
+	if cfg.Registerer == nil {
+		return nil, &core.ConfigError{Field: "Config.Registerer", Reason: "must not be nil (pass prometheus.DefaultRegisterer explicitly to use the global registry)"}
+	}
+	buckets := cfg.Buckets
+	if len(buckets) == 0 {
+		buckets = telemetry.Buckets
+	}
+	for i := 1; i < len(buckets); i++ {
+		if !(buckets[i] > buckets[i-1]) {
+			return nil, &core.ConfigError{Field: "Config.Buckets", Reason: "must be strictly increasing"}
+		}
+	}
+	buckets = append([]float64(nil), buckets...)
+	s := &Subscriber{reg: cfg.Registerer, events: cfg.Events}
+	if s.events == 0 {
+		s.events = DefaultEvents
+	}
+	hist := func(m telemetry.Metric) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: m.Prom, Help: m.Description, Buckets: buckets,
+		}, labelNames(m.Attrs))
+	}
+	ctr := func(m telemetry.Metric) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: m.Prom, Help: m.Description,
+		}, labelNames(m.Attrs))
+	}
+	s.opDur = hist(telemetry.OperationDuration)
+	s.attDur = hist(telemetry.AttemptDuration)
+	s.delay = hist(telemetry.RetryDelay)
+	s.retries = ctr(telemetry.Retries)
+	s.evs = ctr(telemetry.Events)
+	s.budRej = ctr(telemetry.BudgetRejections)
+	s.trans = ctr(telemetry.BreakerTransitions)
+	s.brkRej = ctr(telemetry.BreakerRejections)
+	s.state = newStateCollector()
+	s.colls = []prometheus.Collector{s.opDur, s.attDur, s.retries, s.delay, s.evs, s.budRej, s.state, s.trans, s.brkRej}
+	for i, c := range s.colls {
+		if err := cfg.Registerer.Register(c); err != nil {
+			for _, done := range s.colls[:i] {
+				cfg.Registerer.Unregister(done)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+	}
+	for _, p := range cfg.Policies {
+		s.Declare(p)
+	}
+	return s, nil
+}
+
+// Unregister removes the subscriber's collectors from its Registerer. It
+// reports whether all of them were registered there.
+func (s *Subscriber) Unregister() bool {
+	ok := true
+	for _, c := range s.colls {
+		ok = s.reg.Unregister(c) && ok
+	}
+	return ok
+}
+
+// Events implements core.Subscriber.
+func (s *Subscriber) Events() core.EventSet { return s.events }
+
+// Declare makes the series of policy p exist before its first event: the
+// state of its breaker (all three states) and the utilization of its
+// budget, the breaker transition counters, and, for the policy's default
+// operation and each of operations, zero-valued retry counters (one per
+// retryable class), budget rejection and breaker rejection counters. A nil p
+// is ignored.
+func (s *Subscriber) Declare(p *core.Policy, operations ...string) {
+	if p == nil {
+		return
+	}
+	pol := p.Name()
+	b, bud := p.Breaker(), p.Budget()
+	if b != nil {
+		s.DeclareBreaker(pol, b)
+	}
+	if bud != nil {
+		s.DeclareBudget(pol, bud)
+	}
+	for _, op := range append([]string{p.Operation()}, operations...) {
+		for _, c := range core.Classes() {
+			if c.Retryable() {
+				s.retries.WithLabelValues(pol, op, c.String())
+			}
+		}
+		if bud != nil {
+			s.budRej.WithLabelValues(pol, op)
+		}
+		if b != nil {
+			s.brkRej.WithLabelValues(pol, op, b.Name())
+		}
+	}
+}
+
+// DeclareBreaker adds b, under policy, to the breakers whose state is read
+// at scrape time, and makes its transition counters exist. Policies'
+// breakers are added on their first event; declare a breaker to have its
+// series before that. A later breaker with the same policy and name
+// replaces an earlier one.
+func (s *Subscriber) DeclareBreaker(policy string, b *core.Breaker) {
+	if b == nil {
+		return
+	}
+	s.state.addBreaker(policy, b)
+	for _, st := range core.BreakerStates() {
+		s.trans.WithLabelValues(policy, b.Name(), st.String())
+	}
+}
+
+// DeclareBudget adds b, under policy, to the budgets whose utilization is
+// read at scrape time. A later budget for the same policy replaces it.
+func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
+	if b == nil {
+		return
+	}
+	s.state.addBudget(policy, b)
+}
+
+// Handle implements core.Subscriber.
+func (s *Subscriber) Handle(_ context.Context, e core.Event) {
+	if !s.events.Has(e.Kind) {
+		return
+	}
+	en := s.entry(e.Policy, e.Operation)
+	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
+		en.breaker.Store(e.Breaker)
+		s.state.addBreaker(e.Policy, e.Breaker)
+	}
+	if e.Budget != nil && en.budget.Load() != e.Budget {
+		en.budget.Store(e.Budget)
+		s.state.addBudget(e.Policy, e.Budget)
+	}
+	ei := errIndex(&e)
+	s.event(en, &e, ei).Inc()
+	switch {
+	case e.Kind == core.EventAttemptEnd:
+		s.attempt(en, ei).Observe(e.AttemptDuration.Seconds())
+	case e.Kind == core.EventRetry:
+		s.retry(en, ei).Inc()
+		s.retryDelay(en, ei).Observe(e.Sleep.Seconds())
+	case e.Kind.Terminal():
+		s.operation(en, &e, ei).Observe(e.Elapsed.Seconds())
+		switch e.Kind {
+		case core.EventBudgetExhausted:
+			s.budgetRejection(en).Inc()
+		case core.EventCircuitRejected:
+			s.breakerRejection(en, breakerName(&e)).Inc()
+		}
+	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
+		s.trans.WithLabelValues(e.Policy, breakerName(&e), e.BreakerState.String()).Inc()
+	}
+}
+
+func (s *Subscriber) entry(policy, op string) *opEntry {
+	k := opKey{policy, op}
+	if en, ok := s.ops.load(k); ok {
+		return en
+	}
+	return s.ops.loadOrStore(k, func() *opEntry { return &opEntry{key: k} })
+}
+
+func (s *Subscriber) event(en *opEntry, e *core.Event, ei int) prometheus.Counter {
+	k := int(e.Kind) % maxKinds
+	if b := en.events[k][ei].Load(); b != nil {
+		return b.c
+	}
+	b := &counterBox{s.evs.WithLabelValues(en.key.policy, en.key.op, e.Kind.String(), errorType(ei))}
+	en.events[k][ei].Store(b)
+	return b.c
+}
+
+func (s *Subscriber) attempt(en *opEntry, ei int) prometheus.Observer {
+	if b := en.attempt[ei].Load(); b != nil {
+		return b.o
+	}
+	b := &observerBox{s.attDur.WithLabelValues(en.key.policy, en.key.op, errorType(ei))}
+	en.attempt[ei].Store(b)
+	return b.o
+}
+
+func (s *Subscriber) retry(en *opEntry, ei int) prometheus.Counter {
+	if b := en.retries[ei].Load(); b != nil {
+		return b.c
+	}
+	b := &counterBox{s.retries.WithLabelValues(en.key.policy, en.key.op, errorType(ei))}
+	en.retries[ei].Store(b)
+	return b.c
+}
+
+func (s *Subscriber) retryDelay(en *opEntry, ei int) prometheus.Observer {
+	if b := en.delay[ei].Load(); b != nil {
+		return b.o
+	}
+	b := &observerBox{s.delay.WithLabelValues(en.key.policy, en.key.op, errorType(ei))}
+	en.delay[ei].Store(b)
+	return b.o
+}
+
+func (s *Subscriber) operation(en *opEntry, e *core.Event, ei int) prometheus.Observer {
+	k := uint32(e.Outcome)<<16 | uint32(e.StopReason)<<8 | uint32(ei)
+	if o, ok := en.opDur.load(k); ok {
+		return o
+	}
+	outcome, stop := e.Outcome.String(), stopReason(e)
+	return en.opDur.loadOrStore(k, func() prometheus.Observer {
+		return s.opDur.WithLabelValues(en.key.policy, en.key.op, outcome, stop, errorType(ei))
+	})
+}
+
+func (s *Subscriber) budgetRejection(en *opEntry) prometheus.Counter {
+	if b := en.budRej.Load(); b != nil {
+		return b.c
+	}
+	b := &counterBox{s.budRej.WithLabelValues(en.key.policy, en.key.op)}
+	en.budRej.Store(b)
+	return b.c
+}
+
+func (s *Subscriber) breakerRejection(en *opEntry, breaker string) prometheus.Counter {
+	if c, ok := en.brkRej.load(breaker); ok {
+		return c
+	}
+	return en.brkRej.loadOrStore(breaker, func() prometheus.Counter {
+		return s.brkRej.WithLabelValues(en.key.policy, en.key.op, breaker)
+	})
+}
+
+// stateCollector reports breaker state and budget utilization at scrape time.
+type stateCollector struct {
+	stateDesc, utilDesc *prometheus.Desc
+
+	mu       sync.Mutex
+	breakers map[[2]string]*core.Breaker // (policy, breaker name)
+	budgets  map[string]*core.Budget     // policy
+}
+
+func newStateCollector() *stateCollector {
+	st, ut := telemetry.BreakerState, telemetry.BudgetUtilization
+	return &stateCollector{
+		stateDesc: prometheus.NewDesc(st.Prom, st.Description, labelNames(st.Attrs), nil),
+		utilDesc:  prometheus.NewDesc(ut.Prom, ut.Description, labelNames(ut.Attrs), nil),
+		breakers:  map[[2]string]*core.Breaker{},
+		budgets:   map[string]*core.Budget{},
+	}
+}
+
+func (c *stateCollector) addBreaker(policy string, b *core.Breaker) {
+	c.mu.Lock()
+	c.breakers[[2]string{policy, b.Name()}] = b
+	c.mu.Unlock()
+}
+
+func (c *stateCollector) addBudget(policy string, b *core.Budget) {
+	c.mu.Lock()
+	c.budgets[policy] = b
+	c.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.stateDesc
+	ch <- c.utilDesc
+}
+
+// Collect implements prometheus.Collector. The breakers and budgets are read
+// outside the collector's lock.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	type brk struct {
+		policy string
+		b      *core.Breaker
+	}
+	type bud struct {
+		policy string
+		b      *core.Budget
+	}
+	brks := make([]brk, 0, len(c.breakers))
+	for k, b := range c.breakers {
+		brks = append(brks, brk{k[0], b})
+	}
+	buds := make([]bud, 0, len(c.budgets))
+	for p, b := range c.budgets {
+		buds = append(buds, bud{p, b})
+	}
+	c.mu.Unlock()
+	for _, x := range brks {
+		cur := x.b.State()
+		for _, st := range core.BreakerStates() {
+			v := 0.0
+			if st == cur {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.stateDesc, prometheus.GaugeValue, v, x.policy, x.b.Name(), st.String())
+		}
+	}
+	for _, x := range buds {
+		ch <- prometheus.MustNewConstMetric(c.utilDesc, prometheus.GaugeValue, x.b.Utilization(), x.policy)
+	}
+}
+
+// ErrConflict is matched (errors.Is) by the error New returns when the
+// Registerer refuses one of the subscriber's collectors, for example because
+// another collector already owns a redress series. The error also wraps the
+// Registerer's own error (a prometheus.AlreadyRegisteredError, ...).
+var ErrConflict = errors.New("redressprom: registration conflict")
