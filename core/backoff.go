@@ -106,7 +106,11 @@ func randBetween(lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
 	}
-	return lo + time.Duration(rand.Int64N(int64(hi-lo)+1))
+	span := int64(hi - lo)
+	if span == math.MaxInt64 {
+		return lo + time.Duration(rand.Int64()) // [0, MaxInt64]: span+1 would overflow
+	}
+	return lo + time.Duration(rand.Int64N(span+1))
 }
 
 type exponential struct{ baseMax }
