@@ -1,0 +1,262 @@
+package redresshttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/redress-go/redress/core"
+)
+
+// Transport is an http.RoundTripper that runs every request under a redress
+// policy: failures are classified, retried when that is safe, cut short by
+// a circuit breaker per host and a retry budget, and every decision is
+// published on the policy's bus. When nothing fails it behaves exactly like
+// its base transport.
+//
+// A Transport is safe for concurrent use; build it once with NewTransport
+// and share it, as you would an http.Transport.
+type Transport struct {
+	base       http.RoundTripper
+	policy     *core.Policy
+	breakers   *breakers // nil: per-host breakers disabled
+	key        func(*http.Request) string
+	opName     func(*http.Request) string
+	idemHeader string // canonical
+	retryAll   bool
+	maxRA      time.Duration
+	maxDrain   int64
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// NewTransport returns a Transport that sends requests through base (nil
+// means http.DefaultTransport), or a *core.ConfigError naming the first
+// invalid field of cfg.
+func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	t := &Transport{
+		base:       base,
+		policy:     cfg.Policy,
+		key:        cfg.BreakerKey,
+		opName:     cfg.Operation,
+		idemHeader: cfg.IdempotencyKeyHeader,
+		retryAll:   cfg.RetryNonIdempotent,
+		maxRA:      cfg.MaxRetryAfter,
+		maxDrain:   cfg.MaxDrainBytes,
+	}
+	if t.policy == nil {
+		pc := DefaultPolicyConfig()
+		pc.Bus = cfg.Bus
+		p, err := core.NewPolicy(pc)
+		if err != nil {
+			return nil, err
+		}
+		t.policy = p
+	}
+	if !cfg.DisableHostBreakers {
+		tmpl := DefaultBreakerConfig()
+		if cfg.Breaker != nil {
+			tmpl = *cfg.Breaker
+		}
+		bs, err := newBreakers(tmpl)
+		if err != nil {
+			return nil, err
+		}
+		t.breakers = bs
+		if t.key == nil {
+			t.key = defaultBreakerKey
+		}
+	}
+	return t, nil
+}
+
+// Policy returns the policy the transport runs requests under.
+func (t *Transport) Policy() *core.Policy { return t.policy }
+
+// Breaker returns the per-host breaker of the given key (see
+// Config.BreakerKey), or nil when no request has used that key yet or
+// per-host breakers are disabled. Use it for health checks and dashboards;
+// do not record outcomes on it.
+func (t *Transport) Breaker(key string) *core.Breaker {
+	if t.breakers == nil {
+		return nil
+	}
+	return t.breakers.lookup(key)
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// if it has that method (http.Client.CloseIdleConnections calls it).
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// roundTrip is the state of one RoundTrip call.
+type roundTrip struct {
+	t    *Transport
+	req  *http.Request
+	ctx  context.Context // the caller's
+	call core.Call
+	// kept is the response of the latest attempt that the policy may still
+	// give back to the caller (a failing status); it is discarded when the
+	// policy decides to retry.
+	kept *http.Response
+	sent bool // the base transport took ownership of req.Body
+	deco bool // the bus may decorate attempt contexts
+}
+
+// RoundTrip implements http.RoundTripper. It sends req through the base
+// transport, once or, when the request is safe to resend and the failure is
+// retryable, several times; it never modifies req.
+//
+// It returns the response of the last attempt; when the policy gives up on
+// a failing status (say a 503 after the last attempt), that response is
+// returned intact with a nil error, as a plain transport would return it.
+// It returns an error when the last attempt failed without a response (the
+// base transport's error, wrapped in a *core.RetryError: errors.Is and
+// errors.As reach it), when a breaker refused the request before it was
+// sent (a *core.CircuitOpenError, errors.Is(err, core.ErrCircuitOpen)), or
+// when the caller's context ended.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	o := optionsFrom(ctx)
+	rt := &roundTrip{t: t, req: req, ctx: ctx}
+	t.labels(req, o, &rt.call)
+	if !t.resendable(req, o) {
+		rt.call.MaxAttempts = 1
+	}
+	if t.breakers != nil {
+		if k := t.key(req); k != "" {
+			rt.call.Breaker = t.breakers.get(k)
+		}
+	}
+	if bus := t.policy.Bus(); bus != nil {
+		rt.deco = bus.Wants(core.EventOperationStart) || bus.Wants(core.EventAttemptStart)
+	}
+	rt.call.OnAttempt = rt.onAttempt
+
+	resp, err := core.DoCall(ctx, t.policy, &rt.call, rt.attempt)
+	if err == nil {
+		return resp, nil
+	}
+	if kept := rt.kept; kept != nil {
+		rt.kept = nil
+		if r, _ := core.StopReasonOf(err); r != core.StopCanceled {
+			// The policy gave up on a failing status: the caller gets the
+			// server's answer, as from a plain transport.
+			return kept, nil
+		}
+		_ = kept.Body.Close()
+	}
+	if !rt.sent && req.Body != nil {
+		_ = req.Body.Close() // RoundTrip must close the body, even unsent
+	}
+	return nil, err
+}
+
+// onAttempt releases the kept response as soon as the policy decides to
+// retry, so that its connection serves the next attempt.
+func (rt *roundTrip) onAttempt(a core.AttemptInfo) {
+	if a.Decision == core.DecisionRetry && rt.kept != nil {
+		rt.t.discard(rt.kept)
+		rt.kept = nil
+	}
+}
+
+// attempt sends one attempt of the request.
+func (rt *roundTrip) attempt(actx context.Context) (*http.Response, error) {
+	if rt.kept != nil {
+		rt.t.discard(rt.kept)
+		rt.kept = nil
+	}
+	rt.call.Labels.StatusCode = 0
+	req := rt.req
+	if rt.call.Attempt() > 1 {
+		body, err := replayBody(req)
+		if err != nil {
+			return nil, core.Classify(fmt.Errorf("redresshttp: cannot replay the request body: %w", err),
+				core.Classification{Class: core.ClassPermanent, Reason: reasonBodyReplay})
+		}
+		r := *req // a shallow copy: headers are never modified
+		r.Body = body
+		req = &r
+	}
+	rt.sent = true
+
+	var resp *http.Response
+	var err error
+	if actx.Done() == rt.ctx.Done() {
+		// No attempt deadline: the request runs on the caller's context,
+		// decorated by the bus if it may have been.
+		if rt.deco {
+			req = req.WithContext(actx)
+		}
+		resp, err = rt.t.base.RoundTrip(req)
+	} else {
+		resp, err = rt.roundTripDetached(req, actx)
+	}
+	if err != nil {
+		return nil, markTransportError(err)
+	}
+	rt.kept = resp
+	code := resp.StatusCode
+	rt.call.Labels.StatusCode = code
+	if !failing(code) {
+		return resp, nil
+	}
+	return nil, &core.StatusError{Code: code, Hint: retryAfter(resp, time.Now, rt.t.maxRA)}
+}
+
+// roundTripDetached sends req on a context that carries actx's values and
+// obeys actx's cancellation (the attempt timeout) until the response headers
+// arrive, and then only the caller's, until the response body is closed: an
+// attempt timeout never cuts a body the caller is reading.
+func (rt *roundTrip) roundTripDetached(req *http.Request, actx context.Context) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(actx))
+	stopAttempt := context.AfterFunc(actx, func() { cancel(context.Cause(actx)) })
+	resp, err := rt.t.base.RoundTrip(req.WithContext(ctx))
+	if !stopAttempt() {
+		// The attempt ended (timeout or caller) while the headers came in.
+		if err == nil {
+			_ = resp.Body.Close()
+			err = context.Cause(ctx)
+		}
+		cancel(nil)
+		return nil, err
+	}
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	caller := rt.ctx
+	stopCaller := context.AfterFunc(caller, func() { cancel(context.Cause(caller)) })
+	resp.Body = wrapBody(resp.Body, func() {
+		stopCaller()
+		cancel(nil)
+	})
+	return resp, nil
+}
+
+// errNoGetBody is returned when a body must be replayed but cannot be.
+var errNoGetBody = errors.New("redresshttp: request has a body and no GetBody")
+
+// replayBody returns a fresh copy of the request's body.
+func replayBody(req *http.Request) (io.ReadCloser, error) {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		return req.Body, nil
+	case req.GetBody == nil:
+		return nil, errNoGetBody
+	}
+	return req.GetBody()
+}
