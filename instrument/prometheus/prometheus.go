@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -41,6 +42,15 @@ type opKey struct{ policy, op string }
 
 type counterBox struct{ c prometheus.Counter }
 type observerBox struct{ o prometheus.Observer }
+
+// cutQuery drops a query string or fragment from an operation label, in
+// case a raw URL was passed where a route template belongs.
+func cutQuery(s string) string {
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
 
 // opEntry holds the resolved label children of one (policy, operation).
 type opEntry struct {
@@ -230,7 +240,8 @@ func (s *Subscriber) entry(policy, op string) *opEntry {
 	if en, ok := s.ops.load(k); ok {
 		return en
 	}
-	return s.ops.loadOrStore(k, func() *opEntry { return &opEntry{key: k} })
+	// Label values: a raw URL passed as an operation loses its query string.
+	return s.ops.loadOrStore(k, func() *opEntry { return &opEntry{key: opKey{policy, cutQuery(op)}} })
 }
 
 func (s *Subscriber) event(en *opEntry, e *core.Event, ei int) prometheus.Counter {
