@@ -1,0 +1,69 @@
+package redressgrpc
+
+import (
+	"github.com/redress-go/redress/core"
+	"google.golang.org/grpc"
+)
+
+// CallOption changes how redress handles one call. It is a grpc.CallOption:
+// pass it to the generated client's method with the others. grpc ignores it.
+type CallOption struct {
+	grpc.EmptyCallOption
+	policy      *core.Policy
+	setPolicy   bool
+	bypass      bool
+	maxAttempts int
+}
+
+// WithPolicy runs the call under p instead of the policy Config chose for
+// its method. A nil p is the same as Bypass.
+func WithPolicy(p *core.Policy) CallOption {
+	return CallOption{policy: p, setPolicy: true, bypass: p == nil}
+}
+
+// Bypass sends the call straight to grpc: no retry, no breaker, no events.
+func Bypass() CallOption { return CallOption{bypass: true} }
+
+// WithMaxAttempts lowers the policy's MaxAttempts for the call; 1 runs it
+// once, still guarded by the breaker and observed (for a call that is not
+// safe to repeat). n < 1 is ignored.
+func WithMaxAttempts(n int) CallOption { return CallOption{maxAttempts: n} }
+
+// callOpts is the merge of the CallOptions of one call.
+type callOpts struct {
+	policy      *core.Policy
+	setPolicy   bool
+	bypass      bool
+	maxAttempts int
+}
+
+// parseCallOpts merges the redress options among opts, later ones winning.
+func parseCallOpts(opts []grpc.CallOption) (o callOpts) {
+	for _, op := range opts {
+		c, ok := op.(CallOption)
+		if !ok {
+			continue
+		}
+		if c.bypass {
+			o.bypass = true
+		}
+		if c.setPolicy {
+			o.policy, o.setPolicy = c.policy, true
+		}
+		if c.maxAttempts > 0 {
+			o.maxAttempts = c.maxAttempts
+		}
+	}
+	return o
+}
+
+// policyFor returns the policy of a call, or nil when it bypasses redress.
+func (ic *Interceptors) policyFor(method string, o *callOpts) *core.Policy {
+	if o.bypass {
+		return nil
+	}
+	if o.setPolicy {
+		return o.policy
+	}
+	return ic.Policy(method)
+}

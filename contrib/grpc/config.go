@@ -1,0 +1,148 @@
+package redressgrpc
+
+import (
+	"strings"
+	"time"
+
+	"github.com/redress-go/redress/core"
+)
+
+// DefaultMaxPushback is the default cap on a server's grpc-retry-pushback-ms.
+const DefaultMaxPushback = 30 * time.Second
+
+// DefaultStreamBufferBytes is the default bound on the messages a stream
+// keeps for replay: 256 KiB, grpc-go's own per-RPC retry buffer.
+const DefaultStreamBufferBytes = 256 << 10
+
+// Config configures New. The zero value is all defaults: the default policy
+// (DefaultPolicyConfig) for every method, a circuit breaker per target
+// (DefaultBreakerConfig), pushback honoured up to 30s, streams replayable
+// while their sent messages fit in 256 KiB.
+type Config struct {
+	// Policy runs every call whose method has no entry in Methods. Default:
+	// a policy built from DefaultPolicyConfig with Bus as its bus. A policy
+	// with a Breaker of its own requires DisableTargetBreakers (per-target
+	// breakers would replace it).
+	//
+	// The interceptors classify each failure themselves (with Classifier)
+	// and hand the policy a marked error, so the policy's own classifier
+	// does not matter. The server's pushback travels as the
+	// classification's RetryAfter hint: it is honoured only by a policy
+	// whose strategy is core.RetryAfterOr (as the default policy's is).
+	Policy *core.Policy
+	// Methods maps a full method name ("/pkg.Service/Method") or a service
+	// name ("pkg.Service") to the policy of its calls; a method's entry
+	// wins over its service's. A nil policy in the map means no redress for
+	// those calls (they go straight to grpc). Default: none.
+	Methods map[string]*core.Policy
+	// Bus receives the events of the default policy. Nil: no events, no
+	// cost. Only with a nil Policy: a policy publishes on its own bus.
+	Bus *core.Bus
+	// Breaker is the template of the per-target circuit breakers: each
+	// target (grpc.ClientConn.Target()) gets its own breaker, created on
+	// first use from this template and named "<Name>:<target>" (or just
+	// "<target>" when Name is empty). Nil: DefaultBreakerConfig(). The
+	// template's Bus is not used: the policy publishes the breaker's
+	// transitions and rejections on its bus, with the call's labels.
+	Breaker *core.BreakerConfig
+	// DisableTargetBreakers turns per-target breakers off: the policy's own
+	// breaker, if it has one, then guards every call. Default false.
+	DisableTargetBreakers bool
+	// Classifier maps a failed attempt's error (a gRPC status error, or a
+	// client-side error) to its classification. Default Classifier. The
+	// interceptors add the server's pushback to what it returns.
+	Classifier core.Classifier
+	// MaxPushback caps the delay a server's grpc-retry-pushback-ms trailer
+	// asks for. Default 30s. Must not be negative.
+	MaxPushback time.Duration
+	// StreamBufferBytes bounds the messages a stream keeps to replay on a
+	// new attempt (their protobuf size). Once the messages sent so far no
+	// longer fit, the stream is committed: it is not retried any more and
+	// the buffer is dropped. Default 256 KiB. Negative: streams are never
+	// retried (they are still guarded by the breaker and observed).
+	StreamBufferBytes int
+}
+
+// DefaultPolicyConfig returns the configuration of the policy the
+// interceptors use when Config.Policy is nil:
+//
+//   - Name "grpc";
+//   - MaxAttempts 3 (the first and two retries);
+//   - Classifier Classifier;
+//   - Strategy RetryAfterOr(DecorrelatedJitter(100ms, 5s)): the server's
+//     pushback (already capped by Config.MaxPushback) when it gives one,
+//     decorrelated jitter otherwise;
+//   - a fresh ratio retry Budget: retries may add at most 10% to the
+//     traffic of the last 10s, with a floor of 10 retries per second;
+//   - no breaker (the interceptors add one per target), no attempt timeout
+//     (the caller's context deadline bounds the whole call).
+//
+// Change what you need and build the policy with core.NewPolicy.
+func DefaultPolicyConfig() core.PolicyConfig {
+	budget, err := core.NewBudget(core.BudgetConfig{Ratio: 0.1})
+	if err != nil {
+		panic(err) // unreachable: the configuration is constant and valid
+	}
+	return core.PolicyConfig{
+		Name: "grpc",
+		Retry: core.RetryConfig{
+			MaxAttempts: 3,
+			Classifier:  Classifier,
+			Strategy:    core.RetryAfterOr(core.DecorrelatedJitter(100*time.Millisecond, 5*time.Second), 0),
+		},
+		Budget: budget,
+	}
+}
+
+// DefaultBreakerConfig returns the template of the per-target breakers the
+// interceptors use when Config.Breaker is nil. A breaker opens when at
+// least half of the last 10s of calls to its target, and at least 10 of
+// them, failed with a transient fault or a server error (UNAVAILABLE,
+// DEADLINE_EXCEEDED, INTERNAL, DATA_LOSS); it lets one probe through after
+// 5s. RESOURCE_EXHAUSTED and the caller's mistakes (INVALID_ARGUMENT,
+// NOT_FOUND, ...) do not trip it: the server answered.
+func DefaultBreakerConfig() core.BreakerConfig {
+	return core.BreakerConfig{
+		FailureRatio:    0.5,
+		MinCalls:        10,
+		Window:          10 * time.Second,
+		RecoveryTimeout: 5 * time.Second,
+		HalfOpenProbes:  1,
+		TripOn:          core.SetOf(core.ClassTransient, core.ClassServerError),
+	}
+}
+
+// validate checks cfg and fills in the defaults.
+func (cfg *Config) validate() error {
+	if cfg.Policy != nil && cfg.Bus != nil {
+		return &core.ConfigError{Field: "Config.Bus", Reason: "cannot be combined with Config.Policy (set the policy's own Bus)"}
+	}
+	if !cfg.DisableTargetBreakers {
+		if cfg.Policy != nil && cfg.Policy.Breaker() != nil {
+			return &core.ConfigError{Field: "Config.Policy", Reason: "has a Breaker, which per-target breakers would replace: set Config.DisableTargetBreakers or remove it"}
+		}
+		for k, p := range cfg.Methods {
+			if p != nil && p.Breaker() != nil {
+				return &core.ConfigError{Field: "Config.Methods[" + k + "]", Reason: "has a Breaker, which per-target breakers would replace: set Config.DisableTargetBreakers or remove it"}
+			}
+		}
+	}
+	for k := range cfg.Methods {
+		if k == "" || k == "/" || (strings.HasPrefix(k, "/") && strings.Count(k, "/") != 2) || (!strings.HasPrefix(k, "/") && strings.Contains(k, "/")) {
+			return &core.ConfigError{Field: "Config.Methods[" + k + "]", Reason: `is neither a full method name ("/pkg.Service/Method") nor a service name ("pkg.Service")`}
+		}
+	}
+	if cfg.MaxPushback < 0 {
+		return &core.ConfigError{Field: "Config.MaxPushback", Reason: "must not be negative"}
+	}
+	if cfg.MaxPushback == 0 {
+		cfg.MaxPushback = DefaultMaxPushback
+	}
+	if cfg.StreamBufferBytes == 0 {
+		cfg.StreamBufferBytes = DefaultStreamBufferBytes
+	}
+	if cfg.Classifier == nil {
+		cfg.Classifier = Classifier
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package redressgrpc
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redress-go/redress/core"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+)
+
+// Interceptors holds the unary and stream client interceptors built from
+// one Config, and the per-target breakers they share. Build it once with
+// New and give its DialOptions to every grpc.NewClient that should use it.
+// It is safe for concurrent use.
+type Interceptors struct {
+	cfg     Config
+	policy  *core.Policy
+	methods map[string]*core.Policy
+	targets sync.Map // target string -> *target
+}
+
+// target is what the interceptors know of one grpc.ClientConn target.
+type target struct {
+	breaker *core.Breaker
+	addr    string
+	port    int
+}
+
+// New returns the interceptors for cfg, or a *core.ConfigError naming the
+// first invalid field.
+func New(cfg Config) (*Interceptors, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	ic := &Interceptors{cfg: cfg, policy: cfg.Policy, methods: cfg.Methods}
+	if ic.policy == nil {
+		pc := DefaultPolicyConfig()
+		pc.Bus = cfg.Bus
+		p, err := core.NewPolicy(pc)
+		if err != nil {
+			return nil, err
+		}
+		ic.policy = p
+	}
+	if !cfg.DisableTargetBreakers {
+		bc := DefaultBreakerConfig()
+		if cfg.Breaker != nil {
+			bc = *cfg.Breaker
+		}
+		bc.Bus = nil
+		if _, err := core.NewBreaker(bc); err != nil {
+			if ce, ok := err.(*core.ConfigError); ok {
+				return nil, &core.ConfigError{Field: "Config.Breaker (" + ce.Field + ")", Reason: ce.Reason}
+			}
+			return nil, err
+		}
+		ic.cfg.Breaker = &bc
+	}
+	return ic, nil
+}
+
+// DialOptions returns the two dial options that install the interceptors:
+//
+//	conn, err := grpc.NewClient(addr, append(ic.DialOptions(), creds)...)
+//
+// They are chained (grpc.WithChainUnaryInterceptor): interceptors given
+// before them run outside redress (once per call), those given after run
+// inside it (once per attempt).
+func (ic *Interceptors) DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithChainUnaryInterceptor(ic.Unary()),
+		grpc.WithChainStreamInterceptor(ic.Stream()),
+	}
+}
+
+// Policy returns the policy of calls to method (a full method name), as
+// Config.Methods and Config.Policy decide, or nil when the method opts out.
+func (ic *Interceptors) Policy(method string) *core.Policy {
+	if len(ic.methods) > 0 {
+		if p, ok := ic.methods[method]; ok {
+			return p
+		}
+		if i := strings.LastIndexByte(method, '/'); i > 0 {
+			if p, ok := ic.methods[method[1:i]]; ok {
+				return p
+			}
+		}
+	}
+	return ic.policy
+}
+
+// Breaker returns the breaker of target (a grpc.ClientConn's Target()),
+// created on first use, or nil when per-target breakers are disabled.
+func (ic *Interceptors) Breaker(target string) *core.Breaker {
+	return ic.target(target).breaker
+}
+
+func (ic *Interceptors) target(t string) *target {
+	if v, ok := ic.targets.Load(t); ok {
+		return v.(*target)
+	}
+	tg := &target{}
+	tg.addr, tg.port = splitTarget(t)
+	if !ic.cfg.DisableTargetBreakers {
+		bc := *ic.cfg.Breaker
+		if bc.Name == "" {
+			bc.Name = t
+		} else {
+			bc.Name += ":" + t
+		}
+		b, err := core.NewBreaker(bc)
+		if err != nil {
+			panic(err) // unreachable: New built a breaker from the same template
+		}
+		tg.breaker = b
+	}
+	v, _ := ic.targets.LoadOrStore(t, tg)
+	return v.(*target)
+}
+
+// splitTarget turns a gRPC target ("dns:///api.example.com:443",
+// "127.0.0.1:50051", "passthrough:///h:1") into server.address and
+// server.port.
+func splitTarget(t string) (string, int) {
+	if i := strings.Index(t, ":///"); i >= 0 {
+		t = t[i+4:]
+	} else if i := strings.Index(t, "://"); i >= 0 {
+		t = t[i+3:]
+		if j := strings.IndexByte(t, '/'); j >= 0 {
+			t = t[j+1:]
+		}
+	}
+	if h, p, err := net.SplitHostPort(t); err == nil {
+		n, _ := strconv.Atoi(p)
+		return h, n
+	}
+	return t, 0
+}
+
+// run is what every redress call shares: the policy, the breaker, the
+// labels, the caller's deadline, the classification of each attempt.
+type run struct {
+	ic       *Interceptors
+	policy   *core.Policy
+	call     core.Call
+	caller   context.Context // the caller's context
+	ectx     context.Context // the engine's context (hasDL only)
+	deadline time.Time       // the caller's deadline, if hasDL
+	hasDL    bool
+	cancel   context.CancelCauseFunc // stops the engine early (hasDL only)
+}
+
+// start prepares r for a call of method on cc with options o, and returns
+// the context the engine must run with.
+func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, method string, cc *grpc.ClientConn, o *callOpts) context.Context {
+	r.ic, r.policy, r.caller = ic, p, ctx
+	tg := ic.target(cc.Target())
+	r.call = core.Call{
+		Operation: method,
+		Labels: core.Labels{
+			RPCSystem:     "grpc",
+			RPCMethod:     method,
+			ServerAddress: tg.addr,
+			ServerPort:    tg.port,
+		},
+		Breaker:     tg.breaker,
+		MaxAttempts: o.maxAttempts,
+	}
+	r.deadline, r.hasDL = ctx.Deadline()
+	if !r.hasDL {
+		return ctx
+	}
+	ectx, cancel := context.WithCancelCause(ctx)
+	r.ectx, r.cancel = ectx, cancel
+	r.call.OnAttempt = r.onAttempt
+	return ectx
+}
+
+// onAttempt refuses a retry whose delay would reach the caller's deadline:
+// no attempt starts that could not finish before it. It cancels the
+// engine's context, which stops the call at once without sleeping.
+func (r *run) onAttempt(a core.AttemptInfo) {
+	if a.Decision == core.DecisionRetry && time.Until(r.deadline) <= a.Sleep {
+		r.cancel(ErrDeadline)
+	}
+}
+
+// attemptContext returns ctx with the previous-attempts metadata of the
+// attempt in progress.
+func (r *run) attemptContext(ctx context.Context) context.Context {
+	if n := r.call.Attempt(); n > 1 {
+		return metadata.AppendToOutgoingContext(ctx, PreviousAttemptsKey, strconv.Itoa(n-1))
+	}
+	return ctx
+}
+
+// failed classifies the error of a failed attempt, with the server's
+// trailer, and returns what the engine must see.
+func (r *run) failed(err error, trailer metadata.MD) error {
+	st, isStatus := statusOf(err)
+	code := codes.Unknown
+	if isStatus {
+		code = st.Code()
+	}
+	r.call.Labels.RPCStatusCode = CodeName(code)
+	if r.caller.Err() != nil {
+		return err // the caller gave up: the engine stops with StopCanceled
+	}
+	if code == codes.DeadlineExceeded && r.hasDL && !time.Now().Before(r.deadline) {
+		// The caller's deadline has passed, but its timer has not fired yet.
+		r.cancel(context.DeadlineExceeded)
+		return err
+	}
+	cl := r.ic.cfg.Classifier(err)
+	if pb := parsePushback(trailer); pb.set && cl.Class.Retryable() {
+		if pb.stop {
+			// The server asked us not to retry: a permanent failure for
+			// this call (see the package doc for why not core.Abort).
+			cl.Class, cl.Reason = core.ClassPermanent, "grpc_pushback_stop"
+		} else {
+			cl.RetryAfter = min(pb.delay, r.ic.cfg.MaxPushback)
+		}
+	}
+	return core.Classify(err, cl)
+}
+
+// finish turns the engine's error into what the caller gets.
+func (r *run) finish(err error) error {
+	if r.cancel != nil {
+		defer r.cancel(nil)
+	}
+	if err == nil {
+		return nil
+	}
+	var cause error
+	if r.cancel != nil && r.caller.Err() == nil {
+		// Our own early stop: ErrDeadline, or a deadline that passed
+		// before its timer fired.
+		if c := context.Cause(r.ectx); c != nil && c != context.Canceled {
+			cause = c
+		}
+	}
+	return newCallError(err, r.caller, cause)
+}
