@@ -1,0 +1,108 @@
+package dashboards
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/internal/telemetry"
+)
+
+// Config tunes the generated dashboards and rules, in the manner of a
+// monitoring mixin's configuration. The zero value is all defaults, and the
+// files committed in this directory are Generate(Config{}).
+type Config struct {
+	// Selector is extra label matchers added to every rule and panel query,
+	// without braces: `job=~"checkout.*"`. Default: none.
+	Selector string
+	// GrafanaURL is the base URL of the Grafana that serves the dashboards;
+	// the alerts' dashboard_url annotation starts with it. Default: none, so
+	// the link is the path alone ("/d/redress-overview/...").
+	GrafanaURL string
+	// RateWindow is the range of rate() in the rules. Default 5m. It must be
+	// at least four scrape intervals of your Prometheus.
+	RateWindow time.Duration
+	// CircuitOpenFor is how long a breaker must stay away from closed (open,
+	// or half-open with failing probes) before RedressCircuitOpen fires.
+	// Default 5m.
+	CircuitOpenFor time.Duration
+	// For is how long the other alerts' conditions must hold before they
+	// fire. Default 5m.
+	For time.Duration
+	// RetryRatio is the retries-per-call ratio above which RedressRetryStorm
+	// fires. Default 0.5. Must be in (0, 10].
+	RetryRatio float64
+	// NonRetryableRatio is the share of calls failing with a non-retryable
+	// class (auth, permission, permanent) above which
+	// RedressNonRetryableFailures fires. Default 0.05. Must be in (0, 1).
+	NonRetryableRatio float64
+	// LatencyP99 is the p99 of operation duration above which
+	// RedressHighLatency fires; dashboards draw it as a threshold.
+	// Default 2s.
+	LatencyP99 time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.RateWindow < 0 {
+		return c, &core.ConfigError{Field: "Config.RateWindow", Reason: "must not be negative"}
+	}
+	if c.RateWindow == 0 {
+		c.RateWindow = 5 * time.Minute
+	}
+	if c.RateWindow < time.Second || c.RateWindow%time.Second != 0 {
+		return c, &core.ConfigError{Field: "Config.RateWindow", Reason: "must be a whole number of seconds"}
+	}
+	if c.CircuitOpenFor < 0 {
+		return c, &core.ConfigError{Field: "Config.CircuitOpenFor", Reason: "must not be negative"}
+	}
+	if c.CircuitOpenFor == 0 {
+		c.CircuitOpenFor = 5 * time.Minute
+	}
+	if c.For < 0 {
+		return c, &core.ConfigError{Field: "Config.For", Reason: "must not be negative"}
+	}
+	if c.For == 0 {
+		c.For = 5 * time.Minute
+	}
+	if c.RetryRatio == 0 {
+		c.RetryRatio = 0.5
+	}
+	if !(c.RetryRatio > 0 && c.RetryRatio <= 10) {
+		return c, &core.ConfigError{Field: "Config.RetryRatio", Reason: "must be in (0, 10]"}
+	}
+	if c.NonRetryableRatio == 0 {
+		c.NonRetryableRatio = 0.05
+	}
+	if !(c.NonRetryableRatio > 0 && c.NonRetryableRatio < 1) {
+		return c, &core.ConfigError{Field: "Config.NonRetryableRatio", Reason: "must be in (0, 1)"}
+	}
+	if c.LatencyP99 < 0 {
+		return c, &core.ConfigError{Field: "Config.LatencyP99", Reason: "must not be negative"}
+	}
+	if c.LatencyP99 == 0 {
+		c.LatencyP99 = 2 * time.Second
+	}
+	if err := c.validateLatency(); err != nil {
+		return c, err
+	}
+	c.Selector = strings.TrimSpace(c.Selector)
+	if strings.ContainsAny(c.Selector, "{}") {
+		return c, &core.ConfigError{Field: "Config.Selector", Reason: "must be label matchers without braces"}
+	}
+	c.GrafanaURL = strings.TrimRight(c.GrafanaURL, "/")
+	return c, nil
+}
+
+// promDuration formats d the way PromQL and rule files write durations.
+func promDuration(d time.Duration) string { return model.Duration(d).String() }
+
+func (c Config) validateLatency() error {
+	lo, hi := telemetry.Buckets[0], telemetry.Buckets[len(telemetry.Buckets)-1]
+	if s := c.LatencyP99.Seconds(); s <= lo || s >= hi {
+		return &core.ConfigError{Field: "Config.LatencyP99", Reason: fmt.Sprintf("must be within the histogram buckets, (%gs, %gs)", lo, hi)}
+	}
+	return nil
+}
