@@ -128,7 +128,7 @@ func (g *generator) overview() board {
 						legend: legendOf(pol, ope, lOutcome),
 					}}},
 				{title: "Success ratio", kind: kindStat, unit: "percentunit", width: 4, min: f64(0), max: f64(1),
-					desc: "Share of calls that succeeded, with or without retries, over the selected range.",
+					desc:       "Share of calls that succeeded, with or without retries, over the selected range.",
 					thresholds: []step{{color: "red"}, {value: f64(0.95), color: "orange"}, {value: f64(0.99), color: "green"}},
 					targets: []target{{
 						expr: fmt.Sprintf("sum(rate(%s%s[%s])) / sum(rate(%s%s[%s]))",
@@ -136,7 +136,7 @@ func (g *generator) overview() board {
 						legend: "success ratio",
 					}}},
 				{title: "Retry ratio", kind: kindStat, unit: "percentunit", width: 4, min: f64(0),
-					desc: fmt.Sprintf("Retries per logical call. Above %g the RedressRetryStorm alert fires.", g.cfg.RetryRatio),
+					desc:       fmt.Sprintf("Retries per logical call. Above %g the RedressRetryStorm alert fires.", g.cfg.RetryRatio),
 					thresholds: []step{{color: "green"}, {value: f64(g.cfg.RetryRatio / 2), color: "orange"}, {value: f64(g.cfg.RetryRatio), color: "red"}},
 					targets: []target{{
 						expr: fmt.Sprintf("sum(rate(%s%s[%s])) / sum(rate(%s%s[%s]))",
@@ -175,7 +175,7 @@ func (g *generator) overview() board {
 			}},
 			{title: "Retry budget", panels: []panel{
 				{title: "Budget utilization", kind: kindTimeSeries, unit: "percentunit", width: 12, min: f64(0), max: f64(1),
-					desc: "Share of the retry budget in use, per policy. At 100% further retries are denied (stop reason budget_exhausted).",
+					desc:       "Share of the retry budget in use, per policy. At 100% further retries are denied (stop reason budget_exhausted).",
 					thresholds: []step{{color: "green"}, {value: f64(0.8), color: "orange"}, {value: f64(1), color: "red"}},
 					targets: []target{{
 						expr:   fmt.Sprintf("max %s (%s%s)", by(pol), telemetry.BudgetUtilization.Prom, g.panelSel(telemetry.BudgetUtilization)),

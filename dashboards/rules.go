@@ -31,12 +31,18 @@ func (g *generator) recName(level, metric, op string) string {
 	return level + ":" + metric + ":" + op + promDuration(g.cfg.RateWindow)
 }
 
-func (g *generator) recCalls() string { return g.recName("job_policy_operation", "redress_calls", "rate") }
+func (g *generator) recCalls() string {
+	return g.recName("job_policy_operation", "redress_calls", "rate")
+}
 func (g *generator) recNonRetryable() string {
 	return g.recName("job_policy_operation", "redress_nonretryable_failures", "rate")
 }
-func (g *generator) recRetries() string    { return g.recName("job_policy_operation", "redress_retries", "rate") }
-func (g *generator) recRetryRatio() string { return g.recName("job_policy_operation", "redress_retry_ratio", "rate") }
+func (g *generator) recRetries() string {
+	return g.recName("job_policy_operation", "redress_retries", "rate")
+}
+func (g *generator) recRetryRatio() string {
+	return g.recName("job_policy_operation", "redress_retry_ratio", "rate")
+}
 func (g *generator) recP99() string {
 	return "job_policy_operation:" + telemetry.OperationDuration.Prom + ":p99_rate" + promDuration(g.cfg.RateWindow)
 }
