@@ -67,6 +67,7 @@ const (
 	reasonTooManyRedirects = "too_many_redirects"
 	reasonInvalidRequest   = "invalid_request"
 	reasonBodyReplay       = "body_replay"
+	reasonConnBroken       = "connection_broken"
 )
 
 // markTransportError marks the errors that resending cannot fix as
@@ -74,8 +75,9 @@ const (
 // wrong host name), a TLS handshake with something that does not speak
 // TLS, an unsupported scheme, a request the transport refuses as malformed,
 // and too many redirects (a client error that only reaches a transport
-// nested in another client). Anything else is returned as is, for the
-// policy's classifier.
+// nested in another client). A connection that broke mid-exchange (net/http
+// reports it as text, not as a typed error) is marked transient. Anything
+// else is returned as is, for the policy's classifier.
 func markTransportError(err error) error {
 	var (
 		verr *tls.CertificateVerificationError
@@ -102,6 +104,11 @@ func markTransportError(err error) error {
 		strings.Contains(msg, "invalid method"),
 		strings.Contains(msg, "nil Request."):
 		return core.Classify(err, core.Classification{Class: core.ClassPermanent, Reason: reasonInvalidRequest})
+	case strings.Contains(msg, "transport connection broken"),
+		strings.Contains(msg, "server closed idle connection"),
+		strings.Contains(msg, "http2: client connection lost"),
+		strings.Contains(msg, "http2: server sent GOAWAY"):
+		return core.Classify(err, core.Classification{Class: core.ClassTransient, Reason: reasonConnBroken})
 	}
 	return err
 }
