@@ -1,0 +1,414 @@
+package redresssql
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+
+	"github.com/redress-go/redress/core"
+)
+
+// conn is the wrapped connection. database/sql never uses a driver
+// connection from two goroutines at once, so its fields need no lock.
+type conn struct {
+	w       *wrapper
+	inner   driver.Conn
+	connect func(context.Context) (driver.Conn, error)
+	policy  *core.Policy
+	check   func() error // liveness check before sending, or nil
+
+	// unsafe is read by the policy's AbortIf: an attempt sets it when its
+	// failure may have been applied, so that the policy stops.
+	unsafe bool
+	inTx   bool
+	// session is set by a statement that may open a transaction or change
+	// the session (BEGIN, SET, LOCK, ...), until the pool resets the
+	// connection: statements are then never retried.
+	session bool
+	// used counts statements sent since the connection was opened or reset.
+	// A dead connection is replaced in place only when none was: otherwise
+	// a session the caller relies on (a pinned *sql.Conn) would silently
+	// become a fresh one.
+	used   int
+	broken bool
+	gen    uint64 // bumped on every reconnection; statements check it
+
+	skipExecArgs, skipQueryArgs bool // the driver answers ErrSkip to calls with arguments
+}
+
+func (c *conn) setInner(inner driver.Conn) {
+	c.inner = inner
+	c.check = liveness(inner)
+}
+
+// Unwrap returns the driver's own connection, for sql.Conn.Raw users:
+//
+//	conn.Raw(func(dc any) error { pg := redresssql.Unwrap(dc).(*stdlib.Conn); ... })
+func (c *conn) Unwrap() driver.Conn { return c.inner }
+
+// Unwrap returns the driver's connection under a connection opened by this
+// package, or dc itself.
+func Unwrap(dc any) any {
+	if u, ok := dc.(interface{ Unwrap() driver.Conn }); ok {
+		return u.Unwrap()
+	}
+	return dc
+}
+
+// canReconnect reports whether a dead connection may be replaced in place.
+func (c *conn) canReconnect() bool {
+	return c.connect != nil && !c.inTx && !c.session && c.used == 0
+}
+
+// call prepares the per-call options.
+func (c *conn) call(ctx context.Context, op string) core.Call {
+	call := core.Call{Operation: OperationFrom(ctx), Labels: core.Labels{DBSystem: c.w.system, DBOperation: op}}
+	if call.Operation == "" {
+		call.Operation = op
+	}
+	if c.inTx {
+		call.MaxAttempts = 1 // never retry inside a transaction
+	}
+	return call
+}
+
+// ready returns the connection to send on: it replaces a dead connection when
+// that is safe and checks liveness before sending outside a transaction.
+func (c *conn) ready(ctx context.Context, reconnect bool) (driver.Conn, error) {
+	if c.broken {
+		if !reconnect || !c.canReconnect() {
+			c.unsafe = true // database/sql moves to another connection or reports
+			return nil, driver.ErrBadConn
+		}
+		nc, err := c.connect(ctx)
+		if err != nil {
+			return nil, err // nothing was sent: retryable by class
+		}
+		_ = c.inner.Close()
+		c.setInner(nc)
+		c.broken = false
+		c.gen++
+	}
+	if !c.inTx && c.check != nil {
+		if err := c.check(); err != nil {
+			c.broken = true
+			if !reconnect || !c.canReconnect() {
+				c.unsafe = true
+				return nil, driver.ErrBadConn
+			}
+			return nil, fmt.Errorf("%w: %w", errConnDead, err)
+		}
+	}
+	return c.inner, nil
+}
+
+// after records what a failed or successful attempt means for the retry.
+// single reports whether the statement can be retried when the database
+// says it rolled it back (a single statement, outside any transaction,
+// on a connection whose session was not changed).
+func (c *conn) after(err error, single bool, reconnect bool) {
+	if err == nil {
+		c.used++
+		return
+	}
+	sent := !notSent(err)
+	if sent {
+		c.used++
+	}
+	if errors.Is(err, driver.ErrBadConn) || !c.valid() {
+		c.broken = true
+	}
+	switch {
+	case !sent:
+		if c.broken && (!reconnect || !c.canReconnect()) {
+			c.unsafe = true
+		}
+	case single && !c.broken && rolledBack(err):
+		// The database rolled the autocommit statement back: safe.
+	default:
+		c.unsafe = true // it may have been applied
+	}
+}
+
+func (c *conn) valid() bool {
+	if v, ok := c.inner.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+// single reports whether a statement with info may be retried after the
+// database rolled it back.
+func (c *conn) single(info stmtInfo) bool {
+	return !c.inTx && !c.session && !info.multi && !sessionVerb(info.verb)
+}
+
+func (c *conn) noteSession(info stmtInfo) {
+	if sessionVerb(info.verb) || info.multi {
+		c.session = true
+	}
+}
+
+// result turns the policy's error into what database/sql expects.
+func result(err error) error {
+	if err != nil && errors.Is(err, driver.ErrSkip) && core.IsAbort(err) {
+		return driver.ErrSkip
+	}
+	return err
+}
+
+func opName(ctx context.Context, info stmtInfo) string {
+	_ = ctx
+	if info.verb == "" {
+		return "QUERY"
+	}
+	if info.table == "" {
+		return info.verb
+	}
+	return info.verb + " " + info.table
+}
+
+func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.skipExecArgs && len(args) > 0 {
+		return nil, driver.ErrSkip
+	}
+	info := scan(query)
+	call := c.call(ctx, opName(ctx, info))
+	single := c.single(info)
+	c.unsafe = false
+	res, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Result, error) {
+		inner, err := c.ready(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		res, err := execConn(ctx, inner, query, args)
+		if err == driver.ErrSkip {
+			c.skipExecArgs = len(args) > 0
+			return nil, core.Abort(driver.ErrSkip)
+		}
+		c.after(err, single, true)
+		return res, err
+	})
+	c.noteSession(info)
+	return res, result(err)
+}
+
+func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.skipQueryArgs && len(args) > 0 {
+		return nil, driver.ErrSkip
+	}
+	info := scan(query)
+	call := c.call(ctx, opName(ctx, info))
+	single := c.single(info)
+	c.unsafe = false
+	// The retry happens only until the driver returns rows: once they are
+	// handed to the caller, an error while reading them is returned as is.
+	rows, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Rows, error) {
+		inner, err := c.ready(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := queryConn(ctx, inner, query, args)
+		if err == driver.ErrSkip {
+			c.skipQueryArgs = len(args) > 0
+			return nil, core.Abort(driver.ErrSkip)
+		}
+		c.after(err, single, true)
+		return rows, err
+	})
+	c.noteSession(info)
+	return rows, result(err)
+}
+
+func execConn(ctx context.Context, inner driver.Conn, query string, args []driver.NamedValue) (driver.Result, error) {
+	if e, ok := inner.(driver.ExecerContext); ok {
+		return e.ExecContext(ctx, query, args)
+	}
+	e, ok := inner.(driver.Execer) //nolint:staticcheck // legacy drivers
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	dargs, err := namedToValues(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return e.Exec(query, dargs)
+}
+
+func queryConn(ctx context.Context, inner driver.Conn, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if q, ok := inner.(driver.QueryerContext); ok {
+		return q.QueryContext(ctx, query, args)
+	}
+	q, ok := inner.(driver.Queryer) //nolint:staticcheck // legacy drivers
+	if !ok {
+		return nil, driver.ErrSkip
+	}
+	dargs, err := namedToValues(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return q.Query(query, dargs)
+}
+
+func namedToValues(named []driver.NamedValue) ([]driver.Value, error) {
+	out := make([]driver.Value, len(named))
+	for i, nv := range named {
+		if nv.Name != "" {
+			return nil, errors.New("redresssql: driver does not support the use of Named Parameters")
+		}
+		out[i] = nv.Value
+	}
+	return out, nil
+}
+
+// Prepare implements driver.Conn.
+func (c *conn) Prepare(query string) (driver.Stmt, error) {
+	return c.prepare(context.Background(), query)
+}
+
+func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
+	info := scan(query)
+	op := opName(ctx, info)
+	call := c.call(ctx, op)
+	call.Labels.DBOperation = op
+	c.unsafe = false
+	// Preparing changes no data: any failure before the statement exists is
+	// as safe to retry as its connection allows.
+	st, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Stmt, error) {
+		inner, err := c.ready(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		var st driver.Stmt
+		if p, ok := inner.(driver.ConnPrepareContext); ok {
+			st, err = p.PrepareContext(ctx, query)
+		} else {
+			st, err = inner.Prepare(query)
+			if err == nil {
+				if cerr := ctx.Err(); cerr != nil {
+					_ = st.Close()
+					st, err = nil, cerr
+				}
+			}
+		}
+		if err != nil {
+			if sent := !notSent(err); sent {
+				c.used++
+			}
+			if errors.Is(err, driver.ErrBadConn) || !c.valid() {
+				c.broken = true
+			}
+			// Preparing changes no data: the failure's class decides, as
+			// long as a dead connection can be replaced.
+			if c.broken && !c.canReconnect() {
+				c.unsafe = true
+			}
+			return nil, err
+		}
+		return st, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return wrapStmt(&stmt{c: c, inner: st, gen: c.gen, info: info, op: op}), nil
+}
+
+// Close implements driver.Conn.
+func (c *conn) Close() error { return c.inner.Close() }
+
+// Begin implements driver.Conn.
+func (c *conn) Begin() (driver.Tx, error) {
+	return c.begin(context.Background(), driver.TxOptions{}, false)
+}
+
+func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) (driver.Tx, error) {
+	call := c.call(ctx, "BEGIN")
+	c.unsafe = false
+	tx, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Tx, error) {
+		inner, err := c.ready(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		var tx driver.Tx
+		if withOpts {
+			tx, err = inner.(driver.ConnBeginTx).BeginTx(ctx, opts)
+		} else {
+			tx, err = inner.Begin() //nolint:staticcheck // the driver's own legacy path
+		}
+		c.after(err, false, true)
+		return tx, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.inTx = true
+	return &wtx{c: c, inner: tx}, nil
+}
+
+func (c *conn) ping(ctx context.Context) error {
+	call := c.call(ctx, "PING")
+	c.unsafe = false
+	return c.policy.RunCall(ctx, &call, func(ctx context.Context) error {
+		inner, err := c.ready(ctx, true)
+		if err != nil {
+			return err
+		}
+		err = inner.(driver.Pinger).Ping(ctx)
+		if err != nil && (errors.Is(err, driver.ErrBadConn) || !c.valid()) {
+			c.broken = true
+			c.unsafe = !c.canReconnect()
+		}
+		return err
+	})
+}
+
+func (c *conn) resetSession(ctx context.Context) error {
+	if c.broken {
+		return driver.ErrBadConn
+	}
+	if err := c.inner.(driver.SessionResetter).ResetSession(ctx); err != nil {
+		return err
+	}
+	c.used, c.session = 0, false
+	return nil
+}
+
+func (c *conn) isValid() bool {
+	return !c.broken && c.inner.(driver.Validator).IsValid()
+}
+
+func (c *conn) checkNamedValue(nv *driver.NamedValue) error {
+	return c.inner.(driver.NamedValueChecker).CheckNamedValue(nv)
+}
+
+// wtx is the wrapped transaction. Commit and Rollback are published and
+// breaker-guarded but never retried.
+type wtx struct {
+	c     *conn
+	inner driver.Tx
+}
+
+func (t *wtx) Commit() error   { return t.end("COMMIT", t.inner.Commit) }
+func (t *wtx) Rollback() error { return t.end("ROLLBACK", t.inner.Rollback) }
+
+func (t *wtx) end(op string, fn func() error) error {
+	c := t.c
+	call := c.call(context.Background(), op)
+	call.MaxAttempts = 1
+	err := c.policy.RunCall(context.Background(), &call, func(context.Context) error {
+		err := fn()
+		if err != nil && (errors.Is(err, driver.ErrBadConn) || !c.valid()) {
+			c.broken = true
+		}
+		return err
+	})
+	c.inTx = false
+	return err
+}

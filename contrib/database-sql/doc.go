@@ -1,0 +1,2 @@
+// Package redresssql is TODO.
+package redresssql

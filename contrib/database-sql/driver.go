@@ -1,0 +1,182 @@
+package redresssql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"slices"
+
+	"github.com/redress-go/redress/core"
+)
+
+// Wrap returns d wrapped: every connection it opens runs its statements
+// under the policy of cfg, with the safety rules of the package. The result
+// implements driver.DriverContext exactly when d does. It returns a
+// *core.ConfigError naming the invalid field of cfg, or an error if d is nil.
+func Wrap(d driver.Driver, cfg Config) (driver.Driver, error) {
+	if d == nil {
+		return nil, &core.ConfigError{Field: "driver", Reason: "must not be nil"}
+	}
+	w, err := newWrapper(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	return wrapDriver(d, w), nil
+}
+
+func wrapDriver(d driver.Driver, w *wrapper) driver.Driver {
+	base := &wdriver{inner: d, w: w}
+	if _, ok := d.(driver.DriverContext); ok {
+		return &wdriverCtx{base}
+	}
+	return base
+}
+
+// WrapConnector returns c wrapped, for sql.OpenDB. The result implements
+// io.Closer exactly when c does, and its Driver method returns the wrapped
+// driver (so that db.Driver() identifies the wrapper, which RunInTx uses).
+func WrapConnector(c driver.Connector, cfg Config) (driver.Connector, error) {
+	if c == nil {
+		return nil, &core.ConfigError{Field: "connector", Reason: "must not be nil"}
+	}
+	w, err := newWrapper(cfg, c.Driver())
+	if err != nil {
+		return nil, err
+	}
+	return wrapConnector(c, w), nil
+}
+
+func wrapConnector(c driver.Connector, w *wrapper) driver.Connector {
+	base := &wconnector{inner: c, w: w}
+	base.drv = wrapDriver(c.Driver(), w)
+	if _, ok := c.(io.Closer); ok {
+		return &wconnectorCloser{base}
+	}
+	return base
+}
+
+// Open opens a database whose driver is the registered driverName wrapped
+// with cfg: the convenience for sql.Open(driverName, dsn) code.
+func Open(driverName, dsn string, cfg Config) (*sql.DB, error) {
+	d, err := lookup(driverName)
+	if err != nil {
+		return nil, err
+	}
+	w, err := newWrapper(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	var c driver.Connector
+	if dc, ok := d.(driver.DriverContext); ok {
+		c, err = dc.OpenConnector(dsn)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		c = dsnConnector{d: d, dsn: dsn}
+	}
+	return sql.OpenDB(wrapConnector(c, w)), nil
+}
+
+// Register registers, under name, the registered driver driverName wrapped
+// with cfg, for code that only knows driver names (sql.Open(name, dsn)). It
+// returns an error if name is already registered or driverName is not.
+func Register(name, driverName string, cfg Config) error {
+	if slices.Contains(sql.Drivers(), name) {
+		return errors.New("redresssql: a driver named " + name + " is already registered")
+	}
+	d, err := lookup(driverName)
+	if err != nil {
+		return err
+	}
+	wd, err := Wrap(d, cfg)
+	if err != nil {
+		return err
+	}
+	sql.Register(name, wd)
+	return nil
+}
+
+func lookup(name string) (driver.Driver, error) {
+	if !slices.Contains(sql.Drivers(), name) {
+		return nil, errors.New("redresssql: unknown driver " + name + " (forgotten import?)")
+	}
+	db, err := sql.Open(name, "")
+	if err != nil {
+		return nil, err
+	}
+	d := db.Driver()
+	_ = db.Close()
+	return d, nil
+}
+
+// wdriver is the wrapped driver.
+type wdriver struct {
+	inner driver.Driver
+	w     *wrapper
+}
+
+func (d *wdriver) Open(dsn string) (driver.Conn, error) {
+	connect := func(context.Context) (driver.Conn, error) { return d.inner.Open(dsn) }
+	return dial(context.Background(), d.w, connect)
+}
+
+// Unwrap returns the wrapped driver.
+func (d *wdriver) Unwrap() driver.Driver { return d.inner }
+
+type wdriverCtx struct{ *wdriver }
+
+func (d *wdriverCtx) OpenConnector(dsn string) (driver.Connector, error) {
+	c, err := d.inner.(driver.DriverContext).OpenConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	base := &wconnector{inner: c, w: d.w, drv: d}
+	if _, ok := c.(io.Closer); ok {
+		return &wconnectorCloser{base}, nil
+	}
+	return base, nil
+}
+
+// wconnector is the wrapped connector.
+type wconnector struct {
+	inner driver.Connector
+	w     *wrapper
+	drv   driver.Driver
+}
+
+func (c *wconnector) Connect(ctx context.Context) (driver.Conn, error) {
+	return dial(ctx, c.w, c.inner.Connect)
+}
+
+func (c *wconnector) Driver() driver.Driver { return c.drv }
+
+type wconnectorCloser struct{ *wconnector }
+
+func (c *wconnectorCloser) Close() error { return c.inner.(io.Closer).Close() }
+
+// dsnConnector is database/sql's own adapter for drivers without
+// DriverContext.
+type dsnConnector struct {
+	d   driver.Driver
+	dsn string
+}
+
+func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.dsn) }
+func (c dsnConnector) Driver() driver.Driver                        { return c.d }
+
+// dial opens a connection under the policy (a connection attempt never sends
+// a statement, so it is always safe to retry) and wraps it.
+func dial(ctx context.Context, w *wrapper, connect func(context.Context) (driver.Conn, error)) (driver.Conn, error) {
+	c := &conn{w: w, connect: connect}
+	c.policy = w.newPolicy(&c.unsafe)
+	call := core.Call{Operation: "CONNECT", Labels: core.Labels{DBSystem: w.system, DBOperation: "CONNECT"}}
+	inner, err := core.DoCall(ctx, c.policy, &call, connect)
+	if err != nil {
+		return nil, err
+	}
+	c.setInner(inner)
+	return wrapConn(c), nil
+}

@@ -1,0 +1,111 @@
+package redresssql
+
+import (
+	"context"
+	"database/sql/driver"
+
+	"github.com/redress-go/redress/core"
+)
+
+// stmt is the wrapped prepared statement. It belongs to one connection and
+// cannot move: when that connection was replaced or died, it answers
+// driver.ErrBadConn without sending anything, and database/sql prepares it
+// again on another connection.
+type stmt struct {
+	c     *conn
+	inner driver.Stmt
+	gen   uint64
+	info  stmtInfo
+	op    string
+}
+
+// Close implements driver.Stmt.
+func (s *stmt) Close() error { return s.inner.Close() }
+
+// NumInput implements driver.Stmt.
+func (s *stmt) NumInput() int { return s.inner.NumInput() }
+
+func (s *stmt) ready() (driver.Stmt, error) {
+	c := s.c
+	if s.gen != c.gen || c.broken {
+		c.unsafe = true
+		return nil, driver.ErrBadConn
+	}
+	if !c.inTx && c.check != nil {
+		if err := c.check(); err != nil {
+			c.broken = true
+			c.unsafe = true
+			return nil, driver.ErrBadConn
+		}
+	}
+	return s.inner, nil
+}
+
+func (s *stmt) run(ctx context.Context, fn func(context.Context, driver.Stmt) (any, error)) (any, error) {
+	c := s.c
+	call := c.call(ctx, s.op)
+	single := c.single(s.info)
+	c.unsafe = false
+	v, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (any, error) {
+		inner, err := s.ready()
+		if err != nil {
+			return nil, err
+		}
+		v, err := fn(ctx, inner)
+		c.after(err, single, false)
+		return v, err
+	})
+	c.noteSession(s.info)
+	return v, err
+}
+
+// Exec implements driver.Stmt.
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	v, err := s.run(context.Background(), func(_ context.Context, st driver.Stmt) (any, error) {
+		return st.Exec(args) //nolint:staticcheck // the driver's legacy path
+	})
+	r, _ := v.(driver.Result)
+	return r, err
+}
+
+// Query implements driver.Stmt.
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	v, err := s.run(context.Background(), func(_ context.Context, st driver.Stmt) (any, error) {
+		return st.Query(args) //nolint:staticcheck // the driver's legacy path
+	})
+	r, _ := v.(driver.Rows)
+	return r, err
+}
+
+func (s *stmt) execContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	v, err := s.run(ctx, func(ctx context.Context, st driver.Stmt) (any, error) {
+		r, err := st.(driver.StmtExecContext).ExecContext(ctx, args)
+		if r == nil {
+			return nil, err
+		}
+		return r, err
+	})
+	r, _ := v.(driver.Result)
+	return r, err
+}
+
+func (s *stmt) queryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	v, err := s.run(ctx, func(ctx context.Context, st driver.Stmt) (any, error) {
+		r, err := st.(driver.StmtQueryContext).QueryContext(ctx, args)
+		if r == nil {
+			return nil, err
+		}
+		return r, err
+	})
+	r, _ := v.(driver.Rows)
+	return r, err
+}
+
+func (s *stmt) checkNamedValue(nv *driver.NamedValue) error {
+	return s.inner.(driver.NamedValueChecker).CheckNamedValue(nv)
+}
+
+func (s *stmt) columnConverter(idx int) driver.ValueConverter {
+	return s.inner.(driver.ColumnConverter).ColumnConverter(idx) //nolint:staticcheck // mirrored as is
+}
+
