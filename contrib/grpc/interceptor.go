@@ -224,7 +224,9 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 			// this call (see the package doc for why not core.Abort).
 			cl.Class, cl.Reason = core.ClassPermanent, "grpc_pushback_stop"
 		} else {
-			cl.RetryAfter = min(pb.delay, r.ic.cfg.MaxPushback)
+			// A zero hint means "no hint" to core: pushback 0 ("retry now")
+			// travels as 1ns.
+			cl.RetryAfter = max(min(pb.delay, r.ic.cfg.MaxPushback), time.Nanosecond)
 		}
 	}
 	return core.Classify(err, cl)

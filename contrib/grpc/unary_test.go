@@ -1,0 +1,344 @@
+package redressgrpc_test
+
+import (
+	"errors"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redress-go/redress/contrib/grpc"
+	"github.com/redress-go/redress/core"
+	"google.golang.org/grpc/codes"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
+)
+
+func TestUnaryUnavailableTwiceThenOK(t *testing.T) {
+	p, rec, clk := testPolicy(t, core.RetryConfig{})
+	e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{code: codes.Unavailable}, {code: codes.Unavailable}})
+	out, err := e.client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte("hello")}})
+	if err != nil {
+		t.Fatalf("UnaryCall: %v", err)
+	}
+	if string(out.GetPayload().GetBody()) != "hello" {
+		t.Errorf("reply payload = %q, want hello", out.GetPayload().GetBody())
+	}
+	if got := e.srv.Calls(); got != 3 {
+		t.Errorf("server calls = %d, want 3", got)
+	}
+	if got, want := e.srv.Previous(), []string{"", "1", "2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("grpc-previous-rpc-attempts seen by the server = %q, want %q", got, want)
+	}
+	if got, want := attemptCodes(rec), []string{"UNAVAILABLE", "UNAVAILABLE", "OK"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("attempt_end status codes = %q, want %q", got, want)
+	}
+	if got := len(clk.Sleeps()); got != 2 {
+		t.Errorf("sleeps = %d, want 2", got)
+	}
+	te := terminal(t, rec)
+	if te.Kind != core.EventSuccess || te.Outcome != core.OutcomeSuccessAfterRetry || te.Attempt != 3 {
+		t.Errorf("terminal = %s outcome %s attempt %d, want success success_after_retry 3", te.Kind, te.Outcome, te.Attempt)
+	}
+	method := testpb.TestService_UnaryCall_FullMethodName
+	if te.Operation != method || te.Labels.RPCMethod != method || te.Labels.RPCSystem != "grpc" {
+		t.Errorf("operation %q labels %+v, want operation and rpc.method %q, rpc.system grpc", te.Operation, te.Labels, method)
+	}
+	if te.Labels.ServerAddress != "127.0.0.1" || strconv.Itoa(te.Labels.ServerPort) != e.addr[len("127.0.0.1:"):] {
+		t.Errorf("server labels %q:%d, want %s", te.Labels.ServerAddress, te.Labels.ServerPort, e.addr)
+	}
+}
+
+func TestUnaryPushback(t *testing.T) {
+	cases := []struct {
+		name        string
+		pushback    string
+		maxPushback time.Duration
+		wantCalls   int
+		wantSleeps  []time.Duration
+		wantErr     bool
+	}{
+		{name: "honoured", pushback: "250", wantCalls: 2, wantSleeps: []time.Duration{250 * time.Millisecond}},
+		{name: "zero retries at once", pushback: "0", wantCalls: 2, wantSleeps: []time.Duration{time.Nanosecond}},
+		{name: "capped by MaxPushback", pushback: "3600000", maxPushback: 2 * time.Second, wantCalls: 2, wantSleeps: []time.Duration{2 * time.Second}},
+		{name: "malformed stops retries", pushback: "soon", wantCalls: 1, wantErr: true},
+		{name: "negative stops retries", pushback: "-1", wantCalls: 1, wantErr: true},
+		{name: "fractional is malformed", pushback: "1.5", wantCalls: 1, wantErr: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, rec, clk := testPolicy(t, core.RetryConfig{})
+			e := newEnv(t, redressgrpc.Config{Policy: p, MaxPushback: tc.maxPushback},
+				[]fault{{code: codes.ResourceExhausted, msg: "slow down", pushback: tc.pushback}})
+			_, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{})
+			if got := e.srv.Calls(); got != tc.wantCalls {
+				t.Errorf("server calls = %d, want %d", got, tc.wantCalls)
+			}
+			if got := clk.Sleeps(); !reflect.DeepEqual(got, tc.wantSleeps) {
+				t.Errorf("sleeps = %v, want %v", got, tc.wantSleeps)
+			}
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatalf("EmptyCall: %v", err)
+				}
+				return
+			}
+			if status.Code(err) != codes.ResourceExhausted || status.Convert(err).Message() != "slow down" {
+				t.Errorf("status = %v %q, want the server's RESOURCE_EXHAUSTED \"slow down\"", status.Code(err), status.Convert(err).Message())
+			}
+			if re := retryError(t, err); re.Reason != core.StopNonRetryableClass {
+				t.Errorf("stop reason = %s, want non_retryable_class", re.Reason)
+			}
+			te := terminal(t, rec)
+			if te.Kind != core.EventPermanentFail || te.Reason != "grpc_pushback_stop" {
+				t.Errorf("terminal = %s reason %q, want permanent_fail grpc_pushback_stop", te.Kind, te.Reason)
+			}
+		})
+	}
+}
+
+func TestUnaryStatusClassification(t *testing.T) {
+	cases := []struct {
+		code      codes.Code
+		wantCalls int
+		wantStop  core.StopReason
+		wantClass core.Class
+	}{
+		{codes.Unavailable, 4, core.StopMaxAttempts, core.ClassTransient},
+		{codes.Internal, 4, core.StopMaxAttempts, core.ClassServerError},
+		{codes.NotFound, 1, core.StopNonRetryableClass, core.ClassPermanent},
+		{codes.InvalidArgument, 1, core.StopNonRetryableClass, core.ClassPermanent},
+		{codes.Unauthenticated, 1, core.StopNonRetryableClass, core.ClassAuth},
+		{codes.PermissionDenied, 1, core.StopNonRetryableClass, core.ClassPermission},
+		{codes.Canceled, 1, core.StopNonRetryableClass, core.ClassPermanent},
+	}
+	for _, tc := range cases {
+		t.Run(tc.code.String(), func(t *testing.T) {
+			p, _, _ := testPolicy(t, core.RetryConfig{})
+			script := make([]fault, 4)
+			for i := range script {
+				script[i] = fault{code: tc.code, msg: "scripted"}
+			}
+			e := newEnv(t, redressgrpc.Config{Policy: p}, script)
+			_, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{})
+			if got := e.srv.Calls(); got != tc.wantCalls {
+				t.Errorf("server calls = %d, want %d", got, tc.wantCalls)
+			}
+			st, ok := status.FromError(err)
+			if !ok || st.Code() != tc.code || st.Message() != "scripted" {
+				t.Errorf("status.FromError = %v %q %v, want the server's status unchanged", st.Code(), st.Message(), ok)
+			}
+			re := retryError(t, err)
+			if re.Reason != tc.wantStop || re.Class != tc.wantClass {
+				t.Errorf("stop %s class %s, want %s %s", re.Reason, re.Class, tc.wantStop, tc.wantClass)
+			}
+		})
+	}
+}
+
+func TestUnaryDeadline(t *testing.T) {
+	t.Run("pushback past the deadline stops at once", func(t *testing.T) {
+		// A real sleeper: the call must return well before the pushback.
+		p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{
+			MaxAttempts: 3, Classifier: redressgrpc.Classifier,
+			Strategy: core.RetryAfterOr(core.Constant(time.Millisecond), 0),
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{code: codes.ResourceExhausted, pushback: "5000"}})
+		start := time.Now()
+		_, err = e.client.EmptyCall(ctxTimeout(t, time.Second), &testpb.Empty{})
+		if el := time.Since(start); el > 500*time.Millisecond {
+			t.Errorf("call took %v: it slept towards a retry that could not happen", el)
+		}
+		if !errors.Is(err, redressgrpc.ErrDeadline) {
+			t.Errorf("error %v does not match ErrDeadline", err)
+		}
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Errorf("status = %v, want the last attempt's RESOURCE_EXHAUSTED", status.Code(err))
+		}
+		if got := e.srv.Calls(); got != 1 {
+			t.Errorf("server calls = %d, want 1", got)
+		}
+	})
+	t.Run("caller deadline passed is not retried", func(t *testing.T) {
+		p, rec, _ := testPolicy(t, core.RetryConfig{})
+		e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{sleep: 2 * time.Second}})
+		_, err := e.client.EmptyCall(ctxTimeout(t, 100*time.Millisecond), &testpb.Empty{})
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Errorf("status = %v, want DEADLINE_EXCEEDED", status.Code(err))
+		}
+		if got := e.srv.Calls(); got != 1 {
+			t.Errorf("server calls = %d, want 1", got)
+		}
+		if te := terminal(t, rec); te.StopReason != core.StopCanceled {
+			t.Errorf("stop reason = %s, want canceled", te.StopReason)
+		}
+	})
+	t.Run("attempt timeout is retried within the caller deadline", func(t *testing.T) {
+		p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: 50 * time.Millisecond})
+		e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{sleep: 2 * time.Second}})
+		if _, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}); err != nil {
+			t.Fatalf("EmptyCall: %v", err)
+		}
+		if got, want := attemptCodes(rec), []string{"DEADLINE_EXCEEDED", "OK"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("attempt codes = %q, want %q", got, want)
+		}
+	})
+}
+
+func TestBreakerOpensAndRejectsWithoutDialling(t *testing.T) {
+	p, rec, _ := testPolicy(t, core.RetryConfig{MaxAttempts: 1})
+	script := make([]fault, 10)
+	for i := range script {
+		script[i] = fault{code: codes.Unavailable}
+	}
+	cfg := redressgrpc.Config{Policy: p, Breaker: &core.BreakerConfig{FailureThreshold: 3, Window: time.Minute, RecoveryTimeout: time.Minute}}
+	e := newEnv(t, cfg, script)
+	ctx := ctxTimeout(t, 5*time.Second)
+	for range 3 {
+		if _, err := e.client.EmptyCall(ctx, &testpb.Empty{}); status.Code(err) != codes.Unavailable {
+			t.Fatalf("EmptyCall = %v, want UNAVAILABLE", err)
+		}
+	}
+	if st := e.ic.Breaker(e.conn.Target()).State(); st != core.StateOpen {
+		t.Fatalf("breaker state = %s, want open", st)
+	}
+	if rec.Count(core.EventCircuitOpened) != 1 {
+		t.Errorf("circuit_opened events = %d, want 1", rec.Count(core.EventCircuitOpened))
+	}
+	// A new connection to the same target shares the breaker: the call is
+	// rejected before the connection is ever made.
+	accepted := e.lis.accepted.Load()
+	client := testpb.NewTestServiceClient(e.dial(t))
+	_, err := client.EmptyCall(ctx, &testpb.Empty{})
+	if !errors.Is(err, core.ErrCircuitOpen) || status.Code(err) != codes.Unavailable {
+		t.Errorf("error %v (code %v), want a circuit-open rejection with UNAVAILABLE", err, status.Code(err))
+	}
+	if got := e.srv.Calls(); got != 3 {
+		t.Errorf("server calls = %d, want 3", got)
+	}
+	if got := e.lis.accepted.Load(); got != accepted {
+		t.Errorf("connections accepted went from %d to %d: the rejected call dialled", accepted, got)
+	}
+	if rec.Count(core.EventCircuitRejected) != 1 {
+		t.Errorf("circuit_rejected events = %d, want 1", rec.Count(core.EventCircuitRejected))
+	}
+}
+
+func TestCallOptions(t *testing.T) {
+	p, rec, _ := testPolicy(t, core.RetryConfig{})
+	other, otherRec, _ := testPolicy(t, core.RetryConfig{MaxAttempts: 2})
+	cases := []struct {
+		name      string
+		opt       redressgrpc.CallOption
+		wantCalls int
+		wantMain  int // terminal events on the main policy
+		wantOther int
+	}{
+		{"Bypass", redressgrpc.Bypass(), 1, 0, 0},
+		{"WithMaxAttempts(1)", redressgrpc.WithMaxAttempts(1), 1, 1, 0},
+		{"WithPolicy", redressgrpc.WithPolicy(other), 2, 0, 1},
+		{"WithPolicy(nil) bypasses", redressgrpc.WithPolicy(nil), 1, 0, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec.Reset()
+			otherRec.Reset()
+			script := []fault{{code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}}
+			e := newEnv(t, redressgrpc.Config{Policy: p, DisableTargetBreakers: true}, script)
+			_, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}, tc.opt)
+			if status.Code(err) != codes.Unavailable {
+				t.Errorf("status = %v, want UNAVAILABLE", status.Code(err))
+			}
+			if got := e.srv.Calls(); got != tc.wantCalls {
+				t.Errorf("server calls = %d, want %d", got, tc.wantCalls)
+			}
+			count := func(r interface{ Names() []string }) int {
+				n := 0
+				for _, name := range r.Names() {
+					if k, _ := core.ParseEventKind(name); k.Terminal() {
+						n++
+					}
+				}
+				return n
+			}
+			if got := count(rec); got != tc.wantMain {
+				t.Errorf("terminal events of the configured policy = %d, want %d", got, tc.wantMain)
+			}
+			if got := count(otherRec); got != tc.wantOther {
+				t.Errorf("terminal events of the WithPolicy policy = %d, want %d", got, tc.wantOther)
+			}
+		})
+	}
+}
+
+func TestMethodsPolicies(t *testing.T) {
+	def, _, _ := testPolicy(t, core.RetryConfig{})
+	svc, _, _ := testPolicy(t, core.RetryConfig{})
+	m, _, _ := testPolicy(t, core.RetryConfig{})
+	ic, err := redressgrpc.New(redressgrpc.Config{Policy: def, Methods: map[string]*core.Policy{
+		"grpc.testing.TestService":                   svc,
+		testpb.TestService_EmptyCall_FullMethodName:  m,
+		testpb.TestService_UnaryCall_FullMethodName:  nil,
+		"/grpc.testing.ReconnectService/Start":       m,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method string
+		want   *core.Policy
+	}{
+		{testpb.TestService_EmptyCall_FullMethodName, m},
+		{testpb.TestService_UnaryCall_FullMethodName, nil},
+		{testpb.TestService_FullDuplexCall_FullMethodName, svc},
+		{"/grpc.testing.ReconnectService/Stop", def},
+		{"/grpc.testing.ReconnectService/Start", m},
+	}
+	for _, tc := range cases {
+		if got := ic.Policy(tc.method); got != tc.want {
+			t.Errorf("Policy(%q) = %p, want %p", tc.method, got, tc.want)
+		}
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	withBreaker, err := core.NewBreaker(core.BreakerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := core.NewPolicy(core.PolicyConfig{Breaker: withBreaker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := core.NewPolicy(core.PolicyConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		cfg   redressgrpc.Config
+		field string
+	}{
+		{"negative MaxPushback", redressgrpc.Config{MaxPushback: -1}, "Config.MaxPushback"},
+		{"Bus with Policy", redressgrpc.Config{Policy: plain, Bus: core.NewBus()}, "Config.Bus"},
+		{"policy breaker with target breakers", redressgrpc.Config{Policy: pb}, "Config.Policy"},
+		{"method policy breaker", redressgrpc.Config{Methods: map[string]*core.Policy{"a.B": pb}}, "Config.Methods[a.B]"},
+		{"bad method key", redressgrpc.Config{Methods: map[string]*core.Policy{"/a.B": plain}}, "Config.Methods[/a.B]"},
+		{"bad breaker template", redressgrpc.Config{Breaker: &core.BreakerConfig{FailureRatio: 2}}, "Config.Breaker (BreakerConfig.FailureRatio)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := redressgrpc.New(tc.cfg)
+			var ce *core.ConfigError
+			if !errors.As(err, &ce) || ce.Field != tc.field {
+				t.Fatalf("New = %v, want a ConfigError on %s", err, tc.field)
+			}
+		})
+	}
+	if _, err := redressgrpc.New(redressgrpc.Config{Policy: pb, DisableTargetBreakers: true}); err != nil {
+		t.Errorf("policy breaker with DisableTargetBreakers: %v", err)
+	}
+}
