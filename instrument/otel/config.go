@@ -1,0 +1,34 @@
+package redressotel
+
+import (
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/redress-go/redress/core"
+)
+
+// Config configures New. The zero value records spans and metrics through
+// the global providers.
+type Config struct {
+	// TracerProvider makes the spans. Default otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes the instruments. Default otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
+	// DisableSpans turns spans off (metrics only). Default false.
+	DisableSpans bool
+	// DisableMetrics turns metrics off (spans only). Default false.
+	DisableMetrics bool
+	// AttemptsAsEvents records each attempt as an "attempt" span event on
+	// the operation span instead of a child span. Client spans made inside
+	// an attempt are then children of the operation span. Default false
+	// (one child span per attempt).
+	AttemptsAsEvents bool
+	// Policies are declared at construction (see Subscriber.Declare).
+	// Default none.
+	Policies []*core.Policy
+	// RedactError returns the text recorded for an error (span status
+	// description and exception.message); "" records none. Default
+	// err.Error(). The error message is the only free text the subscriber
+	// records: scrub secrets here.
+	RedactError func(err error) string
+}

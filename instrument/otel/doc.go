@@ -1,0 +1,48 @@
+// Package redressotel is the OpenTelemetry subscriber of the redress event
+// bus: spans and metrics through the OTel API (the SDK, or any other
+// implementation, is the application's choice).
+//
+// # Spans
+//
+// One INTERNAL span per operation, named after the operation, with the
+// attributes redress.policy, redress.operation, redress.outcome,
+// redress.stop_reason, redress.attempts and error.type (the class of the
+// last failure), the wrapper's request labels (http.request.method,
+// server.address, db.system.name, rpc.method, ...) and an error status on
+// failure. Each attempt is a child span named "attempt" (or, with
+// Config.AttemptsAsEvents, an "attempt" event on the operation span); retries
+// and breaker transitions are events on the operation span. The subscriber is
+// a core.ContextDecorator: the operation span and the attempt span are put
+// into the attempt's context, so a client span made inside the attempt
+// (otelhttp, otelsql, otelgrpc) is their child. Retried HTTP attempts carry
+// http.request.resend_count.
+//
+// # Metrics
+//
+// Every instrument of the redress telemetry table: redress.operation.duration,
+// redress.attempt.duration and redress.retry.delay (histograms in seconds,
+// with explicit advisory bucket boundaries 0.005 … 10 s so the SDK default,
+// scaled for milliseconds, never applies), redress.retries, redress.events,
+// redress.budget.rejections, redress.circuit_breaker.transitions and
+// .rejections (counters), redress.circuit_breaker.state and
+// redress.budget.utilization (observable gauges read at collection time).
+// Measurements are made with the event's context, so an SDK that records
+// exemplars links latency to the trace. Attribute sets are computed once per
+// (policy, operation, class, ...) and cached.
+//
+// # Privacy
+//
+// Attribute values come only from the event's typed fields. Operation and
+// route labels lose any query string. The error message (span status and
+// exception.message) is the only free text; Config.RedactError scrubs it.
+//
+// # Concurrency
+//
+// A Subscriber is safe for concurrent use.
+//
+// # Example
+//
+//	sub, err := redressotel.New(redressotel.Config{}) // global providers
+//	if err != nil { ... }
+//	policy, err := core.NewPolicy(core.PolicyConfig{Name: "users", Bus: core.NewBus(sub)})
+package redressotel
