@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// faults is what an upstream does to each request during a phase. Rates are
+// probabilities in [0, 1], checked in this order.
+type faults struct {
+	unavailable float64       // 503 / UNAVAILABLE: a server error, retried, trips breakers
+	rateLimited float64       // 429 with Retry-After / RESOURCE_EXHAUSTED
+	notFound    float64       // 404 / NOT_FOUND: permanent, never retried
+	latency     time.Duration // base latency
+	jitter      time.Duration // extra uniform latency
+}
+
+// phase is one step of a fault profile.
+type phase struct {
+	name   string
+	share  float64 // share of the run's duration
+	faults faults
+}
+
+var (
+	healthy   = faults{unavailable: 0.01, notFound: 0.005, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}
+	degraded  = faults{unavailable: 0.30, rateLimited: 0.05, notFound: 0.02, latency: 20 * time.Millisecond, jitter: 60 * time.Millisecond}
+	outage    = faults{unavailable: 1, latency: time.Millisecond}
+	recovered = faults{unavailable: 0.03, notFound: 0.005, latency: 5 * time.Millisecond, jitter: 15 * time.Millisecond}
+)
+
+// profiles are the fault profiles of the -profile flag.
+var profiles = map[string][]phase{
+	"cycle": {
+		{"healthy", 0.2, healthy},
+		{"degraded", 0.25, degraded},
+		{"outage", 0.3, outage},
+		{"recovery", 0.25, recovered},
+	},
+	"healthy":  {{"healthy", 1, healthy}},
+	"degraded": {{"degraded", 1, degraded}},
+	"outage":   {{"outage", 1, outage}},
+}
+
+func profileNames() string {
+	return "cycle, healthy, degraded, outage"
+}
+
+// schedule is a profile laid out on a timeline: phase i lasts durs[i].
+type schedule struct {
+	phases []phase
+	durs   []time.Duration
+}
+
+// newSchedule lays profile out over total; a zero total (run until
+// interrupted) gives each phase 15s and repeats the profile.
+func newSchedule(profile string, total time.Duration) (schedule, error) {
+	ps, ok := profiles[strings.ToLower(profile)]
+	if !ok {
+		return schedule{}, fmt.Errorf("demo: unknown -profile %q (want one of %s)", profile, profileNames())
+	}
+	s := schedule{phases: ps}
+	for _, p := range ps {
+		d := 15 * time.Second
+		if total > 0 {
+			d = time.Duration(float64(total) * p.share)
+		}
+		s.durs = append(s.durs, d)
+	}
+	return s, nil
+}
+
+// at returns the index of the phase in force at elapsed.
+func (s schedule) at(elapsed time.Duration) int {
+	var cycle time.Duration
+	for _, d := range s.durs {
+		cycle += d
+	}
+	if cycle > 0 {
+		elapsed %= cycle
+	}
+	for i, d := range s.durs {
+		if elapsed < d {
+			return i
+		}
+		elapsed -= d
+	}
+	return len(s.durs) - 1
+}
+
+// shortest returns the shortest phase duration (breaker timings scale on it).
+func (s schedule) shortest() time.Duration {
+	m := s.durs[0]
+	for _, d := range s.durs[1:] {
+		m = min(m, d)
+	}
+	return m
+}
+
+// current holds the phase in force, read by the upstreams on each request.
+type current struct {
+	idx atomic.Int32
+	s   schedule
+}
+
+func (c *current) phase() phase { return c.s.phases[c.idx.Load()] }
