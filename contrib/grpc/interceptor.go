@@ -128,6 +128,9 @@ func (ic *Interceptors) target(t string) *target {
 // "127.0.0.1:50051", "passthrough:///h:1") into server.address and
 // server.port.
 func splitTarget(t string) (string, int) {
+	if strings.HasPrefix(t, "unix:") {
+		return strings.TrimPrefix(strings.TrimPrefix(t, "unix://"), "unix:"), 0
+	}
 	if i := strings.Index(t, ":///"); i >= 0 {
 		t = t[i+4:]
 	} else if i := strings.Index(t, "://"); i >= 0 {

@@ -48,9 +48,9 @@ func TestServerStreaming(t *testing.T) {
 			wantCodes: []string{"UNAVAILABLE"}, wantFinal: core.EventPermanentFail, wantReason: "grpc_stream_committed",
 		},
 		{
-			name:      "permanent failure before the first message is not retried",
-			script:    []fault{{code: codes.NotFound, after: 0}},
-			wantCode:  codes.NotFound, wantCalls: 1,
+			name:     "permanent failure before the first message is not retried",
+			script:   []fault{{code: codes.NotFound, after: 0}},
+			wantCode: codes.NotFound, wantCalls: 1,
 			wantCodes: []string{"NOT_FOUND"}, wantFinal: core.EventPermanentFail, wantReason: "grpc_not_found",
 		},
 	}

@@ -279,10 +279,10 @@ func TestMethodsPolicies(t *testing.T) {
 	svc, _, _ := testPolicy(t, core.RetryConfig{})
 	m, _, _ := testPolicy(t, core.RetryConfig{})
 	ic, err := redressgrpc.New(redressgrpc.Config{Policy: def, Methods: map[string]*core.Policy{
-		"grpc.testing.TestService":                   svc,
-		testpb.TestService_EmptyCall_FullMethodName:  m,
-		testpb.TestService_UnaryCall_FullMethodName:  nil,
-		"/grpc.testing.ReconnectService/Start":       m,
+		"grpc.testing.TestService":                  svc,
+		testpb.TestService_EmptyCall_FullMethodName: m,
+		testpb.TestService_UnaryCall_FullMethodName: nil,
+		"/grpc.testing.ReconnectService/Start":      m,
 	}})
 	if err != nil {
 		t.Fatal(err)

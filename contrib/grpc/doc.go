@@ -1,0 +1,82 @@
+// Package redressgrpc puts redress under gRPC clients: a unary and a stream
+// client interceptor, built from one Config, that classify every failed
+// attempt by its status code, retry it within a policy, guard each target
+// with a circuit breaker, label it with its full method name and publish
+// every decision on the policy's bus.
+//
+//	ic, err := redressgrpc.New(redressgrpc.Config{Bus: bus})
+//	if err != nil {
+//		return err
+//	}
+//	conn, err := grpc.NewClient(addr, append(ic.DialOptions(),
+//		grpc.WithTransportCredentials(creds),
+//		grpc.WithDisableRetry(), // one retry layer: redress
+//	)...)
+//
+// # Classification
+//
+// Classifier (and ClassifyCode) map status codes to classes:
+// RESOURCE_EXHAUSTED is a rate limit; UNAVAILABLE and DEADLINE_EXCEEDED are
+// transient (a call whose own deadline has passed stops instead); INTERNAL
+// and DATA_LOSS are server errors; UNAUTHENTICATED, PERMISSION_DENIED,
+// INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE and NOT_FOUND are never
+// retried; the caller's own cancellation stops the call; other codes are
+// unknown. Config.Classifier overrides it. The interceptors classify each
+// attempt themselves and hand the policy a marked error, so any policy
+// works, whatever its own classifier.
+//
+// # Pushback and deadlines
+//
+// A server's grpc-retry-pushback-ms trailer becomes the classification's
+// RetryAfter hint (capped by Config.MaxPushback), which a core.RetryAfterOr
+// strategy uses as the next delay. A negative, malformed or repeated value
+// means "do not retry": the attempt is classified permanent (reason
+// grpc_pushback_stop), so the call stops with core.StopNonRetryableClass and
+// a permanent_fail event. That is the engine's word for a failure that must
+// not be retried; core.Abort was the other candidate, but it means the
+// caller's own cooperative shutdown, reports the class as unknown and would
+// make the failure neutral for dashboards counting failures.
+//
+// When the caller's context has a deadline, no attempt starts that could
+// not finish before it: a retry whose delay reaches the deadline is refused
+// at once (the call returns the last attempt's status, and errors.Is(err,
+// ErrDeadline)); a DEADLINE_EXCEEDED after the caller's deadline passed is
+// not retried.
+//
+// # Streams
+//
+// A stream is retried only while nothing has been received from the server
+// and every message sent so far fits in a replay buffer
+// (Config.StreamBufferBytes); a new attempt replays the buffer, in order and
+// byte for byte. After that the stream is committed and a failure goes
+// through to the caller unchanged (its operation ends with permanent_fail,
+// reason grpc_stream_committed). Server-streaming, client-streaming and
+// bidirectional streams all follow this rule. Each stream runs its
+// operation on a goroutine of its own, which ends with the stream.
+//
+// # Errors
+//
+// A call that fails returns an error whose gRPC status (status.Code,
+// status.FromError) is the last attempt's, unchanged, or UNAVAILABLE for a
+// breaker rejection; errors.As reaches the engine's *core.RetryError (stop
+// reason, attempts) or *core.CircuitOpenError.
+//
+// # Beside grpc-go's retry and otelgrpc
+//
+// grpc-go has a retry of its own, configured by a service config. Keep one:
+// with both, every redress attempt is itself retried by grpc-go, the
+// attempts multiply and grpc-previous-rpc-attempts is sent twice. Dial with
+// grpc.WithDisableRetry() (or a service config without a retryPolicy).
+//
+// The otelgrpc stats handler works beside the interceptors: it sees each
+// attempt as a client span, and with a tracing subscriber on the bus those
+// spans are children of the redress operation span (the attempt's context
+// is the one the subscriber decorated).
+//
+// # Concurrency
+//
+// Interceptors is safe for concurrent use and meant to be shared by every
+// connection of a process; per-target breakers are shared by the
+// connections to the same target. A stream follows grpc's rules: one
+// goroutine may send while another receives.
+package redressgrpc
