@@ -16,26 +16,39 @@ func (ic *Interceptors) Unary() grpc.UnaryClientInterceptor {
 	return ic.unary
 }
 
+// unaryRun is one unary call: a single allocation holds its state.
+type unaryRun struct {
+	run
+	method  string
+	req     any
+	reply   any
+	cc      *grpc.ClientConn
+	invoker grpc.UnaryInvoker
+	opts    []grpc.CallOption
+	trailer metadata.MD
+	optBuf  [4]grpc.CallOption
+}
+
 func (ic *Interceptors) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	o := parseCallOpts(opts)
 	p := ic.policyFor(method, &o)
 	if p == nil {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	r := &run{}
-	ectx := r.start(ctx, ic, p, method, cc, &o)
-	aopts := make([]grpc.CallOption, len(opts)+1)
-	copy(aopts, opts)
-	var trailer metadata.MD
-	aopts[len(opts)] = grpc.Trailer(&trailer)
-	_, err := core.DoCall(ectx, p, &r.call, func(actx context.Context) (struct{}, error) {
-		trailer = nil
-		err := invoker(r.attemptContext(actx), method, req, reply, cc, aopts...)
-		if err == nil {
-			r.call.Labels.RPCStatusCode = "OK"
-			return struct{}{}, nil
-		}
-		return struct{}{}, r.failed(err, trailer)
-	})
-	return r.finish(err)
+	u := &unaryRun{method: method, req: req, reply: reply, cc: cc, invoker: invoker}
+	u.opts = append(append(u.optBuf[:0], opts...), grpc.Trailer(&u.trailer))
+	ectx := u.start(ctx, ic, p, method, cc, &o)
+	_, err := core.DoCall(ectx, p, &u.call, u.attempt)
+	return u.finish(err)
+}
+
+// attempt is one attempt of the call.
+func (u *unaryRun) attempt(actx context.Context) (struct{}, error) {
+	u.trailer = nil
+	err := u.invoker(u.attemptContext(actx), u.method, u.req, u.reply, u.cc, u.opts...)
+	if err == nil {
+		u.call.Labels.RPCStatusCode = "OK"
+		return struct{}{}, nil
+	}
+	return struct{}{}, u.failed(err, u.trailer)
 }

@@ -1,0 +1,152 @@
+package grpcbench
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	grpcretry "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
+	"github.com/redress-go/redress/contrib/grpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
+)
+
+// server answers every call at once.
+type server struct {
+	testpb.UnimplementedTestServiceServer
+	failFirst int32 // fail this many calls with UNAVAILABLE (semantics test)
+	calls     atomic.Int32
+}
+
+func (s *server) UnaryCall(_ context.Context, in *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	if s.calls.Add(1) <= s.failFirst {
+		return nil, status.Error(codes.Unavailable, "warming up")
+	}
+	return &testpb.SimpleResponse{Payload: in.GetPayload()}, nil
+}
+
+func startServer(tb testing.TB, s *server) string {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("listen on loopback: %v", err)
+	}
+	gs := grpc.NewServer()
+	testpb.RegisterTestServiceServer(gs, s)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = gs.Serve(lis) }()
+	tb.Cleanup(func() { gs.Stop(); <-done })
+	return lis.Addr().String()
+}
+
+// grpcRetryConfig is grpc-go's built-in retry, as a service config.
+const grpcRetryConfig = `{"methodConfig":[{"name":[{"service":"grpc.testing.TestService"}],
+ "retryPolicy":{"maxAttempts":3,"initialBackoff":"0.001s","maxBackoff":"0.01s",
+ "backoffMultiplier":2,"retryableStatusCodes":["UNAVAILABLE"]}}]}`
+
+// variants are the clients compared, by sub-benchmark name.
+func variants(tb testing.TB) []struct {
+	name string
+	opts []grpc.DialOption
+} {
+	ic, err := redressgrpc.New(redressgrpc.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return []struct {
+		name string
+		opts []grpc.DialOption
+	}{
+		{"baseline", nil},
+		{"redress", ic.DialOptions()},
+		{"grpc_builtin_retry", []grpc.DialOption{grpc.WithDefaultServiceConfig(grpcRetryConfig)}},
+		{"grpc_middleware_retry", []grpc.DialOption{grpc.WithChainUnaryInterceptor(grpcretry.UnaryClientInterceptor(
+			grpcretry.WithMax(3), grpcretry.WithCodes(codes.Unavailable),
+			grpcretry.WithBackoff(grpcretry.BackoffExponential(time.Millisecond))))}},
+	}
+}
+
+func dial(tb testing.TB, addr string, opts []grpc.DialOption) testpb.TestServiceClient {
+	tb.Helper()
+	conn, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close() })
+	return testpb.NewTestServiceClient(conn)
+}
+
+// BenchmarkUnary is one successful unary call with a 64-byte payload.
+func BenchmarkUnary(b *testing.B) {
+	addr := startServer(b, &server{})
+	req := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: make([]byte, 64)}}
+	for _, v := range variants(b) {
+		b.Run(v.name, func(b *testing.B) {
+			client := dial(b, addr, v.opts)
+			ctx := context.Background()
+			if _, err := client.UnaryCall(ctx, req); err != nil { // connect first
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := client.UnaryCall(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUnaryDeadline is BenchmarkUnary with a caller deadline on every
+// call, the common case in services (redress then watches the deadline).
+func BenchmarkUnaryDeadline(b *testing.B) {
+	addr := startServer(b, &server{})
+	req := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: make([]byte, 64)}}
+	for _, v := range variants(b) {
+		b.Run(v.name, func(b *testing.B) {
+			client := dial(b, addr, v.opts)
+			if _, err := client.UnaryCall(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := client.UnaryCall(ctx, req)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestEveryVariantRetries checks that the variants compared really retry:
+// two UNAVAILABLE answers, then success. Baseline does not retry.
+func TestEveryVariantRetries(t *testing.T) {
+	for _, v := range variants(t) {
+		t.Run(v.name, func(t *testing.T) {
+			s := &server{failFirst: 2}
+			client := dial(t, startServer(t, s), v.opts)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err := client.UnaryCall(ctx, &testpb.SimpleRequest{})
+			if v.name == "baseline" {
+				if status.Code(err) != codes.Unavailable || s.calls.Load() != 1 {
+					t.Fatalf("baseline: err %v calls %d, want UNAVAILABLE after 1 call", err, s.calls.Load())
+				}
+				return
+			}
+			if err != nil || s.calls.Load() != 3 {
+				t.Fatalf("err %v after %d calls, want success after 3", err, s.calls.Load())
+			}
+		})
+	}
+}
