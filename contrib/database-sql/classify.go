@@ -78,6 +78,9 @@ func classifySQL(err error) (core.Classification, bool) {
 	if errors.As(err, &ce) {
 		return ce.RedressClassification(), true
 	}
+	if errors.Is(err, errConnDead) {
+		return core.Classification{Class: core.ClassTransient, Reason: "conn_closed"}, true
+	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		if c, ok := classifyMySQL(me.Number); ok {
@@ -104,9 +107,6 @@ func classifySQL(err error) (core.Classification, bool) {
 	}
 	if errors.Is(err, driver.ErrBadConn) {
 		return core.Classification{Class: core.ClassTransient, Reason: "bad_conn"}, true
-	}
-	if errors.Is(err, errConnDead) {
-		return core.Classification{Class: core.ClassTransient, Reason: "conn_closed"}, true
 	}
 	if errors.Is(err, mysql.ErrInvalidConn) {
 		return core.Classification{Class: core.ClassTransient, Reason: "invalid_conn"}, true

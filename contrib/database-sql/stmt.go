@@ -108,4 +108,3 @@ func (s *stmt) checkNamedValue(nv *driver.NamedValue) error {
 func (s *stmt) columnConverter(idx int) driver.ValueConverter {
 	return s.inner.(driver.ColumnConverter).ColumnConverter(idx) //nolint:staticcheck // mirrored as is
 }
-

@@ -1,0 +1,244 @@
+package redresssql_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	redresssql "github.com/redress-go/redress/contrib/database-sql"
+	"github.com/redress-go/redress/core"
+)
+
+// barrier makes the first attempt of n goroutines meet at one point.
+type barrier struct {
+	wg   sync.WaitGroup
+	once []sync.Once
+}
+
+func newBarrier(n int) *barrier {
+	b := &barrier{once: make([]sync.Once, n)}
+	b.wg.Add(n)
+	return b
+}
+
+func (b *barrier) wait(i int) {
+	first := false
+	b.once[i].Do(func() { first = true; b.wg.Done() })
+	if first {
+		b.wg.Wait()
+	}
+}
+
+// TestPostgresSerializationFailureRunInTx: two concurrent SERIALIZABLE
+// transactions each read the total and insert total+1. One gets a real
+// 40001; RunInTx runs it again and both complete with serial results.
+func TestPostgresSerializationFailureRunInTx(t *testing.T) {
+	pc, rec := testPolicy(5)
+	db := openPG(t, redresssql.Config{Policy: pc})
+	tbl := table("ser")
+	mustExec(t, db, "CREATE TABLE "+tbl+" (n int NOT NULL)")
+	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
+
+	b := newBarrier(2)
+	var runs atomic.Int32
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = redresssql.RunInTx(context.Background(), db, &sql.TxOptions{Isolation: sql.LevelSerializable},
+				func(ctx context.Context, tx *sql.Tx) error {
+					runs.Add(1)
+					var total int
+					if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+tbl).Scan(&total); err != nil {
+						return err
+					}
+					b.wait(i) // both have read before either writes
+					_, err := tx.ExecContext(ctx, "INSERT INTO "+tbl+" (n) VALUES ($1)", total+1)
+					return err
+				})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+	}
+	var ns []int
+	rows, err := db.Query("SELECT n FROM " + tbl + " ORDER BY n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n int
+		_ = rows.Scan(&n)
+		ns = append(ns, n)
+	}
+	rows.Close()
+	if !slices.Equal(ns, []int{1, 2}) {
+		t.Fatalf("rows = %v, want [1 2] (serial order)", ns)
+	}
+	if runs.Load() < 3 {
+		t.Fatalf("fn ran %d times, want at least 3 (one re-run)", runs.Load())
+	}
+	if rs := retryReasons(rec); !slices.Contains(rs, "sqlstate_40001") {
+		t.Fatalf("retry reasons = %v, want sqlstate_40001", rs)
+	}
+}
+
+// TestPostgresDeadlockRunInTx: two transactions lock two rows in opposite
+// orders; PostgreSQL picks a victim (40P01), RunInTx re-runs it, and each
+// transaction's increments are applied once.
+func TestPostgresDeadlockRunInTx(t *testing.T) {
+	pc, rec := testPolicy(5)
+	db := openPG(t, redresssql.Config{Policy: pc})
+	tbl := table("dl")
+	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL)")
+	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
+	mustExec(t, db, "INSERT INTO "+tbl+" VALUES (1, 0), (2, 0)")
+
+	b := newBarrier(2)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			first, second := 1, 2
+			if i == 1 {
+				first, second = 2, 1
+			}
+			errs[i] = redresssql.RunInTx(context.Background(), db, nil, func(ctx context.Context, tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET v = v + 1 WHERE id = $1", first); err != nil {
+					return err
+				}
+				b.wait(i)
+				_, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET v = v + 10 WHERE id = $1", second)
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+	}
+	var v1, v2 int
+	if err := db.QueryRow("SELECT (SELECT v FROM "+tbl+" WHERE id=1), (SELECT v FROM "+tbl+" WHERE id=2)").Scan(&v1, &v2); err != nil {
+		t.Fatal(err)
+	}
+	if v1 != 11 || v2 != 11 {
+		t.Fatalf("v1, v2 = %d, %d; want 11, 11 (each increment once)", v1, v2)
+	}
+	if rs := retryReasons(rec); !slices.Contains(rs, "sqlstate_40P01") {
+		t.Fatalf("retry reasons = %v, want sqlstate_40P01", rs)
+	}
+}
+
+func backendPID(t *testing.T, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) int {
+	t.Helper()
+	var pid int
+	if err := q.QueryRowContext(context.Background(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+func terminate(t *testing.T, pid int) {
+	t.Helper()
+	var ok bool
+	if err := rawPG(t).QueryRow("SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
+		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, ok, err)
+	}
+	// Wait until the backend is gone, so the test is deterministic.
+	for range 200 {
+		var n int
+		_ = rawPG(t).QueryRow("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n)
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatalf("backend %d still alive", pid)
+}
+
+// TestPostgresTerminatedOutsideTxRetried: the server kills the pooled
+// connection between two statements; the next INSERT is found to have a dead
+// connection before it is sent, so it is retried on a new connection and
+// applied once.
+func TestPostgresTerminatedOutsideTxRetried(t *testing.T) {
+	pc, rec := testPolicy(3)
+	db := openPG(t, redresssql.Config{Policy: pc})
+	db.SetMaxOpenConns(1)
+	tbl := table("term")
+	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
+	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
+
+	terminate(t, backendPID(t, db))
+	rec.Reset()
+	if _, err := db.Exec("INSERT INTO "+tbl+" (id) VALUES (1)"); err != nil {
+		t.Fatalf("insert after terminate: %v", err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count = %d, %v; want 1", n, err)
+	}
+	if rs := retryReasons(rec); !slices.Equal(rs, []string{"conn_closed"}) {
+		t.Fatalf("retry reasons = %v, want [conn_closed]", rs)
+	}
+	for _, e := range rec.All() {
+		if e.Kind == core.EventSuccess && e.Labels.DBOperation == "INSERT "+tbl && e.Outcome != core.OutcomeSuccessAfterRetry {
+			t.Fatalf("insert outcome = %v, want success_after_retry", e.Outcome)
+		}
+	}
+}
+
+// TestPostgresTerminatedInsideTxReported: the same kill inside a transaction
+// is classified and published, never retried.
+func TestPostgresTerminatedInsideTxReported(t *testing.T) {
+	pc, rec := testPolicy(3)
+	db := openPG(t, redresssql.Config{Policy: pc})
+	tbl := table("termtx")
+	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
+	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
+
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, tx, "INSERT INTO "+tbl+" (id) VALUES (1)")
+	terminate(t, backendPID(t, tx))
+	rec.Reset()
+	_, err = tx.Exec("INSERT INTO " + tbl + " (id) VALUES (2)")
+	if err == nil {
+		t.Fatal("insert inside a killed transaction succeeded")
+	}
+	_ = tx.Rollback()
+	if rs := retryReasons(rec); len(rs) != 0 {
+		t.Fatalf("retried inside a transaction: %v", rs)
+	}
+	k := kinds(rec)
+	if k["attempt_end"] != 1 || k["max_attempts_exceeded"] != 1 {
+		t.Fatalf("events = %v, want one attempt_end and max_attempts_exceeded", k)
+	}
+	for _, e := range rec.All() {
+		if e.Kind == core.EventAttemptEnd && e.Class != core.ClassTransient {
+			t.Fatalf("class = %v, want transient (%v)", e.Class, e.Err)
+		}
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("count = %d, %v; want 0 (the transaction died)", n, err)
+	}
+	if errors.Is(err, redresssql.ErrCommitUnknown) {
+		t.Fatal("statement error must not be a commit error")
+	}
+}
