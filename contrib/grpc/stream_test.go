@@ -305,3 +305,77 @@ func TestStreamCallerCancelEndsTheOperation(t *testing.T) {
 		t.Errorf("stop reason %s, want canceled", te.StopReason)
 	}
 }
+
+// TestBidiConcurrentSendRecvAcrossARetry sends from one goroutine while
+// another receives, across a retry: every message is answered once, in
+// order.
+func TestBidiConcurrentSendRecvAcrossARetry(t *testing.T) {
+	p, rec, _ := testPolicy(t, core.RetryConfig{})
+	e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{code: codes.Unavailable, after: 0}})
+	st, err := e.client.FullDuplexCall(ctxTimeout(t, 10*time.Second))
+	if err != nil {
+		t.Fatalf("FullDuplexCall: %v", err)
+	}
+	const n = 50
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := st.Send(&testpb.StreamingOutputCallRequest{Payload: &testpb.Payload{Body: []byte{byte(i)}}}); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- st.CloseSend()
+	}()
+	for i := range n {
+		m, err := st.Recv()
+		if err != nil {
+			t.Fatalf("Recv %d: %v", i, err)
+		}
+		if b := m.GetPayload().GetBody(); len(b) != 1 || b[0] != byte(i) {
+			t.Fatalf("response %d = %v, want [%d]", i, b, i)
+		}
+	}
+	if _, err := st.Recv(); err != io.EOF {
+		t.Fatalf("last Recv = %v, want io.EOF", err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("sender: %v", err)
+	}
+	waitTerminal(t, rec)
+	if te := terminal(t, rec); te.Kind != core.EventSuccess || te.Attempt != 2 {
+		t.Errorf("terminal %s attempt %d, want success after 2 attempts", te.Kind, te.Attempt)
+	}
+}
+
+// TestStreamHeaderBeforeFailureDoesNotCommit calls Header on an attempt
+// that fails with a trailers-only response: there is no header metadata to
+// take back, so the stream is still retried.
+func TestStreamHeaderBeforeFailureDoesNotCommit(t *testing.T) {
+	p, _, _ := testPolicy(t, core.RetryConfig{})
+	e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{code: codes.Unavailable, after: 0}})
+	st, err := e.client.StreamingOutputCall(ctxTimeout(t, 5*time.Second), outputRequest(4, 5))
+	if err != nil {
+		t.Fatalf("StreamingOutputCall: %v", err)
+	}
+	if _, err := st.Header(); err != nil {
+		t.Fatalf("Header: %v", err)
+	}
+	n := 0
+	for {
+		_, err := st.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		n++
+	}
+	if n != 2 || e.srv.Calls() != 2 {
+		t.Errorf("received %d messages in %d server calls, want 2 in 2", n, e.srv.Calls())
+	}
+	if st.Trailer() == nil {
+		t.Errorf("Trailer of the finished stream is nil")
+	}
+}
