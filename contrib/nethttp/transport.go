@@ -120,8 +120,9 @@ type roundTrip struct {
 // retryable, several times; it never modifies req.
 //
 // It returns the response of the last attempt; when the policy gives up on
-// a failing status (say a 503 after the last attempt), that response is
-// returned intact with a nil error, as a plain transport would return it.
+// a failing status (say a 503 after the last attempt, or a retry refused by
+// a breaker that the failures just opened), that response is returned
+// intact with a nil error, as a plain transport would return it.
 // It returns an error when the last attempt failed without a response (the
 // base transport's error, wrapped in a *core.RetryError: errors.Is and
 // errors.As reach it), when a breaker refused the request before it was
@@ -165,12 +166,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // onAttempt releases the kept response as soon as the policy decides to
-// retry, so that its connection serves the next attempt.
+// retry, so that its connection serves the next attempt, unless the breaker
+// is open: then the retry will most likely be refused, and the response is
+// what the caller gets (it is released when the next attempt starts, if it
+// does).
 func (rt *roundTrip) onAttempt(a core.AttemptInfo) {
-	if a.Decision == core.DecisionRetry && rt.kept != nil {
-		rt.t.discard(rt.kept)
-		rt.kept = nil
+	if a.Decision != core.DecisionRetry || rt.kept == nil {
+		return
 	}
+	b := rt.call.Breaker
+	if b == nil {
+		b = rt.t.policy.Breaker()
+	}
+	if b != nil && b.State() == core.StateOpen {
+		return
+	}
+	rt.t.discard(rt.kept)
+	rt.kept = nil
 }
 
 // attempt sends one attempt of the request.

@@ -741,7 +741,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// With host breakers disabled, the policy's own breaker guards every host.
+// With host breakers disabled, the policy's own breaker guards every host;
+// when it opens mid-call and refuses the retry, the caller gets the last
+// response.
 func TestPolicyBreakerWhenHostBreakersDisabled(t *testing.T) {
 	srv := newFaultServer(t, statuses(503))
 	b, err := core.NewBreaker(core.BreakerConfig{FailureThreshold: 2})
@@ -751,8 +753,11 @@ func TestPolicyBreakerWhenHostBreakersDisabled(t *testing.T) {
 	p, _, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Breaker = b })
 	client, rt := newTestClient(t, nil, Config{Policy: p, DisableHostBreakers: true})
 	resp, err := client.Get(srv.URL)
-	if err == nil {
-		resp.Body.Close()
+	if err != nil {
+		t.Fatalf("err = %v, want the last response: the breaker refused the retry, the policy gave up on a 503", err)
+	}
+	if body := readBody(t, resp); resp.StatusCode != 503 || body != "attempt 2" {
+		t.Errorf("got %d %q, want the second 503 intact", resp.StatusCode, body)
 	}
 	if b.State() != core.StateOpen || srv.NumHits() != 2 {
 		t.Errorf("breaker %v after %d hits, want open after 2", b.State(), srv.NumHits())
