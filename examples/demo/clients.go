@@ -211,4 +211,3 @@ func (g *grpcClient) call(ctx context.Context, _ int) {
 	defer cancel()
 	_, _ = g.hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "inventory"})
 }
-

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/redress-go/redress/internal/telemetry"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// lockedBuffer is a bytes.Buffer safe for the demo's concurrent writers and
+// the test's reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func shortConfig(d time.Duration) config {
+	cfg := defaults()
+	cfg.duration = d
+	cfg.listen = "127.0.0.1:0"
+	cfg.workers = 4
+	return cfg
+}
+
+func scrape(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Errorf("scrape: %v", err)
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// TestRunCycle runs the whole fault profile on a compressed timeline and
+// checks the live summary, the slog records, the final summary and the
+// /metrics endpoint.
+func TestRunCycle(t *testing.T) {
+	cfg := shortConfig(4 * time.Second)
+	var addr string
+	var phases []string
+	var metrics string
+	cfg.onListen = func(a string) { addr = a }
+	cfg.onPhase = func(name string) {
+		phases = append(phases, name)
+		if name == "recovery" {
+			metrics = scrape(t, addr)
+		}
+	}
+	var out lockedBuffer
+	start := time.Now()
+	if err := run(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 8*time.Second {
+		t.Errorf("run took %s for a 4s duration", el)
+	}
+	text := out.String()
+	if got := strings.Join(phases, ","); got != "healthy,degraded,outage,recovery" {
+		t.Errorf("phases %s", got)
+	}
+	for _, want := range []string{
+		"metrics:   http://" + addr + "/metrics",
+		"------ phase: outage",
+		"msg=\"redress circuit_opened\"", // the slog subscriber
+		"circuit_open=",                  // rejected calls in the live summary
+		"== summary after",
+		"retries by class",
+		"dashboards/grafana",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "(opened 0 times)") {
+		t.Errorf("no breaker opened during the outage:\n%s", text)
+	}
+	for _, m := range telemetry.Metrics {
+		if !strings.Contains(metrics, "\n"+m.Prom) {
+			t.Errorf("/metrics lacks %s", m.Prom)
+		}
+	}
+}
+
+// TestRunUntilCanceled is Ctrl-C: with no duration the demo runs until its
+// context ends, then prints the final summary and returns nil.
+func TestRunUntilCanceled(t *testing.T) {
+	cfg := shortConfig(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg.onListen = func(string) { time.AfterFunc(700*time.Millisecond, cancel) }
+	var out lockedBuffer
+	start := time.Now()
+	if err := run(ctx, cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("run took %s to stop after cancel", el)
+	}
+	if !strings.Contains(out.String(), "until Ctrl-C") || !strings.Contains(out.String(), "== summary after") {
+		t.Errorf("unexpected output:\n%s", out.String())
+	}
+}
+
+func TestRunRejectsBadSettings(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*config)
+		want   string
+	}{
+		{"unknown profile", func(c *config) { c.profile = "chaos" }, "-profile"},
+		{"unknown log mode", func(c *config) { c.logMode = "loud" }, "-log"},
+		{"no workers", func(c *config) { c.workers = 0 }, "-workers"},
+		{"bad listen address", func(c *config) { c.listen = "256.0.0.1:1" }, "-listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := shortConfig(time.Second)
+			tt.modify(&cfg)
+			err := run(context.Background(), cfg, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one mentioning %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestScheduleLaysOutProfile(t *testing.T) {
+	s, err := newSchedule("cycle", 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		at   time.Duration
+		want string
+	}{
+		{0, "healthy"}, {3900 * time.Millisecond, "healthy"}, {4 * time.Second, "degraded"},
+		{9 * time.Second, "outage"}, {14900 * time.Millisecond, "outage"}, {15 * time.Second, "recovery"},
+		{19 * time.Second, "recovery"}, {21 * time.Second, "healthy"}, // wraps around
+	}
+	for _, tt := range tests {
+		if got := s.phases[s.at(tt.at)].name; got != tt.want {
+			t.Errorf("at %s: %s, want %s", tt.at, got, tt.want)
+		}
+	}
+	forever, _ := newSchedule("outage", 0)
+	if forever.durs[0] != 15*time.Second {
+		t.Errorf("phase length until Ctrl-C: %s", forever.durs[0])
+	}
+}
