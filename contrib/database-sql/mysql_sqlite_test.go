@@ -1,0 +1,147 @@
+package redresssql_test
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	redresssql "github.com/redress-go/redress/contrib/database-sql"
+	"github.com/redress-go/redress/core"
+)
+
+// TestMariaDBDeadlockRunInTx: a real InnoDB deadlock (1213) is resolved by
+// RunInTx re-running the victim; every increment is applied once.
+func TestMariaDBDeadlockRunInTx(t *testing.T) {
+	pc, rec := testPolicy(5)
+	db := openMySQL(t, redresssql.Config{Policy: pc})
+	tbl := table("mdl")
+	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL) ENGINE=InnoDB")
+	t.Cleanup(func() { mustExec(t, db, "DROP TABLE IF EXISTS "+tbl) })
+	mustExec(t, db, "INSERT INTO "+tbl+" VALUES (1, 0), (2, 0)")
+
+	b := newBarrier(2)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			first, second := 1, 2
+			if i == 1 {
+				first, second = 2, 1
+			}
+			errs[i] = redresssql.RunInTx(context.Background(), db, nil, func(ctx context.Context, tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET v = v + 1 WHERE id = ?", first); err != nil {
+					return err
+				}
+				b.wait(i)
+				_, err := tx.ExecContext(ctx, "UPDATE "+tbl+" SET v = v + 10 WHERE id = ?", second)
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("transaction %d: %v", i, err)
+		}
+	}
+	var v1, v2 int
+	if err := db.QueryRow("SELECT (SELECT v FROM "+tbl+" WHERE id=1), (SELECT v FROM "+tbl+" WHERE id=2)").Scan(&v1, &v2); err != nil {
+		t.Fatal(err)
+	}
+	if v1 != 11 || v2 != 11 {
+		t.Fatalf("v1, v2 = %d, %d; want 11, 11", v1, v2)
+	}
+	if rs := retryReasons(rec); !slices.Contains(rs, "mysql_1213") {
+		t.Fatalf("retry reasons = %v, want mysql_1213", rs)
+	}
+	for _, e := range rec.All() {
+		if e.Labels.DBSystem != "mysql" {
+			t.Fatalf("db.system.name = %q, want mysql", e.Labels.DBSystem)
+		}
+	}
+}
+
+// sleeperFunc is a core.Sleeper that runs f instead of sleeping.
+type sleeperFunc func()
+
+func (f sleeperFunc) Sleep(ctx context.Context, _ time.Duration) error { f(); return ctx.Err() }
+
+// TestSQLiteBusyAutocommitRetried: a second connection holds the write lock;
+// an autocommit INSERT gets a real SQLITE_BUSY, which SQLite documents as
+// safe to retry outside an explicit transaction. The lock is released while
+// the policy sleeps, the retry succeeds and the row is written once.
+func TestSQLiteBusyAutocommitRetried(t *testing.T) {
+	dsn := sqliteFile(t)
+	holder := openSQLite(t, dsn, redresssql.Config{})
+	tbl := table("busy")
+	mustExec(t, holder, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
+	lock, err := holder.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	mustExec(t, lock, "BEGIN IMMEDIATE")
+
+	pc, rec := testPolicy(3)
+	var once sync.Once
+	pc.Sleeper = sleeperFunc(func() { once.Do(func() { mustExec(t, lock, "COMMIT") }) })
+	db := openSQLite(t, dsn, redresssql.Config{Policy: pc})
+	if _, err := db.Exec("INSERT INTO " + tbl + " (id) VALUES (1)"); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("count = %d, %v; want 1", n, err)
+	}
+	if rs := retryReasons(rec); !slices.Equal(rs, []string{"sqlite_busy"}) {
+		t.Fatalf("retry reasons = %v, want [sqlite_busy]", rs)
+	}
+}
+
+// TestSQLiteBusyInsideTxNotRetried: the same busy error inside a transaction
+// is classified (concurrency) and returned after one attempt.
+func TestSQLiteBusyInsideTxNotRetried(t *testing.T) {
+	dsn := sqliteFile(t)
+	holder := openSQLite(t, dsn, redresssql.Config{})
+	tbl := table("busytx")
+	mustExec(t, holder, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
+	lock, err := holder.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	mustExec(t, lock, "BEGIN IMMEDIATE")
+	defer mustExec(t, lock, "ROLLBACK")
+
+	pc, rec := testPolicy(3)
+	db := openSQLite(t, dsn, redresssql.Config{Policy: pc})
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	rec.Reset()
+	if _, err := tx.Exec("INSERT INTO " + tbl + " (id) VALUES (1)"); err == nil {
+		t.Fatal("insert under a held write lock succeeded")
+	}
+	if rs := retryReasons(rec); len(rs) != 0 {
+		t.Fatalf("retried inside a transaction: %v", rs)
+	}
+	var found bool
+	for _, e := range rec.All() {
+		if e.Kind == core.EventAttemptEnd {
+			found = true
+			if e.Class != core.ClassConcurrency || e.Reason != "sqlite_busy" {
+				t.Fatalf("attempt_end = %v/%q, want concurrency/sqlite_busy", e.Class, e.Reason)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no attempt_end published")
+	}
+}
