@@ -3,6 +3,7 @@ package redressotel
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -27,6 +28,9 @@ type Subscriber struct {
 	spans    bool
 	asEvents bool
 	redact   func(error) string
+
+	starts    cowMap[startKey, []trace.SpanStartOption]
+	attStarts [2][9]atomic.Pointer[[]trace.SpanStartOption]
 }
 
 // Events the subscriber wants: all of them with spans (the start markers
@@ -120,26 +124,69 @@ func (s *Subscriber) Decorate(ctx context.Context, e core.Event) context.Context
 	}
 	switch e.Kind {
 	case core.EventOperationStart:
-		attrs := make([]attribute.KeyValue, 0, 8)
-		attrs = append(attrs,
-			attribute.String(telemetry.AttrPolicy, e.Policy),
-			attribute.String(telemetry.AttrOperation, cutQuery(e.Operation)))
-		attrs = appendLabels(attrs, &e.Labels)
-		ctx, sp := s.tracer.Start(ctx, cutQuery(e.Operation), trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+		ctx, sp := s.tracer.Start(ctx, cutQuery(e.Operation), s.opStart(&e)...)
 		return context.WithValue(ctx, spanKey{s}, sp)
 	case core.EventAttemptStart:
 		if s.asEvents {
 			return ctx
 		}
-		attrs := make([]attribute.KeyValue, 0, 4)
-		attrs = append(attrs, attribute.Int(telemetry.AttrAttempts, e.Attempt))
-		if e.Labels.HTTPMethod != "" && e.Attempt > 1 {
-			attrs = append(attrs, attribute.Int(telemetry.AttrResendCount, e.Attempt-1))
-		}
-		ctx, sp := s.tracer.Start(ctx, "attempt", trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+		ctx, sp := s.tracer.Start(ctx, "attempt", s.attemptStart(&e)...)
 		return context.WithValue(ctx, attemptKey{s}, sp)
 	}
 	return ctx
+}
+
+// maxStartCache bounds the cache of span start options.
+const maxStartCache = 4096
+
+type startKey struct {
+	policy, op string
+	labels     core.Labels
+}
+
+// opStart returns the start options of an operation span, cached per
+// (policy, operation, request labels).
+func (s *Subscriber) opStart(e *core.Event) []trace.SpanStartOption {
+	k := startKey{policy: e.Policy, op: e.Operation, labels: e.Labels}
+	k.labels.StatusCode, k.labels.RPCStatusCode = 0, ""
+	if o, ok := s.starts.load(k); ok {
+		return o
+	}
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
+		attribute.String(telemetry.AttrPolicy, e.Policy),
+		attribute.String(telemetry.AttrOperation, cutQuery(e.Operation)))
+	attrs = appendLabels(attrs, &e.Labels)
+	o := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}
+	if len(s.starts.snapshot()) >= maxStartCache {
+		return o
+	}
+	return s.starts.loadOrStore(k, func() []trace.SpanStartOption { return o })
+}
+
+// attemptStart returns the start options of an attempt span, cached per
+// attempt number (up to 8) and HTTP-ness.
+func (s *Subscriber) attemptStart(e *core.Event) []trace.SpanStartOption {
+	http := 0
+	if e.Labels.HTTPMethod != "" {
+		http = 1
+	}
+	cacheable := e.Attempt >= 0 && e.Attempt < len(s.attStarts[0])
+	if cacheable {
+		if o := s.attStarts[http][e.Attempt].Load(); o != nil {
+			return *o
+		}
+	}
+	attrs := make([]attribute.KeyValue, 0, 2)
+	attrs = append(attrs, attribute.Int(telemetry.AttrAttempts, e.Attempt))
+	if http == 1 && e.Attempt > 1 {
+		attrs = append(attrs, attribute.Int(telemetry.AttrResendCount, e.Attempt-1))
+	}
+	o := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}
+	if cacheable {
+		s.attStarts[http][e.Attempt].Store(&o)
+	}
+	return o
 }
 
 // Handle implements core.Subscriber.
