@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 )
 
@@ -38,6 +39,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			cpu0 := cpuTime()
 			for b.Loop() {
 				resp, err := client.Do(req)
 				if err != nil {
@@ -48,6 +50,50 @@ func BenchmarkRoundTrip(b *testing.B) {
 				if resp.StatusCode != 200 {
 					b.Fatalf("status %d", resp.StatusCode)
 				}
+			}
+			// CPU time (client and server: one process) per request: far
+			// less sensitive than wall time to the load of a shared machine.
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// cpuTime returns the user and system CPU time of the process so far, in ns.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// stub is a base transport that answers 200 at once, without a network: it
+// isolates what each wrapper adds to a request.
+type stub struct{}
+
+func (stub) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r, ContentLength: 0}, nil
+}
+
+// BenchmarkOverhead: one request through each wrapper over a stub base
+// transport; the baseline is the stub alone. ns/op minus the baseline's is
+// the wrapper's own cost per request, to compare with a loopback request
+// (BenchmarkRoundTrip/baseline).
+func BenchmarkOverhead(b *testing.B) {
+	req, err := http.NewRequest(http.MethodGet, "http://inventory.internal:8080/stock/42", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range []variant{baseline, redress, failsafe, retryable} {
+		b.Run(v.name, func(b *testing.B) {
+			rt := v.build(b, stub{}, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := rt.RoundTrip(req)
+				if err != nil || resp.StatusCode != 200 {
+					b.Fatal(err)
+				}
+				_ = resp.Body.Close()
 			}
 		})
 	}

@@ -30,8 +30,9 @@
 //
 // # What the caller sees
 //
-// The request is never modified: each attempt sends a shallow copy with its
-// own body. Every discarded response body is drained (up to
+// The request is never modified: the first attempt sends it as is (or a
+// shallow copy carrying the attempt's context), each resend a shallow copy
+// with a fresh body from GetBody. Every discarded response body is drained (up to
 // Config.MaxDrainBytes) and closed, so its connection is reused. When the
 // policy gives up on a failing status, the last response is returned intact
 // with a nil error, exactly as a plain transport would return it; when it

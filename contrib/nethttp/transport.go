@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/redress-go/redress/core"
@@ -113,6 +114,8 @@ type roundTrip struct {
 	kept *http.Response
 	sent bool // the base transport took ownership of req.Body
 	deco bool // the bus may decorate attempt contexts
+	// onAttemptFn is rt.onAttempt, bound once per pooled roundTrip.
+	onAttemptFn func(core.AttemptInfo)
 }
 
 // RoundTrip implements http.RoundTripper. It sends req through the base
@@ -129,9 +132,25 @@ type roundTrip struct {
 // sent (a *core.CircuitOpenError, errors.Is(err, core.ErrCircuitOpen)), or
 // when the caller's context ended.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt := rtPool.Get().(*roundTrip)
+	resp, err := rt.run(t, req)
+	*rt = roundTrip{onAttemptFn: rt.onAttemptFn}
+	rtPool.Put(rt)
+	return resp, err
+}
+
+// rtPool recycles the per-request state: nothing refers to it once
+// RoundTrip has returned.
+var rtPool = sync.Pool{New: func() any {
+	rt := &roundTrip{}
+	rt.onAttemptFn = rt.onAttempt
+	return rt
+}}
+
+func (rt *roundTrip) run(t *Transport, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
+	rt.t, rt.req, rt.ctx = t, req, ctx
 	o := optionsFrom(ctx)
-	rt := &roundTrip{t: t, req: req, ctx: ctx}
 	t.labels(req, o, &rt.call)
 	if !t.resendable(req, o) {
 		rt.call.MaxAttempts = 1
@@ -144,7 +163,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if bus := t.policy.Bus(); bus != nil {
 		rt.deco = bus.Wants(core.EventOperationStart) || bus.Wants(core.EventAttemptStart)
 	}
-	rt.call.OnAttempt = rt.onAttempt
+	rt.call.OnAttempt = rt.onAttemptFn
 
 	resp, err := core.DoCall(ctx, t.policy, &rt.call, rt.attempt)
 	if err == nil {
