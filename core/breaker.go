@@ -114,7 +114,9 @@ type Breaker struct {
 
 	// state packs the state (low 2 bits) and a generation counter.
 	state      atomic.Uint64
+	_          [56]byte
 	pending    atomic.Int64 // healthy calls not yet folded into the window
+	_          [56]byte
 	inflight   atomic.Int64 // probes admitted in the current half-open period
 	openedAt   atomic.Int64 // ns since epoch
 	rejections atomic.Uint64
@@ -296,7 +298,9 @@ func (p Permit) Cancel() {
 func (p Permit) success() transition {
 	b := p.b
 	if !p.probe {
-		b.pending.Add(1)
+		if b.ratio > 0 {
+			b.pending.Add(1)
+		}
 		return transition{}
 	}
 	b.mu.Lock()

@@ -2,6 +2,7 @@ package core
 
 import (
 	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +50,7 @@ type Budget struct {
 	width    int64
 	clock    Clock
 	epoch    time.Time
-	pending  atomic.Int64
+	pending  [8]paddedCount
 	denied   atomic.Uint64
 	mu       sync.Mutex
 	buckets  [budgetBuckets]budgetBucket
@@ -103,7 +104,12 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 }
 
 // Deposit records one logical request. Policies call it once per call.
-func (b *Budget) Deposit() { b.pending.Add(1) }
+func (b *Budget) Deposit() { b.pending[rand.Uint32()&7].n.Add(1) }
+
+type paddedCount struct {
+	n atomic.Int64
+	_ [56]byte
+}
 
 // TryWithdraw asks for one retry token now: shorthand for
 // TryWithdrawAt(clock.Now()).
@@ -184,7 +190,10 @@ func (b *Budget) bucket(t int64) *budgetBucket {
 // fold moves pending deposits into the window, spread evenly since the last
 // fold (only the share that falls within the window counts); b.mu must be held.
 func (b *Budget) fold(t int64) {
-	n := b.pending.Swap(0)
+	var n int64
+	for i := range b.pending {
+		n += b.pending[i].n.Swap(0)
+	}
 	if n > 0 {
 		if dt := t - b.lastFold; dt > int64(b.window) {
 			n = int64(float64(n) * float64(b.window) / float64(dt))

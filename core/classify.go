@@ -175,16 +175,20 @@ func statusReason(code int) string {
 
 // typed applies the rules both classifiers share: self-classifying errors,
 // then status-code-bearing errors. ok is false when neither applies.
+// errors.AsType (unlike errors.As with a pointer target) does not allocate.
 func typed(err error) (Classification, bool) {
-	var ce Classified
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[Classified](err); ok {
 		return ce.RedressClassification(), true
 	}
-	var sc StatusCoder
-	if errors.As(err, &sc) {
+	if sc, ok := errors.AsType[interface {
+		error
+		StatusCoder
+	}](err); ok {
 		if c, ok := ClassifyStatus(sc.StatusCode()); ok {
-			var ra RetryAfterer
-			if errors.As(err, &ra) {
+			if ra, ok := errors.AsType[interface {
+				error
+				RetryAfterer
+			}](err); ok {
 				c.RetryAfter = ra.RetryAfter()
 			}
 			return c, true
@@ -233,19 +237,16 @@ func DefaultClassifier(err error) Classification {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return Classification{Class: ClassTransient, Reason: "unexpected_eof"}
 	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
+	if dns, ok := errors.AsType[*net.DNSError](err); ok {
 		if dns.IsNotFound {
 			return Classification{Class: ClassPermanent, Reason: "dns_not_found"}
 		}
 		return Classification{Class: ClassTransient, Reason: "dns"}
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		return Classification{Class: ClassTransient, Reason: "timeout"}
 	}
-	var op *net.OpError
-	if errors.As(err, &op) {
+	if _, ok := errors.AsType[*net.OpError](err); ok {
 		return Classification{Class: ClassTransient, Reason: "network"}
 	}
 	return Classification{Class: ClassUnknown}

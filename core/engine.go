@@ -27,7 +27,9 @@ type callState struct {
 	op       string
 	mask     EventSet
 	timed    bool
+	endKnown bool
 	start    time.Time
+	aend     time.Time // end of the last attempt, when timed
 	lastErr  error
 	lastCl   Classification
 	perClass [numClasses]int32
@@ -106,7 +108,17 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		if p.abortIf != nil && p.abortIf() {
 			return s.stop(opCtx, res, StopAborted, attempt-1, nil)
 		}
-		if p.deadline > 0 && s.elapsed() >= p.deadline {
+		// One clock read serves the deadline check, the attempt context and
+		// the attempt's start; the first attempt reuses the call's start.
+		var astart time.Time
+		if s.timed {
+			if attempt == 1 {
+				astart = s.start
+			} else {
+				astart = p.clock.Now()
+			}
+		}
+		if p.deadline > 0 && astart.Sub(s.start) >= p.deadline {
 			return s.stop(opCtx, res, StopDeadline, attempt-1, nil)
 		}
 		var permit Permit
@@ -132,7 +144,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		if p.attemptTO > 0 || p.deadline > 0 {
 			d := p.attemptTO
 			if p.deadline > 0 {
-				if rem := p.deadline - s.elapsed(); d == 0 || rem < d {
+				if rem := p.deadline - astart.Sub(s.start); d == 0 || rem < d {
 					d = rem
 				}
 			}
@@ -141,15 +153,12 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		if s.mask.Has(EventAttemptStart) {
 			actx = p.bus.PublishDecorate(actx, s.event(EventAttemptStart, attempt))
 		}
-		var astart time.Time
-		if s.timed {
-			astart = p.clock.Now()
-		}
 		err := fn(actx)
 		s.labels = c.Labels
 		var adur time.Duration
 		if s.timed {
-			adur = p.clock.Now().Sub(astart)
+			s.aend = p.clock.Now()
+			adur = s.aend.Sub(astart)
 		}
 		if cancel != nil {
 			cancel()
@@ -165,11 +174,14 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 			if s.mask.Has(EventAttemptEnd) {
 				e := s.event(EventAttemptEnd, attempt)
 				e.AttemptDuration = adur
-				e.Elapsed = s.elapsed()
+				e.Elapsed = s.aend.Sub(s.start)
 				p.bus.Publish(actx, e)
 			}
-			s.record(AttemptRecord{Attempt: attempt, Decision: DecisionSuccess, Duration: adur})
+			if s.tl != nil || p.onAttempt != nil || s.onAtt != nil {
+				s.record(AttemptRecord{Attempt: attempt, Decision: DecisionSuccess, Duration: adur})
+			}
 			res.stop = StopNone
+			s.endKnown = true // the attempt's end is the call's end
 			s.finish(opCtx, res, StopNone, attempt, nil)
 			return nil
 		}
@@ -197,7 +209,11 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		}
 		s.attemptEnd(actx, attempt, adur, cl)
 		if s.breaker != nil {
-			s.publishTransition(opCtx, permit.failure(cl.Class, s.breaker.clock.Now()), attempt)
+			if s.breaker.trips(cl.Class) {
+				s.publishTransition(opCtx, permit.failure(cl.Class, s.breaker.clock.Now()), attempt)
+			} else {
+				s.publishTransition(opCtx, permit.success(), attempt)
+			}
 		}
 
 		// Should we retry at all?
@@ -286,7 +302,7 @@ func (s *callState) attemptEnd(actx context.Context, attempt int, adur time.Dura
 		e := s.event(EventAttemptEnd, attempt)
 		e.Class, e.Reason, e.Err = cl.Class, cl.Reason, s.lastErr
 		e.AttemptDuration = adur
-		e.Elapsed = s.elapsed()
+		e.Elapsed = s.aend.Sub(s.start)
 		s.p.bus.Publish(actx, e)
 	}
 	s.record(AttemptRecord{Attempt: attempt, Classification: cl, Err: s.lastErr, Decision: DecisionRaise, Duration: adur})
@@ -375,7 +391,11 @@ func (s *callState) finish(ctx context.Context, res *runResult, r StopReason, at
 
 func (s *callState) finishWith(ctx context.Context, res *runResult, r StopReason, attempts int, err error, remaining float64) {
 	if s.timed {
-		res.elapsed = s.p.clock.Now().Sub(s.start)
+		end := s.aend
+		if !s.endKnown {
+			end = s.p.clock.Now()
+		}
+		res.elapsed = end.Sub(s.start)
 	}
 	k := terminalFor(r)
 	if !s.mask.Has(k) {

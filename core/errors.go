@@ -218,6 +218,6 @@ func Abort(err error) error { return &abortError{err: err} }
 
 // IsAbort reports whether err was made by Abort.
 func IsAbort(err error) bool {
-	var a *abortError
-	return errors.As(err, &a)
+	_, ok := errors.AsType[*abortError](err)
+	return ok
 }
