@@ -210,6 +210,16 @@ func (b *Breaker) Name() string { return b.name }
 // has passed reports open until the next call moves it to half-open.
 func (b *Breaker) State() BreakerState { return BreakerState(b.state.Load() & 3) }
 
+// openFor returns how long the breaker will go on refusing calls: the time
+// left before an open breaker lets probes through, zero otherwise.
+func (b *Breaker) openFor() time.Duration {
+	if BreakerState(b.state.Load()&3) != StateOpen {
+		return 0
+	}
+	wait := b.openedAt.Load() + int64(b.recovery) - b.since(b.clock.Now())
+	return time.Duration(max(wait, 0))
+}
+
 // Rejections returns the number of calls refused so far.
 func (b *Breaker) Rejections() uint64 { return b.rejections.Load() }
 

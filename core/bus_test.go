@@ -145,7 +145,7 @@ func TestSubscriberMayCallBackIntoBreakerAndBudget(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("deadlock: a subscriber calling into the breaker blocked the call")
 	}
-	eq(t, "states", states, []core.BreakerState{core.StateOpen, core.StateOpen})
+	eq(t, "states", states, []core.BreakerState{core.StateOpen})
 }
 
 // slowSub blocks on every event until release is closed.

@@ -190,7 +190,9 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		s.lastErr = err
 		if cerr := ctx.Err(); cerr != nil {
 			permit.Cancel()
-			s.attemptEnd(actx, attempt, adur, Classification{Class: ClassUnknown, Reason: "canceled"})
+			s.lastCl = Classification{Class: ClassUnknown, Reason: "canceled"}
+			res.lastClass = ClassUnknown
+			s.attemptEnd(actx, attempt, adur, s.lastCl)
 			return s.stop(opCtx, res, StopCanceled, attempt, cerr)
 		}
 		if IsAbort(err) {
@@ -253,6 +255,13 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		}
 		if p.abortIf != nil && p.abortIf() {
 			return s.stop(opCtx, res, StopAborted, attempt, nil)
+		}
+		// A breaker that will still be open when the sleep ends would only
+		// reject the next attempt: stop now, without a token or a sleep.
+		if s.breaker != nil {
+			if wait := s.breaker.openFor(); wait > delay {
+				return s.stop(opCtx, res, StopCircuitOpen, attempt, &CircuitOpenError{Breaker: s.breaker.name, State: StateOpen, RetryIn: wait})
+			}
 		}
 		remaining := math.NaN()
 		if p.budget != nil {

@@ -293,7 +293,9 @@ func TestCircuitOpenRejectsWithoutCalling(t *testing.T) {
 	if !errors.Is(err, core.ErrCircuitOpen) || !errors.Is(err, coretest.ErrInjected) {
 		t.Errorf("error should match ErrCircuitOpen and the last failure: %v", err)
 	}
-	eq(t, "events", f.names(), []string{"attempt_end", "retry", "attempt_end", "circuit_opened", "retry", "circuit_rejected"})
+	// Once the breaker opens, the call stops at once: no token, no sleep.
+	eq(t, "events", f.names(), []string{"attempt_end", "retry", "attempt_end", "circuit_opened", "circuit_rejected"})
+	eq(t, "sleeps", len(f.clk.Sleeps()), 1)
 
 	// The next call is rejected before any attempt, with the typed error.
 	f.rec.Reset()
