@@ -2,6 +2,7 @@ package redressgrpc
 
 import (
 	"context"
+	"sync"
 
 	"github.com/redress-go/redress/core"
 	"google.golang.org/grpc"
@@ -35,12 +36,20 @@ func (ic *Interceptors) unary(ctx context.Context, method string, req, reply any
 	if p == nil {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
-	u := &unaryRun{method: method, req: req, reply: reply, cc: cc, invoker: invoker}
+	u := unaryPool.Get().(*unaryRun)
+	u.method, u.req, u.reply, u.cc, u.invoker = method, req, reply, cc, invoker
 	u.opts = append(append(u.optBuf[:0], opts...), grpc.Trailer(&u.trailer))
 	ectx := u.start(ctx, ic, p, method, cc, &o)
 	_, err := core.DoCall(ectx, p, &u.call, u.attempt)
-	return u.finish(err)
+	err = u.finish(err)
+	*u = unaryRun{} // nothing outlives the call: the engine keeps no reference
+	unaryPool.Put(u)
+	return err
 }
+
+// unaryPool recycles the state of unary calls: the success path allocates
+// nothing of its own.
+var unaryPool = sync.Pool{New: func() any { return new(unaryRun) }}
 
 // attempt is one attempt of the call.
 func (u *unaryRun) attempt(actx context.Context) (struct{}, error) {
