@@ -253,6 +253,11 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		if p.deadline > 0 && delay >= p.deadline-elapsed {
 			return s.stop(opCtx, res, StopDeadline, attempt, nil)
 		}
+		// Likewise the caller's own deadline: sleeping past it would only end
+		// in a cancellation, so refuse up front (as rate.Limiter.Wait does).
+		if dl, ok := ctx.Deadline(); ok && delay >= time.Until(dl) {
+			return s.stop(opCtx, res, StopDeadline, attempt, nil)
+		}
 		if p.abortIf != nil && p.abortIf() {
 			return s.stop(opCtx, res, StopAborted, attempt, nil)
 		}

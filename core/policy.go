@@ -121,6 +121,19 @@ func (p *Policy) Budget() *Budget { return p.budget }
 // Bus returns the policy's bus, or nil.
 func (p *Policy) Bus() *Bus { return p.bus }
 
+// Deadline returns the policy's overall deadline (0: none).
+func (p *Policy) Deadline() time.Duration { return p.deadline }
+
+// AttemptTimeout returns the policy's per-attempt timeout (0: none).
+func (p *Policy) AttemptTimeout() time.Duration { return p.attemptTO }
+
+// MaxAttempts returns the policy's attempt cap, counting the first.
+func (p *Policy) MaxAttempts() int { return p.maxAtt }
+
+// Observed reports whether any subscriber on the policy's bus wants any
+// event, so that a wrapper can skip building labels nobody reads.
+func (p *Policy) Observed() bool { return p != nil && p.bus.mask() != 0 }
+
 // Classifier returns the policy's classifier.
 func (p *Policy) Classifier() Classifier { return p.classify }
 

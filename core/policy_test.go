@@ -534,3 +534,30 @@ func TestAdaptiveStrategyLearnsFromPolicy(t *testing.T) {
 		t.Errorf("failure rate after successes = %v, want about 0", r)
 	}
 }
+
+func TestSleepPastCallersDeadlineIsRefused(t *testing.T) {
+	p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{Strategy: core.Constant(time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	err = p.Run(ctx, coretest.FailTimes(1, coretest.ClassErr(core.ClassTransient)).Op())
+	r, _ := core.StopReasonOf(err)
+	eq(t, "stop", r, core.StopDeadline)
+	if time.Since(start) > 10*time.Second {
+		t.Error("slept instead of refusing up front")
+	}
+}
+
+func TestPolicyAccessors(t *testing.T) {
+	bus := core.NewBus()
+	p, _ := core.NewPolicy(core.PolicyConfig{Name: "x", Bus: bus, Retry: core.RetryConfig{Deadline: time.Second, AttemptTimeout: ms(100), MaxAttempts: 4}})
+	eq(t, "deadline", p.Deadline(), time.Second)
+	eq(t, "attempt timeout", p.AttemptTimeout(), ms(100))
+	eq(t, "max attempts", p.MaxAttempts(), 4)
+	eq(t, "observed without subscribers", p.Observed(), false)
+	bus.Subscribe(&coretest.Recorder{})
+	eq(t, "observed", p.Observed(), true)
+}
