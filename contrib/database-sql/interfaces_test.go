@@ -1,0 +1,221 @@
+package redresssql_test
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+
+	redresssql "github.com/redress-go/redress/contrib/database-sql"
+	"github.com/redress-go/redress/core"
+)
+
+var connIfaces = map[string]reflect.Type{
+	"Pinger":             reflect.TypeFor[driver.Pinger](),
+	"ExecerContext":      reflect.TypeFor[driver.ExecerContext](),
+	"QueryerContext":     reflect.TypeFor[driver.QueryerContext](),
+	"ConnPrepareContext": reflect.TypeFor[driver.ConnPrepareContext](),
+	"ConnBeginTx":        reflect.TypeFor[driver.ConnBeginTx](),
+	"SessionResetter":    reflect.TypeFor[driver.SessionResetter](),
+	"Validator":          reflect.TypeFor[driver.Validator](),
+	"NamedValueChecker":  reflect.TypeFor[driver.NamedValueChecker](),
+}
+
+var stmtIfaces = map[string]reflect.Type{
+	"StmtExecContext":   reflect.TypeFor[driver.StmtExecContext](),
+	"StmtQueryContext":  reflect.TypeFor[driver.StmtQueryContext](),
+	"NamedValueChecker": reflect.TypeFor[driver.NamedValueChecker](),
+	"ColumnConverter":   reflect.TypeFor[driver.ColumnConverter](),
+}
+
+func ifaceSet(v any, set map[string]reflect.Type) []string {
+	var out []string
+	for name, it := range set {
+		if reflect.TypeOf(v).Implements(it) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestInterfacesMirrored: against each real driver, the wrapped connection
+// and prepared statement have exactly the optional interfaces of the real
+// ones (database/sql changes behaviour on each of them).
+func TestInterfacesMirrored(t *testing.T) {
+	cases := []struct {
+		name string
+		conn func(t *testing.T) (driver.Connector, bool)
+	}{
+		{"pgx", func(t *testing.T) (driver.Connector, bool) {
+			openPG(t, redresssql.Config{})
+			return pgConnector(t), true
+		}},
+		{"mysql", func(t *testing.T) (driver.Connector, bool) {
+			openMySQL(t, redresssql.Config{})
+			return mysqlConnector(t), true
+		}},
+		{"sqlite", func(t *testing.T) (driver.Connector, bool) {
+			return dsnConn{&sqlite.Driver{}, ":memory:"}, true
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			rc, _ := tc.conn(t)
+			raw, err := rc.Connect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			wc, err := redresssql.WrapConnector(rc, redresssql.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wrapped, err := wc.Connect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer wrapped.Close()
+			if got, want := ifaceSet(wrapped, connIfaces), ifaceSet(raw, connIfaces); !slices.Equal(got, want) {
+				t.Fatalf("conn interfaces = %v, want %v", got, want)
+			}
+			q := "SELECT 1"
+			rs, err := raw.Prepare(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rs.Close()
+			ws, err := wrapped.Prepare(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			if got, want := ifaceSet(ws, stmtIfaces), ifaceSet(rs, stmtIfaces); !slices.Equal(got, want) {
+				t.Fatalf("stmt interfaces = %v, want %v", got, want)
+			}
+			if reflect.TypeOf(redresssql.Unwrap(wrapped)) != reflect.TypeOf(raw) {
+				t.Fatalf("Unwrap = %T, want %T", redresssql.Unwrap(wrapped), raw)
+			}
+		})
+	}
+}
+
+// minimalDriver has none of the optional interfaces.
+type minimalDriver struct{}
+type minimalConn struct{}
+
+func (minimalDriver) Open(string) (driver.Conn, error)  { return minimalConn{}, nil }
+func (minimalConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("no") }
+func (minimalConn) Close() error                        { return nil }
+func (minimalConn) Begin() (driver.Tx, error)           { return nil, errors.New("no") }
+
+// TestInterfacesNotAdded: a connection lacking every optional interface
+// stays without them, and the driver without DriverContext stays without it.
+func TestInterfacesNotAdded(t *testing.T) {
+	d, err := redresssql.Wrap(minimalDriver{}, redresssql.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.(driver.DriverContext); ok {
+		t.Fatal("wrapped driver gained DriverContext")
+	}
+	c, err := d.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ifaceSet(c, connIfaces); len(got) != 0 {
+		t.Fatalf("wrapped conn gained %v", got)
+	}
+	pd, _ := redresssql.Wrap(pgConnector(t).Driver(), redresssql.Config{})
+	if _, ok := pd.(driver.DriverContext); !ok {
+		t.Fatal("wrapped pgx driver lost DriverContext")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	_, err := redresssql.Wrap(&sqlite.Driver{}, redresssql.Config{Policy: core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: -1}}})
+	var ce *core.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Config.Policy.Retry.MaxAttempts" {
+		t.Fatalf("err = %v, want ConfigError on Config.Policy.Retry.MaxAttempts", err)
+	}
+	if _, err := redresssql.Wrap(nil, redresssql.Config{}); !errors.As(err, &ce) {
+		t.Fatalf("nil driver: err = %v", err)
+	}
+	if _, err := redresssql.Open("no-such-driver", "", redresssql.Config{}); err == nil {
+		t.Fatal("unknown driver accepted")
+	}
+}
+
+func TestClassify(t *testing.T) {
+	my := func(n uint16, state string) error {
+		e := &mysql.MySQLError{Number: n}
+		copy(e.SQLState[:], state)
+		return e
+	}
+	cases := []struct {
+		name   string
+		err    error
+		class  core.Class
+		reason string
+	}{
+		{"pg serialization", &pgconn.PgError{Code: "40001"}, core.ClassConcurrency, "sqlstate_40001"},
+		{"pg deadlock", &pgconn.PgError{Code: "40P01"}, core.ClassConcurrency, "sqlstate_40P01"},
+		{"pg connection", &pgconn.PgError{Code: "08006"}, core.ClassTransient, "sqlstate_08"},
+		{"timeout HYT00", &pgconn.PgError{Code: "HYT00"}, core.ClassTransient, "sqlstate_HYT0x"},
+		{"auth", &pgconn.PgError{Code: "28P01"}, core.ClassAuth, "sqlstate_28"},
+		{"syntax 42000", &pgconn.PgError{Code: "42000"}, core.ClassPermanent, "sqlstate_42000"},
+		{"no table", &pgconn.PgError{Code: "42P01"}, core.ClassPermanent, "sqlstate_42P01"},
+		{"other", &pgconn.PgError{Code: "XX000"}, core.ClassUnknown, "sqlstate_other"},
+		{"wrapped", fmt.Errorf("ctx: %w", &pgconn.PgError{Code: "40001"}), core.ClassConcurrency, "sqlstate_40001"},
+		{"mysql deadlock", my(1213, "40001"), core.ClassConcurrency, "mysql_1213"},
+		{"mysql lock wait", my(1205, "HY000"), core.ClassConcurrency, "mysql_1205"},
+		{"mysql gone", my(2006, ""), core.ClassTransient, "mysql_2006"},
+		{"mysql lost", my(2013, ""), core.ClassTransient, "mysql_2013"},
+		{"mysql too many", my(1040, "08004"), core.ClassRateLimit, "mysql_1040"},
+		{"mysql denied", my(1045, "28000"), core.ClassAuth, "mysql_1045"},
+		{"mysql syntax via sqlstate", my(1064, "42000"), core.ClassPermanent, "sqlstate_42000"},
+		{"bad conn", driver.ErrBadConn, core.ClassTransient, "bad_conn"},
+		{"network", &net.OpError{Op: "dial", Err: errors.New("x")}, core.ClassTransient, "network"},
+		{"marker wins", core.Permanent(&pgconn.PgError{Code: "40001"}), core.ClassPermanent, "marked_permanent"},
+		{"plain", errors.New("x"), core.ClassUnknown, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := redresssql.Classify(tc.err)
+			if c.Class != tc.class || c.Reason != tc.reason {
+				t.Fatalf("Classify = %v/%q, want %v/%q", c.Class, c.Reason, tc.class, tc.reason)
+			}
+		})
+	}
+	if s, ok := redresssql.SQLState(my(1213, "40001")); !ok || s != "40001" {
+		t.Fatalf("SQLState = %q, %v", s, ok)
+	}
+}
+
+func TestDeriveOperation(t *testing.T) {
+	cases := map[string]string{
+		"SELECT id FROM users WHERE id = $1":             "SELECT users",
+		"  -- c\n/* x */ select * from public.orders o":  "SELECT public.orders",
+		"INSERT INTO \"Accounts\" (a) VALUES ('FROM x')": "INSERT Accounts",
+		"update items set n = 1":                         "UPDATE items",
+		"DELETE FROM sessions WHERE expired":             "DELETE sessions",
+		"SELECT 'FROM secret' ":                          "SELECT",
+		"BEGIN":                                          "BEGIN",
+		"":                                               "QUERY",
+		"WITH x AS (SELECT 1) SELECT * FROM x":           "WITH",
+	}
+	for q, want := range cases {
+		if got := redresssql.DeriveOperation(q); got != want {
+			t.Errorf("DeriveOperation(%q) = %q, want %q", q, got, want)
+		}
+	}
+}
