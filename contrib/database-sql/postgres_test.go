@@ -184,7 +184,7 @@ func TestPostgresTerminatedOutsideTxRetried(t *testing.T) {
 
 	terminate(t, backendPID(t, db))
 	rec.Reset()
-	if _, err := db.Exec("INSERT INTO "+tbl+" (id) VALUES (1)"); err != nil {
+	if _, err := db.Exec("INSERT INTO " + tbl + " (id) VALUES (1)"); err != nil {
 		t.Fatalf("insert after terminate: %v", err)
 	}
 	var n int

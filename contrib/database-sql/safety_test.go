@@ -38,21 +38,26 @@ const (
 type injector struct {
 	mu      sync.Mutex
 	r       *rand.Rand
-	counts  map[string]int           // path/fault -> count
-	afterOn map[int64]string         // logical id -> path hit by faultAfter
-	applied map[int64]map[string]int // id -> path -> applied count (from the injector's view)
+	counts  map[string]int   // path/fault -> count
+	seen    map[string]int   // path -> calls
+	afterOn map[int64]string // logical id -> path hit by faultAfter
 }
 
 func newInjector(seed uint64) *injector {
-	return &injector{r: rand.New(rand.NewPCG(seed, 7)), counts: map[string]int{}, afterOn: map[int64]string{}}
+	return &injector{r: rand.New(rand.NewPCG(seed, 7)), counts: map[string]int{}, seen: map[string]int{}, afterOn: map[int64]string{}}
 }
 
 func (in *injector) pick(path string, allowRolledBack bool) fault {
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	// The first calls of each path get every fault once, so that each
+	// fault is sure to happen on each path; then they are random.
+	in.seen[path]++
 	x := in.r.Float64()
 	f := faultNone
-	switch {
+	switch n := in.seen[path]; {
+	case n <= 3 && (n < 3 || allowRolledBack):
+		f = fault(n)
 	case x < 0.12:
 		f = faultBefore
 	case x < 0.18:
