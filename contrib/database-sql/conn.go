@@ -402,6 +402,7 @@ func (t *wtx) end(op string, fn func() error) error {
 	c := t.c
 	call := c.call(context.Background(), op)
 	call.MaxAttempts = 1
+	c.unsafe = false // left set by a failed statement of the transaction
 	err := c.policy.RunCall(context.Background(), &call, func(context.Context) error {
 		err := fn()
 		if err != nil && (errors.Is(err, driver.ErrBadConn) || !c.valid()) {

@@ -144,4 +144,13 @@ func TestSQLiteBusyInsideTxNotRetried(t *testing.T) {
 	if !found {
 		t.Fatal("no attempt_end published")
 	}
+	// Regression: the failed statement must not stop the ROLLBACK that
+	// follows it (the wrapper's safety stop is per call).
+	rec.Reset()
+	if err := tx.Rollback(); err != nil {
+		t.Fatalf("rollback after a failed statement: %v", err)
+	}
+	if k := kinds(rec); k["success"] != 1 {
+		t.Fatalf("rollback events = %v, want one success", k)
+	}
 }

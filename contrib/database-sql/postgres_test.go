@@ -221,7 +221,7 @@ func TestPostgresTerminatedInsideTxReported(t *testing.T) {
 	if err == nil {
 		t.Fatal("insert inside a killed transaction succeeded")
 	}
-	_ = tx.Rollback()
+	defer tx.Rollback()
 	if rs := retryReasons(rec); len(rs) != 0 {
 		t.Fatalf("retried inside a transaction: %v", rs)
 	}
