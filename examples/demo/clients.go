@@ -70,6 +70,10 @@ func startUpstreams(ctx context.Context, cur *current, bus *core.Bus, s schedule
 		u.close()
 		return nil, err
 	}
+	if err := u.startSQLite(bus, s); err != nil {
+		u.close()
+		return nil, err
+	}
 	return u, nil
 }
 

@@ -31,6 +31,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/redress-go/redress/core"
+	redressexport "github.com/redress-go/redress/exporters"
+	redressotel "github.com/redress-go/redress/instrument/otel"
 	redressprom "github.com/redress-go/redress/instrument/prometheus"
 	redressslog "github.com/redress-go/redress/instrument/slog"
 )
@@ -43,6 +45,7 @@ type config struct {
 	workers  int           // concurrent clients per upstream
 	pause    time.Duration // pause of each client between calls
 	logMode  string        // "breaker", "all" or "none"
+	otel     string        // OpenTelemetry export: "", "otlp" or "console"
 	tick     time.Duration // live summary period
 
 	// Hooks for tests: called with the metrics address once it listens,
@@ -70,10 +73,12 @@ func main() {
 	flag.StringVar(&cfg.profile, "profile", cfg.profile, "fault profile: "+profileNames())
 	flag.IntVar(&cfg.workers, "workers", cfg.workers, "concurrent clients per upstream")
 	flag.StringVar(&cfg.logMode, "log", cfg.logMode, "events logged through slog: breaker, all or none")
+	flag.StringVar(&cfg.otel, "otel", cfg.otel, `also export spans and metrics through OpenTelemetry: "otlp" (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318) or "console"`)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() { <-ctx.Done(); stop() }() // a second Ctrl-C kills at once
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -90,6 +95,32 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// startOTel adds the OpenTelemetry subscriber to bus, exporting through
+// redressexport ("otlp" or "console"), and returns its shutdown.
+func startOTel(ctx context.Context, mode string, bus *core.Bus, console io.Writer) (func(), error) {
+	if mode != "otlp" && mode != "console" {
+		return nil, fmt.Errorf("demo: unknown -otel %q (want otlp or console)", mode)
+	}
+	tel, err := redressexport.New(ctx, redressexport.Config{
+		ServiceName: "redress-demo", Traces: mode, Metrics: mode, Console: console,
+		MetricInterval: 5 * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sub, err := redressotel.New(redressotel.Config{TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider})
+	if err != nil {
+		return nil, err
+	}
+	unsubscribe := bus.Subscribe(sub)
+	return func() {
+		unsubscribe()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tel.Shutdown(sctx)
+	}, nil
 }
 
 // logEvents returns the events the slog subscriber handles for mode.
@@ -143,6 +174,16 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 			return err
 		}
 		bus.Subscribe(logger)
+	}
+
+	// OpenTelemetry, when asked: spans and metrics through the exporters
+	// package's pipelines.
+	if cfg.otel != "" {
+		shutdown, err := startOTel(ctx, cfg.otel, bus, w)
+		if err != nil {
+			return err
+		}
+		defer shutdown()
 	}
 
 	// The metrics endpoint.

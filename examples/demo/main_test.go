@@ -91,6 +91,8 @@ func TestRunCycle(t *testing.T) {
 		"== summary after",
 		"retries by class",
 		"dashboards/grafana",
+		"orders sqlite://", // the embedded database
+		"orders-db=",       // its budget in the summary
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
@@ -135,6 +137,7 @@ func TestRunRejectsBadSettings(t *testing.T) {
 		{"unknown log mode", func(c *config) { c.logMode = "loud" }, "-log"},
 		{"no workers", func(c *config) { c.workers = 0 }, "-workers"},
 		{"bad listen address", func(c *config) { c.listen = "256.0.0.1:1" }, "-listen"},
+		{"unknown otel mode", func(c *config) { c.otel = "zipkin" }, "-otel"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,15 +162,46 @@ func TestScheduleLaysOutProfile(t *testing.T) {
 	}{
 		{0, "healthy"}, {3900 * time.Millisecond, "healthy"}, {4 * time.Second, "degraded"},
 		{9 * time.Second, "outage"}, {14900 * time.Millisecond, "outage"}, {15 * time.Second, "recovery"},
-		{19 * time.Second, "recovery"}, {21 * time.Second, "healthy"}, // wraps around
+		{19 * time.Second, "recovery"}, {21 * time.Second, "recovery"}, // the last phase lasts until the end
 	}
 	for _, tt := range tests {
 		if got := s.phases[s.at(tt.at)].name; got != tt.want {
 			t.Errorf("at %s: %s, want %s", tt.at, got, tt.want)
 		}
 	}
-	forever, _ := newSchedule("outage", 0)
+	forever, _ := newSchedule("cycle", 0)
 	if forever.durs[0] != 15*time.Second {
 		t.Errorf("phase length until Ctrl-C: %s", forever.durs[0])
+	}
+	if got := forever.phases[forever.at(61 * time.Second)].name; got != "healthy" {
+		t.Errorf("until Ctrl-C the profile repeats: at 61s %s, want healthy", got)
+	}
+}
+
+// TestRunExportsOTel runs the demo with -otel console: the OpenTelemetry
+// subscriber's spans and metrics reach the exporters package's console
+// pipeline with the table's instrument names.
+func TestRunExportsOTel(t *testing.T) {
+	cfg := shortConfig(1500 * time.Millisecond)
+	cfg.profile = "outage" // breakers open: every breaker instrument is used
+	cfg.otel = "console"
+	cfg.logMode = "none"
+	var out lockedBuffer
+	if err := run(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, m := range telemetry.Metrics {
+		if m.Name == telemetry.BudgetRejections.Name {
+			continue // a counter appears on its first denial, which an outage may not bring
+		}
+		if !strings.Contains(text, `"`+m.Name+`"`) {
+			t.Errorf("console export lacks the instrument %s", m.Name)
+		}
+	}
+	for _, span := range []string{`"Name":"GET /items/{id}"`, `"Name":"/grpc.health.v1.Health/Check"`, `"Name":"SELECT orders"`} {
+		if !strings.Contains(text, span) {
+			t.Errorf("console export lacks the operation span %s", span)
+		}
 	}
 }

@@ -52,6 +52,7 @@ func profileNames() string {
 type schedule struct {
 	phases []phase
 	durs   []time.Duration
+	repeat bool // start over after the last phase (runs until interrupted)
 }
 
 // newSchedule lays profile out over total; a zero total (run until
@@ -61,7 +62,7 @@ func newSchedule(profile string, total time.Duration) (schedule, error) {
 	if !ok {
 		return schedule{}, fmt.Errorf("demo: unknown -profile %q (want one of %s)", profile, profileNames())
 	}
-	s := schedule{phases: ps}
+	s := schedule{phases: ps, repeat: total == 0}
 	for _, p := range ps {
 		d := 15 * time.Second
 		if total > 0 {
@@ -78,7 +79,7 @@ func (s schedule) at(elapsed time.Duration) int {
 	for _, d := range s.durs {
 		cycle += d
 	}
-	if cycle > 0 {
+	if s.repeat && cycle > 0 {
 		elapsed %= cycle
 	}
 	for i, d := range s.durs {

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // the embedded SQLite driver, registered as "sqlite"
+
+	redresssql "github.com/redress-go/redress/contrib/database-sql"
+	"github.com/redress-go/redress/core"
+)
+
+// The SQLite upstream is an embedded database file shared by the clients.
+// Its failures are real ones, not injected, and the fault profile does not
+// apply: concurrent write transactions (BEGIN IMMEDIATE, a 10ms busy
+// timeout) sometimes collide with SQLITE_BUSY (class concurrency), which
+// redresssql reports; reads go through the wrapped connection as
+// "SELECT orders", transactions through redresssql.RunInTx as "PlaceOrder".
+
+type sqlClient struct {
+	db *sql.DB
+}
+
+func (u *upstreams) startSQLite(bus *core.Bus, s schedule) error {
+	dir, err := os.MkdirTemp("", "redress-demo-")
+	if err != nil {
+		return err
+	}
+	u.closers = append(u.closers, func() { _ = os.RemoveAll(dir) })
+	dsn := "file:" + filepath.Join(dir, "orders.db") + "?_pragma=busy_timeout(10)&_pragma=journal_mode(WAL)&_txlock=immediate"
+	budget, err := demoBudget(s)
+	if err != nil {
+		return err
+	}
+	db, err := redresssql.Open("sqlite", dsn, redresssql.Config{Policy: core.PolicyConfig{
+		Name:   "orders-db",
+		Bus:    bus,
+		Retry:  core.RetryConfig{MaxAttempts: 5, Strategy: core.FullJitter(2*time.Millisecond, 50*time.Millisecond)},
+		Budget: budget,
+	}})
+	if err != nil {
+		return err
+	}
+	u.closers = append(u.closers, func() { _ = db.Close() })
+	db.SetMaxOpenConns(8)
+	ctx := context.Background()
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, item INTEGER NOT NULL, qty INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS stock (item INTEGER PRIMARY KEY, qty INTEGER NOT NULL)`,
+		`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99) INSERT OR IGNORE INTO stock (item, qty) SELECT i, 1000000 FROM n`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	u.names = append(u.names, "orders sqlite://"+filepath.Join(dir, "orders.db")+" (embedded)")
+	u.clients = append(u.clients, &sqlClient{db: db})
+	u.budgets = append(u.budgets, budgetRef{policy: "orders-db", b: budget})
+	return nil
+}
+
+func (c *sqlClient) call(ctx context.Context, i int) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	item := i % 100
+	if i%3 != 0 {
+		var n int
+		_ = c.db.QueryRowContext(ctx, `SELECT count(*) FROM orders WHERE item = ?`, item).Scan(&n)
+		return
+	}
+	ctx = redresssql.WithOperation(ctx, "PlaceOrder")
+	_ = redresssql.RunInTx(ctx, c.db, nil, func(ctx context.Context, tx *sql.Tx) error {
+		var qty int
+		if err := tx.QueryRowContext(ctx, `SELECT qty FROM stock WHERE item = ?`, item).Scan(&qty); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE stock SET qty = ? WHERE item = ?`, qty-1, item); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO orders (item, qty) VALUES (?, 1)`, item)
+		return err
+	})
+}
