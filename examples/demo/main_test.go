@@ -173,7 +173,7 @@ func TestScheduleLaysOutProfile(t *testing.T) {
 	if forever.durs[0] != 15*time.Second {
 		t.Errorf("phase length until Ctrl-C: %s", forever.durs[0])
 	}
-	if got := forever.phases[forever.at(61 * time.Second)].name; got != "healthy" {
+	if got := forever.phases[forever.at(61*time.Second)].name; got != "healthy" {
 		t.Errorf("until Ctrl-C the profile repeats: at 61s %s, want healthy", got)
 	}
 }
