@@ -39,9 +39,9 @@
 //
 // When the caller's context has a deadline, no attempt starts that could
 // not finish before it: a retry whose delay reaches the deadline is refused
-// at once (the call returns the last attempt's status, and errors.Is(err,
-// ErrDeadline)); a DEADLINE_EXCEEDED after the caller's deadline passed is
-// not retried.
+// at once, before any retry event, budget token or sleep (the call stops
+// with core.StopDeadline and returns the last attempt's status); a
+// DEADLINE_EXCEEDED once the caller's deadline has passed is not retried.
 //
 // # Streams
 //

@@ -9,12 +9,6 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// ErrDeadline matches (errors.Is) the error of a call that stopped before a
-// retry because the retry's delay would have reached the caller's context
-// deadline: no attempt starts that could not finish before it. The error's
-// gRPC status is the last attempt's.
-var ErrDeadline = errors.New("redressgrpc: the next attempt could not finish before the call's deadline")
-
 // callError is what the interceptors return when redress stopped a call
 // without success. Its gRPC status (status.Code, status.FromError) is the
 // last attempt's status, unchanged, or one that says why no attempt
@@ -23,27 +17,21 @@ var ErrDeadline = errors.New("redressgrpc: the next attempt could not finish bef
 // reach the engine's *core.RetryError or *core.CircuitOpenError and,
 // through them, the last attempt's error.
 type callError struct {
-	err   error
-	cause error
-	st    *status.Status
+	err error
+	st  *status.Status
 }
 
 func (e *callError) Error() string { return e.err.Error() }
 
-func (e *callError) Unwrap() []error {
-	if e.cause != nil {
-		return []error{e.err, e.cause}
-	}
-	return []error{e.err}
-}
+func (e *callError) Unwrap() error { return e.err }
 
 // GRPCStatus makes status.FromError and status.Code see the status.
 func (e *callError) GRPCStatus() *status.Status { return e.st }
 
 // newCallError wraps the engine's error err; caller is the caller's
-// context, cause is the interceptor's own reason to stop early, if any.
-func newCallError(err error, caller context.Context, cause error) error {
-	ce := &callError{err: err, cause: cause}
+// context.
+func newCallError(err error, caller context.Context) error {
+	ce := &callError{err: err}
 	var re *core.RetryError
 	var co *core.CircuitOpenError
 	switch {

@@ -147,21 +147,20 @@ func splitTarget(t string) (string, int) {
 }
 
 // run is what every redress call shares: the policy, the breaker, the
-// labels, the caller's deadline, the classification of each attempt.
+// labels, the classification of each attempt.
 type run struct {
-	ic       *Interceptors
-	policy   *core.Policy
-	call     core.Call
-	caller   context.Context // the caller's context
-	ectx     context.Context // the engine's context (hasDL only)
-	deadline time.Time       // the caller's deadline, if hasDL
-	hasDL    bool
-	cancel   context.CancelCauseFunc // stops the engine early (hasDL only)
+	ic     *Interceptors
+	policy *core.Policy
+	call   core.Call
+	caller context.Context // the caller's context
 }
 
-// start prepares r for a call of method on cc with options o, and returns
-// the context the engine must run with.
-func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, method string, cc *grpc.ClientConn, o *callOpts) context.Context {
+// start prepares r for a call of method on cc with options o.
+//
+// The caller's deadline needs nothing here: the engine refuses a retry
+// whose delay would reach it (core.StopDeadline), before any retry event,
+// budget token or sleep, and stops a call whose context is done.
+func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, method string, cc *grpc.ClientConn, o *callOpts) {
 	r.ic, r.policy, r.caller = ic, p, ctx
 	tg := ic.target(cc.Target())
 	r.call = core.Call{
@@ -174,23 +173,6 @@ func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, metho
 		},
 		Breaker:     tg.breaker,
 		MaxAttempts: o.maxAttempts,
-	}
-	r.deadline, r.hasDL = ctx.Deadline()
-	if !r.hasDL {
-		return ctx
-	}
-	ectx, cancel := context.WithCancelCause(ctx)
-	r.ectx, r.cancel = ectx, cancel
-	r.call.OnAttempt = r.onAttempt
-	return ectx
-}
-
-// onAttempt refuses a retry whose delay would reach the caller's deadline:
-// no attempt starts that could not finish before it. It cancels the
-// engine's context, which stops the call at once without sleeping.
-func (r *run) onAttempt(a core.AttemptInfo) {
-	if a.Decision == core.DecisionRetry && time.Until(r.deadline) <= a.Sleep {
-		r.cancel(ErrDeadline)
 	}
 }
 
@@ -215,11 +197,9 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 	if r.caller.Err() != nil {
 		return err // the caller gave up: the engine stops with StopCanceled
 	}
-	if code == codes.DeadlineExceeded && r.hasDL && !time.Now().Before(r.deadline) {
-		// The caller's deadline has passed, but its timer has not fired yet.
-		r.cancel(context.DeadlineExceeded)
-		return err
-	}
+	// A DEADLINE_EXCEEDED just as the caller's deadline passes (before its
+	// timer fires) is classified transient, but the engine then refuses
+	// any delay (StopDeadline): no retry after the caller's deadline.
 	cl := r.ic.cfg.Classifier(err)
 	if pb := parsePushback(trailer); pb.set && cl.Class.Retryable() {
 		if pb.stop {
@@ -237,19 +217,8 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 
 // finish turns the engine's error into what the caller gets.
 func (r *run) finish(err error) error {
-	if r.cancel != nil {
-		defer r.cancel(nil)
-	}
 	if err == nil {
 		return nil
 	}
-	var cause error
-	if r.cancel != nil && r.caller.Err() == nil {
-		// Our own early stop: ErrDeadline, or a deadline that passed
-		// before its timer fired.
-		if c := context.Cause(r.ectx); c != nil && c != context.Canceled {
-			cause = c
-		}
-	}
-	return newCallError(err, r.caller, cause)
+	return newCallError(err, r.caller)
 }

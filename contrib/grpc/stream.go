@@ -42,9 +42,9 @@ func (ic *Interceptors) stream(ctx context.Context, desc *grpc.StreamDesc, cc *g
 		limit: ic.cfg.StreamBufferBytes, ready: make(chan struct{}),
 	}
 	s.committed = s.limit < 0
-	ectx := s.r.start(ctx, ic, p, method, cc, &o)
+	s.r.start(ctx, ic, p, method, cc, &o)
 	ready := s.ready
-	go s.engine(ectx)
+	go s.engine(ctx)
 	<-ready
 	s.mu.Lock()
 	defer s.mu.Unlock()

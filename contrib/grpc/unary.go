@@ -39,8 +39,8 @@ func (ic *Interceptors) unary(ctx context.Context, method string, req, reply any
 	u := unaryPool.Get().(*unaryRun)
 	u.method, u.req, u.reply, u.cc, u.invoker = method, req, reply, cc, invoker
 	u.opts = append(append(u.optBuf[:0], opts...), grpc.Trailer(&u.trailer))
-	ectx := u.start(ctx, ic, p, method, cc, &o)
-	_, err := core.DoCall(ectx, p, &u.call, u.attempt)
+	u.start(ctx, ic, p, method, cc, &o)
+	_, err := core.DoCall(ctx, p, &u.call, u.attempt)
 	err = u.finish(err)
 	*u = unaryRun{} // nothing outlives the call: the engine keeps no reference
 	unaryPool.Put(u)
