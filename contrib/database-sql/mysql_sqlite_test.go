@@ -15,7 +15,9 @@ import (
 // TestMariaDBDeadlockRunInTx: a real InnoDB deadlock (1213) is resolved by
 // RunInTx re-running the victim; every increment is applied once.
 func TestMariaDBDeadlockRunInTx(t *testing.T) {
-	pc, rec := testPolicy(5)
+	pc, rec := testPolicy(10)
+	// Real, short sleeps: the winner must get time to commit.
+	pc.Retry.Strategy, pc.Sleeper = core.Constant(20*time.Millisecond), nil
 	db := openMySQL(t, redresssql.Config{Policy: pc})
 	tbl := table("mdl")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL) ENGINE=InnoDB")

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	redresssql "github.com/redress-go/redress/contrib/database-sql"
 	"github.com/redress-go/redress/core"
@@ -37,7 +38,9 @@ func (b *barrier) wait(i int) {
 // transactions each read the total and insert total+1. One gets a real
 // 40001; RunInTx runs it again and both complete with serial results.
 func TestPostgresSerializationFailureRunInTx(t *testing.T) {
-	pc, rec := testPolicy(5)
+	pc, rec := testPolicy(10)
+	// Real, short sleeps: the winner must get time to commit.
+	pc.Retry.Strategy, pc.Sleeper = core.Constant(20*time.Millisecond), nil
 	db := openPG(t, redresssql.Config{Policy: pc})
 	tbl := table("ser")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (n int NOT NULL)")
@@ -96,7 +99,9 @@ func TestPostgresSerializationFailureRunInTx(t *testing.T) {
 // orders; PostgreSQL picks a victim (40P01), RunInTx re-runs it, and each
 // transaction's increments are applied once.
 func TestPostgresDeadlockRunInTx(t *testing.T) {
-	pc, rec := testPolicy(5)
+	pc, rec := testPolicy(10)
+	// Real, short sleeps: the winner must get time to commit.
+	pc.Retry.Strategy, pc.Sleeper = core.Constant(20*time.Millisecond), nil
 	db := openPG(t, redresssql.Config{Policy: pc})
 	tbl := table("dl")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL)")
