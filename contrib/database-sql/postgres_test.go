@@ -247,3 +247,31 @@ func TestPostgresTerminatedInsideTxReported(t *testing.T) {
 		t.Fatal("statement error must not be a commit error")
 	}
 }
+
+// TestPostgresNoRetryAfterRowsHandedOut: an error raised while the caller
+// reads rows (division by zero at the 3rd row, after pgx returned the first)
+// is returned by rows.Err and the query is not run again.
+func TestPostgresNoRetryAfterRowsHandedOut(t *testing.T) {
+	pc, rec := testPolicy(3)
+	db := openPG(t, redresssql.Config{Policy: pc})
+	rec.Reset()
+	rows, err := db.Query("SELECT 1 / (n - 3) FROM generate_series(1, 100000) AS n")
+	if err != nil {
+		t.Fatalf("query failed before rows were handed out: %v", err)
+	}
+	read := 0
+	for rows.Next() {
+		read++
+	}
+	err = rows.Err()
+	rows.Close()
+	if err == nil || read == 0 {
+		t.Fatalf("read %d rows, err %v; want rows then a division-by-zero error", read, err)
+	}
+	if rs := retryReasons(rec); len(rs) != 0 {
+		t.Fatalf("retried after rows were handed out: %v", rs)
+	}
+	if n := rec.Count(core.EventAttemptStart); n != 1 {
+		t.Fatalf("attempts = %d, want 1", n)
+	}
+}
