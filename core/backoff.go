@@ -189,7 +189,7 @@ type retryAfterOr struct {
 }
 
 func (s retryAfterOr) Backoff(in BackoffInput) time.Duration {
-	if h := in.Classification.RetryAfter; h > 0 {
+	if h := in.Classification.RetryAfter; h > 0 || (in.Classification.HasRetryAfter && h >= 0) {
 		if s.max > 0 && h > s.max {
 			return s.max
 		}

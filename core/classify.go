@@ -20,6 +20,15 @@ type Classification struct {
 	// Reason is a short, low-cardinality explanation ("status_503",
 	// "connection_refused"). It may be empty. It is never an error message.
 	Reason string
+	// HasRetryAfter makes a zero RetryAfter a hint too ("retry now"): by
+	// default a zero RetryAfter means no hint.
+	HasRetryAfter bool
+	// NoRetry stops the call after this failure whatever its class, with
+	// StopNonRetryableClass, while the breaker and telemetry still see the
+	// real class: for failures that are unsafe to retry (a request that
+	// may have been applied, a stream already consumed, a server that
+	// said not to retry). NoRetry(err) sets it.
+	NoRetry bool
 }
 
 // Classifier maps a failure to its classification. It is called only with a
@@ -68,6 +77,29 @@ func Classify(err error, c Classification) error {
 		return nil
 	}
 	return &classifiedError{err: err, c: c}
+}
+
+// noRetryError is the error NoRetry returns.
+type noRetryError struct{ err error }
+
+func (e *noRetryError) Error() string { return e.err.Error() }
+func (e *noRetryError) Unwrap() error { return e.err }
+
+// NoRetry marks err so that the call stops after it without a retry,
+// keeping the class the classifier gives err (the breaker counts it, and
+// telemetry reports it, as what it is). The stop reason is
+// StopNonRetryableClass. NoRetry(nil) returns nil.
+func NoRetry(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &noRetryError{err: err}
+}
+
+// IsNoRetry reports whether err was marked by NoRetry.
+func IsNoRetry(err error) bool {
+	_, ok := errors.AsType[*noRetryError](err)
+	return ok
 }
 
 // Permanent marks err as a permanent failure: it is never retried.

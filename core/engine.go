@@ -204,6 +204,9 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		if !cl.Class.Valid() {
 			cl.Class = ClassUnknown
 		}
+		if !cl.NoRetry && IsNoRetry(err) {
+			cl.NoRetry = true
+		}
 		s.lastCl = cl
 		res.lastClass = cl.Class
 		for _, o := range p.observers {
@@ -219,7 +222,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		}
 
 		// Should we retry at all?
-		if !cl.Class.Retryable() {
+		if !cl.Class.Retryable() || cl.NoRetry {
 			return s.stop(opCtx, res, StopNonRetryableClass, attempt, nil)
 		}
 		s.perClass[cl.Class]++

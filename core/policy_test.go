@@ -561,3 +561,31 @@ func TestPolicyAccessors(t *testing.T) {
 	bus.Subscribe(&coretest.Recorder{})
 	eq(t, "observed", p.Observed(), true)
 }
+
+func TestNoRetryKeepsTheClass(t *testing.T) {
+	br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1})
+	f := newFixture(t, core.PolicyConfig{Breaker: br, Retry: core.RetryConfig{MaxAttempts: 5}})
+	calls := 0
+	err := f.p.Run(context.Background(), func(context.Context) error {
+		calls++
+		return core.NoRetry(coretest.ClassErr(core.ClassTransient))
+	})
+	eq(t, "calls", calls, 1)
+	r, _ := core.StopReasonOf(err)
+	eq(t, "stop", r, core.StopNonRetryableClass)
+	var re *core.RetryError
+	if errors.As(err, &re) {
+		eq(t, "class", re.Class, core.ClassTransient)
+	}
+	eq(t, "breaker counted the real class", br.State(), core.StateOpen)
+	if !errors.Is(err, coretest.ErrInjected) {
+		t.Error("the marked error is not reachable")
+	}
+	eq(t, "nil", core.NoRetry(nil), error(nil))
+}
+
+func TestZeroHintMeansRetryNow(t *testing.T) {
+	s := core.RetryAfterOr(core.Constant(time.Second), 0)
+	eq(t, "no hint", s.Backoff(core.BackoffInput{}), time.Second)
+	eq(t, "zero hint", s.Backoff(core.BackoffInput{Classification: core.Classification{HasRetryAfter: true}}), time.Duration(0))
+}
