@@ -21,7 +21,7 @@ import (
 // series, and every rule expression (compressed and committed) must
 // evaluate without error.
 func TestDashboardsAndRulesAgainstPrometheus(t *testing.T) {
-	const scrapeEvery = 250 * time.Millisecond
+	const scrapeEvery = 500 * time.Millisecond
 	compressed := dashboards.Config{RateWindow: 3 * time.Second, For: time.Second, CircuitOpenFor: time.Second}
 	files, err := dashboards.Generate(compressed)
 	if err != nil {
