@@ -370,3 +370,41 @@ func TestPromtoolCatchesWrongThresholds(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapperPanelsFollowTheTable: a wrapper attribute gets its own panel as
+// soon as the name table lists it on the attempt histogram (and not
+// before, so that no panel queries a label the subscribers do not emit).
+func TestWrapperPanelsFollowTheTable(t *testing.T) {
+	panelsOf := func() map[string]string {
+		g, err := newGenerator(Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, bd := range g.boards() {
+			for _, r := range bd.rows {
+				for _, p := range r.panels {
+					out[bd.uid+"/"+p.title] = p.targets[0].expr
+				}
+			}
+		}
+		return out
+	}
+	const statusPanel = uidHTTP + "/Attempts by status code"
+	if has(telemetry.AttemptDuration, telemetry.AttrHTTPStatusCode) {
+		t.Skip("the table already lists the status code; the committed dashboards show it")
+	}
+	if _, ok := panelsOf()[statusPanel]; ok {
+		t.Fatalf("%s generated although the table does not list %s", statusPanel, telemetry.AttrHTTPStatusCode)
+	}
+	saved := telemetry.AttemptDuration
+	t.Cleanup(func() { telemetry.AttemptDuration = saved })
+	telemetry.AttemptDuration.Attrs = append(slices.Clone(saved.Attrs), telemetry.AttrHTTPStatusCode)
+	expr, ok := panelsOf()[statusPanel]
+	if !ok {
+		t.Fatalf("%s not generated once the table lists %s", statusPanel, telemetry.AttrHTTPStatusCode)
+	}
+	if want := telemetry.PromLabel(telemetry.AttrHTTPStatusCode); !strings.Contains(expr, "by (redress_operation, "+want+")") {
+		t.Errorf("status panel does not group by %s: %s", want, expr)
+	}
+}
