@@ -15,10 +15,11 @@ import (
 
 // The SQLite upstream is an embedded database file shared by the clients.
 // Its failures are real ones, not injected, and the fault profile does not
-// apply: concurrent write transactions (BEGIN IMMEDIATE, a 10ms busy
-// timeout) sometimes collide with SQLITE_BUSY (class concurrency), which
-// redresssql reports; reads go through the wrapped connection as
-// "SELECT orders", transactions through redresssql.RunInTx as "PlaceOrder".
+// apply: concurrent read-then-write transactions (deferred, a 5ms busy
+// timeout) collide with SQLITE_BUSY (class concurrency), and
+// redresssql.RunInTx rolls back and re-runs the loser, within the policy's
+// attempts and budget. Reads go through the wrapped connection as
+// "SELECT orders", transactions as "PlaceOrder".
 
 // sqlPause is the extra pause of a SQL client between calls.
 const sqlPause = 60 * time.Millisecond
@@ -33,7 +34,7 @@ func (u *upstreams) startSQLite(bus *core.Bus, s schedule) error {
 		return err
 	}
 	u.closers = append(u.closers, func() { _ = os.RemoveAll(dir) })
-	dsn := "file:" + filepath.Join(dir, "orders.db") + "?_pragma=busy_timeout(10)&_pragma=journal_mode(WAL)&_txlock=immediate"
+	dsn := "file:" + filepath.Join(dir, "orders.db") + "?_pragma=busy_timeout(5)&_pragma=journal_mode(WAL)"
 	budget, err := demoBudget(s)
 	if err != nil {
 		return err
