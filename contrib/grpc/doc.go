@@ -28,14 +28,14 @@
 // # Pushback and deadlines
 //
 // A server's grpc-retry-pushback-ms trailer becomes the classification's
-// RetryAfter hint (capped by Config.MaxPushback), which a core.RetryAfterOr
-// strategy uses as the next delay. A negative, malformed or repeated value
-// means "do not retry": the attempt is classified permanent (reason
+// RetryAfter hint (capped by Config.MaxPushback, with HasRetryAfter set so
+// that 0 means "retry now"), which a core.RetryAfterOr strategy uses as the
+// next delay. A negative, malformed or repeated value means "do not retry":
+// the attempt is marked core.NoRetry (Classification.NoRetry, reason
 // grpc_pushback_stop), so the call stops with core.StopNonRetryableClass and
-// a permanent_fail event. That is the engine's word for a failure that must
-// not be retried; core.Abort was the other candidate, but it means the
-// caller's own cooperative shutdown, reports the class as unknown and would
-// make the failure neutral for dashboards counting failures.
+// a permanent_fail event, while its class stays the status code's
+// (UNAVAILABLE stays transient): the breaker counts it and error.type
+// reports it as what it is.
 //
 // When the caller's context has a deadline, no attempt starts that could
 // not finish before it: a retry whose delay reaches the deadline is refused
@@ -49,8 +49,10 @@
 // and every message sent so far fits in a replay buffer
 // (Config.StreamBufferBytes); a new attempt replays the buffer, in order and
 // byte for byte. After that the stream is committed and a failure goes
-// through to the caller unchanged (its operation ends with permanent_fail,
-// reason grpc_stream_committed). Server-streaming, client-streaming and
+// through to the caller unchanged: it is marked core.NoRetry (reason
+// grpc_stream_committed), so the operation ends with permanent_fail and
+// core.StopNonRetryableClass, keeping the status code's class for the
+// breaker and telemetry. Server-streaming, client-streaming and
 // bidirectional streams all follow this rule. Each stream runs its
 // operation on a goroutine of its own, which ends with the stream.
 //

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/redress-go/redress/core"
 	"google.golang.org/grpc"
@@ -203,16 +202,26 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 	cl := r.ic.cfg.Classifier(err)
 	if pb := parsePushback(trailer); pb.set && cl.Class.Retryable() {
 		if pb.stop {
-			// The server asked us not to retry: a permanent failure for
-			// this call (see the package doc for why not core.Abort).
-			cl.Class, cl.Reason = core.ClassPermanent, "grpc_pushback_stop"
+			// The server asked us not to retry: stop after this attempt,
+			// keeping the code's class for the breaker and telemetry.
+			cl.NoRetry, cl.Reason = true, "grpc_pushback_stop"
 		} else {
-			// A zero hint means "no hint" to core: pushback 0 ("retry now")
-			// travels as 1ns.
-			cl.RetryAfter = max(min(pb.delay, r.ic.cfg.MaxPushback), time.Nanosecond)
+			// HasRetryAfter: pushback 0 is a hint too ("retry now").
+			cl.RetryAfter, cl.HasRetryAfter = min(pb.delay, r.ic.cfg.MaxPushback), true
 		}
 	}
-	return core.Classify(err, cl)
+	return mark(err, cl)
+}
+
+// mark returns err carrying cl. An error that must not be retried is also
+// marked with core.NoRetry, which the engine honours whatever the policy's
+// classifier.
+func mark(err error, cl core.Classification) error {
+	err = core.Classify(err, cl)
+	if cl.NoRetry {
+		err = core.NoRetry(err)
+	}
+	return err
 }
 
 // finish turns the engine's error into what the caller gets.

@@ -7,13 +7,18 @@ import (
 
 	"github.com/redress-go/redress/contrib/grpc"
 	"github.com/redress-go/redress/core"
+	redressotel "github.com/redress-go/redress/instrument/otel"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
 )
 
 // spanSubscriber is the smallest tracing subscriber: one span per
@@ -77,4 +82,100 @@ func TestOtelgrpcAttemptsAreChildrenOfTheOperation(t *testing.T) {
 			t.Errorf("attempt %d span %q has parent %s, want the operation span %s", i+1, a.Name, a.Parent.SpanID(), op.SpanID())
 		}
 	}
+}
+
+// TestOtelErrorTypeOfCallsThatMustNotBeRetried: a call stopped by the
+// server's "do not retry" pushback, or by a failure of a committed stream,
+// is recorded with its status code's class as error.type (transient for
+// UNAVAILABLE), not as permanent.
+func TestOtelErrorTypeOfCallsThatMustNotBeRetried(t *testing.T) {
+	cases := []struct {
+		name string
+		call func(t *testing.T, c testpb.TestServiceClient)
+		f    fault
+	}{
+		{"pushback -1", func(t *testing.T, c testpb.TestServiceClient) {
+			if _, err := c.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}); status.Code(err) != codes.Unavailable {
+				t.Fatalf("EmptyCall = %v, want UNAVAILABLE", err)
+			}
+		}, fault{code: codes.Unavailable, pushback: "-1"}},
+		{"committed stream", func(t *testing.T, c testpb.TestServiceClient) {
+			st, err := c.StreamingOutputCall(ctxTimeout(t, 5*time.Second), outputRequest(1, 2))
+			if err != nil {
+				t.Fatalf("StreamingOutputCall: %v", err)
+			}
+			for {
+				if _, err = st.Recv(); err != nil {
+					break
+				}
+			}
+			if status.Code(err) != codes.Unavailable {
+				t.Fatalf("Recv = %v, want UNAVAILABLE", err)
+			}
+		}, fault{code: codes.Unavailable, after: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			sub, err := redressotel.New(redressotel.Config{MeterProvider: mp, DisableSpans: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := core.NewPolicy(core.PolicyConfig{Bus: core.NewBus(sub), Retry: core.RetryConfig{
+				MaxAttempts: 3, Classifier: redressgrpc.Classifier, Strategy: core.Constant(time.Millisecond),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{tc.f})
+			tc.call(t, e.client)
+			if got := e.srv.Calls(); got != 1 {
+				t.Errorf("server calls = %d, want 1 (no retry)", got)
+			}
+			// A stream's operation ends on its own goroutine just after
+			// the last Recv: wait for its data point.
+			deadline := time.Now().Add(5 * time.Second)
+			var attrs []attribute.Set
+			for time.Now().Before(deadline) {
+				if attrs = operationPoints(t, reader); len(attrs) > 0 {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if len(attrs) != 1 {
+				t.Fatalf("redress.operation.duration data points = %d, want 1", len(attrs))
+			}
+			for key, want := range map[attribute.Key]string{
+				"error.type":          "transient",
+				"redress.stop_reason": "non_retryable_class",
+			} {
+				if v, _ := attrs[0].Value(key); v.AsString() != want {
+					t.Errorf("%s = %q, want %q (attributes %v)", key, v.AsString(), want, attrs[0].ToSlice())
+				}
+			}
+		})
+	}
+}
+
+// operationPoints returns the attribute sets of the
+// redress.operation.duration data points collected from r.
+func operationPoints(t *testing.T, r *sdkmetric.ManualReader) []attribute.Set {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("Collect: %v", err)
+	}
+	var out []attribute.Set
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == "redress.operation.duration" {
+				for _, dp := range h.DataPoints {
+					out = append(out, dp.Attributes)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -145,9 +145,11 @@ func (s *retryStream) outcome(err error, cs grpc.ClientStream) error {
 	s.mu.Unlock()
 	if committed && s.r.caller.Err() == nil {
 		cl := s.r.ic.cfg.Classifier(marked)
-		if cl.Class.Retryable() {
-			// Not safe to retry: a failure for good (see the package doc).
-			return core.Classify(err, core.Classification{Class: core.ClassPermanent, Reason: "grpc_stream_committed"})
+		if cl.Class.Retryable() && !cl.NoRetry {
+			// Not safe to retry (the caller has consumed the stream): stop
+			// here, keeping the code's class for the breaker and telemetry.
+			cl.NoRetry, cl.Reason = true, "grpc_stream_committed"
+			return mark(err, cl)
 		}
 	}
 	return marked

@@ -34,6 +34,7 @@ func TestServerStreaming(t *testing.T) {
 		wantCodes  []string
 		wantFinal  core.EventKind
 		wantReason string
+		wantClass  core.Class // of the terminal event
 	}{
 		{
 			name:      "failure before the first message is retried",
@@ -46,12 +47,14 @@ func TestServerStreaming(t *testing.T) {
 			script:    []fault{{code: codes.Unavailable, after: 1}},
 			wantSizes: []int{1}, wantCode: codes.Unavailable, wantCalls: 1,
 			wantCodes: []string{"UNAVAILABLE"}, wantFinal: core.EventPermanentFail, wantReason: "grpc_stream_committed",
+			wantClass: core.ClassTransient, // the code's class: only the retry is refused
 		},
 		{
 			name:     "permanent failure before the first message is not retried",
 			script:   []fault{{code: codes.NotFound, after: 0}},
 			wantCode: codes.NotFound, wantCalls: 1,
 			wantCodes: []string{"NOT_FOUND"}, wantFinal: core.EventPermanentFail, wantReason: "grpc_not_found",
+			wantClass: core.ClassPermanent,
 		},
 	}
 	for _, tc := range cases {
@@ -89,8 +92,12 @@ func TestServerStreaming(t *testing.T) {
 			if got := attemptCodes(rec); !reflect.DeepEqual(got, tc.wantCodes) {
 				t.Errorf("attempt codes %q, want %q", got, tc.wantCodes)
 			}
-			if te := terminal(t, rec); te.Kind != tc.wantFinal || te.Reason != tc.wantReason {
-				t.Errorf("terminal %s reason %q, want %s %q", te.Kind, te.Reason, tc.wantFinal, tc.wantReason)
+			te := terminal(t, rec)
+			if te.Kind != tc.wantFinal || te.Reason != tc.wantReason || te.Class != tc.wantClass {
+				t.Errorf("terminal %s reason %q class %s, want %s %q %s", te.Kind, te.Reason, te.Class, tc.wantFinal, tc.wantReason, tc.wantClass)
+			}
+			if tc.wantFinal == core.EventPermanentFail && te.StopReason != core.StopNonRetryableClass {
+				t.Errorf("stop reason %s, want non_retryable_class", te.StopReason)
 			}
 		})
 	}
@@ -184,8 +191,56 @@ func TestClientStreamingBufferOverflowCommits(t *testing.T) {
 		t.Errorf("server calls = %d, want 1 (a committed stream is not retried)", got)
 	}
 	waitTerminal(t, rec)
-	if te := terminal(t, rec); te.Reason != "grpc_stream_committed" {
-		t.Errorf("terminal reason %q, want grpc_stream_committed", te.Reason)
+	if te := terminal(t, rec); te.Reason != "grpc_stream_committed" || te.Class != core.ClassTransient {
+		t.Errorf("terminal reason %q class %s, want grpc_stream_committed transient", te.Reason, te.Class)
+	}
+}
+
+// TestCommittedStreamFailuresCountForTheBreaker: a stream that fails with
+// UNAVAILABLE after its first message is not retried, but it is a failure
+// of the target all the same: the breaker counts it and opens.
+func TestCommittedStreamFailuresCountForTheBreaker(t *testing.T) {
+	p, rec, _ := testPolicy(t, core.RetryConfig{})
+	script := make([]fault, 3)
+	for i := range script {
+		script[i] = fault{code: codes.Unavailable, after: 1}
+	}
+	cfg := redressgrpc.Config{Policy: p, Breaker: &core.BreakerConfig{FailureThreshold: 3, Window: time.Minute, RecoveryTimeout: time.Minute}}
+	e := newEnv(t, cfg, script)
+	ctx := ctxTimeout(t, 5*time.Second)
+	for i := range 3 {
+		rec.Reset()
+		st, err := e.client.StreamingOutputCall(ctx, outputRequest(1, 2, 3))
+		if err != nil {
+			t.Fatalf("stream %d: StreamingOutputCall: %v", i+1, err)
+		}
+		n := 0
+		for {
+			if _, err = st.Recv(); err != nil {
+				break
+			}
+			n++
+		}
+		if n != 1 || status.Code(err) != codes.Unavailable {
+			t.Fatalf("stream %d: %d messages then %v, want 1 then UNAVAILABLE", i+1, n, err)
+		}
+		waitTerminal(t, rec)
+		if te := terminal(t, rec); te.Reason != "grpc_stream_committed" || te.Class != core.ClassTransient {
+			t.Errorf("stream %d: terminal reason %q class %s, want grpc_stream_committed transient", i+1, te.Reason, te.Class)
+		}
+	}
+	if got := e.srv.Calls(); got != 3 {
+		t.Errorf("server calls = %d, want 3 (no retry)", got)
+	}
+	if st := e.ic.Breaker(e.conn.Target()).State(); st != core.StateOpen {
+		t.Fatalf("breaker state = %s, want open after 3 committed UNAVAILABLE streams", st)
+	}
+	st, err := e.client.StreamingOutputCall(ctx, outputRequest(1))
+	if err == nil {
+		_, err = st.Recv()
+	}
+	if !errors.Is(err, core.ErrCircuitOpen) {
+		t.Errorf("fourth stream = %v, want a circuit-open rejection", err)
 	}
 }
 

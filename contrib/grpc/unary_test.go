@@ -52,24 +52,32 @@ func TestUnaryUnavailableTwiceThenOK(t *testing.T) {
 func TestUnaryPushback(t *testing.T) {
 	cases := []struct {
 		name        string
+		code        codes.Code // default RESOURCE_EXHAUSTED
 		pushback    string
 		maxPushback time.Duration
 		wantCalls   int
 		wantSleeps  []time.Duration
-		wantErr     bool
+		wantClass   core.Class // of a call that stops: the code's own class
 	}{
 		{name: "honoured", pushback: "250", wantCalls: 2, wantSleeps: []time.Duration{250 * time.Millisecond}},
-		{name: "zero retries at once", pushback: "0", wantCalls: 2, wantSleeps: []time.Duration{time.Nanosecond}},
+		// Zero is a hint too (HasRetryAfter): no sleep, not the strategy's 1ms.
+		{name: "zero retries at once", pushback: "0", wantCalls: 2, wantSleeps: []time.Duration{0}},
 		{name: "capped by MaxPushback", pushback: "3600000", maxPushback: 2 * time.Second, wantCalls: 2, wantSleeps: []time.Duration{2 * time.Second}},
-		{name: "malformed stops retries", pushback: "soon", wantCalls: 1, wantErr: true},
-		{name: "negative stops retries", pushback: "-1", wantCalls: 1, wantErr: true},
-		{name: "fractional is malformed", pushback: "1.5", wantCalls: 1, wantErr: true},
+		{name: "malformed stops retries", pushback: "soon", wantCalls: 1, wantClass: core.ClassRateLimit},
+		{name: "negative stops retries", pushback: "-1", wantCalls: 1, wantClass: core.ClassRateLimit},
+		{name: "fractional is malformed", pushback: "1.5", wantCalls: 1, wantClass: core.ClassRateLimit},
+		{name: "negative on UNAVAILABLE stays transient", code: codes.Unavailable, pushback: "-1", wantCalls: 1, wantClass: core.ClassTransient},
+		{name: "zero on UNAVAILABLE retries at once", code: codes.Unavailable, pushback: "0", wantCalls: 2, wantSleeps: []time.Duration{0}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			code := tc.code
+			if code == codes.OK {
+				code = codes.ResourceExhausted
+			}
 			p, rec, clk := testPolicy(t, core.RetryConfig{})
 			e := newEnv(t, redressgrpc.Config{Policy: p, MaxPushback: tc.maxPushback},
-				[]fault{{code: codes.ResourceExhausted, msg: "slow down", pushback: tc.pushback}})
+				[]fault{{code: code, msg: "slow down", pushback: tc.pushback}})
 			_, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{})
 			if got := e.srv.Calls(); got != tc.wantCalls {
 				t.Errorf("server calls = %d, want %d", got, tc.wantCalls)
@@ -77,23 +85,54 @@ func TestUnaryPushback(t *testing.T) {
 			if got := clk.Sleeps(); !reflect.DeepEqual(got, tc.wantSleeps) {
 				t.Errorf("sleeps = %v, want %v", got, tc.wantSleeps)
 			}
-			if !tc.wantErr {
+			if tc.wantClass == core.ClassUnknown {
 				if err != nil {
 					t.Fatalf("EmptyCall: %v", err)
 				}
 				return
 			}
-			if status.Code(err) != codes.ResourceExhausted || status.Convert(err).Message() != "slow down" {
-				t.Errorf("status = %v %q, want the server's RESOURCE_EXHAUSTED \"slow down\"", status.Code(err), status.Convert(err).Message())
+			if status.Code(err) != code || status.Convert(err).Message() != "slow down" {
+				t.Errorf("status = %v %q, want the server's %v \"slow down\"", status.Code(err), status.Convert(err).Message(), code)
 			}
-			if re := retryError(t, err); re.Reason != core.StopNonRetryableClass {
-				t.Errorf("stop reason = %s, want non_retryable_class", re.Reason)
+			if re := retryError(t, err); re.Reason != core.StopNonRetryableClass || re.Class != tc.wantClass {
+				t.Errorf("stop reason %s class %s, want non_retryable_class %s", re.Reason, re.Class, tc.wantClass)
 			}
 			te := terminal(t, rec)
-			if te.Kind != core.EventPermanentFail || te.Reason != "grpc_pushback_stop" {
-				t.Errorf("terminal = %s reason %q, want permanent_fail grpc_pushback_stop", te.Kind, te.Reason)
+			if te.Kind != core.EventPermanentFail || te.Reason != "grpc_pushback_stop" || te.Class != tc.wantClass {
+				t.Errorf("terminal = %s reason %q class %s, want permanent_fail grpc_pushback_stop %s", te.Kind, te.Reason, te.Class, tc.wantClass)
 			}
 		})
+	}
+}
+
+// TestPushbackStopCountsForTheBreaker: a server that says "do not retry"
+// with UNAVAILABLE is still an unavailable server; the breaker counts it.
+func TestPushbackStopCountsForTheBreaker(t *testing.T) {
+	p, rec, _ := testPolicy(t, core.RetryConfig{})
+	script := make([]fault, 3)
+	for i := range script {
+		script[i] = fault{code: codes.Unavailable, pushback: "-1"}
+	}
+	cfg := redressgrpc.Config{Policy: p, Breaker: &core.BreakerConfig{FailureThreshold: 3, Window: time.Minute, RecoveryTimeout: time.Minute}}
+	e := newEnv(t, cfg, script)
+	ctx := ctxTimeout(t, 5*time.Second)
+	for i := range 3 {
+		_, err := e.client.EmptyCall(ctx, &testpb.Empty{})
+		if re := retryError(t, err); re.Reason != core.StopNonRetryableClass || re.Attempts != 1 {
+			t.Fatalf("call %d: stop %s after %d attempts, want non_retryable_class after 1", i+1, re.Reason, re.Attempts)
+		}
+	}
+	if st := e.ic.Breaker(e.conn.Target()).State(); st != core.StateOpen {
+		t.Fatalf("breaker state = %s, want open after 3 UNAVAILABLE with pushback -1", st)
+	}
+	if rec.Count(core.EventCircuitOpened) != 1 {
+		t.Errorf("circuit_opened events = %d, want 1", rec.Count(core.EventCircuitOpened))
+	}
+	if _, err := e.client.EmptyCall(ctx, &testpb.Empty{}); !errors.Is(err, core.ErrCircuitOpen) {
+		t.Errorf("fourth call = %v, want a circuit-open rejection", err)
+	}
+	if got := e.srv.Calls(); got != 3 {
+		t.Errorf("server calls = %d, want 3", got)
 	}
 }
 
