@@ -9,13 +9,13 @@ import (
 
 // Config configures the wrapper. The zero value is all defaults.
 type Config struct {
-	// Policy configures every policy the wrapper runs: the statement policy
-	// of each connection and the policy of RunInTx. Its Name defaults to
-	// "sql" and its Retry.Classifier to Classify; everything else keeps the
-	// core defaults (3 attempts, decorrelated jitter 100ms–10s, no breaker,
-	// no budget, no bus). Breaker, Budget and Bus are shared by every
-	// connection. Retry.AbortIf, if set, is honoured besides the wrapper's
-	// own safety stop.
+	// Policy configures the one policy the wrapper runs, shared by every
+	// connection of the wrapped driver or connector and by RunInTx. Its
+	// Name defaults to "sql" and its Retry.Classifier to Classify;
+	// everything else keeps the core defaults (3 attempts, decorrelated
+	// jitter 100ms–10s, no breaker, no budget, no bus). Retry.AbortIf, if
+	// set, is honoured as the core documents it (the wrapper's own safety
+	// stop does not use it).
 	Policy core.PolicyConfig
 	// System is the db.system.name label. Default: derived from the
 	// driver's package ("postgresql" for pgx and lib/pq, "mysql" for
@@ -28,7 +28,10 @@ type Config struct {
 type wrapper struct {
 	cfg    core.PolicyConfig
 	system string
-	txPol  *core.Policy // prototype, for validation
+	// policy runs every call of every connection and RunInTx. A failure
+	// that would be unsafe to retry is marked with core.NoRetry by the
+	// attempt, so one policy serves all connections.
+	policy *core.Policy
 }
 
 func newWrapper(cfg Config, inner any) (*wrapper, error) {
@@ -46,24 +49,11 @@ func newWrapper(cfg Config, inner any) (*wrapper, error) {
 		}
 		return nil, err
 	}
-	w := &wrapper{cfg: pc, system: cfg.System, txPol: p}
+	w := &wrapper{cfg: pc, system: cfg.System, policy: p}
 	if w.system == "" {
 		w.system = systemOf(inner)
 	}
 	return w, nil
-}
-
-// newPolicy returns a policy that stops (StopAborted) as soon as *unsafe is
-// true: the wrapper sets it when a failed attempt may have been applied.
-func (w *wrapper) newPolicy(unsafe *bool) *core.Policy {
-	pc := w.cfg
-	user := pc.Retry.AbortIf
-	pc.Retry.AbortIf = func() bool { return *unsafe || (user != nil && user()) }
-	p, err := core.NewPolicy(pc)
-	if err != nil {
-		panic("redresssql: a validated policy config failed: " + err.Error()) // unreachable
-	}
-	return p
 }
 
 // systemOf names the database system from the driver's package path.

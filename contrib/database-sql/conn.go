@@ -15,13 +15,14 @@ type conn struct {
 	w       *wrapper
 	inner   driver.Conn
 	connect func(context.Context) (driver.Conn, error)
-	policy  *core.Policy
+	policy  *core.Policy // the wrapper's, shared by all its connections
 	check   func() error // liveness check before sending, or nil
 
-	// unsafe is read by the policy's AbortIf: an attempt sets it when its
-	// failure may have been applied, so that the policy stops.
-	unsafe bool
-	inTx   bool
+	// An attempt whose failure would be unsafe to retry returns it marked
+	// with core.NoRetry (see noRetry): the policy stops
+	// (StopNonRetryableClass) and the breaker and the events still see the
+	// failure's real class. Inside a transaction Call.MaxAttempts is 1.
+	inTx bool
 	// session is set by a statement that may open a transaction or change
 	// the session (BEGIN, SET, LOCK, ...), until the pool resets the
 	// connection: statements are then never retried.
@@ -56,6 +57,18 @@ func Unwrap(dc any) any {
 	return dc
 }
 
+// noRetry marks err so that the policy does not retry it. Inside a
+// transaction it leaves err unmarked: Call.MaxAttempts = 1 already stops
+// the statement, and the mark would travel up with the error (RetryError
+// unwraps to it) and stop RunInTx from re-running the whole transaction
+// after a serialization failure or a deadlock.
+func (c *conn) noRetry(err error) error {
+	if c.inTx {
+		return err
+	}
+	return core.NoRetry(err)
+}
+
 // canReconnect reports whether a dead connection may be replaced in place.
 func (c *conn) canReconnect() bool {
 	return c.connect != nil && !c.inTx && !c.session && c.used == 0
@@ -78,8 +91,9 @@ func (c *conn) call(ctx context.Context, op string) core.Call {
 func (c *conn) ready(ctx context.Context, reconnect bool) (driver.Conn, error) {
 	if c.broken {
 		if !reconnect || !c.canReconnect() {
-			c.unsafe = true // database/sql moves to another connection or reports
-			return nil, driver.ErrBadConn
+			// Nothing sent; database/sql moves to another connection or
+			// reports, but this connection must not try again.
+			return nil, c.noRetry(driver.ErrBadConn)
 		}
 		nc, err := c.connect(ctx)
 		if err != nil {
@@ -94,8 +108,7 @@ func (c *conn) ready(ctx context.Context, reconnect bool) (driver.Conn, error) {
 		if err := c.check(); err != nil {
 			c.broken = true
 			if !reconnect || !c.canReconnect() {
-				c.unsafe = true
-				return nil, driver.ErrBadConn
+				return nil, c.noRetry(driver.ErrBadConn)
 			}
 			return nil, fmt.Errorf("%w: %w", errConnDead, err)
 		}
@@ -103,14 +116,15 @@ func (c *conn) ready(ctx context.Context, reconnect bool) (driver.Conn, error) {
 	return c.inner, nil
 }
 
-// after records what a failed or successful attempt means for the retry.
-// single reports whether the statement can be retried when the database
-// says it rolled it back (a single statement, outside any transaction,
-// on a connection whose session was not changed).
-func (c *conn) after(err error, single bool, reconnect bool) {
+// after records what a failed or successful attempt means for the retry and
+// returns the attempt's error, marked with core.NoRetry when a retry would
+// be unsafe. single reports whether the statement can be retried when the
+// database says it rolled it back (a single statement, outside any
+// transaction, on a connection whose session was not changed).
+func (c *conn) after(err error, single bool, reconnect bool) error {
 	if err == nil {
 		c.used++
-		return
+		return nil
 	}
 	sent := !notSent(err)
 	if sent {
@@ -122,12 +136,13 @@ func (c *conn) after(err error, single bool, reconnect bool) {
 	switch {
 	case !sent:
 		if c.broken && (!reconnect || !c.canReconnect()) {
-			c.unsafe = true
+			return c.noRetry(err)
 		}
+		return err
 	case single && !c.broken && rolledBack(err):
-		// The database rolled the autocommit statement back: safe.
+		return err // the database rolled the autocommit statement back: safe
 	default:
-		c.unsafe = true // it may have been applied
+		return c.noRetry(err) // it may have been applied
 	}
 }
 
@@ -176,7 +191,6 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 	info := scan(query)
 	call := c.call(ctx, opName(ctx, info))
 	single := c.single(info)
-	c.unsafe = false
 	res, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Result, error) {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
@@ -187,8 +201,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 			c.skipExecArgs = len(args) > 0
 			return nil, core.Abort(driver.ErrSkip)
 		}
-		c.after(err, single, true)
-		return res, err
+		return res, c.after(err, single, true)
 	})
 	c.noteSession(info)
 	return res, result(err)
@@ -201,7 +214,6 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 	info := scan(query)
 	call := c.call(ctx, opName(ctx, info))
 	single := c.single(info)
-	c.unsafe = false
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
 	rows, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Rows, error) {
@@ -214,8 +226,7 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 			c.skipQueryArgs = len(args) > 0
 			return nil, core.Abort(driver.ErrSkip)
 		}
-		c.after(err, single, true)
-		return rows, err
+		return rows, c.after(err, single, true)
 	})
 	c.noteSession(info)
 	return rows, result(err)
@@ -278,7 +289,6 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 	op := opName(ctx, info)
 	call := c.call(ctx, op)
 	call.Labels.DBOperation = op
-	c.unsafe = false
 	// Preparing changes no data: any failure before the statement exists is
 	// as safe to retry as its connection allows.
 	st, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Stmt, error) {
@@ -308,7 +318,7 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 			// Preparing changes no data: the failure's class decides, as
 			// long as a dead connection can be replaced.
 			if c.broken && !c.canReconnect() {
-				c.unsafe = true
+				return nil, c.noRetry(err)
 			}
 			return nil, err
 		}
@@ -330,7 +340,6 @@ func (c *conn) Begin() (driver.Tx, error) {
 
 func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) (driver.Tx, error) {
 	call := c.call(ctx, "BEGIN")
-	c.unsafe = false
 	tx, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Tx, error) {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
@@ -342,8 +351,7 @@ func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) 
 		} else {
 			tx, err = inner.Begin() //nolint:staticcheck // the driver's own legacy path
 		}
-		c.after(err, false, true)
-		return tx, err
+		return tx, c.after(err, false, true)
 	})
 	if err != nil {
 		return nil, err
@@ -354,7 +362,6 @@ func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) 
 
 func (c *conn) ping(ctx context.Context) error {
 	call := c.call(ctx, "PING")
-	c.unsafe = false
 	return c.policy.RunCall(ctx, &call, func(ctx context.Context) error {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
@@ -363,7 +370,9 @@ func (c *conn) ping(ctx context.Context) error {
 		err = inner.(driver.Pinger).Ping(ctx)
 		if err != nil && (errors.Is(err, driver.ErrBadConn) || !c.valid()) {
 			c.broken = true
-			c.unsafe = !c.canReconnect()
+			if !c.canReconnect() {
+				return c.noRetry(err)
+			}
 		}
 		return err
 	})
@@ -389,7 +398,9 @@ func (c *conn) checkNamedValue(nv *driver.NamedValue) error {
 }
 
 // wtx is the wrapped transaction. Commit and Rollback are published and
-// breaker-guarded but never retried.
+// breaker-guarded but never retried (Call.MaxAttempts = 1; their failures
+// are not marked NoRetry, so that RunInTx can re-run the transaction after
+// a COMMIT refused with a serialization failure).
 type wtx struct {
 	c     *conn
 	inner driver.Tx
@@ -402,7 +413,6 @@ func (t *wtx) end(op string, fn func() error) error {
 	c := t.c
 	call := c.call(context.Background(), op)
 	call.MaxAttempts = 1
-	c.unsafe = false // left set by a failed statement of the transaction
 	err := c.policy.RunCall(context.Background(), &call, func(context.Context) error {
 		err := fn()
 		if err != nil && (errors.Is(err, driver.ErrBadConn) || !c.valid()) {

@@ -17,8 +17,17 @@
 //     session was changed by BEGIN, SET, LOCK and the like, until the pool
 //     resets it.
 //
-// When a retry would be unsafe the policy stops with StopAborted (event
-// "aborted"), with the failure's real class on the event.
+// When a retry would be unsafe outside a transaction, the attempt's error is
+// marked with core.NoRetry: the policy stops with StopNonRetryableClass
+// (event "permanent_fail") while the breaker and the events see the
+// failure's real class (a lost reply stays transient). The mark travels with
+// the returned error, so an outer redress policy will not retry it either.
+// Inside a transaction the statement runs with Call.MaxAttempts = 1 (stop
+// max_attempts_exceeded) and is not marked, so that RunInTx can still re-run
+// the whole transaction.
+//
+// One policy, built from Config.Policy, serves every connection of a wrapped
+// driver or connector and RunInTx.
 //
 // RunInTx re-runs a whole transaction function in a new transaction when it
 // fails with a concurrency-class error, and commits once.

@@ -170,8 +170,7 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 // dial opens a connection under the policy (a connection attempt never sends
 // a statement, so it is always safe to retry) and wraps it.
 func dial(ctx context.Context, w *wrapper, connect func(context.Context) (driver.Conn, error)) (driver.Conn, error) {
-	c := &conn{w: w, connect: connect}
-	c.policy = w.newPolicy(&c.unsafe)
+	c := &conn{w: w, connect: connect, policy: w.policy}
 	call := core.Call{Operation: "CONNECT", Labels: core.Labels{DBSystem: w.system, DBOperation: "CONNECT"}}
 	inner, err := core.DoCall(ctx, c.policy, &call, connect)
 	if err != nil {

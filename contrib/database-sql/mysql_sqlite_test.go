@@ -3,6 +3,7 @@ package redresssql_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -134,6 +135,9 @@ func TestSQLiteBusyInsideTxNotRetried(t *testing.T) {
 	if rs := retryReasons(rec); len(rs) != 0 {
 		t.Fatalf("retried inside a transaction: %v", rs)
 	}
+	if k := kinds(rec); k["max_attempts_exceeded"] != 1 || k["aborted"] != 0 {
+		t.Fatalf("events = %v, want max_attempts_exceeded (Call.MaxAttempts = 1 in a transaction)", k)
+	}
 	var found bool
 	for _, e := range rec.All() {
 		if e.Kind == core.EventAttemptEnd {
@@ -154,5 +158,79 @@ func TestSQLiteBusyInsideTxNotRetried(t *testing.T) {
 	}
 	if k := kinds(rec); k["success"] != 1 {
 		t.Fatalf("rollback events = %v, want one success", k)
+	}
+}
+
+// TestRunInTxStopReasons: RunInTx re-runs fn only after a concurrency-class
+// failure; any other failure of fn stops it after one run with
+// StopNonRetryableClass (event permanent_fail) and the failure's real class,
+// and fn can refuse a re-run itself with core.NoRetry.
+func TestRunInTxStopReasons(t *testing.T) {
+	errBoom := errors.New("boom")
+	conflict := core.Classify(errors.New("conflict"), core.Classification{Class: core.ClassConcurrency, Reason: "test_conflict"})
+	cases := []struct {
+		name  string
+		fail  error // returned by fn's first run
+		runs  int
+		stop  core.StopReason
+		class core.Class
+	}{
+		{"unknown error is not re-run", errBoom, 1, core.StopNonRetryableClass, core.ClassUnknown},
+		{"concurrency error is re-run", conflict, 2, core.StopNone, core.ClassConcurrency},
+		{"NoRetry from fn is honoured", core.NoRetry(conflict), 1, core.StopNonRetryableClass, core.ClassConcurrency},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, rec := testPolicy(3)
+			db := openSQLite(t, sqliteFile(t), redresssql.Config{Policy: pc})
+			tbl := table("txstop")
+			mustExec(t, db, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
+			rec.Reset()
+			runs := 0
+			err := redresssql.RunInTx(context.Background(), db, nil, func(ctx context.Context, tx *sql.Tx) error {
+				runs++
+				if _, err := tx.ExecContext(ctx, "INSERT INTO "+tbl+" (id) VALUES (1)"); err != nil {
+					return err
+				}
+				if runs == 1 {
+					return tc.fail
+				}
+				return nil
+			})
+			if runs != tc.runs {
+				t.Fatalf("fn ran %d times, want %d", runs, tc.runs)
+			}
+			var n int
+			if qerr := db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); qerr != nil {
+				t.Fatal(qerr)
+			}
+			if tc.stop == core.StopNone {
+				if err != nil || n != 1 {
+					t.Fatalf("RunInTx = %v, rows = %d; want nil and 1", err, n)
+				}
+				return
+			}
+			if !errors.Is(err, tc.fail) || n != 0 {
+				t.Fatalf("RunInTx = %v, rows = %d; want %v and 0 (rolled back)", err, n, tc.fail)
+			}
+			if r, ok := core.StopReasonOf(err); !ok || r != tc.stop {
+				t.Fatalf("stop reason = %v (%v), want %v", r, ok, tc.stop)
+			}
+			var found bool
+			for _, e := range rec.All() {
+				if e.Kind == core.EventAborted {
+					t.Fatalf("aborted event for %s", e.Operation)
+				}
+				if e.Kind == core.EventPermanentFail && e.Operation == "transaction" {
+					found = true
+					if e.Class != tc.class {
+						t.Fatalf("permanent_fail class = %v, want %v", e.Class, tc.class)
+					}
+				}
+			}
+			if !found {
+				t.Fatal("no permanent_fail event for the transaction")
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package redresssql_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"slices"
 	"sync"
@@ -203,6 +204,52 @@ func TestPostgresTerminatedOutsideTxRetried(t *testing.T) {
 		if e.Kind == core.EventSuccess && e.Labels.DBOperation == "INSERT "+tbl && e.Outcome != core.OutcomeSuccessAfterRetry {
 			t.Fatalf("insert outcome = %v, want success_after_retry", e.Outcome)
 		}
+	}
+}
+
+// TestPostgresTerminatedPinnedConnNotRetried: on a pinned *sql.Conn that
+// already ran a statement (its session may matter to the caller), a
+// server-killed connection is not replaced in place: the wrapper answers
+// driver.ErrBadConn without sending, and the policy stops with
+// StopNonRetryableClass (event permanent_fail) while the attempt keeps its
+// real class (transient).
+func TestPostgresTerminatedPinnedConnNotRetried(t *testing.T) {
+	pc, rec := testPolicy(3)
+	db := openPG(t, redresssql.Config{Policy: pc})
+	tbl := table("pinned")
+	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
+	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
+
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	terminate(t, backendPID(t, conn))
+	rec.Reset()
+	_, err = conn.ExecContext(ctx, "INSERT INTO "+tbl+" (id) VALUES (1)")
+	if !errors.Is(err, driver.ErrBadConn) {
+		t.Fatalf("insert on a killed pinned connection = %v, want driver.ErrBadConn", err)
+	}
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNonRetryableClass {
+		t.Fatalf("stop reason = %v (%v), want non_retryable_class", r, ok)
+	}
+	if !core.IsNoRetry(err) {
+		t.Fatal("error not marked NoRetry")
+	}
+	k := kinds(rec)
+	if k["attempt_start"] != 1 || k["retry"] != 0 || k["permanent_fail"] != 1 || k["aborted"] != 0 {
+		t.Fatalf("events = %v, want one attempt, no retry, one permanent_fail, no aborted", k)
+	}
+	for _, e := range rec.All() {
+		if e.Kind == core.EventAttemptEnd && (e.Class != core.ClassTransient || e.Reason != "bad_conn") {
+			t.Fatalf("attempt_end = %v/%q, want transient/bad_conn", e.Class, e.Reason)
+		}
+	}
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("count = %d, %v; want 0 (nothing sent)", n, err)
 	}
 }
 

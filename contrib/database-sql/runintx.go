@@ -20,9 +20,12 @@ var ErrCommitUnknown = errors.New("redresssql: commit outcome unknown")
 // busy), the database has rolled the transaction back, so RunInTx rolls back
 // its side, waits as the policy says (backoff, budget, breaker, attempt
 // limits) and runs fn again in a new transaction. Any other failure is
-// returned after one attempt: fn's errors, failures to begin (already
-// retried by the wrapped connection when that was safe) and a commit whose
-// outcome is unknown (ErrCommitUnknown).
+// returned after one attempt, marked with core.NoRetry (stop reason
+// StopNonRetryableClass, event permanent_fail, the failure's real class):
+// fn's errors, failures to begin (already retried by the wrapped connection
+// when that was safe) and a commit whose outcome is unknown
+// (ErrCommitUnknown). fn may return core.NoRetry(err) itself to refuse a
+// re-run of a concurrency failure.
 //
 // fn must do all its database work through tx, and must be safe to run more
 // than once: effects outside the database (sending mail, charging a card)
@@ -36,35 +39,36 @@ var ErrCommitUnknown = errors.New("redresssql: commit outcome unknown")
 // last failure.
 func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	w := wrapperOf(db)
-	var unsafe bool
-	p := w.newPolicy(&unsafe)
 	call := core.Call{Operation: OperationFrom(ctx), Labels: core.Labels{DBSystem: w.system, DBOperation: "transaction"}}
 	if call.Operation == "" {
 		call.Operation = "transaction"
 	}
-	return p.RunCall(ctx, &call, func(ctx context.Context) error {
+	// Every failure that must not be retried is marked with core.NoRetry:
+	// the policy stops (StopNonRetryableClass) and the breaker and the
+	// events see the failure's real class.
+	return w.policy.RunCall(ctx, &call, func(ctx context.Context) error {
 		tx, err := db.BeginTx(ctx, opts)
 		if err != nil {
-			unsafe = true // the connection already retried what was safe
-			return err
+			return core.NoRetry(err) // the connection already retried what was safe
 		}
 		if err := fn(ctx, tx); err != nil {
 			_ = tx.Rollback()
-			unsafe = !txRetryable(w, err)
-			return err
+			if txRetryable(w, err) {
+				return err
+			}
+			return core.NoRetry(err)
 		}
 		if err := tx.Commit(); err != nil {
 			if txRetryable(w, err) {
 				return err // the database refused the commit and rolled back
 			}
-			unsafe = true
 			// A database that answered (an SQL error, pgx's "commit
 			// unexpectedly resulted in rollback") rolled back; anything else
 			// leaves the outcome unknown.
 			if _, ok := classifySQL(err); (!ok || errors.Is(err, errConnDead)) && !errors.Is(err, pgx.ErrTxCommitRollback) {
-				return &commitError{err: err}
+				return core.NoRetry(&commitError{err: err})
 			}
-			return err
+			return core.NoRetry(err)
 		}
 		return nil
 	})

@@ -404,9 +404,11 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 			if h != 1 {
 				t.Errorf("id %d (%s): reply lost after apply, applied %d times", id, p, h)
 			}
+			assertUnsafeStop(t, id, p, o.err)
 		}
 		if errors.Is(o.err, redresssql.ErrCommitUnknown) {
 			unknownCommits++
+			assertUnsafeStop(t, id, "commit", o.err)
 		}
 	}
 	for id, p := range in.afterOn {
@@ -434,5 +436,36 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	}
 	if lost == 0 || unknownCommits == 0 {
 		t.Errorf("lost replies = %d, unknown commits = %d: want both > 0", lost, unknownCommits)
+	}
+	// The safety stop is a NoRetry mark, not an abort: no call ends as
+	// aborted, and some end as permanent_fail with a retryable class (the
+	// real class of a failure that was unsafe to retry).
+	var unsafeStops int
+	for _, e := range rec.All() {
+		switch {
+		case e.Kind == core.EventAborted:
+			t.Errorf("aborted event (%s): the safety stop must be non_retryable_class", e.Operation)
+		case e.Kind == core.EventPermanentFail && e.Class.Retryable():
+			unsafeStops++
+		}
+	}
+	if unsafeStops == 0 {
+		t.Error("no permanent_fail with a retryable class: unsafe failures lost their class")
+	}
+}
+
+// assertUnsafeStop checks that a write whose outcome was unknown stopped
+// with StopNonRetryableClass, marked NoRetry, keeping its retryable class.
+func assertUnsafeStop(t *testing.T, id int64, path string, err error) {
+	t.Helper()
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNonRetryableClass {
+		t.Errorf("id %d (%s): stop reason = %v (%v), want non_retryable_class: %v", id, path, r, ok, err)
+	}
+	if !core.IsNoRetry(err) {
+		t.Errorf("id %d (%s): error not marked NoRetry: %v", id, path, err)
+	}
+	var re *core.RetryError
+	if errors.As(err, &re) && !re.Class.Retryable() {
+		t.Errorf("id %d (%s): class = %v, want the lost reply's retryable class", id, path, re.Class)
 	}
 }

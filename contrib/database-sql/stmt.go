@@ -28,14 +28,12 @@ func (s *stmt) NumInput() int { return s.inner.NumInput() }
 func (s *stmt) ready() (driver.Stmt, error) {
 	c := s.c
 	if s.gen != c.gen || c.broken {
-		c.unsafe = true
-		return nil, driver.ErrBadConn
+		return nil, c.noRetry(driver.ErrBadConn)
 	}
 	if !c.inTx && c.check != nil {
 		if err := c.check(); err != nil {
 			c.broken = true
-			c.unsafe = true
-			return nil, driver.ErrBadConn
+			return nil, c.noRetry(driver.ErrBadConn)
 		}
 	}
 	return s.inner, nil
@@ -45,15 +43,13 @@ func (s *stmt) run(ctx context.Context, fn func(context.Context, driver.Stmt) (a
 	c := s.c
 	call := c.call(ctx, s.op)
 	single := c.single(s.info)
-	c.unsafe = false
 	v, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (any, error) {
 		inner, err := s.ready()
 		if err != nil {
 			return nil, err
 		}
 		v, err := fn(ctx, inner)
-		c.after(err, single, false)
-		return v, err
+		return v, c.after(err, single, false)
 	})
 	c.noteSession(s.info)
 	return v, err
