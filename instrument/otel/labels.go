@@ -1,9 +1,8 @@
 package redressotel
 
 import (
-	"strings"
-
 	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/internal/telemetry"
 )
 
 // nErr is the number of error.type slots: none, then one per class.
@@ -58,9 +57,4 @@ func breakerName(e *core.Event) string {
 
 // cutQuery drops a query string or fragment from a label that should be a
 // route template, in case a raw URL was passed.
-func cutQuery(s string) string {
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
+func cutQuery(s string) string { return telemetry.CutQuery(s) }

@@ -29,6 +29,17 @@ type instruments struct {
 
 type opKey struct{ policy, op string }
 
+// wKey and wevKey key the attribute sets that carry wrapper labels.
+type wKey struct {
+	w  telemetry.Wrapper
+	ei uint8
+}
+
+type wevKey struct {
+	w        telemetry.Wrapper
+	kind, ei uint8
+}
+
 // opt is a precomputed attribute set, ready to pass to Add and Record.
 type opt struct{ o metric.MeasurementOption }
 
@@ -38,6 +49,8 @@ type opEntry struct {
 	attempt [nErr]atomic.Pointer[opt]
 	delay   [nErr]atomic.Pointer[opt] // also the retries counter's
 	events  [maxKinds][nErr]atomic.Pointer[opt]
+	wAtt    cowMap[wKey, metric.MeasurementOption]   // attempts with wrapper labels
+	wEv     cowMap[wevKey, metric.MeasurementOption] // events with wrapper labels
 	opDur   cowMap[uint32, metric.MeasurementOption]
 	budRej  atomic.Pointer[opt]
 	brkRej  cowMap[string, metric.MeasurementOption]
@@ -141,16 +154,64 @@ func (in *instruments) addBudget(policy string, b *core.Budget) {
 }
 
 // set builds a measurement option from the entry's policy and operation and
-// more attributes; an empty value leaves its attribute out.
+// more attributes; an empty string value leaves its attribute out.
 func (en *opEntry) set(kv ...attribute.KeyValue) metric.MeasurementOption {
 	all := make([]attribute.KeyValue, 0, 2+len(kv))
 	all = append(all, attribute.String(telemetry.AttrPolicy, en.key.policy), attribute.String(telemetry.AttrOperation, en.key.op))
 	for _, a := range kv {
-		if a.Value.AsString() != "" {
+		if a.Value.Type() != attribute.STRING || a.Value.AsString() != "" {
 			all = append(all, a)
 		}
 	}
 	return metric.WithAttributeSet(attribute.NewSet(all...))
+}
+
+// wrapperAttrs returns kv followed by w's attributes (absent ones, empty or
+// a zero status code, are left out by set). The HTTP status code is an int
+// attribute, as in the semantic conventions; the gRPC status code is its
+// name ("UNAVAILABLE").
+func wrapperAttrs(w telemetry.Wrapper, kv ...attribute.KeyValue) []attribute.KeyValue {
+	v := w.Values()
+	out := kv
+	for i, k := range telemetry.WrapperAttrs {
+		switch {
+		case k == telemetry.AttrHTTPStatusCode:
+			if w.HTTPStatusCode != 0 {
+				out = append(out, attribute.Int(k, w.HTTPStatusCode))
+			}
+		case v[i] != "":
+			out = append(out, attribute.String(k, v[i]))
+		}
+	}
+	return out
+}
+
+// wEvent is event for an event with wrapper labels.
+func (en *opEntry) wEvent(k core.EventKind, w telemetry.Wrapper, ei int) metric.MeasurementOption {
+	key := wevKey{w, uint8(int(k) % maxKinds), uint8(ei)}
+	if o, ok := en.wEv.load(key); ok {
+		return o
+	}
+	if en.wEv.size() >= telemetry.MaxWrapperSets {
+		return en.event(k, ei)
+	}
+	return en.wEv.loadOrStore(key, func() metric.MeasurementOption {
+		return en.set(wrapperAttrs(w, attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, errorType(ei)))...)
+	})
+}
+
+// wAttempt is attempt1 for an event with wrapper labels.
+func (en *opEntry) wAttempt(w telemetry.Wrapper, ei int) metric.MeasurementOption {
+	key := wKey{w, uint8(ei)}
+	if o, ok := en.wAtt.load(key); ok {
+		return o
+	}
+	if en.wAtt.size() >= telemetry.MaxWrapperSets {
+		return en.attempt1(ei)
+	}
+	return en.wAtt.loadOrStore(key, func() metric.MeasurementOption {
+		return en.set(wrapperAttrs(w, attribute.String(telemetry.AttrErrorType, errorType(ei)))...)
+	})
 }
 
 func (in *instruments) entry(policy, op string) *opEntry {
@@ -176,10 +237,19 @@ func (in *instruments) record(ctx context.Context, e *core.Event) {
 		in.addBudget(e.Policy, e.Budget)
 	}
 	ei := errIndex(e)
-	in.evs.Add(ctx, 1, en.event(e.Kind, ei))
+	w := telemetry.WrapperOf(&e.Labels)
+	if w == (telemetry.Wrapper{}) {
+		in.evs.Add(ctx, 1, en.event(e.Kind, ei))
+	} else {
+		in.evs.Add(ctx, 1, en.wEvent(e.Kind, w, ei))
+	}
 	switch {
 	case e.Kind == core.EventAttemptEnd:
-		in.attDur.Record(ctx, e.AttemptDuration.Seconds(), en.attempt1(ei))
+		if w == (telemetry.Wrapper{}) {
+			in.attDur.Record(ctx, e.AttemptDuration.Seconds(), en.attempt1(ei))
+		} else {
+			in.attDur.Record(ctx, e.AttemptDuration.Seconds(), en.wAttempt(w, ei))
+		}
 	case e.Kind == core.EventRetry:
 		o := en.delay1(ei)
 		in.retries.Add(ctx, 1, o)

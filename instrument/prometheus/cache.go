@@ -44,6 +44,9 @@ func (c *cowMap[K, V]) loadOrStore(k K, mk func() V) V {
 	return v
 }
 
+// size returns the number of entries.
+func (c *cowMap[K, V]) size() int { return lenOf(c.m.Load()) }
+
 // snapshot returns the current map; it must not be modified.
 func (c *cowMap[K, V]) snapshot() map[K]V {
 	if m := c.m.Load(); m != nil {

@@ -104,16 +104,42 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 	}
 	i := 0
 	for range 6 {
-		_ = p.RunCall(ctx, &core.Call{Operation: "GetStock"}, func(context.Context) error {
+		// Wrapper labels as contrib/nethttp sets them: the status code of
+		// each attempt; the port is not emitted.
+		c := &core.Call{Operation: "GetStock", Labels: core.Labels{HTTPMethod: "GET", HTTPRoute: "/stock/{id}", ServerAddress: "stock.internal", ServerPort: 8443}}
+		_ = p.RunCall(ctx, c, func(context.Context) error {
 			clk.Advance(15 * time.Millisecond)
 			var err error
 			if i < len(script) {
 				err = script[i]
 			}
 			i++
+			c.Labels.StatusCode = 200
+			var se *core.StatusError
+			if errors.As(err, &se) {
+				c.Labels.StatusCode = se.Code
+			} else if err != nil {
+				c.Labels.StatusCode = 0 // no response
+			}
 			return err
 		})
 	}
+	// gRPC and database/sql labels, without a breaker.
+	rpc, _ := core.NewPolicy(core.PolicyConfig{Name: "rpc", Bus: core.NewBus(rec), Clock: clk, Sleeper: clk,
+		Retry: core.RetryConfig{MaxAttempts: 2, Strategy: coretest.Delays(0)}})
+	for _, code := range []string{"UNAVAILABLE", "OK"} {
+		c := &core.Call{Operation: "/shop.Cart/Get", Labels: core.Labels{RPCSystem: "grpc", RPCMethod: "/shop.Cart/Get", ServerAddress: "cart", ServerPort: 50051}}
+		_ = rpc.RunCall(ctx, c, func(context.Context) error {
+			clk.Advance(5 * time.Millisecond)
+			c.Labels.RPCStatusCode = code
+			if code != "OK" {
+				return core.Transient(errors.New("unavailable"))
+			}
+			return nil
+		})
+	}
+	_ = rpc.RunCall(ctx, &core.Call{Operation: "SELECT items", Labels: core.Labels{DBSystem: "sqlite", DBOperation: "SELECT items"}},
+		func(context.Context) error { clk.Advance(time.Millisecond); return nil })
 	clk.Advance(2 * time.Second)
 	_ = p.Run(ctx, func(context.Context) error { return nil }) // half-open probe closes
 	small, _ := core.NewBudget(core.BudgetConfig{MaxRetries: 1, Clock: clk})
@@ -147,6 +173,22 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("the OTel exporter produced no family %s for %s: fix internal/telemetry", m.Prom, m.Name)
+		}
+	}
+	// The wrapper labels are there, and only where they belong.
+	for _, w := range []string{
+		"redress_attempt_duration_seconds HISTOGRAM {error_type=server_error,http_request_method=GET,http_response_status_code=503,http_route=/stock/{id},redress_operation=GetStock,redress_policy=inventory,server_address=stock.internal}",
+		"redress_events_total COUNTER {http_request_method=GET,http_response_status_code=200,http_route=/stock/{id},redress_event=success,redress_operation=GetStock,redress_policy=inventory,server_address=stock.internal}",
+		"redress_attempt_duration_seconds HISTOGRAM {error_type=transient,redress_operation=/shop.Cart/Get,redress_policy=rpc,rpc_grpc_status_code=UNAVAILABLE,rpc_method=/shop.Cart/Get,server_address=cart}",
+		"redress_events_total COUNTER {db_operation_name=SELECT items,db_system_name=sqlite,redress_event=attempt_end,redress_operation=SELECT items,redress_policy=rpc}",
+	} {
+		if _, ok := want[w]; !ok {
+			t.Errorf("the OTel pipeline has no series %s", w)
+		}
+	}
+	for k := range want {
+		if strings.HasPrefix(k, "redress_operation_duration_seconds ") && strings.Contains(k, "server_address") {
+			t.Errorf("an operation-level series carries wrapper labels: %s", k)
 		}
 	}
 	if len(want) < 30 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -45,12 +44,21 @@ type observerBox struct{ o prometheus.Observer }
 
 // cutQuery drops a query string or fragment from an operation label, in
 // case a raw URL was passed where a route template belongs.
-func cutQuery(s string) string {
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		return s[:i]
-	}
-	return s
+func cutQuery(s string) string { return telemetry.CutQuery(s) }
+
+// wKey and wevKey key the label children that carry wrapper labels.
+type wKey struct {
+	w  telemetry.Wrapper
+	ei uint8
 }
+
+type wevKey struct {
+	w        telemetry.Wrapper
+	kind, ei uint8
+}
+
+// noWrapper are the wrapper label values of an event without wrapper labels.
+var noWrapper [telemetry.NumWrapperAttrs]string
 
 // opEntry holds the resolved label children of one (policy, operation).
 type opEntry struct {
@@ -59,6 +67,8 @@ type opEntry struct {
 	delay   [nErr]atomic.Pointer[observerBox]
 	retries [nErr]atomic.Pointer[counterBox]
 	events  [maxKinds][nErr]atomic.Pointer[counterBox]
+	wAtt    cowMap[wKey, prometheus.Observer]  // attempts with wrapper labels
+	wEv     cowMap[wevKey, prometheus.Counter] // events with wrapper labels
 	opDur   cowMap[uint32, prometheus.Observer]
 	budRej  atomic.Pointer[counterBox]
 	brkRej  cowMap[string, prometheus.Counter]
@@ -215,10 +225,19 @@ func (s *Subscriber) Handle(_ context.Context, e core.Event) {
 		s.state.addBudget(e.Policy, e.Budget)
 	}
 	ei := errIndex(&e)
-	s.event(en, &e, ei).Inc()
+	w := telemetry.WrapperOf(&e.Labels)
+	if w == (telemetry.Wrapper{}) {
+		s.event(en, &e, ei).Inc()
+	} else {
+		s.wEvent(en, &e, w, ei).Inc()
+	}
 	switch {
 	case e.Kind == core.EventAttemptEnd:
-		s.attempt(en, ei).Observe(e.AttemptDuration.Seconds())
+		if w == (telemetry.Wrapper{}) {
+			s.attempt(en, ei).Observe(e.AttemptDuration.Seconds())
+		} else {
+			s.wAttempt(en, w, ei).Observe(e.AttemptDuration.Seconds())
+		}
 	case e.Kind == core.EventRetry:
 		s.retry(en, ei).Inc()
 		s.retryDelay(en, ei).Observe(e.Sleep.Seconds())
@@ -249,16 +268,50 @@ func (s *Subscriber) event(en *opEntry, e *core.Event, ei int) prometheus.Counte
 	if b := en.events[k][ei].Load(); b != nil {
 		return b.c
 	}
-	b := &counterBox{s.evs.WithLabelValues(en.key.policy, en.key.op, e.Kind.String(), errorType(ei))}
+	b := &counterBox{s.evs.WithLabelValues(withValues(noWrapper, en.key.policy, en.key.op, e.Kind.String(), errorType(ei))...)}
 	en.events[k][ei].Store(b)
 	return b.c
+}
+
+// withValues returns the label values first..., then the wrapper's.
+func withValues(w [telemetry.NumWrapperAttrs]string, first ...string) []string {
+	return append(first, w[:]...)
+}
+
+// wEvent is event for an event with wrapper labels.
+func (s *Subscriber) wEvent(en *opEntry, e *core.Event, w telemetry.Wrapper, ei int) prometheus.Counter {
+	k := wevKey{w, uint8(int(e.Kind) % maxKinds), uint8(ei)}
+	if c, ok := en.wEv.load(k); ok {
+		return c
+	}
+	if en.wEv.size() >= telemetry.MaxWrapperSets {
+		return s.event(en, e, ei)
+	}
+	kind := e.Kind.String()
+	return en.wEv.loadOrStore(k, func() prometheus.Counter {
+		return s.evs.WithLabelValues(withValues(w.Values(), en.key.policy, en.key.op, kind, errorType(ei))...)
+	})
+}
+
+// wAttempt is attempt for an event with wrapper labels.
+func (s *Subscriber) wAttempt(en *opEntry, w telemetry.Wrapper, ei int) prometheus.Observer {
+	k := wKey{w, uint8(ei)}
+	if o, ok := en.wAtt.load(k); ok {
+		return o
+	}
+	if en.wAtt.size() >= telemetry.MaxWrapperSets {
+		return s.attempt(en, ei)
+	}
+	return en.wAtt.loadOrStore(k, func() prometheus.Observer {
+		return s.attDur.WithLabelValues(withValues(w.Values(), en.key.policy, en.key.op, errorType(ei))...)
+	})
 }
 
 func (s *Subscriber) attempt(en *opEntry, ei int) prometheus.Observer {
 	if b := en.attempt[ei].Load(); b != nil {
 		return b.o
 	}
-	b := &observerBox{s.attDur.WithLabelValues(en.key.policy, en.key.op, errorType(ei))}
+	b := &observerBox{s.attDur.WithLabelValues(withValues(noWrapper, en.key.policy, en.key.op, errorType(ei))...)}
 	en.attempt[ei].Store(b)
 	return b.o
 }

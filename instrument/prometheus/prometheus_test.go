@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/redress-go/redress/core"
 	"github.com/redress-go/redress/core/coretest"
 	redressprom "github.com/redress-go/redress/instrument/prometheus"
+	"github.com/redress-go/redress/internal/telemetry"
 	"github.com/redress-go/redress/internal/testenv"
 )
 
@@ -53,7 +56,13 @@ func TestNewConfigErrors(t *testing.T) {
 func TestRegistrationConflictLeavesNothingRegistered(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	// Someone else owns one of the series.
-	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "redress_events_total", Help: "Lifecycle events published on the bus."}, []string{"redress_policy", "redress_operation", "redress_event", "error_type"})
+	// (With the same label names: a registry never forgets the label names
+	// of a family, even after Unregister.)
+	var names []string
+	for _, a := range telemetry.Events.Attrs {
+		names = append(names, telemetry.PromLabel(a))
+	}
+	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "redress_events_total", Help: "Lifecycle events published on the bus."}, names)
 	reg.MustRegister(other)
 	_, err := redressprom.New(redressprom.Config{Registerer: reg})
 	if !errors.Is(err, redressprom.ErrConflict) {
@@ -108,16 +117,26 @@ func TestScriptedCallExactSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	const lbl = `redress_operation="GetStock",redress_policy="inventory"`
+	// No wrapper labels: client_golang writes them with empty values, and
+	// sorts the labels by name.
+	ev := func(errType, event string, n int) string {
+		ls := []string{`error_type="` + errType + `"`, `redress_event="` + event + `"`, lbl}
+		for _, a := range telemetry.WrapperAttrs {
+			ls = append(ls, telemetry.PromLabel(a)+`=""`)
+		}
+		sort.Strings(ls)
+		return fmt.Sprintf("redress_events_total{%s} %d", strings.Join(ls, ","), n)
+	}
 	want := `
 # HELP redress_retries_total Retries scheduled.
 # TYPE redress_retries_total counter
 redress_retries_total{error_type="transient",` + lbl + `} 2
 # HELP redress_events_total Lifecycle events published on the bus.
 # TYPE redress_events_total counter
-redress_events_total{error_type="",redress_event="attempt_end",` + lbl + `} 1
-redress_events_total{error_type="",redress_event="success",` + lbl + `} 1
-redress_events_total{error_type="transient",redress_event="attempt_end",` + lbl + `} 2
-redress_events_total{error_type="transient",redress_event="retry",` + lbl + `} 2
+` + ev("", "attempt_end", 1) + `
+` + ev("", "success", 1) + `
+` + ev("transient", "attempt_end", 2) + `
+` + ev("transient", "retry", 2) + `
 # HELP redress_budget_utilization_ratio Share of the retry budget in use.
 # TYPE redress_budget_utilization_ratio gauge
 redress_budget_utilization_ratio{redress_policy="inventory"} 0.5
@@ -268,6 +287,13 @@ func TestHandleAllocatesNothing(t *testing.T) {
 		{Kind: core.EventMaxAttemptsExceeded, Policy: "p", Operation: "o", Attempt: 3, Outcome: core.OutcomeFailure, StopReason: core.StopMaxAttempts, Class: core.ClassServerError},
 		{Kind: core.EventBudgetExhausted, Policy: "p", Operation: "o", Attempt: 3, Outcome: core.OutcomeFailure, StopReason: core.StopBudgetExhausted},
 		{Kind: core.EventCircuitRejected, Policy: "p", Operation: "o", Outcome: core.OutcomeRejected, StopReason: core.StopCircuitOpen, Breaker: br},
+		// With wrapper labels (the label-child cache is keyed by them too).
+		{Kind: core.EventAttemptEnd, Policy: "p", Operation: "o", Attempt: 1, Err: errors.New("x"), Class: core.ClassServerError,
+			Labels: core.Labels{HTTPMethod: "GET", HTTPRoute: "/o/{id}", ServerAddress: "o.example", ServerPort: 443, StatusCode: 503}},
+		{Kind: core.EventSuccess, Policy: "p", Operation: "o", Attempt: 2, Outcome: core.OutcomeSuccessAfterRetry,
+			Labels: core.Labels{HTTPMethod: "GET", HTTPRoute: "/o/{id}", ServerAddress: "o.example", ServerPort: 443, StatusCode: 200}},
+		{Kind: core.EventAttemptEnd, Policy: "p", Operation: "o", Attempt: 1, Labels: core.Labels{RPCSystem: "grpc", RPCMethod: "/s.S/M", RPCStatusCode: "OK"}},
+		{Kind: core.EventAttemptEnd, Policy: "p", Operation: "o", Attempt: 1, Labels: core.Labels{DBSystem: "postgresql", DBOperation: "SELECT users"}},
 	}
 	ctx := context.Background()
 	for _, e := range evs { // warm-up resolves the label children
@@ -283,13 +309,15 @@ func TestHandleAllocatesNothing(t *testing.T) {
 	}
 }
 
-// The error message and the wrapper labels never reach a label value.
+// The error message never reaches a label value, and a query string in the
+// operation or the route (a raw URL passed where a template belongs) is cut
+// off; the wrapper labels themselves are emitted.
 func TestPrivacyNoSecretInSeries(t *testing.T) {
 	const secret = "sk_live_SECRET123"
 	sub, reg := newSub(t, redressprom.Config{})
 	p, _ := core.NewPolicy(core.PolicyConfig{Name: "api", Bus: core.NewBus(sub), Sleeper: coretest.InstantSleeper{}})
 	_ = p.RunCall(context.Background(), &core.Call{Operation: "GET /items?api_key=" + secret, Labels: core.Labels{
-		HTTPMethod: "GET", HTTPRoute: "/items?token=" + secret, ServerAddress: secret + ".example",
+		HTTPMethod: "GET", HTTPRoute: "/items?token=" + secret + "#" + secret, ServerAddress: "api.example", StatusCode: 503,
 	}}, func(context.Context) error {
 		return core.Transient(errors.New("bad token " + secret))
 	})
@@ -297,8 +325,10 @@ func TestPrivacyNoSecretInSeries(t *testing.T) {
 	if strings.Contains(out, secret) {
 		t.Fatalf("scrape output contains the secret:\n%s", out)
 	}
-	if !strings.Contains(out, `redress_operation="GET /items"`) {
-		t.Fatalf("scrape lacks the operation series:\n%s", out)
+	for _, want := range []string{`redress_operation="GET /items"`, `http_route="/items"`, `server_address="api.example"`, `http_response_status_code="503"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s:\n%s", want, out)
+		}
 	}
 }
 

@@ -7,6 +7,13 @@
 // It is internal: not API.
 package telemetry
 
+import (
+	"strconv"
+	"strings"
+
+	"github.com/redress-go/redress/core"
+)
+
 // Attribute keys (OTel attributes; Prometheus labels replace '.' with '_').
 const (
 	AttrPolicy     = "redress.policy"
@@ -32,6 +39,82 @@ const (
 	AttrRPCMethod      = "rpc.method"
 	AttrRPCStatusCode  = "rpc.grpc.status_code"
 )
+
+// WrapperAttrs are the wrapper attributes carried, from the event's typed
+// core.Labels, by the attempt-level instruments (AttemptDuration and
+// Events), in this order. An absent label (empty string, status code 0) is
+// left out by the OTel subscriber and written as "" by the Prometheus
+// subscriber; Prometheus treats the two alike.
+//
+// Cardinality stays bounded because each value comes from a small set the
+// caller controls, never from request data: HTTP methods (the wrapper folds
+// unknown ones), route templates (never raw paths; a query string or
+// fragment is cut off defensively), the hosts of the caller's own
+// downstreams (no port: server.port is not emitted), HTTP status codes,
+// database system names, SQL operation names (the statement's verb and
+// table, never SQL text or arguments), full gRPC method names of the
+// caller's stubs and gRPC status code names. Operation-level instruments
+// (OperationDuration, Retries, RetryDelay) do not carry them: the dashboards
+// scope those to a wrapper by joining on (policy, operation).
+var WrapperAttrs = wrapperAttrs[:]
+
+var wrapperAttrs = [...]string{
+	AttrHTTPMethod, AttrServerAddress, AttrHTTPRoute, AttrHTTPStatusCode,
+	AttrDBSystem, AttrDBOperation, AttrRPCMethod, AttrRPCStatusCode,
+}
+
+// NumWrapperAttrs is len(WrapperAttrs).
+const NumWrapperAttrs = len(wrapperAttrs)
+
+func withWrapper(attrs ...string) []string { return append(attrs, wrapperAttrs[:]...) }
+
+// Wrapper holds the values of WrapperAttrs of one event. It is comparable,
+// so subscribers use it in the key of their label caches; the zero value
+// means "no wrapper label".
+type Wrapper struct {
+	HTTPMethod, ServerAddress, HTTPRoute string
+	HTTPStatusCode                       int
+	DBSystem, DBOperation                string
+	RPCMethod, RPCStatusCode             string
+}
+
+// WrapperOf returns the wrapper attribute values of l (server.port and
+// rpc.system are not carried).
+func WrapperOf(l *core.Labels) Wrapper {
+	return Wrapper{
+		HTTPMethod: l.HTTPMethod, ServerAddress: l.ServerAddress, HTTPRoute: l.HTTPRoute,
+		HTTPStatusCode: l.StatusCode,
+		DBSystem:       l.DBSystem, DBOperation: l.DBOperation,
+		RPCMethod: l.RPCMethod, RPCStatusCode: l.RPCStatusCode,
+	}
+}
+
+// Values returns w's label values in WrapperAttrs order, "" for an absent
+// one. A query string or fragment in the route is cut off, in case a raw
+// URL was passed where a template belongs.
+func (w Wrapper) Values() [NumWrapperAttrs]string {
+	code := ""
+	if w.HTTPStatusCode != 0 {
+		code = strconv.Itoa(w.HTTPStatusCode)
+	}
+	return [NumWrapperAttrs]string{w.HTTPMethod, w.ServerAddress, CutQuery(w.HTTPRoute), code,
+		w.DBSystem, w.DBOperation, w.RPCMethod, w.RPCStatusCode}
+}
+
+// CutQuery drops a query string or fragment from s.
+func CutQuery(s string) string {
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// MaxWrapperSets bounds the label sets with wrapper labels that a
+// subscriber keeps per (policy, operation) and instrument: past it, an event
+// with a new combination is recorded without wrapper labels, so that a
+// misbehaving wrapper (a raw path as the route) cannot grow the series
+// without bound. Both subscribers apply the same rule.
+const MaxWrapperSets = 1000
 
 // PromLabel returns the Prometheus label name for an OTel attribute key, as
 // the OTel Prometheus exporter writes it ('.' becomes '_').
@@ -84,7 +167,7 @@ var (
 		Name: "redress.attempt.duration", Unit: "s", Kind: Histogram,
 		Description: "Duration of one attempt.",
 		Prom:        "redress_attempt_duration_seconds",
-		Attrs:       []string{AttrPolicy, AttrOperation, AttrErrorType},
+		Attrs:       withWrapper(AttrPolicy, AttrOperation, AttrErrorType),
 	}
 	Retries = Metric{
 		Name: "redress.retries", Unit: "{retry}", Kind: Counter,
@@ -102,7 +185,7 @@ var (
 		Name: "redress.events", Unit: "{event}", Kind: Counter,
 		Description: "Lifecycle events published on the bus.",
 		Prom:        "redress_events_total",
-		Attrs:       []string{AttrPolicy, AttrOperation, AttrEvent, AttrErrorType},
+		Attrs:       withWrapper(AttrPolicy, AttrOperation, AttrEvent, AttrErrorType),
 	}
 	BudgetRejections = Metric{
 		Name: "redress.budget.rejections", Unit: "{retry}", Kind: Counter,
