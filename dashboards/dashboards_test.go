@@ -371,40 +371,68 @@ func TestPromtoolCatchesWrongThresholds(t *testing.T) {
 	}
 }
 
-// TestWrapperPanelsFollowTheTable: a wrapper attribute gets its own panel as
-// soon as the name table lists it on the attempt histogram (and not
-// before, so that no panel queries a label the subscribers do not emit).
-func TestWrapperPanelsFollowTheTable(t *testing.T) {
-	panelsOf := func() map[string]string {
-		g, err := newGenerator(Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]string{}
-		for _, bd := range g.boards() {
-			for _, r := range bd.rows {
-				for _, p := range r.panels {
-					out[bd.uid+"/"+p.title] = p.targets[0].expr
+// TestWrapperBoardsAreScoped: every panel query of a wrapper dashboard is
+// restricted to that wrapper's series (its scope label non-empty, directly
+// or through a join), and the dashboards group by the wrapper attributes
+// the issue asks for, which the name table lists on the attempt-level
+// instruments.
+func TestWrapperBoardsAreScoped(t *testing.T) {
+	g, err := newGenerator(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		uid    string
+		scope  string
+		groups [][]string // each must be the grouping of some panel query
+	}{
+		{uidHTTP, telemetry.AttrHTTPMethod, [][]string{
+			{telemetry.AttrServerAddress, telemetry.AttrHTTPRoute},
+			{telemetry.AttrServerAddress, telemetry.AttrHTTPRoute, telemetry.AttrHTTPStatusCode},
+		}},
+		{uidGRPC, telemetry.AttrRPCMethod, [][]string{
+			{telemetry.AttrRPCMethod},
+			{telemetry.AttrRPCMethod, telemetry.AttrRPCStatusCode},
+		}},
+		{uidSQL, telemetry.AttrDBSystem, [][]string{
+			{telemetry.AttrDBOperation, telemetry.AttrDBSystem},
+		}},
+	} {
+		t.Run(tc.uid, func(t *testing.T) {
+			var exprs []string
+			for _, bd := range g.boards() {
+				if bd.uid != tc.uid {
+					continue
+				}
+				for _, r := range bd.rows {
+					for _, p := range r.panels {
+						for _, tg := range p.targets {
+							exprs = append(exprs, tg.expr)
+							if !strings.Contains(tg.expr, telemetry.PromLabel(tc.scope)+`!=""`) {
+								t.Errorf("panel %q is not scoped to the wrapper's series: %s", p.title, tg.expr)
+							}
+						}
+					}
 				}
 			}
-		}
-		return out
-	}
-	const statusPanel = uidHTTP + "/Attempts by status code"
-	if has(telemetry.AttemptDuration, telemetry.AttrHTTPStatusCode) {
-		t.Skip("the table already lists the status code; the committed dashboards show it")
-	}
-	if _, ok := panelsOf()[statusPanel]; ok {
-		t.Fatalf("%s generated although the table does not list %s", statusPanel, telemetry.AttrHTTPStatusCode)
-	}
-	saved := telemetry.AttemptDuration
-	t.Cleanup(func() { telemetry.AttemptDuration = saved })
-	telemetry.AttemptDuration.Attrs = append(slices.Clone(saved.Attrs), telemetry.AttrHTTPStatusCode)
-	expr, ok := panelsOf()[statusPanel]
-	if !ok {
-		t.Fatalf("%s not generated once the table lists %s", statusPanel, telemetry.AttrHTTPStatusCode)
-	}
-	if want := telemetry.PromLabel(telemetry.AttrHTTPStatusCode); !strings.Contains(expr, "by (redress_operation, "+want+")") {
-		t.Errorf("status panel does not group by %s: %s", want, expr)
+			if len(exprs) == 0 {
+				t.Fatal("no such dashboard")
+			}
+			for _, grp := range tc.groups {
+				for _, a := range grp {
+					if !has(telemetry.AttemptDuration, a) || !has(telemetry.Events, a) {
+						t.Errorf("the name table does not list %s on the attempt-level instruments", a)
+					}
+				}
+				want := "sum " + by(promLabels(grp)...) + " "
+				found := false
+				for _, e := range exprs {
+					found = found || strings.HasPrefix(e, want)
+				}
+				if !found {
+					t.Errorf("no panel groups %s", want)
+				}
+			}
+		})
 	}
 }

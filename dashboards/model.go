@@ -219,76 +219,151 @@ func (g *generator) breakerPanels(what, stateTitle, rejTitle string) []panel {
 	}
 }
 
-// wrapper describes one contrib wrapper's dashboard.
+// wrapper describes one contrib wrapper's dashboard. Its panels read the
+// attempt-level instruments, which carry the wrapper attributes, restricted
+// to the wrapper's series by scope (a wrapper-specific label that is never
+// empty on them); the operation-level and breaker instruments, which do
+// not carry them, are restricted by a join on policy (and operation) with
+// those series.
 type wrapper struct {
 	uid, title, file, desc string
-	opNoun                 string // what redress.operation holds for this wrapper
-	breakerNoun            string // what a breaker guards
-	// labels are wrapper attributes (telemetry keys) that get their own
-	// panel when the name table says the attempt histogram carries them.
-	labels []wrapperLabel
+	// scope is the attribute (telemetry key) set on every series of this
+	// wrapper and on no other wrapper's.
+	scope string
+	// ident are the attributes that identify what is called (host and
+	// route, method, operation and system); failures, retries and
+	// rejections are shown by the first one.
+	ident []string
+	// status is the attribute holding the attempt's status code, or "".
+	status string
+	// identNoun names ident together ("host and route"); firstNoun names
+	// ident[0] alone ("host"); breakerNoun is what a breaker guards.
+	identNoun, firstNoun, breakerNoun string
 }
 
-type wrapperLabel struct {
-	attr, noun string
+// terminalEvents matches the events that end a call, one per logical call.
+func terminalEvents() string {
+	var names []string
+	for _, k := range core.EventKinds() {
+		if k.Terminal() {
+			names = append(names, k.String())
+		}
+	}
+	return re(lEvent, strings.Join(names, "|"))
+}
+
+func promLabels(attrs []string) []string {
+	out := make([]string, len(attrs))
+	for i, a := range attrs {
+		out[i] = telemetry.PromLabel(a)
+	}
+	return out
 }
 
 func (g *generator) wrapperBoard(w wrapper) board {
-	op := telemetry.OperationDuration
 	at := telemetry.AttemptDuration
-	pol, ope := lPolicy, lOperation
-	p99 := g.cfg.LatencyP99.Seconds()
-	traffic := []panel{
-		{title: "Requests by " + w.opNoun, kind: kindTimeSeries, unit: "reqps", width: 8, stacked: true, min: f64(0),
-			desc: "Logical calls per second by " + w.opNoun + " (the redress.operation label).",
-			targets: []target{{
-				expr:   rateBy(series(op, "_count"), g.panelSel(op), pol, ope),
-				legend: legendOf(pol, ope),
-			}}},
-		{title: "Outcomes", kind: kindTimeSeries, unit: "reqps", width: 8, stacked: true, min: f64(0),
-			desc: "Calls per second by outcome: success, success_after_retry, failure, rejected.",
-			targets: []target{{
-				expr:   rateBy(series(op, "_count"), g.panelSel(op), ope, lOutcome),
-				legend: legendOf(ope, lOutcome),
-			}}},
-		{title: "Failed attempts by class", kind: kindTimeSeries, unit: "ops", width: 8, stacked: true, min: f64(0),
-			desc: "Failed attempts per second by class: the wrapper maps each " + w.opNoun + "'s status to a class.",
-			targets: []target{{
-				expr:   rateBy(series(at, "_count"), g.panelSel(at, ne(lClass, "")), ope, lClass),
-				legend: legendOf(ope, lClass),
-			}}},
-	}
-	for _, l := range w.labels {
-		if !has(at, l.attr) {
-			continue // the subscribers do not emit it: a panel would be empty
+	ev := telemetry.Events
+	for _, a := range append([]string{w.scope, w.status}, w.ident...) {
+		if a != "" && (!has(at, a) || !has(ev, a)) {
+			panic("dashboards: the name table does not list " + a + " on " + at.Name + " and " + ev.Name)
 		}
-		lbl := telemetry.PromLabel(l.attr)
-		traffic = append(traffic, panel{
-			title: "Attempts by " + l.noun, kind: kindTimeSeries, unit: "ops", width: 8, stacked: true, min: f64(0),
-			desc: "Attempts per second by " + l.noun + ".",
-			targets: []target{{
-				expr:   rateBy(series(at, "_count"), g.panelSel(at), ope, lbl),
-				legend: legendOf(ope, lbl),
-			}}})
 	}
+	scope := ne(telemetry.PromLabel(w.scope), "")
+	ident := promLabels(w.ident)
+	first := ident[0]
+	p99 := g.cfg.LatencyP99.Seconds()
+	// join restricts an expression on a metric without wrapper labels to the
+	// policies (and operations) that have this wrapper's attempts.
+	join := func(on ...string) string {
+		return fmt.Sprintf(" and on (%s) group by (%s) (%s%s)", strings.Join(on, ", "), strings.Join(on, ", "),
+			series(at, "_count"), g.panelSel(at, scope))
+	}
+	attempts := panel{title: "Attempts by " + w.identNoun, kind: kindTimeSeries, unit: "ops", width: 8, stacked: true, min: f64(0),
+		desc: "Attempts per second by " + w.identNoun + ", retries included.",
+		targets: []target{{
+			expr:   rateBy(series(at, "_count"), g.panelSel(at, scope), ident...),
+			legend: legendOf(ident...),
+		}}}
+	if w.status != "" {
+		st := telemetry.PromLabel(w.status)
+		grp := append(append([]string{}, ident...), st)
+		attempts = panel{title: "Attempts by " + w.identNoun + " and status code", kind: kindTimeSeries, unit: "ops", width: 8, stacked: true, min: f64(0),
+			desc: "Attempts per second by " + w.identNoun + " and the status code of the attempt (" + w.status + "; empty when no response arrived).",
+			targets: []target{{
+				expr:   rateBy(series(at, "_count"), g.panelSel(at, scope), grp...),
+				legend: legendOf(grp...),
+			}}}
+	}
+	opQuantiles := g.quantilePanel("Call latency by operation", "Duration of one logical call, retries and backoff included: p50, p95, p99, for the operations of this wrapper.", telemetry.OperationDuration, []string{lOperation}, &p99)
+	for i := range opQuantiles.targets {
+		// histogram_quantile(q, sum by (op, le) (rate(...))): join inside the sum.
+		t := &opQuantiles.targets[i]
+		t.expr = strings.Replace(t.expr, "]))", "])"+join(lPolicy, lOperation)+")", 1)
+	}
+	states := g.breakerPanels(w.breakerNoun, "Breaker state", "Rejections by "+w.firstNoun)
+	states[0].targets[0].expr += join(lPolicy)
+	states[1].targets[0].expr += join(lPolicy)
+	states[2].desc = "Calls refused without touching the " + w.breakerNoun + " because its breaker was open, per second."
+	states[2].targets = []target{{
+		expr:   rateBy(ev.Prom, g.panelSel(ev, scope, eq(lEvent, core.EventCircuitRejected.String())), lPolicy, first),
+		legend: legendOf(lPolicy, first),
+	}}
 	return board{
 		uid: w.uid, title: w.title, file: w.file, desc: w.desc,
 		tags: []string{"redress"},
 		rows: []row{
-			{title: "Traffic", panels: traffic},
-			{title: "Retries and latency", panels: []panel{
-				{title: "Retries by class", kind: kindTimeSeries, unit: "ops", width: 8, stacked: true, min: f64(0),
-					desc: "Retries scheduled per second by " + w.opNoun + " and class.",
+			{title: "Traffic", panels: []panel{
+				{title: "Calls by " + w.identNoun, kind: kindTimeSeries, unit: "reqps", width: 8, stacked: true, min: f64(0),
+					desc: "Logical calls per second (all attempts of a call count once) by " + w.identNoun + ".",
 					targets: []target{{
-						expr:   rateBy(telemetry.Retries.Prom, g.panelSel(telemetry.Retries), ope, lClass),
-						legend: legendOf(ope, lClass),
+						expr:   rateBy(ev.Prom, g.panelSel(ev, scope, terminalEvents()), ident...),
+						legend: legendOf(ident...),
 					}}},
-				g.quantilePanel("Latency by "+w.opNoun, "Duration of one logical call, retries included: p50, p95, p99.", op, []string{ope}, &p99),
-				g.quantilePanel("Attempt latency by "+w.opNoun, "Duration of one attempt: p50, p95, p99.", at, []string{ope}, &p99),
+				{title: "Call results by " + w.firstNoun, kind: kindTimeSeries, unit: "reqps", width: 8, stacked: true, min: f64(0),
+					desc: "Logical calls per second by " + w.firstNoun + " and the event that ended them: success, permanent_fail, max_attempts_exceeded, budget_exhausted, circuit_rejected, ...",
+					targets: []target{{
+						expr:   rateBy(ev.Prom, g.panelSel(ev, scope, terminalEvents()), first, lEvent),
+						legend: legendOf(first, lEvent),
+					}}},
+				attempts,
+				{title: "Failed attempts by class", kind: kindTimeSeries, unit: "ops", width: 12, stacked: true, min: f64(0),
+					desc: "Failed attempts per second by " + w.firstNoun + " and class: the wrapper maps each status to a class.",
+					targets: []target{{
+						expr:   rateBy(series(at, "_count"), g.panelSel(at, scope, ne(lClass, "")), first, lClass),
+						legend: legendOf(first, lClass),
+					}}},
+				{title: "Retries by class", kind: kindTimeSeries, unit: "ops", width: 12, stacked: true, min: f64(0),
+					desc: "Retries scheduled per second by " + w.firstNoun + " and the class of the failure retried.",
+					targets: []target{{
+						expr:   rateBy(ev.Prom, g.panelSel(ev, scope, eq(lEvent, core.EventRetry.String())), first, lClass),
+						legend: legendOf(first, lClass),
+					}}},
 			}},
-			{title: "Circuit breakers", panels: g.breakerPanels(w.breakerNoun, "Breaker state by "+w.breakerNoun, "Rejections by "+w.breakerNoun)},
+			{title: "Latency", panels: []panel{
+				g.quantilePanelScoped("Attempt latency by "+w.identNoun, "Duration of one attempt: p50, p95, p99.", ident, scope, &p99),
+				opQuantiles,
+			}},
+			{title: "Circuit breakers", panels: states},
 		},
 	}
+}
+
+// quantilePanelScoped is quantilePanel on the attempt histogram restricted
+// to a wrapper's series, 12 wide.
+func (g *generator) quantilePanelScoped(title, desc string, labels []string, scope string, threshold *float64) panel {
+	at := telemetry.AttemptDuration
+	p := panel{title: title, desc: desc, unit: "s", width: 12, min: f64(0)}
+	for _, q := range quantiles {
+		grp := append(append([]string{}, labels...), "le")
+		p.targets = append(p.targets, target{
+			expr:   fmt.Sprintf("histogram_quantile(%s, %s)", q.q, rateBy(series(at, "_bucket"), g.panelSel(at, scope), grp...)),
+			legend: q.legend + " " + legendOf(labels...),
+		})
+	}
+	if threshold != nil {
+		p.thresholds = []step{{color: "green"}, {value: threshold, color: "red"}}
+	}
+	return p
 }
 
 func (g *generator) boards() []board {
@@ -296,24 +371,21 @@ func (g *generator) boards() []board {
 		g.overview(),
 		g.wrapperBoard(wrapper{
 			uid: uidHTTP, title: "redress / HTTP client", file: "grafana/redress-http.json",
-			desc:   "net/http clients wrapped with contrib/nethttp (redresshttp): requests by route or \"METHOD host\", failures by class (429 rate_limit, 5xx server_error, 408 transient, 4xx permanent), breakers per host.",
-			opNoun: "route", breakerNoun: "host",
-			labels: []wrapperLabel{
-				{telemetry.AttrServerAddress, "host"}, {telemetry.AttrHTTPRoute, "route"},
-				{telemetry.AttrHTTPStatusCode, "status code"}, {telemetry.AttrHTTPMethod, "method"},
-			},
+			desc:  "net/http clients wrapped with contrib/nethttp (redresshttp): calls and attempts by host and route with status codes, failures by class (429 rate_limit, 5xx server_error, 408 transient, 4xx permanent), breakers per host. Series with a non-empty http_request_method.",
+			scope: telemetry.AttrHTTPMethod, ident: []string{telemetry.AttrServerAddress, telemetry.AttrHTTPRoute}, status: telemetry.AttrHTTPStatusCode,
+			identNoun: "host and route", firstNoun: "host", breakerNoun: "host",
 		}),
 		g.wrapperBoard(wrapper{
 			uid: uidSQL, title: "redress / database/sql", file: "grafana/redress-sql.json",
-			desc:   "database/sql connections wrapped with contrib/database-sql (redresssql): queries by SQL operation, serialization failures and deadlocks (class concurrency), connection failures (transient), breakers per database.",
-			opNoun: "SQL operation", breakerNoun: "database",
-			labels: []wrapperLabel{{telemetry.AttrDBSystem, "database system"}, {telemetry.AttrDBOperation, "db operation"}},
+			desc:  "database/sql connections wrapped with contrib/database-sql (redresssql): calls and attempts by SQL operation and database system, serialization failures and deadlocks (class concurrency), connection failures (transient), breakers per database. Series with a non-empty db_system_name.",
+			scope: telemetry.AttrDBSystem, ident: []string{telemetry.AttrDBOperation, telemetry.AttrDBSystem},
+			identNoun: "operation and system", firstNoun: "operation", breakerNoun: "database",
 		}),
 		g.wrapperBoard(wrapper{
 			uid: uidGRPC, title: "redress / gRPC client", file: "grafana/redress-grpc.json",
-			desc:   "gRPC clients using the contrib/grpc (redressgrpc) interceptors: calls by full method name, failures by class (UNAVAILABLE transient, RESOURCE_EXHAUSTED rate_limit, INTERNAL server_error, ...), breakers per target.",
-			opNoun: "method", breakerNoun: "target",
-			labels: []wrapperLabel{{telemetry.AttrRPCMethod, "method"}, {telemetry.AttrRPCStatusCode, "status code"}},
+			desc:  "gRPC clients using the contrib/grpc (redressgrpc) interceptors: calls and attempts by full method name and status code, failures by class (UNAVAILABLE transient, RESOURCE_EXHAUSTED rate_limit, INTERNAL server_error, ...), breakers per target. Series with a non-empty rpc_method.",
+			scope: telemetry.AttrRPCMethod, ident: []string{telemetry.AttrRPCMethod}, status: telemetry.AttrRPCStatusCode,
+			identNoun: "method", firstNoun: "method", breakerNoun: "target",
 		}),
 	}
 }

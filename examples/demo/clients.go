@@ -70,7 +70,7 @@ func startUpstreams(ctx context.Context, cur *current, bus *core.Bus, s schedule
 		u.close()
 		return nil, err
 	}
-	if err := u.startSQLite(bus, s); err != nil {
+	if err := u.startSQLite(cur, bus, s); err != nil {
 		u.close()
 		return nil, err
 	}

@@ -19,7 +19,10 @@ import (
 // timeout) collide with SQLITE_BUSY (class concurrency), and
 // redresssql.RunInTx rolls back and re-runs the loser, within the policy's
 // attempts and budget. Reads go through the wrapped connection as
-// "SELECT orders", transactions as "PlaceOrder".
+// "SELECT orders", transactions as "PlaceOrder". During an outage phase a
+// "migration" holds the database's write lock on an unwrapped connection:
+// every write fails with SQLITE_BUSY (reads still succeed, WAL), and the
+// policy's breaker, which counts concurrency failures by ratio, opens.
 
 // sqlPause is the extra pause of a SQL client between calls.
 const sqlPause = 60 * time.Millisecond
@@ -28,7 +31,7 @@ type sqlClient struct {
 	db *sql.DB
 }
 
-func (u *upstreams) startSQLite(bus *core.Bus, s schedule) error {
+func (u *upstreams) startSQLite(cur *current, bus *core.Bus, s schedule) error {
 	dir, err := os.MkdirTemp("", "redress-demo-")
 	if err != nil {
 		return err
@@ -39,11 +42,21 @@ func (u *upstreams) startSQLite(bus *core.Bus, s schedule) error {
 	if err != nil {
 		return err
 	}
+	// Occasional collisions are normal here: the breaker opens on a high
+	// ratio of failed attempts, not on a count.
+	breaker, err := core.NewBreaker(*breakerTemplate("orders-db", core.BreakerConfig{
+		TripOn:       core.SetOf(core.ClassTransient, core.ClassServerError, core.ClassConcurrency),
+		FailureRatio: 0.3, MinCalls: 10, Window: 10 * time.Second, RecoveryTimeout: 5 * time.Second,
+	}, s))
+	if err != nil {
+		return err
+	}
 	db, err := redresssql.Open("sqlite", dsn, redresssql.Config{Policy: core.PolicyConfig{
-		Name:   "orders-db",
-		Bus:    bus,
-		Retry:  core.RetryConfig{MaxAttempts: 5, Strategy: core.FullJitter(2*time.Millisecond, 50*time.Millisecond)},
-		Budget: budget,
+		Name:    "orders-db",
+		Bus:     bus,
+		Retry:   core.RetryConfig{MaxAttempts: 5, Strategy: core.FullJitter(2*time.Millisecond, 50*time.Millisecond)},
+		Budget:  budget,
+		Breaker: breaker,
 	}})
 	if err != nil {
 		return err
@@ -59,6 +72,9 @@ func (u *upstreams) startSQLite(bus *core.Bus, s schedule) error {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return err
 		}
+	}
+	if err := u.startMigration(cur, dsn); err != nil {
+		return err
 	}
 	u.names = append(u.names, "orders sqlite://"+filepath.Join(dir, "orders.db")+" (embedded)")
 	u.clients = append(u.clients, &sqlClient{db: db})
@@ -90,4 +106,45 @@ func (c *sqlClient) call(ctx context.Context, i int) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO orders (item, qty) VALUES (?, 1)`, item)
 		return err
 	})
+}
+
+// startMigration holds the database's write lock, on a plain (unwrapped)
+// connection, while an outage phase is in force.
+func (u *upstreams) startMigration(cur *current, dsn string) error {
+	raw, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	u.closers = append(u.closers, func() { cancel(); <-done; _ = raw.Close() })
+	go func() {
+		defer close(done)
+		var conn *sql.Conn
+		for ctx.Err() == nil {
+			out := cur.phase().faults.unavailable >= 1
+			switch {
+			case out && conn == nil:
+				c, err := raw.Conn(ctx)
+				if err != nil {
+					break
+				}
+				if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+					_ = c.Close()
+					break
+				}
+				conn = c
+			case !out && conn != nil:
+				_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+				_ = conn.Close()
+				conn = nil
+			}
+			sleepCtx(ctx, 20*time.Millisecond)
+		}
+		if conn != nil {
+			_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+			_ = conn.Close()
+		}
+	}()
+	return nil
 }
