@@ -413,13 +413,22 @@ func (t *wtx) end(op string, fn func() error) error {
 	c := t.c
 	call := c.call(context.Background(), op)
 	call.MaxAttempts = 1
-	err := c.policy.RunCall(context.Background(), &call, func(context.Context) error {
+	ran := false
+	run := func() error {
+		ran = true
 		err := fn()
 		if err != nil && (errors.Is(err, driver.ErrBadConn) || !c.valid()) {
 			c.broken = true
 		}
 		return err
-	})
+	}
+	err := c.policy.RunCall(context.Background(), &call, func(context.Context) error { return run() })
+	if !ran && errors.Is(err, core.ErrCircuitOpen) {
+		// COMMIT and ROLLBACK finish what the breaker already let start: a
+		// refused ROLLBACK would return the connection to the pool still
+		// inside its transaction. Send it anyway.
+		err = run()
+	}
 	c.inTx = false
 	return err
 }

@@ -234,3 +234,59 @@ func TestRunInTxStopReasons(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenBreakerNeverStrandsATransaction is the regression test for a
+// ROLLBACK (or COMMIT) refused by an open breaker: the connection went back
+// to the pool still inside its transaction, and every later BEGIN on it
+// failed with "cannot start a transaction within a transaction".
+func TestOpenBreakerNeverStrandsATransaction(t *testing.T) {
+	for _, end := range []string{"rollback", "commit"} {
+		t.Run(end, func(t *testing.T) {
+			br, err := core.NewBreaker(core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc, _ := testPolicy(1)
+			pc.Breaker = br
+			db := openSQLite(t, sqliteFile(t), redresssql.Config{Policy: pc})
+			db.SetMaxOpenConns(1) // the next transaction gets the same connection
+			tbl := table("strand")
+			mustExec(t, db, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
+
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec("INSERT INTO " + tbl + " (id) VALUES (1)"); err != nil {
+				t.Fatal(err)
+			}
+			p, _ := br.Allow() // the downstream looks unhealthy: the breaker opens
+			p.Failure(core.ClassTransient)
+			if br.State() != core.StateOpen {
+				t.Fatal("breaker did not open")
+			}
+			if end == "rollback" {
+				err = tx.Rollback()
+			} else {
+				err = tx.Commit()
+			}
+			if err != nil {
+				t.Fatalf("%s with an open breaker: %v", end, err)
+			}
+			br.Reset()
+			tx2, err := db.Begin()
+			if err != nil {
+				t.Fatalf("BEGIN after a %s under an open breaker: %v", end, err)
+			}
+			var n int
+			if err := tx2.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			_ = tx2.Rollback()
+			want := map[string]int{"rollback": 0, "commit": 1}[end]
+			if n != want {
+				t.Fatalf("rows after %s = %d, want %d", end, n, want)
+			}
+		})
+	}
+}
