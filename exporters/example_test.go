@@ -47,7 +47,11 @@ func ExamplePrometheusHandler() {
 	resp, _ := srv.Client().Get(srv.URL)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	fmt.Println(strings.Contains(string(body), `redress_events_total{error_type="",redress_event="success",redress_operation="payments",redress_policy="payments"} 1`))
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "redress_events_total{") && strings.Contains(line, `redress_event="success"`) {
+			fmt.Println(line[strings.LastIndexByte(line, ' ')+1:], strings.Contains(line, `redress_policy="payments"`))
+		}
+	}
 	// Output:
-	// true
+	// 1 true
 }
