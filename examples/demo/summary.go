@@ -168,5 +168,5 @@ func final(w io.Writer, elapsed time.Duration, s snapshot, budgets []budgetRef, 
 	fmt.Fprintf(w, "breakers         %s (opened %d times)\n", states(s.breakers), s.opened)
 	fmt.Fprintf(w, "retry budgets    %s\n", budgetUse(budgets))
 	fmt.Fprintf(w, "\nmetrics were served at %s\n", metricsURL)
-	fmt.Fprintf(w, "dashboards: import dashboards/grafana/*.json into Grafana; rules: dashboards/prometheus/*.yaml (README: "Dashboards and alerts")\n")
+	fmt.Fprintf(w, "dashboards: import dashboards/grafana/*.json into Grafana; rules: dashboards/prometheus/*.yaml (README: Dashboards and alerts)\n")
 }
