@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/internal/cowmap"
 	"github.com/redress-go/redress/internal/telemetry"
 )
 
@@ -20,7 +21,7 @@ type instruments struct {
 	util                                metric.Float64ObservableGauge
 	reg                                 metric.Registration
 
-	ops cowMap[opKey, *opEntry]
+	ops cowmap.Map[opKey, *opEntry]
 
 	mu       sync.Mutex
 	breakers map[[2]string]*core.Breaker // (policy, breaker name)
@@ -46,14 +47,14 @@ type opt struct{ o metric.MeasurementOption }
 // opEntry holds the precomputed attribute sets of one (policy, operation).
 type opEntry struct {
 	key     opKey
-	attempt [nErr]atomic.Pointer[opt]
-	delay   [nErr]atomic.Pointer[opt] // also the retries counter's
-	events  [maxKinds][nErr]atomic.Pointer[opt]
-	wAtt    cowMap[wKey, metric.MeasurementOption]   // attempts with wrapper labels
-	wEv     cowMap[wevKey, metric.MeasurementOption] // events with wrapper labels
-	opDur   cowMap[uint32, metric.MeasurementOption]
+	attempt [telemetry.NumErrorTypes]atomic.Pointer[opt]
+	delay   [telemetry.NumErrorTypes]atomic.Pointer[opt] // also the retries counter's
+	events  [telemetry.MaxEventKinds][telemetry.NumErrorTypes]atomic.Pointer[opt]
+	wAtt    cowmap.Map[wKey, metric.MeasurementOption]   // attempts with wrapper labels
+	wEv     cowmap.Map[wevKey, metric.MeasurementOption] // events with wrapper labels
+	opDur   cowmap.Map[uint32, metric.MeasurementOption]
 	budRej  atomic.Pointer[opt]
-	brkRej  cowMap[string, metric.MeasurementOption]
+	brkRej  cowmap.Map[string, metric.MeasurementOption]
 	breaker atomic.Pointer[core.Breaker]
 	budget  atomic.Pointer[core.Budget]
 }
@@ -188,38 +189,38 @@ func wrapperAttrs(w telemetry.Wrapper, kv ...attribute.KeyValue) []attribute.Key
 
 // wEvent is event for an event with wrapper labels.
 func (en *opEntry) wEvent(k core.EventKind, w telemetry.Wrapper, ei int) metric.MeasurementOption {
-	key := wevKey{w, uint8(int(k) % maxKinds), uint8(ei)}
-	if o, ok := en.wEv.load(key); ok {
+	key := wevKey{w, uint8(int(k) % telemetry.MaxEventKinds), uint8(ei)}
+	if o, ok := en.wEv.Load(key); ok {
 		return o
 	}
-	if en.wEv.size() >= telemetry.MaxWrapperSets {
+	if en.wEv.Len() >= telemetry.MaxWrapperSets {
 		return en.event(k, ei)
 	}
-	return en.wEv.loadOrStore(key, func() metric.MeasurementOption {
-		return en.set(wrapperAttrs(w, attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, errorType(ei)))...)
+	return en.wEv.LoadOrStore(key, func() metric.MeasurementOption {
+		return en.set(wrapperAttrs(w, attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))...)
 	})
 }
 
 // wAttempt is attempt1 for an event with wrapper labels.
 func (en *opEntry) wAttempt(w telemetry.Wrapper, ei int) metric.MeasurementOption {
 	key := wKey{w, uint8(ei)}
-	if o, ok := en.wAtt.load(key); ok {
+	if o, ok := en.wAtt.Load(key); ok {
 		return o
 	}
-	if en.wAtt.size() >= telemetry.MaxWrapperSets {
+	if en.wAtt.Len() >= telemetry.MaxWrapperSets {
 		return en.attempt1(ei)
 	}
-	return en.wAtt.loadOrStore(key, func() metric.MeasurementOption {
-		return en.set(wrapperAttrs(w, attribute.String(telemetry.AttrErrorType, errorType(ei)))...)
+	return en.wAtt.LoadOrStore(key, func() metric.MeasurementOption {
+		return en.set(wrapperAttrs(w, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))...)
 	})
 }
 
 func (in *instruments) entry(policy, op string) *opEntry {
 	k := opKey{policy, op}
-	if en, ok := in.ops.load(k); ok {
+	if en, ok := in.ops.Load(k); ok {
 		return en
 	}
-	return in.ops.loadOrStore(k, func() *opEntry { return &opEntry{key: opKey{policy, cutQuery(op)}} })
+	return in.ops.LoadOrStore(k, func() *opEntry { return &opEntry{key: opKey{policy, telemetry.CutQuery(op)}} })
 }
 
 // record updates the instruments for one event.
@@ -236,7 +237,7 @@ func (in *instruments) record(ctx context.Context, e *core.Event) {
 		en.budget.Store(e.Budget)
 		in.addBudget(e.Policy, e.Budget)
 	}
-	ei := errIndex(e)
+	ei := telemetry.ErrIndex(e)
 	w := telemetry.WrapperOf(&e.Labels)
 	if w == (telemetry.Wrapper{}) {
 		in.evs.Add(ctx, 1, en.event(e.Kind, ei))
@@ -260,22 +261,22 @@ func (in *instruments) record(ctx context.Context, e *core.Event) {
 		case core.EventBudgetExhausted:
 			in.budRej.Add(ctx, 1, en.budgetRejection())
 		case core.EventCircuitRejected:
-			in.brkRej.Add(ctx, 1, en.breakerRejection(breakerName(e)))
+			in.brkRej.Add(ctx, 1, en.breakerRejection(telemetry.BreakerName(e)))
 		}
 	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
 		in.trans.Add(ctx, 1, metric.WithAttributes(
 			attribute.String(telemetry.AttrPolicy, e.Policy),
-			attribute.String(telemetry.AttrBreaker, breakerName(e)),
+			attribute.String(telemetry.AttrBreaker, telemetry.BreakerName(e)),
 			attribute.String(telemetry.AttrState, e.BreakerState.String())))
 	}
 }
 
 func (en *opEntry) event(k core.EventKind, ei int) metric.MeasurementOption {
-	p := &en.events[int(k)%maxKinds][ei]
+	p := &en.events[int(k)%telemetry.MaxEventKinds][ei]
 	if o := p.Load(); o != nil {
 		return o.o
 	}
-	o := &opt{en.set(attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, errorType(ei)))}
+	o := &opt{en.set(attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))}
 	p.Store(o)
 	return o.o
 }
@@ -284,7 +285,7 @@ func (en *opEntry) attempt1(ei int) metric.MeasurementOption {
 	if o := en.attempt[ei].Load(); o != nil {
 		return o.o
 	}
-	o := &opt{en.set(attribute.String(telemetry.AttrErrorType, errorType(ei)))}
+	o := &opt{en.set(attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))}
 	en.attempt[ei].Store(o)
 	return o.o
 }
@@ -293,14 +294,14 @@ func (en *opEntry) delay1(ei int) metric.MeasurementOption {
 	if o := en.delay[ei].Load(); o != nil {
 		return o.o
 	}
-	o := &opt{en.set(attribute.String(telemetry.AttrErrorType, errorType(ei)))}
+	o := &opt{en.set(attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))}
 	en.delay[ei].Store(o)
 	return o.o
 }
 
 func (en *opEntry) operation(e *core.Event, ei int) metric.MeasurementOption {
 	k := uint32(e.Outcome)<<16 | uint32(e.StopReason)<<8 | uint32(ei)
-	if o, ok := en.opDur.load(k); ok {
+	if o, ok := en.opDur.Load(k); ok {
 		return o
 	}
 	stop := ""
@@ -308,9 +309,9 @@ func (en *opEntry) operation(e *core.Event, ei int) metric.MeasurementOption {
 		stop = e.StopReason.String()
 	}
 	outcome := e.Outcome.String()
-	return en.opDur.loadOrStore(k, func() metric.MeasurementOption {
+	return en.opDur.LoadOrStore(k, func() metric.MeasurementOption {
 		return en.set(attribute.String(telemetry.AttrOutcome, outcome), attribute.String(telemetry.AttrStopReason, stop),
-			attribute.String(telemetry.AttrErrorType, errorType(ei)))
+			attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
 	})
 }
 
@@ -324,10 +325,10 @@ func (en *opEntry) budgetRejection() metric.MeasurementOption {
 }
 
 func (en *opEntry) breakerRejection(name string) metric.MeasurementOption {
-	if o, ok := en.brkRej.load(name); ok {
+	if o, ok := en.brkRej.Load(name); ok {
 		return o
 	}
-	return en.brkRej.loadOrStore(name, func() metric.MeasurementOption {
+	return en.brkRej.LoadOrStore(name, func() metric.MeasurementOption {
 		return en.set(attribute.String(telemetry.AttrBreaker, name))
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/internal/cowmap"
 	"github.com/redress-go/redress/internal/telemetry"
 )
 
@@ -29,7 +30,7 @@ type Subscriber struct {
 	asEvents bool
 	redact   func(error) string
 
-	starts    cowMap[startKey, []trace.SpanStartOption]
+	starts    cowmap.Map[startKey, []trace.SpanStartOption]
 	attStarts [2][9]atomic.Pointer[[]trace.SpanStartOption]
 }
 
@@ -124,7 +125,7 @@ func (s *Subscriber) Decorate(ctx context.Context, e core.Event) context.Context
 	}
 	switch e.Kind {
 	case core.EventOperationStart:
-		ctx, sp := s.tracer.Start(ctx, cutQuery(e.Operation), s.opStart(&e)...)
+		ctx, sp := s.tracer.Start(ctx, telemetry.CutQuery(e.Operation), s.opStart(&e)...)
 		return context.WithValue(ctx, spanKey{s}, sp)
 	case core.EventAttemptStart:
 		if s.asEvents {
@@ -149,19 +150,19 @@ type startKey struct {
 func (s *Subscriber) opStart(e *core.Event) []trace.SpanStartOption {
 	k := startKey{policy: e.Policy, op: e.Operation, labels: e.Labels}
 	k.labels.StatusCode, k.labels.RPCStatusCode = 0, ""
-	if o, ok := s.starts.load(k); ok {
+	if o, ok := s.starts.Load(k); ok {
 		return o
 	}
 	attrs := make([]attribute.KeyValue, 0, 8)
 	attrs = append(attrs,
 		attribute.String(telemetry.AttrPolicy, e.Policy),
-		attribute.String(telemetry.AttrOperation, cutQuery(e.Operation)))
+		attribute.String(telemetry.AttrOperation, telemetry.CutQuery(e.Operation)))
 	attrs = appendLabels(attrs, &e.Labels)
 	o := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}
-	if len(s.starts.snapshot()) >= maxStartCache {
+	if len(s.starts.Snapshot()) >= maxStartCache {
 		return o
 	}
-	return s.starts.loadOrStore(k, func() []trace.SpanStartOption { return o })
+	return s.starts.LoadOrStore(k, func() []trace.SpanStartOption { return o })
 }
 
 // attemptStart returns the start options of an attempt span, cached per
@@ -203,14 +204,14 @@ func (s *Subscriber) span(ctx context.Context, e *core.Event) {
 	op, _ := ctx.Value(spanKey{s}).(trace.Span)
 	switch {
 	case e.Kind == core.EventAttemptEnd:
-		ei := errIndex(e)
+		ei := telemetry.ErrIndex(e)
 		if s.asEvents {
 			if op == nil {
 				return
 			}
 			attrs := []attribute.KeyValue{attribute.Int(telemetry.AttrAttempts, e.Attempt)}
 			if ei != 0 {
-				attrs = append(attrs, attribute.String(telemetry.AttrErrorType, errorType(ei)))
+				attrs = append(attrs, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
 			}
 			attrs = appendStatus(attrs, &e.Labels)
 			op.AddEvent("attempt", trace.WithAttributes(attrs...))
@@ -224,7 +225,7 @@ func (s *Subscriber) span(ctx context.Context, e *core.Event) {
 			sp.SetAttributes(attrs...)
 		}
 		if ei != 0 {
-			sp.SetAttributes(attribute.String(telemetry.AttrErrorType, errorType(ei)))
+			sp.SetAttributes(attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
 			s.fail(sp, e.Err)
 		}
 		sp.End()
@@ -238,7 +239,7 @@ func (s *Subscriber) span(ctx context.Context, e *core.Event) {
 	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
 		if op != nil {
 			op.AddEvent(e.Kind.String(), trace.WithAttributes(
-				attribute.String(telemetry.AttrBreaker, breakerName(e)),
+				attribute.String(telemetry.AttrBreaker, telemetry.BreakerName(e)),
 				attribute.String(telemetry.AttrState, e.BreakerState.String())))
 		}
 	case e.Kind.Terminal():
@@ -252,8 +253,8 @@ func (s *Subscriber) span(ctx context.Context, e *core.Event) {
 		if e.StopReason != core.StopNone {
 			attrs = append(attrs, attribute.String(telemetry.AttrStopReason, e.StopReason.String()))
 		}
-		if ei := errIndex(e); ei != 0 {
-			attrs = append(attrs, attribute.String(telemetry.AttrErrorType, errorType(ei)))
+		if ei := telemetry.ErrIndex(e); ei != 0 {
+			attrs = append(attrs, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
 		}
 		op.SetAttributes(attrs...)
 		if e.Outcome == core.OutcomeFailure || e.Outcome == core.OutcomeRejected {
@@ -285,7 +286,7 @@ func appendLabels(a []attribute.KeyValue, l *core.Labels) []attribute.KeyValue {
 		}
 	}
 	str(telemetry.AttrHTTPMethod, l.HTTPMethod)
-	str(telemetry.AttrHTTPRoute, cutQuery(l.HTTPRoute))
+	str(telemetry.AttrHTTPRoute, telemetry.CutQuery(l.HTTPRoute))
 	str(telemetry.AttrServerAddress, l.ServerAddress)
 	if l.ServerPort != 0 {
 		a = append(a, attribute.Int(telemetry.AttrServerPort, l.ServerPort))

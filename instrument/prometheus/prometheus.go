@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/internal/cowmap"
 	"github.com/redress-go/redress/internal/telemetry"
 )
 
@@ -34,17 +35,13 @@ type Subscriber struct {
 	retries, evs, budRej, trans, brkRej *prometheus.CounterVec
 	state                               *stateCollector
 
-	ops cowMap[opKey, *opEntry]
+	ops cowmap.Map[opKey, *opEntry]
 }
 
 type opKey struct{ policy, op string }
 
 type counterBox struct{ c prometheus.Counter }
 type observerBox struct{ o prometheus.Observer }
-
-// cutQuery drops a query string or fragment from an operation label, in
-// case a raw URL was passed where a route template belongs.
-func cutQuery(s string) string { return telemetry.CutQuery(s) }
 
 // wKey and wevKey key the label children that carry wrapper labels.
 type wKey struct {
@@ -63,15 +60,15 @@ var noWrapper [telemetry.NumWrapperAttrs]string
 // opEntry holds the resolved label children of one (policy, operation).
 type opEntry struct {
 	key     opKey
-	attempt [nErr]atomic.Pointer[observerBox]
-	delay   [nErr]atomic.Pointer[observerBox]
-	retries [nErr]atomic.Pointer[counterBox]
-	events  [maxKinds][nErr]atomic.Pointer[counterBox]
-	wAtt    cowMap[wKey, prometheus.Observer]  // attempts with wrapper labels
-	wEv     cowMap[wevKey, prometheus.Counter] // events with wrapper labels
-	opDur   cowMap[uint32, prometheus.Observer]
+	attempt [telemetry.NumErrorTypes]atomic.Pointer[observerBox]
+	delay   [telemetry.NumErrorTypes]atomic.Pointer[observerBox]
+	retries [telemetry.NumErrorTypes]atomic.Pointer[counterBox]
+	events  [telemetry.MaxEventKinds][telemetry.NumErrorTypes]atomic.Pointer[counterBox]
+	wAtt    cowmap.Map[wKey, prometheus.Observer]  // attempts with wrapper labels
+	wEv     cowmap.Map[wevKey, prometheus.Counter] // events with wrapper labels
+	opDur   cowmap.Map[uint32, prometheus.Observer]
 	budRej  atomic.Pointer[counterBox]
-	brkRej  cowMap[string, prometheus.Counter]
+	brkRej  cowmap.Map[string, prometheus.Counter]
 	breaker atomic.Pointer[core.Breaker]
 	budget  atomic.Pointer[core.Budget]
 }
@@ -224,7 +221,7 @@ func (s *Subscriber) Handle(_ context.Context, e core.Event) {
 		en.budget.Store(e.Budget)
 		s.state.addBudget(e.Policy, e.Budget)
 	}
-	ei := errIndex(&e)
+	ei := telemetry.ErrIndex(&e)
 	w := telemetry.WrapperOf(&e.Labels)
 	if w == (telemetry.Wrapper{}) {
 		s.event(en, &e, ei).Inc()
@@ -247,28 +244,28 @@ func (s *Subscriber) Handle(_ context.Context, e core.Event) {
 		case core.EventBudgetExhausted:
 			s.budgetRejection(en).Inc()
 		case core.EventCircuitRejected:
-			s.breakerRejection(en, breakerName(&e)).Inc()
+			s.breakerRejection(en, telemetry.BreakerName(&e)).Inc()
 		}
 	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
-		s.trans.WithLabelValues(e.Policy, breakerName(&e), e.BreakerState.String()).Inc()
+		s.trans.WithLabelValues(e.Policy, telemetry.BreakerName(&e), e.BreakerState.String()).Inc()
 	}
 }
 
 func (s *Subscriber) entry(policy, op string) *opEntry {
 	k := opKey{policy, op}
-	if en, ok := s.ops.load(k); ok {
+	if en, ok := s.ops.Load(k); ok {
 		return en
 	}
 	// Label values: a raw URL passed as an operation loses its query string.
-	return s.ops.loadOrStore(k, func() *opEntry { return &opEntry{key: opKey{policy, cutQuery(op)}} })
+	return s.ops.LoadOrStore(k, func() *opEntry { return &opEntry{key: opKey{policy, telemetry.CutQuery(op)}} })
 }
 
 func (s *Subscriber) event(en *opEntry, e *core.Event, ei int) prometheus.Counter {
-	k := int(e.Kind) % maxKinds
+	k := int(e.Kind) % telemetry.MaxEventKinds
 	if b := en.events[k][ei].Load(); b != nil {
 		return b.c
 	}
-	b := &counterBox{s.evs.WithLabelValues(withValues(noWrapper, en.key.policy, en.key.op, e.Kind.String(), errorType(ei))...)}
+	b := &counterBox{s.evs.WithLabelValues(withValues(noWrapper, en.key.policy, en.key.op, e.Kind.String(), telemetry.ErrorType(ei))...)}
 	en.events[k][ei].Store(b)
 	return b.c
 }
@@ -280,30 +277,30 @@ func withValues(w [telemetry.NumWrapperAttrs]string, first ...string) []string {
 
 // wEvent is event for an event with wrapper labels.
 func (s *Subscriber) wEvent(en *opEntry, e *core.Event, w telemetry.Wrapper, ei int) prometheus.Counter {
-	k := wevKey{w, uint8(int(e.Kind) % maxKinds), uint8(ei)}
-	if c, ok := en.wEv.load(k); ok {
+	k := wevKey{w, uint8(int(e.Kind) % telemetry.MaxEventKinds), uint8(ei)}
+	if c, ok := en.wEv.Load(k); ok {
 		return c
 	}
-	if en.wEv.size() >= telemetry.MaxWrapperSets {
+	if en.wEv.Len() >= telemetry.MaxWrapperSets {
 		return s.event(en, e, ei)
 	}
 	kind := e.Kind.String()
-	return en.wEv.loadOrStore(k, func() prometheus.Counter {
-		return s.evs.WithLabelValues(withValues(w.Values(), en.key.policy, en.key.op, kind, errorType(ei))...)
+	return en.wEv.LoadOrStore(k, func() prometheus.Counter {
+		return s.evs.WithLabelValues(withValues(w.Values(), en.key.policy, en.key.op, kind, telemetry.ErrorType(ei))...)
 	})
 }
 
 // wAttempt is attempt for an event with wrapper labels.
 func (s *Subscriber) wAttempt(en *opEntry, w telemetry.Wrapper, ei int) prometheus.Observer {
 	k := wKey{w, uint8(ei)}
-	if o, ok := en.wAtt.load(k); ok {
+	if o, ok := en.wAtt.Load(k); ok {
 		return o
 	}
-	if en.wAtt.size() >= telemetry.MaxWrapperSets {
+	if en.wAtt.Len() >= telemetry.MaxWrapperSets {
 		return s.attempt(en, ei)
 	}
-	return en.wAtt.loadOrStore(k, func() prometheus.Observer {
-		return s.attDur.WithLabelValues(withValues(w.Values(), en.key.policy, en.key.op, errorType(ei))...)
+	return en.wAtt.LoadOrStore(k, func() prometheus.Observer {
+		return s.attDur.WithLabelValues(withValues(w.Values(), en.key.policy, en.key.op, telemetry.ErrorType(ei))...)
 	})
 }
 
@@ -311,7 +308,7 @@ func (s *Subscriber) attempt(en *opEntry, ei int) prometheus.Observer {
 	if b := en.attempt[ei].Load(); b != nil {
 		return b.o
 	}
-	b := &observerBox{s.attDur.WithLabelValues(withValues(noWrapper, en.key.policy, en.key.op, errorType(ei))...)}
+	b := &observerBox{s.attDur.WithLabelValues(withValues(noWrapper, en.key.policy, en.key.op, telemetry.ErrorType(ei))...)}
 	en.attempt[ei].Store(b)
 	return b.o
 }
@@ -320,7 +317,7 @@ func (s *Subscriber) retry(en *opEntry, ei int) prometheus.Counter {
 	if b := en.retries[ei].Load(); b != nil {
 		return b.c
 	}
-	b := &counterBox{s.retries.WithLabelValues(en.key.policy, en.key.op, errorType(ei))}
+	b := &counterBox{s.retries.WithLabelValues(en.key.policy, en.key.op, telemetry.ErrorType(ei))}
 	en.retries[ei].Store(b)
 	return b.c
 }
@@ -329,19 +326,19 @@ func (s *Subscriber) retryDelay(en *opEntry, ei int) prometheus.Observer {
 	if b := en.delay[ei].Load(); b != nil {
 		return b.o
 	}
-	b := &observerBox{s.delay.WithLabelValues(en.key.policy, en.key.op, errorType(ei))}
+	b := &observerBox{s.delay.WithLabelValues(en.key.policy, en.key.op, telemetry.ErrorType(ei))}
 	en.delay[ei].Store(b)
 	return b.o
 }
 
 func (s *Subscriber) operation(en *opEntry, e *core.Event, ei int) prometheus.Observer {
 	k := uint32(e.Outcome)<<16 | uint32(e.StopReason)<<8 | uint32(ei)
-	if o, ok := en.opDur.load(k); ok {
+	if o, ok := en.opDur.Load(k); ok {
 		return o
 	}
-	outcome, stop := e.Outcome.String(), stopReason(e)
-	return en.opDur.loadOrStore(k, func() prometheus.Observer {
-		return s.opDur.WithLabelValues(en.key.policy, en.key.op, outcome, stop, errorType(ei))
+	outcome, stop := e.Outcome.String(), telemetry.StopReason(e)
+	return en.opDur.LoadOrStore(k, func() prometheus.Observer {
+		return s.opDur.WithLabelValues(en.key.policy, en.key.op, outcome, stop, telemetry.ErrorType(ei))
 	})
 }
 
@@ -355,10 +352,10 @@ func (s *Subscriber) budgetRejection(en *opEntry) prometheus.Counter {
 }
 
 func (s *Subscriber) breakerRejection(en *opEntry, breaker string) prometheus.Counter {
-	if c, ok := en.brkRej.load(breaker); ok {
+	if c, ok := en.brkRej.Load(breaker); ok {
 		return c
 	}
-	return en.brkRej.loadOrStore(breaker, func() prometheus.Counter {
+	return en.brkRej.LoadOrStore(breaker, func() prometheus.Counter {
 		return s.brkRej.WithLabelValues(en.key.policy, en.key.op, breaker)
 	})
 }

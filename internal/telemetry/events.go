@@ -1,22 +1,23 @@
-package redressprom
+package telemetry
 
 import "github.com/redress-go/redress/core"
 
-// nErr is the number of error.type slots: none, then one per class.
-const nErr = 9
+// NumErrorTypes is the number of error.type slots: none, then one per class.
+const NumErrorTypes = 9
 
-// maxKinds bounds the event kinds (an EventSet is a 32-bit mask).
-const maxKinds = 32
+// MaxEventKinds bounds the event kinds (an EventSet is a 32-bit mask).
+const MaxEventKinds = 32
 
-// errIndex returns the error.type slot of e: 0 when the event is not about
-// a failure, else 1 + the class. It is the one rule both metric pipelines
-// follow:
+// ErrIndex returns the error.type slot of e: 0 when the event is not about
+// a failure, else 1 + the class. It is the one rule every subscriber
+// follows (the Prometheus parity test feeds both metric pipelines the same
+// events):
 //   - attempt_end: the class of a failed attempt;
 //   - retry: the class of the failure being retried;
 //   - terminal events with outcome failure and at least one attempt: the
 //     class of the last failure;
 //   - everything else (success, rejections, breaker transitions): none.
-func errIndex(e *core.Event) int {
+func ErrIndex(e *core.Event) int {
 	switch {
 	case e.Kind == core.EventAttemptEnd:
 		if e.Err == nil {
@@ -36,25 +37,25 @@ func errIndex(e *core.Event) int {
 	return 1 + int(e.Class)
 }
 
-// errorType returns the error.type value of a slot ("" for none).
-func errorType(i int) string {
+// ErrorType returns the error.type value of a slot ("" for none).
+func ErrorType(i int) string {
 	if i == 0 {
 		return ""
 	}
 	return core.Class(i - 1).String()
 }
 
-// stopReason returns the redress.stop_reason value of a terminal event: ""
+// StopReason returns the redress.stop_reason value of a terminal event: ""
 // on success, else the stop reason's name.
-func stopReason(e *core.Event) string {
+func StopReason(e *core.Event) string {
 	if e.StopReason == core.StopNone {
 		return ""
 	}
 	return e.StopReason.String()
 }
 
-// breakerName returns the name of the event's breaker, or "".
-func breakerName(e *core.Event) string {
+// BreakerName returns the name of the event's breaker, or "".
+func BreakerName(e *core.Event) string {
 	if e.Breaker == nil {
 		return ""
 	}
