@@ -26,7 +26,8 @@ type AsyncSubscriber struct {
 	q       chan asyncItem
 	quit    chan struct{}
 	done    chan struct{}
-	closed  atomic.Bool
+	mu      sync.RWMutex // Handle holds it shared; Close takes it to mark closed
+	closed  bool
 	once    sync.Once
 	dropped atomic.Uint64
 	onDrop  func(Event)
@@ -65,13 +66,16 @@ func (a *AsyncSubscriber) Events() EventSet { return a.sub.Events() }
 
 // Handle queues e, or drops it if the queue is full or the adapter closed.
 func (a *AsyncSubscriber) Handle(ctx context.Context, e Event) {
-	if !a.closed.Load() {
+	a.mu.RLock()
+	if !a.closed {
 		select {
 		case a.q <- asyncItem{ctx, e}:
+			a.mu.RUnlock()
 			return
 		default:
 		}
 	}
+	a.mu.RUnlock()
 	a.dropped.Add(1)
 	if a.onDrop != nil {
 		a.onDrop(e)
@@ -88,7 +92,11 @@ func (a *AsyncSubscriber) Panics() uint64 { return a.panics.Load() }
 // the goroutine to end or ctx to be done. It is safe to call more than once.
 func (a *AsyncSubscriber) Close(ctx context.Context) error {
 	a.once.Do(func() {
-		a.closed.Store(true)
+		// Once closed is set under the lock, no Handle can queue anything:
+		// every event queued before is delivered by the drain in run.
+		a.mu.Lock()
+		a.closed = true
+		a.mu.Unlock()
 		close(a.quit)
 	})
 	select {

@@ -119,6 +119,7 @@ type Breaker struct {
 	_          [56]byte
 	inflight   atomic.Int64 // probes admitted in the current half-open period
 	openedAt   atomic.Int64 // ns since epoch
+	halfAt     atomic.Int64 // ns since epoch: start of the half-open period
 	rejections atomic.Uint64
 
 	mu       sync.Mutex // guards buckets and lastFold, and serialises transitions
@@ -265,6 +266,7 @@ func (b *Breaker) allow() (Permit, error, transition) {
 		b.mu.Lock()
 		if b.state.Load() == s {
 			b.inflight.Store(0)
+			b.halfAt.Store(now)
 			b.state.Store(((s>>2)+1)<<2 | uint64(StateHalfOpen))
 			tr = transition{from: StateOpen, to: StateHalfOpen, ok: true}
 		}
@@ -276,6 +278,19 @@ func (b *Breaker) allow() (Permit, error, transition) {
 			return Permit{b: b, gen: s >> 2, probe: true}, nil, transition{}
 		}
 		b.inflight.Add(-1)
+		// Probes that never report (a permit dropped without Success,
+		// Failure or Cancel) must not wedge the breaker: after a recovery
+		// timeout without a verdict, a new probe period begins.
+		if now := b.since(b.clock.Now()); now-b.halfAt.Load() >= int64(b.recovery) {
+			b.mu.Lock()
+			if b.state.Load() == s {
+				b.inflight.Store(0)
+				b.halfAt.Store(now)
+				b.state.Store(((s>>2)+1)<<2 | uint64(StateHalfOpen))
+			}
+			b.mu.Unlock()
+			return b.allow()
+		}
 		b.rejections.Add(1)
 		return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateHalfOpen}, transition{}
 	}

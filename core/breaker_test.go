@@ -215,3 +215,40 @@ func TestPolicyBreakerCancelledProbeIsNeutral(t *testing.T) {
 	eq(t, "err", p.Run(context.Background(), func(context.Context) error { return nil }), nil)
 	eq(t, "state", br.State(), core.StateClosed)
 }
+
+// A probe whose operation panics releases its slot: the breaker is not left
+// half-open and rejecting for ever.
+func TestPanickingProbeReleasesItsSlot(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1, Clock: clk})
+	p, _ := core.NewPolicy(core.PolicyConfig{Breaker: br, Clock: clk, Sleeper: clk})
+	fail(t, br, core.ClassTransient)
+	clk.Advance(time.Hour)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach the caller")
+			}
+		}()
+		_ = p.Run(context.Background(), func(context.Context) error { panic("boom") })
+	}()
+	eq(t, "err after a panicking probe", p.Run(context.Background(), func(context.Context) error { return nil }), nil)
+	eq(t, "state", br.State(), core.StateClosed)
+}
+
+// A permit dropped without a verdict does not wedge the breaker: after a
+// recovery timeout a new probe period begins.
+func TestDroppedProbeExpires(t *testing.T) {
+	b, clk, _ := newBreaker(t, core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Minute})
+	fail(t, b, core.ClassTransient)
+	clk.Advance(time.Minute)
+	if _, err := b.Allow(); err != nil { // dropped: no Success, Failure or Cancel
+		t.Fatal(err)
+	}
+	if _, err := b.Allow(); err == nil {
+		t.Fatal("a second probe was admitted")
+	}
+	clk.Advance(time.Minute)
+	succeed(t, b)
+	eq(t, "state", b.State(), core.StateClosed)
+}

@@ -17,8 +17,12 @@ type BudgetConfig struct {
 	Ratio float64
 	// MinRetriesPerSecond is the floor that lets a low-traffic client retry
 	// at all: MinRetriesPerSecond × Window seconds retries are always
-	// allowed within Window. Default 10. Not allowed with MaxRetries.
+	// allowed within Window. Default 10 (zero means the default: use
+	// DisableFloor for none). Not allowed with MaxRetries.
 	MinRetriesPerSecond float64
+	// DisableFloor removes the floor: retries are then only Ratio of the
+	// recent requests. Not allowed with MinRetriesPerSecond or MaxRetries.
+	DisableFloor bool
 	// MaxRetries, when set, makes a fixed budget instead (the seed's): at
 	// most MaxRetries retries within any Window, whatever the traffic.
 	MaxRetries int
@@ -62,8 +66,11 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 	if cfg.MaxRetries < 0 {
 		return nil, cfgErr("BudgetConfig.MaxRetries", "must not be negative")
 	}
-	if cfg.MaxRetries > 0 && (cfg.Ratio != 0 || cfg.MinRetriesPerSecond != 0) {
-		return nil, cfgErr("BudgetConfig.MaxRetries", "cannot be combined with Ratio or MinRetriesPerSecond")
+	if cfg.MaxRetries > 0 && (cfg.Ratio != 0 || cfg.MinRetriesPerSecond != 0 || cfg.DisableFloor) {
+		return nil, cfgErr("BudgetConfig.MaxRetries", "cannot be combined with Ratio, MinRetriesPerSecond or DisableFloor")
+	}
+	if cfg.DisableFloor && cfg.MinRetriesPerSecond != 0 {
+		return nil, cfgErr("BudgetConfig.DisableFloor", "cannot be combined with MinRetriesPerSecond")
 	}
 	if !(cfg.Ratio >= 0 && cfg.Ratio <= 1) {
 		return nil, cfgErr("BudgetConfig.Ratio", "must be in [0, 1]")
@@ -84,7 +91,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		if cfg.Ratio == 0 {
 			cfg.Ratio = 0.2
 		}
-		if cfg.MinRetriesPerSecond == 0 {
+		if cfg.MinRetriesPerSecond == 0 && !cfg.DisableFloor {
 			cfg.MinRetriesPerSecond = 10
 		}
 	}

@@ -48,3 +48,16 @@ func TestBudgetDefaults(t *testing.T) {
 	b := mustBudget(t, core.BudgetConfig{})
 	eq(t, "default floor 10/s × 10s", b.Remaining(), 100.0)
 }
+
+func TestBudgetWithoutFloor(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	b := mustBudget(t, core.BudgetConfig{Ratio: 0.5, DisableFloor: true, Clock: clk})
+	eq(t, "no traffic, no floor", b.TryWithdraw(), false)
+	b.Deposit()
+	b.Deposit()
+	eq(t, "half of two requests", b.TryWithdraw(), true)
+	eq(t, "spent", b.TryWithdraw(), false)
+	if _, err := core.NewBudget(core.BudgetConfig{DisableFloor: true, MinRetriesPerSecond: 3}); err == nil {
+		t.Error("DisableFloor with MinRetriesPerSecond accepted")
+	}
+}

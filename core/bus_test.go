@@ -231,3 +231,30 @@ func TestSubscriberWithoutAllocationOnSuccessPath(t *testing.T) {
 		t.Errorf("%v allocs per call with an all-events subscriber, want 0", allocs)
 	}
 }
+
+// Every event handed to an AsyncSubscriber is either delivered or counted as
+// dropped, also when Close races with publishers.
+func TestAsyncCloseLosesNothingUncounted(t *testing.T) {
+	rec := &coretest.Recorder{}
+	a, err := core.NewAsync(rec, core.AsyncConfig{QueueSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pubs, per = 4, 500
+	var wg sync.WaitGroup
+	for range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				a.Handle(context.Background(), core.Event{Kind: core.EventSuccess})
+			}
+		}()
+	}
+	time.Sleep(time.Millisecond)
+	if err := a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	eq(t, "delivered + dropped", len(rec.All())+int(a.Dropped()), pubs*per)
+}

@@ -153,7 +153,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		if s.mask.Has(EventAttemptStart) {
 			actx = p.bus.PublishDecorate(actx, s.event(EventAttemptStart, attempt))
 		}
-		err := fn(actx)
+		err := runAttempt(fn, actx, &permit, cancel)
 		s.labels = c.Labels
 		var adur time.Duration
 		if s.timed {
@@ -311,6 +311,24 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		}
 		prevSleep = delay
 	}
+}
+
+// runAttempt calls fn. If fn panics, the breaker permit and the attempt's
+// context are released before the panic goes on, so that a half-open
+// breaker is not left waiting for a verdict and no timer leaks.
+func runAttempt(fn func(context.Context) error, actx context.Context, permit *Permit, cancel context.CancelFunc) error {
+	done := false
+	defer func() {
+		if !done {
+			permit.Cancel()
+			if cancel != nil {
+				cancel()
+			}
+		}
+	}()
+	err := fn(actx)
+	done = true
+	return err
 }
 
 // attemptEnd publishes attempt_end for a failed attempt and records it.

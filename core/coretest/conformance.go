@@ -171,7 +171,9 @@ func scenarios() []scenario {
 			}
 			p, err := core.NewPolicy(c)
 			if err != nil {
-				t.Fatal(err)
+				// This runs on a goroutine of runWithTimeout: Errorf, not Fatal.
+				t.Errorf("NewPolicy: %v", err)
+				return outcomeSummary{Err: "NewPolicy: " + err.Error()}
 			}
 			if prepare != nil {
 				prepare(p)
