@@ -7,6 +7,8 @@ import (
 
 // CallOption changes how redress handles one call. It is a grpc.CallOption:
 // pass it to the generated client's method with the others. grpc ignores it.
+// When several are given, later ones win: Bypass, WithPolicy and
+// WithPolicy(nil) each replace the choice of policy made before them.
 type CallOption struct {
 	grpc.EmptyCallOption
 	policy      *core.Policy
@@ -37,18 +39,22 @@ type callOpts struct {
 	maxAttempts int
 }
 
-// parseCallOpts merges the redress options among opts, later ones winning.
+// parseCallOpts merges the redress options among opts, later ones winning:
+// Bypass, WithPolicy and WithPolicy(nil) override one another, and
+// WithMaxAttempts overrides an earlier WithMaxAttempts.
 func parseCallOpts(opts []grpc.CallOption) (o callOpts) {
 	for _, op := range opts {
 		c, ok := op.(CallOption)
 		if !ok {
 			continue
 		}
-		if c.bypass {
-			o.bypass = true
-		}
-		if c.setPolicy {
-			o.policy, o.setPolicy = c.policy, true
+		// Bypass, WithPolicy and WithPolicy(nil) all choose the policy of
+		// the call: the last of them wins.
+		switch {
+		case c.bypass:
+			o.bypass, o.policy, o.setPolicy = true, nil, false
+		case c.setPolicy:
+			o.bypass, o.policy, o.setPolicy = false, c.policy, true
 		}
 		if c.maxAttempts > 0 {
 			o.maxAttempts = c.maxAttempts

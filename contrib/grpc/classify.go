@@ -87,7 +87,11 @@ func CodeName(c codes.Code) string {
 //     classifier: the call stops with core.StopCanceled; a CANCELLED status
 //     from the server is not retried);
 //   - any other code (UNKNOWN, ALREADY_EXISTS, ABORTED, UNIMPLEMENTED, and
-//     OK, which is no failure): unknown, bounded by MaxUnknownAttempts.
+//     OK, which is no failure): unknown. The policy's
+//     RetryConfig.MaxUnknownAttempts bounds their retries; the default
+//     policy (DefaultPolicyConfig) sets it to 1, so they are not retried.
+//     With MaxUnknownAttempts 0 (core's default, no cap of its own) only
+//     MaxAttempts bounds them.
 //
 // The reason is "grpc_" and the lower-case code name ("grpc_unavailable").
 func ClassifyCode(c codes.Code) core.Classification {

@@ -25,10 +25,18 @@ type Config struct {
 	// breakers would replace it).
 	//
 	// The interceptors classify each failure themselves (with Classifier)
-	// and hand the policy a marked error, so the policy's own classifier
-	// does not matter. The server's pushback travels as the
-	// classification's RetryAfter hint: it is honoured only by a policy
-	// whose strategy is core.RetryAfterOr (as the default policy's is).
+	// and hand the policy an error marked with that classification
+	// (core.Classify), and with core.NoRetry when it must not be retried.
+	// The engine still calls the policy's own classifier on that error:
+	// core.DefaultClassifier and Classifier honour the mark (any
+	// core.Classified in the chain), so with them the policy's classifier
+	// does not matter; a custom one must honour core.Classified marks too
+	// (check errors.As(err, &c) for a core.Classified first), or it
+	// overrides the interceptors' class, reason and pushback. Only the
+	// NoRetry mark is honoured by the engine whatever the classifier. The
+	// server's pushback travels as the classification's RetryAfter hint:
+	// it is honoured only by a policy whose strategy is core.RetryAfterOr
+	// (as the default policy's is).
 	Policy *core.Policy
 	// Methods maps a full method name ("/pkg.Service/Method") or a service
 	// name ("pkg.Service") to the policy of its calls; a method's entry
@@ -44,6 +52,8 @@ type Config struct {
 	// "<target>" when Name is empty). Nil: DefaultBreakerConfig(). The
 	// template's Bus is not used: the policy publishes the breaker's
 	// transitions and rejections on its bus, with the call's labels.
+	// Setting it together with DisableTargetBreakers is a
+	// *core.ConfigError.
 	Breaker *core.BreakerConfig
 	// DisableTargetBreakers turns per-target breakers off: the policy's own
 	// breaker, if it has one, then guards every call. Default false.
@@ -68,6 +78,10 @@ type Config struct {
 //
 //   - Name "grpc";
 //   - MaxAttempts 3 (the first and two retries);
+//   - MaxUnknownAttempts 1: a code the Classifier cannot place (UNKNOWN,
+//     ALREADY_EXISTS, ABORTED, UNIMPLEMENTED) is not retried, since
+//     nothing says another attempt would fare better or be harmless (stop
+//     reason max_unknown_attempts);
 //   - Classifier Classifier;
 //   - Strategy RetryAfterOr(DecorrelatedJitter(100ms, 5s)): the server's
 //     pushback (already capped by Config.MaxPushback) when it gives one,
@@ -86,9 +100,10 @@ func DefaultPolicyConfig() core.PolicyConfig {
 	return core.PolicyConfig{
 		Name: "grpc",
 		Retry: core.RetryConfig{
-			MaxAttempts: 3,
-			Classifier:  Classifier,
-			Strategy:    core.RetryAfterOr(core.DecorrelatedJitter(100*time.Millisecond, 5*time.Second), 0),
+			MaxAttempts:        3,
+			MaxUnknownAttempts: 1,
+			Classifier:         Classifier,
+			Strategy:           core.RetryAfterOr(core.DecorrelatedJitter(100*time.Millisecond, 5*time.Second), 0),
 		},
 		Budget: budget,
 	}
@@ -116,6 +131,9 @@ func DefaultBreakerConfig() core.BreakerConfig {
 func (cfg *Config) validate() error {
 	if cfg.Policy != nil && cfg.Bus != nil {
 		return &core.ConfigError{Field: "Config.Bus", Reason: "cannot be combined with Config.Policy (set the policy's own Bus)"}
+	}
+	if cfg.DisableTargetBreakers && cfg.Breaker != nil {
+		return &core.ConfigError{Field: "Config.Breaker", Reason: "is the template of per-target breakers, which Config.DisableTargetBreakers turns off: set one or the other"}
 	}
 	if !cfg.DisableTargetBreakers {
 		if cfg.Policy != nil && cfg.Policy.Breaker() != nil {

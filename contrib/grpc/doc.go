@@ -21,9 +21,15 @@
 // and DATA_LOSS are server errors; UNAUTHENTICATED, PERMISSION_DENIED,
 // INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE and NOT_FOUND are never
 // retried; the caller's own cancellation stops the call; other codes are
-// unknown. Config.Classifier overrides it. The interceptors classify each
-// attempt themselves and hand the policy a marked error, so any policy
-// works, whatever its own classifier.
+// unknown, which the default policy does not retry (MaxUnknownAttempts 1).
+// Config.Classifier overrides it. The interceptors classify each attempt
+// themselves and hand the policy an error marked with that classification
+// (core.Classify). The engine calls the policy's own classifier on it:
+// core.DefaultClassifier and Classifier keep the mark, so a policy with
+// either works unchanged; a custom policy classifier must honour
+// core.Classified marks first, or it overrides the interceptors' class,
+// reason and pushback (only core.NoRetry is honoured whatever the
+// classifier).
 //
 // # Pushback and deadlines
 //

@@ -2,6 +2,7 @@ package redressgrpc
 
 import (
 	"context"
+	"maps"
 	"net"
 	"strconv"
 	"strings"
@@ -33,7 +34,11 @@ type target struct {
 
 // New returns the interceptors for cfg, or a *core.ConfigError naming the
 // first invalid field.
+//
+// New copies cfg, Methods included: changing the map afterwards does not
+// change the interceptors.
 func New(cfg Config) (*Interceptors, error) {
+	cfg.Methods = maps.Clone(cfg.Methods)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -94,10 +99,16 @@ func (ic *Interceptors) Policy(method string) *core.Policy {
 	return ic.policy
 }
 
-// Breaker returns the breaker of target (a grpc.ClientConn's Target()),
-// created on first use, or nil when per-target breakers are disabled.
-func (ic *Interceptors) Breaker(target string) *core.Breaker {
-	return ic.target(target).breaker
+// Breaker returns the breaker of target t (a grpc.ClientConn's Target()),
+// or nil when no call has been made to that target yet or per-target
+// breakers are disabled. It only looks the breaker up: the first call to a
+// target creates it. Use it for health checks and dashboards; do not
+// record outcomes on it.
+func (ic *Interceptors) Breaker(t string) *core.Breaker {
+	if v, ok := ic.targets.Load(t); ok {
+		return v.(*target).breaker
+	}
+	return nil
 }
 
 func (ic *Interceptors) target(t string) *target {

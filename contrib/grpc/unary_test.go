@@ -9,6 +9,8 @@ import (
 
 	"github.com/redress-go/redress/contrib/grpc"
 	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/core/coretest"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
@@ -273,15 +275,21 @@ func TestCallOptions(t *testing.T) {
 	other, otherRec, _ := testPolicy(t, core.RetryConfig{MaxAttempts: 2})
 	cases := []struct {
 		name      string
-		opt       redressgrpc.CallOption
+		opts      []grpc.CallOption
 		wantCalls int
 		wantMain  int // terminal events on the main policy
 		wantOther int
 	}{
-		{"Bypass", redressgrpc.Bypass(), 1, 0, 0},
-		{"WithMaxAttempts(1)", redressgrpc.WithMaxAttempts(1), 1, 1, 0},
-		{"WithPolicy", redressgrpc.WithPolicy(other), 2, 0, 1},
-		{"WithPolicy(nil) bypasses", redressgrpc.WithPolicy(nil), 1, 0, 0},
+		{"Bypass", opts(redressgrpc.Bypass()), 1, 0, 0},
+		{"WithMaxAttempts(1)", opts(redressgrpc.WithMaxAttempts(1)), 1, 1, 0},
+		{"WithPolicy", opts(redressgrpc.WithPolicy(other)), 2, 0, 1},
+		{"WithPolicy(nil) bypasses", opts(redressgrpc.WithPolicy(nil)), 1, 0, 0},
+		// Later options win, whichever kind they are.
+		{"Bypass then WithPolicy", opts(redressgrpc.Bypass(), redressgrpc.WithPolicy(other)), 2, 0, 1},
+		{"WithPolicy then Bypass", opts(redressgrpc.WithPolicy(other), redressgrpc.Bypass()), 1, 0, 0},
+		{"WithPolicy(nil) then WithPolicy", opts(redressgrpc.WithPolicy(nil), redressgrpc.WithPolicy(other)), 2, 0, 1},
+		{"WithPolicy then WithPolicy(nil)", opts(redressgrpc.WithPolicy(other), redressgrpc.WithPolicy(nil)), 1, 0, 0},
+		{"WithMaxAttempts kept across WithPolicy", opts(redressgrpc.WithMaxAttempts(1), redressgrpc.Bypass(), redressgrpc.WithPolicy(other)), 1, 0, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -289,7 +297,7 @@ func TestCallOptions(t *testing.T) {
 			otherRec.Reset()
 			script := []fault{{code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}}
 			e := newEnv(t, redressgrpc.Config{Policy: p, DisableTargetBreakers: true}, script)
-			_, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}, tc.opt)
+			_, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}, tc.opts...)
 			if status.Code(err) != codes.Unavailable {
 				t.Errorf("status = %v, want UNAVAILABLE", status.Code(err))
 			}
@@ -314,6 +322,9 @@ func TestCallOptions(t *testing.T) {
 		})
 	}
 }
+
+// opts is a literal slice of call options.
+func opts(o ...grpc.CallOption) []grpc.CallOption { return o }
 
 func TestMethodsPolicies(t *testing.T) {
 	def, _, _ := testPolicy(t, core.RetryConfig{})
@@ -369,6 +380,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"method policy breaker", redressgrpc.Config{Methods: map[string]*core.Policy{"a.B": pb}}, "Config.Methods[a.B]"},
 		{"bad method key", redressgrpc.Config{Methods: map[string]*core.Policy{"/a.B": plain}}, "Config.Methods[/a.B]"},
 		{"bad breaker template", redressgrpc.Config{Breaker: &core.BreakerConfig{FailureRatio: 2}}, "Config.Breaker (BreakerConfig.FailureRatio)"},
+		{"Breaker with target breakers disabled", redressgrpc.Config{Breaker: &core.BreakerConfig{}, DisableTargetBreakers: true}, "Config.Breaker"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -381,5 +393,114 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := redressgrpc.New(redressgrpc.Config{Policy: pb, DisableTargetBreakers: true}); err != nil {
 		t.Errorf("policy breaker with DisableTargetBreakers: %v", err)
+	}
+}
+
+// New copies Config.Methods: changing the caller's map afterwards, even
+// while calls run, changes nothing (and is no data race).
+func TestMethodsCopiedAtConstruction(t *testing.T) {
+	def, _, _ := testPolicy(t, core.RetryConfig{})
+	m, _, _ := testPolicy(t, core.RetryConfig{})
+	methods := map[string]*core.Policy{testpb.TestService_EmptyCall_FullMethodName: m}
+	ic, err := redressgrpc.New(redressgrpc.Config{Policy: def, Methods: methods})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			methods[testpb.TestService_EmptyCall_FullMethodName] = nil
+			methods["grpc.testing.TestService"] = m
+			methods["pkg.S"+strconv.Itoa(i)] = def
+			delete(methods, testpb.TestService_EmptyCall_FullMethodName)
+		}
+	}()
+	for range 200 {
+		if got := ic.Policy(testpb.TestService_EmptyCall_FullMethodName); got != m {
+			t.Fatalf("Policy(EmptyCall) = %p, want %p (the entry given to New)", got, m)
+		}
+		if got := ic.Policy(testpb.TestService_UnaryCall_FullMethodName); got != def {
+			t.Fatalf("Policy(UnaryCall) = %p, want the default %p (the caller added a service entry after New)", got, def)
+		}
+	}
+	<-done
+	if got := ic.Policy(testpb.TestService_EmptyCall_FullMethodName); got != m {
+		t.Errorf("after the caller deleted the entry, Policy(EmptyCall) = %p, want %p", got, m)
+	}
+}
+
+// Breaker only looks a target's breaker up: it is nil until a call to the
+// target creates it, and nil with target breakers disabled.
+func TestBreakerLookupOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		disable bool
+	}{{"target breakers", false}, {"target breakers disabled", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _, _ := testPolicy(t, core.RetryConfig{})
+			e := newEnv(t, redressgrpc.Config{Policy: p, DisableTargetBreakers: tc.disable}, nil)
+			target := e.conn.Target()
+			for range 2 { // a lookup must not create it for the next one
+				if b := e.ic.Breaker(target); b != nil {
+					t.Fatalf("Breaker(%q) before any call = %v, want nil", target, b)
+				}
+			}
+			if _, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}); err != nil {
+				t.Fatalf("EmptyCall: %v", err)
+			}
+			b := e.ic.Breaker(target)
+			if tc.disable {
+				if b != nil {
+					t.Errorf("Breaker(%q) with target breakers disabled = %v, want nil", target, b)
+				}
+				return
+			}
+			if b == nil || b.Name() != target || b.State() != core.StateClosed {
+				t.Fatalf("Breaker(%q) after a call = %v, want the closed breaker named after the target", target, b)
+			}
+			if again := e.ic.Breaker(target); again != b {
+				t.Errorf("second lookup returned another breaker")
+			}
+			if other := e.ic.Breaker("127.0.0.1:1"); other != nil {
+				t.Errorf("Breaker of a target never called = %v, want nil", other)
+			}
+		})
+	}
+}
+
+// The default policy does not retry a code the classifier cannot place
+// (MaxUnknownAttempts 1), and still retries a transient one.
+func TestDefaultPolicyUnknownCodesNotRetried(t *testing.T) {
+	cases := []struct {
+		name      string
+		code      codes.Code
+		wantCalls int
+		wantStop  core.StopReason
+	}{
+		{"ALREADY_EXISTS", codes.AlreadyExists, 1, core.StopMaxUnknownAttempts},
+		{"UNIMPLEMENTED", codes.Unimplemented, 1, core.StopMaxUnknownAttempts},
+		{"ABORTED", codes.Aborted, 1, core.StopMaxUnknownAttempts},
+		{"UNAVAILABLE retried", codes.Unavailable, 3, core.StopMaxAttempts},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &coretest.Recorder{}
+			script := []fault{{code: tc.code}, {code: tc.code}, {code: tc.code}}
+			e := newEnv(t, redressgrpc.Config{Bus: core.NewBus(rec), DisableTargetBreakers: true}, script)
+			_, err := e.client.EmptyCall(ctxTimeout(t, 10*time.Second), &testpb.Empty{})
+			if status.Code(err) != tc.code {
+				t.Errorf("status = %v, want %v", status.Code(err), tc.code)
+			}
+			if got := e.srv.Calls(); got != tc.wantCalls {
+				t.Errorf("server calls = %d, want %d", got, tc.wantCalls)
+			}
+			if r, ok := core.StopReasonOf(err); !ok || r != tc.wantStop {
+				t.Errorf("stop reason = %v (%v), want %v", r, ok, tc.wantStop)
+			}
+			if te := terminal(t, rec); te.StopReason != tc.wantStop {
+				t.Errorf("terminal event %s (stop %v), want stop %v", te.Kind, te.StopReason, tc.wantStop)
+			}
+		})
 	}
 }

@@ -37,7 +37,8 @@ type Config struct {
 	// named "<Name>:<key>" (or just "<key>" when Name is empty). Nil:
 	// DefaultBreakerConfig(). The template's Bus is not used: the policy
 	// publishes the breakers' transitions and rejections on its bus, with
-	// the request's labels.
+	// the request's labels. Setting it together with DisableHostBreakers is
+	// a *core.ConfigError.
 	Breaker *core.BreakerConfig
 	// DisableHostBreakers turns per-host breakers off: the policy's own
 	// breaker, if it has one, then guards every request. Default false.
@@ -45,7 +46,8 @@ type Config struct {
 	// BreakerKey maps a request to the key of its breaker. Default: the
 	// URL's host and port, the port left out when it is the scheme's
 	// default ("api.example.com", "127.0.0.1:8080"). A function returning ""
-	// leaves that request unguarded.
+	// leaves that request unguarded. Setting it together with
+	// DisableHostBreakers is a *core.ConfigError.
 	BreakerKey func(*http.Request) string
 	// Operation names a request's operation (the redress.operation label,
 	// which must stay low-cardinality: never a raw URL). Default: "METHOD
@@ -126,6 +128,12 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.Policy != nil && cfg.Policy.Breaker() != nil && !cfg.DisableHostBreakers {
 		return &core.ConfigError{Field: "Config.Policy", Reason: "has a Breaker, which per-host breakers would replace: set Config.DisableHostBreakers or remove it"}
+	}
+	if cfg.DisableHostBreakers && cfg.Breaker != nil {
+		return &core.ConfigError{Field: "Config.Breaker", Reason: "is the template of per-host breakers, which Config.DisableHostBreakers turns off: set one or the other"}
+	}
+	if cfg.DisableHostBreakers && cfg.BreakerKey != nil {
+		return &core.ConfigError{Field: "Config.BreakerKey", Reason: "picks the per-host breaker of a request, which Config.DisableHostBreakers turns off: set one or the other"}
 	}
 	if cfg.MaxRetryAfter < 0 {
 		return &core.ConfigError{Field: "Config.MaxRetryAfter", Reason: "must not be negative"}

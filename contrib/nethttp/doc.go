@@ -43,7 +43,8 @@
 //
 // The caller's cancellation stops the call at once. A per-attempt timeout
 // (core.RetryConfig.AttemptTimeout) bounds the wait for the response
-// headers only: the response body stays readable until it is closed.
+// headers only: the response body stays readable until it is read to EOF
+// or closed, which releases the request's context.
 //
 // # Telemetry
 //

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -179,6 +180,9 @@ func TestRetryThenSuccess(t *testing.T) {
 		}
 	}
 	ends := eventsOf(rec, core.EventAttemptEnd)
+	if len(ends) != 2 {
+		t.Fatalf("%d attempt_end events, want 2: %+v", len(ends), ends)
+	}
 	if ends[0].Labels.StatusCode != 503 || ends[1].Labels.StatusCode != 200 || ends[1].Attempt != 2 {
 		t.Errorf("attempt_end status codes %d, %d (attempt %d), want 503, 200 (attempt 2)", ends[0].Labels.StatusCode, ends[1].Labels.StatusCode, ends[1].Attempt)
 	}
@@ -368,8 +372,11 @@ func TestConnectionResetRetried(t *testing.T) {
 		t.Errorf("hits = %d, want 2", srv.NumHits())
 	}
 	ends := eventsOf(rec, core.EventAttemptEnd)
-	if len(ends) != 2 || ends[0].Class != core.ClassTransient {
-		t.Errorf("first attempt_end class = %v, want transient", ends)
+	if len(ends) != 2 {
+		t.Fatalf("%d attempt_end events, want 2: %+v", len(ends), ends)
+	}
+	if ends[0].Class != core.ClassTransient {
+		t.Errorf("first attempt_end class = %v, want transient", ends[0].Class)
 	}
 }
 
@@ -427,7 +434,10 @@ func TestSlowResponseAttemptTimeout(t *testing.T) {
 		t.Errorf("took %v: the attempt timeout did not cut the slow attempt", d)
 	}
 	ends := eventsOf(rec, core.EventAttemptEnd)
-	if len(ends) != 2 || ends[0].Class != core.ClassTransient || !errors.Is(ends[0].Err, context.DeadlineExceeded) {
+	if len(ends) != 2 {
+		t.Fatalf("%d attempt_end events, want 2: %+v", len(ends), ends)
+	}
+	if ends[0].Class != core.ClassTransient || !errors.Is(ends[0].Err, context.DeadlineExceeded) {
 		t.Errorf("first attempt_end: %+v, want transient with context.DeadlineExceeded", ends[0])
 	}
 }
@@ -478,6 +488,102 @@ func TestBodyOutlivesAttemptTimeout(t *testing.T) {
 			}
 			if resp.ProtoMajor != tc.proto || srv.NumHits() != 2 {
 				t.Errorf("proto %d, hits %d; want %d, 2", resp.ProtoMajor, srv.NumHits(), tc.proto)
+			}
+		})
+	}
+}
+
+// ctxRT records the context of every request that reaches its base.
+type ctxRT struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	ctxs []context.Context
+}
+
+func (c *ctxRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.ctxs = append(c.ctxs, r.Context())
+	c.mu.Unlock()
+	return c.base.RoundTrip(r)
+}
+
+func (c *ctxRT) last(t *testing.T) context.Context {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.ctxs) == 0 {
+		t.Fatal("no request reached the base transport")
+	}
+	return c.ctxs[len(c.ctxs)-1]
+}
+
+// With an attempt timeout, the request runs on a context detached from the
+// attempt's; it is released when the caller reads the body to EOF, without
+// waiting for Close (HTTP/1.1 and HTTP/2), and not before: the connection
+// stays usable (HTTP/1.1: the next request reuses it).
+func TestBodyReleasedAtEOF(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		http2 bool
+	}{{"HTTP/1.1", false}, {"HTTP/2", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			proceed := make(chan struct{}, 1)
+			srv := newTLSFaultServer(t, tc.http2, func(n int, w http.ResponseWriter, r *http.Request) {
+				rc := http.NewResponseController(w)
+				_, _ = io.WriteString(w, "head;")
+				_ = rc.Flush()
+				select {
+				case <-proceed:
+				case <-r.Context().Done():
+					return
+				case <-time.After(5 * time.Second):
+				}
+				_, _ = io.WriteString(w, "tail")
+			})
+			base := srv.Client().Transport.(*http.Transport)
+			t.Cleanup(base.CloseIdleConnections)
+			rec := &ctxRT{base: base}
+			p, _, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Retry.AttemptTimeout = 5 * time.Second })
+			client, _ := newTestClient(t, rec, Config{Policy: p})
+
+			resp, err := client.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = resp.Body.Close() })
+			ctx := rec.last(t)
+			head := make([]byte, len("head;"))
+			if _, err := io.ReadFull(resp.Body, head); err != nil || string(head) != "head;" {
+				t.Fatalf("first read = %q, %v", head, err)
+			}
+			if err := ctx.Err(); err != nil {
+				t.Fatalf("request context done (%v) before the body was read to EOF", err)
+			}
+			proceed <- struct{}{}
+			rest, err := io.ReadAll(resp.Body) // to EOF; no Close
+			if err != nil || string(rest) != "tail" {
+				t.Fatalf("rest of body = %q, %v; want tail", rest, err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("request context not released at EOF (the body was not closed)")
+			}
+			if cause := context.Cause(ctx); cause != context.Canceled {
+				t.Errorf("request context cause = %v, want context.Canceled (the release, not a timeout)", cause)
+			}
+
+			// The connection survived the release.
+			proceed <- struct{}{}
+			resp2, err := client.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readBody(t, resp2); got != "head;tail" {
+				t.Errorf("second response = %q, want head;tail", got)
+			}
+			if got := srv.conns.Load(); got != 1 {
+				t.Errorf("connections = %d, want 1 (reused after the release at EOF)", got)
 			}
 		})
 	}
@@ -726,6 +832,8 @@ func TestConfigErrors(t *testing.T) {
 		{"policy breaker with host breakers", Config{Policy: pb}, "Config.Policy"},
 		{"bad header name", Config{IdempotencyKeyHeader: "Idempotency Key"}, "Config.IdempotencyKeyHeader"},
 		{"bad breaker template", Config{Breaker: &core.BreakerConfig{Window: -1}}, "Config.Breaker (BreakerConfig.Window)"},
+		{"Breaker with host breakers disabled", Config{Breaker: &core.BreakerConfig{}, DisableHostBreakers: true}, "Config.Breaker"},
+		{"BreakerKey with host breakers disabled", Config{BreakerKey: func(*http.Request) string { return "k" }, DisableHostBreakers: true}, "Config.BreakerKey"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
