@@ -216,12 +216,15 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 	single := c.single(info)
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
+	caller := ctx
 	rows, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Rows, error) {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := queryConn(ctx, inner, query, args)
+		rows, err := queryDetached(caller, ctx, func(ctx context.Context) (driver.Rows, error) {
+			return queryConn(ctx, inner, query, args)
+		})
 		if err == driver.ErrSkip {
 			c.skipQueryArgs = len(args) > 0
 			return nil, core.Abort(driver.ErrSkip)
@@ -230,6 +233,47 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 	})
 	c.noteSession(info)
 	return rows, result(err)
+}
+
+// queryDetached runs q, which sends a query and returns the driver's rows,
+// on a context that outlives the attempt context actx. The policy cancels
+// actx as soon as the attempt returns (AttemptTimeout, Deadline), which for
+// a query is when the driver hands back its rows; drivers that watch the
+// query's context while the rows are read (pgx, go-sql-driver/mysql) would
+// then cut them short. So q gets a context that carries actx's values and
+// obeys actx's cancellation only until q returns; after that, the rows obey
+// only the caller's context, through database/sql, which closes them when
+// the caller's context ends. The rows stay the driver's own, unwrapped.
+//
+// When actx is cancelled exactly when the caller's context is (no attempt
+// timeout, no deadline), q runs on actx itself, at no cost.
+func queryDetached(caller, actx context.Context, q func(context.Context) (driver.Rows, error)) (driver.Rows, error) {
+	if actx.Done() == caller.Done() {
+		return q(actx)
+	}
+	// dctx has no cancellable parent, so it holds nothing once q returns
+	// and needs no release: cancel only serves the link below.
+	dctx, cancel := context.WithCancelCause(context.WithoutCancel(actx))
+	stop := context.AfterFunc(actx, func() { cancel(context.Cause(actx)) })
+	rows, err := q(dctx)
+	if stop() {
+		return rows, err // the link is gone; dctx is never cancelled
+	}
+	// The attempt ended (timeout, deadline or the caller) while the query
+	// ran or as it returned: the rows, if any, are cut; report the cause.
+	if rows != nil {
+		_ = rows.Close()
+	}
+	cause := context.Cause(actx)
+	switch {
+	case err == nil:
+		err = cause
+	case !errors.Is(err, cause):
+		// The driver saw dctx's context.Canceled: keep the attempt's own
+		// cause (a timeout is classified as one) and the driver's error.
+		err = fmt.Errorf("%w: %w", cause, err)
+	}
+	return nil, err
 }
 
 func execConn(ctx context.Context, inner driver.Conn, query string, args []driver.NamedValue) (driver.Result, error) {

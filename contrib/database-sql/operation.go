@@ -104,25 +104,19 @@ func up(s string) string {
 	return string(b)
 }
 
-// skipSpace skips whitespace and comments from i.
+// skipSpace skips whitespace, '(' and comments from i ("--" to the end of
+// the line, "/* */" up to the first "*/").
 func skipSpace(q string, i int) int {
 	for i < len(q) {
-		c := q[i]
-		switch {
+		switch c := q[i]; {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(':
 			i++
-		case c == '-' && i+1 < len(q) && q[i+1] == '-':
-			for i < len(q) && q[i] != '\n' {
-				i++
-			}
-		case c == '/' && i+1 < len(q) && q[i+1] == '*':
-			j := indexFrom(q, i+2, "*/")
-			if j < 0 {
-				return len(q)
-			}
-			i = j + 2
 		default:
-			return i
+			j := plainSQL.comment(q, i)
+			if j == i {
+				return i
+			}
+			i = j
 		}
 	}
 	return i
@@ -187,7 +181,7 @@ func afterKeyword(q string, i int, kw string) string {
 		c := q[i]
 		switch {
 		case c == '\'':
-			i = skipQuoted(q, i, '\'')
+			i = skipString(q, i, '\'', false)
 		case c == ';':
 			return ""
 		case isWordByte(c):
@@ -210,10 +204,160 @@ func afterKeyword(q string, i int, kw string) string {
 	return ""
 }
 
-func skipQuoted(q string, i int, quote byte) int {
+// hasMore reports whether a ';' outside quotes and comments is followed by
+// more than whitespace, comments and other ';'. It errs on the side of
+// "more": a false positive only disables a retry, a false negative could
+// retry statements the database already applied. Quoting and comment rules
+// differ between databases (MySQL's "#" comments and backslash escapes,
+// PostgreSQL's nested comments and dollar quotes, SQLite's [identifiers]),
+// and a rule of one read under another's can hide a real ';' (an apostrophe
+// in "-- don't" starting a quote that never ends), so the text is read
+// under each database's rules and counts as several statements when any of
+// them finds a separator.
+func hasMore(q string, i int) bool {
+	if i >= len(q) || indexByte(q[i:], ';') < 0 {
+		return false // the common case: no ';' at all
+	}
+	for _, d := range dialects {
+		if d.hasMore(q, i) {
+			return true
+		}
+	}
+	return false
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// dialect holds the lexical rules of one family of databases that decide
+// where quoted text and comments end.
+type dialect struct {
+	hash        bool // '#' starts a comment to the end of the line (MySQL)
+	dashSpace   bool // "--" starts a comment only before a space or control character (MySQL)
+	nested      bool // block comments nest (PostgreSQL)
+	execComment bool // "/*!" and "/*M!" hold code, not a comment (MySQL, MariaDB)
+	escSingle   bool // '\' escapes the next character in '...' (MySQL)
+	escDouble   bool // '\' escapes the next character in "..." (MySQL without ANSI_QUOTES)
+	eStrings    bool // '\' escapes in E'...' (PostgreSQL)
+	dollar      bool // $$...$$ and $tag$...$tag$ quote (PostgreSQL)
+	backtick    bool // `...` quotes an identifier (MySQL, SQLite)
+	brackets    bool // [...] quotes an identifier (SQLite, SQL Server)
+}
+
+// plainSQL is the reading used for the operation name: standard comments.
+var plainSQL = dialect{}
+
+// dialects are the readings hasMore applies (any one finding a separator
+// wins).
+var dialects = [...]dialect{
+	{nested: true, eStrings: true, dollar: true},                                                       // PostgreSQL
+	{nested: true, escSingle: true, dollar: true},                                                      // PostgreSQL, standard_conforming_strings off
+	{hash: true, dashSpace: true, execComment: true, escSingle: true, escDouble: true, backtick: true}, // MySQL, MariaDB
+	{hash: true, dashSpace: true, execComment: true, escSingle: true, backtick: true},                  // ... ANSI_QUOTES
+	{hash: true, dashSpace: true, execComment: true, backtick: true},                                   // ... NO_BACKSLASH_ESCAPES
+	{backtick: true, brackets: true},                                                                   // SQLite, SQL Server
+}
+
+// comment returns the end of the comment that starts at i, or i when none
+// does. An unterminated comment runs to the end of the text.
+func (d dialect) comment(q string, i int) int {
+	if i >= len(q) {
+		return i
+	}
+	c := q[i]
+	switch {
+	case c == '-' && i+1 < len(q) && q[i+1] == '-':
+		if d.dashSpace && i+2 < len(q) && q[i+2] > ' ' {
+			return i // MySQL: "1--1" is arithmetic
+		}
+		return lineEnd(q, i)
+	case c == '#' && d.hash:
+		return lineEnd(q, i)
+	case c == '/' && i+1 < len(q) && q[i+1] == '*':
+		if d.execComment && i+2 < len(q) && (q[i+2] == '!' || q[i+2] == 'M' && i+3 < len(q) && q[i+3] == '!') {
+			return i // executed by MySQL/MariaDB: read as code
+		}
+		depth := 0
+		for j := i; j+1 < len(q); {
+			switch {
+			case q[j] == '/' && q[j+1] == '*' && (depth == 0 || d.nested):
+				depth++
+				j += 2
+			case q[j] == '*' && q[j+1] == '/':
+				depth--
+				j += 2
+				if depth == 0 {
+					return j
+				}
+			default:
+				j++
+			}
+		}
+		return len(q)
+	}
+	return i
+}
+
+func lineEnd(q string, i int) int {
+	for i < len(q) && q[i] != '\n' {
+		i++
+	}
+	return i
+}
+
+// skip returns the end of the quoted text or comment that starts at i, or i
+// when none does.
+func (d dialect) skip(q string, i int) int {
+	switch c := q[i]; {
+	case c == '\'':
+		esc := d.escSingle || d.eStrings && i > 0 && (q[i-1] == 'E' || q[i-1] == 'e') && (i == 1 || !isWordByte(q[i-2]))
+		return skipString(q, i, c, esc)
+	case c == '"':
+		return skipString(q, i, c, d.escDouble)
+	case c == '`' && d.backtick:
+		return skipString(q, i, c, false)
+	case c == '[' && d.brackets:
+		if j := indexByte(q[i+1:], ']'); j >= 0 {
+			return i + 1 + j + 1
+		}
+		return len(q)
+	case c == '$' && d.dollar && (i == 0 || !isWordByte(q[i-1]) && q[i-1] != '$'):
+		j := i + 1
+		if j < len(q) && (q[j] == '_' || q[j] >= 'a' && q[j] <= 'z' || q[j] >= 'A' && q[j] <= 'Z' || q[j] >= 0x80) {
+			for j < len(q) && (isWordByte(q[j]) || q[j] >= 0x80) {
+				j++
+			}
+		}
+		if j >= len(q) || q[j] != '$' {
+			return i // a parameter ($1) or part of a name
+		}
+		tag := q[i : j+1]
+		if end := indexFrom(q, j+1, tag); end >= 0 {
+			return end + len(tag)
+		}
+		return len(q)
+	}
+	return d.comment(q, i)
+}
+
+// skipString returns the end of the text quoted by q[i], where a doubled
+// quote stands for itself and, when esc, '\' escapes the next character.
+func skipString(q string, i int, quote byte, esc bool) int {
 	i++
 	for i < len(q) {
-		if q[i] == quote {
+		switch q[i] {
+		case '\\':
+			if esc {
+				i += 2
+				continue
+			}
+		case quote:
 			if i+1 < len(q) && q[i+1] == quote {
 				i += 2
 				continue
@@ -222,24 +366,30 @@ func skipQuoted(q string, i int, quote byte) int {
 		}
 		i++
 	}
-	return i
+	return len(q)
 }
 
-// hasMore reports whether a ';' outside quotes is followed by more than
-// whitespace and comments. It errs on the side of "more": a false positive
-// only disables a retry.
-func hasMore(q string, i int) bool {
+func (d dialect) hasMore(q string, i int) bool {
 	for i < len(q) {
-		switch q[i] {
-		case '\'', '"', '`':
-			i = skipQuoted(q, i, q[i])
-		case ';':
-			j := skipSpace(q, i+1)
-			for j < len(q) && q[j] == ';' {
-				j = skipSpace(q, j+1)
+		if q[i] == ';' {
+			// More than whitespace, comments and ';' after it?
+			for j := i + 1; j < len(q); {
+				switch c := q[j]; {
+				case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == ';':
+					j++
+				default:
+					k := d.comment(q, j)
+					if k == j {
+						return true
+					}
+					j = k
+				}
 			}
-			return j < len(q)
-		default:
+			return false
+		}
+		if j := d.skip(q, i); j > i {
+			i = j
+		} else {
 			i++
 		}
 	}

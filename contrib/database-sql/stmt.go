@@ -86,8 +86,12 @@ func (s *stmt) execContext(ctx context.Context, args []driver.NamedValue) (drive
 }
 
 func (s *stmt) queryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	caller := ctx
 	v, err := s.run(ctx, func(ctx context.Context, st driver.Stmt) (any, error) {
-		r, err := st.(driver.StmtQueryContext).QueryContext(ctx, args)
+		// The rows must outlive the attempt's context (see queryDetached).
+		r, err := queryDetached(caller, ctx, func(ctx context.Context) (driver.Rows, error) {
+			return st.(driver.StmtQueryContext).QueryContext(ctx, args)
+		})
 		if r == nil {
 			return nil, err
 		}
