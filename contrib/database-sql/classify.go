@@ -194,10 +194,13 @@ func sqliteCode(err error) (int, bool) {
 	return sc.Code(), true
 }
 
-// rolledBack reports whether the database says it rolled back the whole
-// transaction of the failed statement (serialization failure, deadlock
-// victim, lock wait timeout, SQLite busy): for a single autocommit statement,
-// nothing was applied.
+// rolledBack reports whether the failed statement was undone or refused
+// because of concurrent work (serialization failure, deadlock victim, lock
+// wait timeout, SQLite busy / locked): for a single autocommit statement,
+// nothing was applied. Inside an explicit transaction it says nothing about
+// the transaction itself: PostgreSQL aborts it and InnoDB rolls it back on a
+// deadlock, but a lock wait timeout undoes only the statement and SQLite
+// busy leaves the transaction open (RunInTx rolls back either way).
 func rolledBack(err error) bool {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {

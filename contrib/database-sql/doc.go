@@ -7,9 +7,10 @@
 //
 //   - outside a transaction, after a failure that says nothing was sent
 //     (driver.ErrBadConn, pgx's SafeToRetry, a connection the wrapper found
-//     closed before sending), or after the database reports that it rolled
-//     the single autocommit statement back (serialization failure,
-//     deadlock victim, lock wait timeout, SQLite busy);
+//     closed before sending), or after the database reports that the
+//     single autocommit statement was undone or refused because of
+//     concurrent work (serialization failure, deadlock victim, lock wait
+//     timeout, SQLite busy);
 //   - never inside a transaction: the error is classified, published and
 //     returned after one attempt;
 //   - never once rows have been handed to the caller;

@@ -17,9 +17,13 @@ var ErrCommitUnknown = errors.New("redresssql: commit outcome unknown")
 // RunInTx runs fn in a transaction begun with opts (nil for the defaults)
 // and commits it. When fn or the commit fails with a concurrency-class error
 // (serialization failure 40001, deadlock 40P01, MySQL 1213 / 1205, SQLite
-// busy), the database has rolled the transaction back, so RunInTx rolls back
-// its side, waits as the policy says (backoff, budget, breaker, attempt
-// limits) and runs fn again in a new transaction. Any other failure is
+// busy / locked), RunInTx rolls the transaction back itself, waits as the
+// policy says (backoff, budget, breaker, attempt limits) and runs fn again
+// in a new transaction. It does not rely on the database having rolled the
+// transaction back: PostgreSQL aborts it on 40001 / 40P01 and InnoDB rolls
+// it back on a deadlock (1213), but a lock wait timeout (1205) rolls back
+// only the statement and SQLite busy leaves the transaction open; the
+// ROLLBACK ends them all the same, and no work of the failed run survives. Any other failure is
 // returned after one attempt, marked with core.NoRetry (stop reason
 // StopNonRetryableClass, event permanent_fail, the failure's real class):
 // fn's errors, failures to begin (already retried by the wrapped connection
@@ -60,7 +64,10 @@ func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx c
 		}
 		if err := tx.Commit(); err != nil {
 			if txRetryable(w, err) {
-				return err // the database refused the commit and rolled back
+				// The database refused the commit: PostgreSQL has rolled
+				// back, and database/sql ends the transaction after Commit
+				// either way.
+				return err
 			}
 			// A database that answered (an SQL error, pgx's "commit
 			// unexpectedly resulted in rollback") rolled back; anything else
@@ -74,8 +81,9 @@ func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx c
 	})
 }
 
-// txRetryable reports whether a failure inside a transaction means the
-// database rolled the whole transaction back because of concurrent work.
+// txRetryable reports whether a failure inside a transaction came from
+// concurrent work (serialization failure, deadlock, lock wait timeout, busy)
+// so that the transaction, once rolled back, is worth running again.
 func txRetryable(w *wrapper, err error) bool {
 	if errors.Is(err, sql.ErrTxDone) {
 		return false
