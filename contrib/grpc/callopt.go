@@ -15,6 +15,7 @@ type CallOption struct {
 	setPolicy   bool
 	bypass      bool
 	maxAttempts int
+	idempotent  bool
 }
 
 // WithPolicy runs the call under p instead of the policy Config chose for
@@ -31,17 +32,26 @@ func Bypass() CallOption { return CallOption{bypass: true} }
 // safe to repeat). n < 1 is ignored.
 func WithMaxAttempts(n int) CallOption { return CallOption{maxAttempts: n} }
 
+// WithIdempotent declares the call safe to repeat: it is retried, within
+// its policy, on every retryable failure (DEADLINE_EXCEEDED, INTERNAL,
+// DATA_LOSS, unknown codes the policy allows), not only on UNAVAILABLE and
+// RESOURCE_EXHAUSTED, as if its method were in Config.Idempotent. A
+// stream's own rule still holds: once committed, it is not retried.
+func WithIdempotent() CallOption { return CallOption{idempotent: true} }
+
 // callOpts is the merge of the CallOptions of one call.
 type callOpts struct {
 	policy      *core.Policy
 	setPolicy   bool
 	bypass      bool
 	maxAttempts int
+	idempotent  bool
 }
 
 // parseCallOpts merges the redress options among opts, later ones winning:
 // Bypass, WithPolicy and WithPolicy(nil) override one another, and
-// WithMaxAttempts overrides an earlier WithMaxAttempts.
+// WithMaxAttempts overrides an earlier WithMaxAttempts; WithIdempotent
+// anywhere among them declares the call idempotent.
 func parseCallOpts(opts []grpc.CallOption) (o callOpts) {
 	for _, op := range opts {
 		c, ok := op.(CallOption)
@@ -59,6 +69,7 @@ func parseCallOpts(opts []grpc.CallOption) (o callOpts) {
 		if c.maxAttempts > 0 {
 			o.maxAttempts = c.maxAttempts
 		}
+		o.idempotent = o.idempotent || c.idempotent
 	}
 	return o
 }

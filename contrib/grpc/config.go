@@ -1,6 +1,7 @@
 package redressgrpc
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,9 +16,10 @@ const DefaultMaxPushback = 30 * time.Second
 const DefaultStreamBufferBytes = 256 << 10
 
 // Config configures New. The zero value is all defaults: the default policy
-// (DefaultPolicyConfig) for every method, a circuit breaker per target
-// (DefaultBreakerConfig), pushback honoured up to 30s, streams replayable
-// while their sent messages fit in 256 KiB.
+// (DefaultPolicyConfig) for every method, no method idempotent (only
+// UNAVAILABLE and RESOURCE_EXHAUSTED are retried), a circuit breaker per
+// target (DefaultBreakerConfig), pushback honoured up to 30s, streams
+// replayable while their sent messages fit in 256 KiB.
 type Config struct {
 	// Policy runs every call whose method has no entry in Methods. Default:
 	// a policy built from DefaultPolicyConfig with Bus as its bus. A policy
@@ -43,6 +45,22 @@ type Config struct {
 	// wins over its service's. A nil policy in the map means no redress for
 	// those calls (they go straight to grpc). Default: none.
 	Methods map[string]*core.Policy
+	// Idempotent lists the methods that are safe to repeat even when an
+	// attempt may have been applied, by full method name
+	// ("/pkg.Service/Method") or service name ("pkg.Service", every method
+	// of the service). Default: none.
+	//
+	// Every method is retried on UNAVAILABLE and RESOURCE_EXHAUSTED (the
+	// server did not process the call, or asked the caller to slow down).
+	// The other retryable failures (DEADLINE_EXCEEDED, INTERNAL, DATA_LOSS,
+	// and codes of class unknown when the policy allows their retries) may
+	// come after the server applied the call, so they are retried only for
+	// the methods listed here or a call made with WithIdempotent; for any
+	// other method the attempt is marked core.NoRetry (reason
+	// grpc_not_idempotent) and the call stops with
+	// core.StopNonRetryableClass, keeping the code's class for the breaker
+	// and telemetry. New copies the list.
+	Idempotent []string
 	// Bus receives the events of the default policy. Nil: no events, no
 	// cost. Only with a nil Policy: a policy publishes on its own bus.
 	Bus *core.Bus
@@ -127,6 +145,16 @@ func DefaultBreakerConfig() core.BreakerConfig {
 	}
 }
 
+// validMethodKey reports whether k is a full method name
+// ("/pkg.Service/Method") or a service name ("pkg.Service").
+func validMethodKey(k string) bool {
+	if strings.HasPrefix(k, "/") {
+		i := strings.LastIndexByte(k, '/')
+		return strings.Count(k, "/") == 2 && i > 1 && i < len(k)-1
+	}
+	return k != "" && !strings.Contains(k, "/")
+}
+
 // validate checks cfg and fills in the defaults.
 func (cfg *Config) validate() error {
 	if cfg.Policy != nil && cfg.Bus != nil {
@@ -146,8 +174,13 @@ func (cfg *Config) validate() error {
 		}
 	}
 	for k := range cfg.Methods {
-		if k == "" || k == "/" || (strings.HasPrefix(k, "/") && strings.Count(k, "/") != 2) || (!strings.HasPrefix(k, "/") && strings.Contains(k, "/")) {
+		if !validMethodKey(k) {
 			return &core.ConfigError{Field: "Config.Methods[" + k + "]", Reason: `is neither a full method name ("/pkg.Service/Method") nor a service name ("pkg.Service")`}
+		}
+	}
+	for i, k := range cfg.Idempotent {
+		if !validMethodKey(k) {
+			return &core.ConfigError{Field: "Config.Idempotent[" + strconv.Itoa(i) + "]", Reason: strconv.Quote(k) + ` is neither a full method name ("/pkg.Service/Method") nor a service name ("pkg.Service")`}
 		}
 	}
 	if cfg.MaxPushback < 0 {

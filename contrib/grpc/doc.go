@@ -13,6 +13,31 @@
 //		grpc.WithDisableRetry(), // one retry layer: redress
 //	)...)
 //
+// # What is retried
+//
+// Only what is safe to send again. Every method is retried on UNAVAILABLE
+// (the server did not process the call) and RESOURCE_EXHAUSTED (it refused
+// it, asking the caller to slow down), as go-grpc-middleware's retry does
+// by default. The other retryable failures may come after the server
+// applied the call: DEADLINE_EXCEEDED (an attempt timeout, or the server's
+// own), INTERNAL and DATA_LOSS, and the codes of class unknown when the
+// policy allows their retries, and an error without a gRPC status (from an
+// interceptor chained after redress). Those are retried only for a method declared
+// idempotent, in Config.Idempotent (full method names, or service names for
+// every method of a service) or for one call with WithIdempotent:
+//
+//	ic, err := redressgrpc.New(redressgrpc.Config{
+//		Idempotent: []string{"/inventory.v1.Inventory/Get", "grpc.health.v1.Health"},
+//	})
+//
+// For any other method such a failure is marked core.NoRetry (reason
+// grpc_not_idempotent): the call stops after it with
+// core.StopNonRetryableClass and a permanent_fail event, while its class
+// stays the status code's (INTERNAL stays server_error), so the breaker
+// counts it and error.type reports it as what it is. A stream obeys this
+// rule and its own (see Streams): a committed stream is not retried even
+// when its method is idempotent.
+//
 // # Classification
 //
 // Classifier (and ClassifyCode) map status codes to classes:
@@ -48,6 +73,9 @@
 // at once, before any retry event, budget token or sleep (the call stops
 // with core.StopDeadline and returns the last attempt's status); a
 // DEADLINE_EXCEEDED once the caller's deadline has passed is not retried.
+// The DEADLINE_EXCEEDED of an attempt timeout (core.RetryConfig's
+// AttemptTimeout) is retried, within the caller's deadline, only for an
+// idempotent method: the server may have applied the attempt.
 //
 // # Streams
 //

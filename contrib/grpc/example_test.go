@@ -100,6 +100,33 @@ func ExampleWithMaxAttempts() {
 	}
 }
 
+func ExampleWithIdempotent() {
+	// A read that is safe to repeat even after the server may have applied
+	// it: retried on DEADLINE_EXCEEDED, INTERNAL and DATA_LOSS too, not only
+	// on UNAVAILABLE and RESOURCE_EXHAUSTED.
+	var client testpb.TestServiceClient // from testpb.NewTestServiceClient(conn)
+	if client != nil {
+		_, _ = client.UnaryCall(context.Background(), &testpb.SimpleRequest{}, redressgrpc.WithIdempotent())
+	}
+}
+
+func ExampleInterceptors_Idempotent() {
+	ic, err := redressgrpc.New(redressgrpc.Config{Idempotent: []string{
+		"grpc.health.v1.Health",               // every method of the service
+		"/grpc.testing.TestService/EmptyCall", // one method
+	}})
+	if err != nil {
+		panic(err)
+	}
+	for _, m := range []string{"/grpc.health.v1.Health/Check", "/grpc.testing.TestService/EmptyCall", "/grpc.testing.TestService/UnaryCall"} {
+		fmt.Println(m, ic.Idempotent(m))
+	}
+	// Output:
+	// /grpc.health.v1.Health/Check true
+	// /grpc.testing.TestService/EmptyCall true
+	// /grpc.testing.TestService/UnaryCall false
+}
+
 func ExampleClassifier() {
 	// Override one code, keep the rest: ALREADY_EXISTS is permanent here.
 	classify := func(err error) core.Classification {

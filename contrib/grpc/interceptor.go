@@ -4,9 +4,11 @@ import (
 	"context"
 	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redress-go/redress/core"
 	"google.golang.org/grpc"
@@ -22,7 +24,8 @@ type Interceptors struct {
 	cfg     Config
 	policy  *core.Policy
 	methods map[string]*core.Policy
-	targets sync.Map // target string -> *target
+	idem    map[string]struct{} // Config.Idempotent
+	targets sync.Map            // target string -> *target
 }
 
 // target is what the interceptors know of one grpc.ClientConn target.
@@ -35,14 +38,21 @@ type target struct {
 // New returns the interceptors for cfg, or a *core.ConfigError naming the
 // first invalid field.
 //
-// New copies cfg, Methods included: changing the map afterwards does not
-// change the interceptors.
+// New copies cfg, Methods and Idempotent included: changing them afterwards
+// does not change the interceptors.
 func New(cfg Config) (*Interceptors, error) {
 	cfg.Methods = maps.Clone(cfg.Methods)
+	cfg.Idempotent = slices.Clone(cfg.Idempotent)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	ic := &Interceptors{cfg: cfg, policy: cfg.Policy, methods: cfg.Methods}
+	if len(cfg.Idempotent) > 0 {
+		ic.idem = make(map[string]struct{}, len(cfg.Idempotent))
+		for _, k := range cfg.Idempotent {
+			ic.idem[k] = struct{}{}
+		}
+	}
 	if ic.policy == nil {
 		pc := DefaultPolicyConfig()
 		pc.Bus = cfg.Bus
@@ -97,6 +107,25 @@ func (ic *Interceptors) Policy(method string) *core.Policy {
 		}
 	}
 	return ic.policy
+}
+
+// Idempotent reports whether Config.Idempotent declares method (a full
+// method name) idempotent, by its own name or its service's: whether its
+// calls are retried on failures that may come after the server applied
+// them (DEADLINE_EXCEEDED, INTERNAL, DATA_LOSS, unknown codes).
+// WithIdempotent declares one call idempotent whatever this says.
+func (ic *Interceptors) Idempotent(method string) bool {
+	if len(ic.idem) == 0 || !strings.HasPrefix(method, "/") {
+		return false
+	}
+	if _, ok := ic.idem[method]; ok {
+		return true
+	}
+	if i := strings.LastIndexByte(method, '/'); i > 0 {
+		_, ok := ic.idem[method[1:i]]
+		return ok
+	}
+	return false
 }
 
 // Breaker returns the breaker of target t (a grpc.ClientConn's Target()),
@@ -163,6 +192,7 @@ type run struct {
 	policy *core.Policy
 	call   core.Call
 	caller context.Context // the caller's context
+	idem   bool            // WithIdempotent: the call is safe to repeat
 }
 
 // start prepares r for a call of method on cc with options o.
@@ -171,7 +201,7 @@ type run struct {
 // whose delay would reach it (core.StopDeadline), before any retry event,
 // budget token or sleep, and stops a call whose context is done.
 func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, method string, cc *grpc.ClientConn, o *callOpts) {
-	r.ic, r.policy, r.caller = ic, p, ctx
+	r.ic, r.policy, r.caller, r.idem = ic, p, ctx, o.idempotent
 	tg := ic.target(cc.Target())
 	r.call = core.Call{
 		Operation: method,
@@ -221,7 +251,35 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 			cl.RetryAfter, cl.HasRetryAfter = min(pb.delay, r.ic.cfg.MaxPushback), true
 		}
 	}
+	if cl.Class.Retryable() && !cl.NoRetry && !(isStatus && resendable(code)) && !r.callerDeadlinePassed() && !r.idempotent() {
+		// The server may have applied the call: resend it only if the
+		// method is declared safe to repeat. Keep the class for the breaker
+		// and telemetry.
+		cl.NoRetry, cl.Reason = true, "grpc_not_idempotent"
+	}
 	return mark(err, cl)
+}
+
+// resendable reports whether a failure with status code c is safe to
+// resend whatever the method: UNAVAILABLE (the server did not process the
+// call) and RESOURCE_EXHAUSTED (the server refused it, asking the caller to
+// slow down), the codes go-grpc-middleware's retry retries by default.
+func resendable(c codes.Code) bool {
+	return c == codes.Unavailable || c == codes.ResourceExhausted
+}
+
+// callerDeadlinePassed reports whether the caller's deadline has passed
+// (its context's timer may not have fired yet): the engine then stops the
+// call with core.StopDeadline, which says more than grpc_not_idempotent.
+func (r *run) callerDeadlinePassed() bool {
+	dl, ok := r.caller.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// idempotent reports whether the call may be repeated after any retryable
+// failure: WithIdempotent, or its method declared in Config.Idempotent.
+func (r *run) idempotent() bool {
+	return r.idem || r.ic.Idempotent(r.call.Operation)
 }
 
 // mark returns err carrying cl. An error that must not be retried is also

@@ -85,7 +85,8 @@ func TestOtelgrpcAttemptsAreChildrenOfTheOperation(t *testing.T) {
 }
 
 // TestOtelErrorTypeOfCallsThatMustNotBeRetried: a call stopped by the
-// server's "do not retry" pushback, or by a failure of a committed stream,
+// server's "do not retry" pushback, by a failure of a committed stream, or
+// by a DEADLINE_EXCEEDED on a method that is not idempotent,
 // is recorded with its status code's class as error.type (transient for
 // UNAVAILABLE), not as permanent.
 func TestOtelErrorTypeOfCallsThatMustNotBeRetried(t *testing.T) {
@@ -113,6 +114,11 @@ func TestOtelErrorTypeOfCallsThatMustNotBeRetried(t *testing.T) {
 				t.Fatalf("Recv = %v, want UNAVAILABLE", err)
 			}
 		}, fault{code: codes.Unavailable, after: 1}},
+		{"not idempotent", func(t *testing.T, c testpb.TestServiceClient) {
+			if _, err := c.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); status.Code(err) != codes.DeadlineExceeded {
+				t.Fatalf("UnaryCall = %v, want DEADLINE_EXCEEDED", err)
+			}
+		}, fault{code: codes.DeadlineExceeded}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

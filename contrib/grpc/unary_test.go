@@ -146,7 +146,12 @@ func TestUnaryStatusClassification(t *testing.T) {
 		wantClass core.Class
 	}{
 		{codes.Unavailable, 4, core.StopMaxAttempts, core.ClassTransient},
-		{codes.Internal, 4, core.StopMaxAttempts, core.ClassServerError},
+		{codes.ResourceExhausted, 4, core.StopMaxAttempts, core.ClassRateLimit},
+		// EmptyCall is not declared idempotent: the server may have
+		// applied it (TestRetrySafety covers idempotent methods).
+		{codes.Internal, 1, core.StopNonRetryableClass, core.ClassServerError},
+		{codes.DataLoss, 1, core.StopNonRetryableClass, core.ClassServerError},
+		{codes.DeadlineExceeded, 1, core.StopNonRetryableClass, core.ClassTransient},
 		{codes.NotFound, 1, core.StopNonRetryableClass, core.ClassPermanent},
 		{codes.InvalidArgument, 1, core.StopNonRetryableClass, core.ClassPermanent},
 		{codes.Unauthenticated, 1, core.StopNonRetryableClass, core.ClassAuth},
@@ -219,9 +224,10 @@ func TestUnaryDeadline(t *testing.T) {
 			t.Errorf("stop reason = %s, want canceled or deadline", te.StopReason)
 		}
 	})
-	t.Run("attempt timeout is retried within the caller deadline", func(t *testing.T) {
+	t.Run("attempt timeout of an idempotent method is retried within the caller deadline", func(t *testing.T) {
 		p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: 50 * time.Millisecond})
-		e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{sleep: 2 * time.Second}})
+		cfg := redressgrpc.Config{Policy: p, Idempotent: []string{testpb.TestService_EmptyCall_FullMethodName}}
+		e := newEnv(t, cfg, []fault{{sleep: 2 * time.Second}})
 		if _, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}); err != nil {
 			t.Fatalf("EmptyCall: %v", err)
 		}
@@ -473,21 +479,29 @@ func TestBreakerLookupOnly(t *testing.T) {
 // (MaxUnknownAttempts 1), and still retries a transient one.
 func TestDefaultPolicyUnknownCodesNotRetried(t *testing.T) {
 	cases := []struct {
-		name      string
-		code      codes.Code
-		wantCalls int
-		wantStop  core.StopReason
+		name       string
+		code       codes.Code
+		idempotent bool
+		wantCalls  int
+		wantStop   core.StopReason
 	}{
-		{"ALREADY_EXISTS", codes.AlreadyExists, 1, core.StopMaxUnknownAttempts},
-		{"UNIMPLEMENTED", codes.Unimplemented, 1, core.StopMaxUnknownAttempts},
-		{"ABORTED", codes.Aborted, 1, core.StopMaxUnknownAttempts},
-		{"UNAVAILABLE retried", codes.Unavailable, 3, core.StopMaxAttempts},
+		// An idempotent method: the default policy's MaxUnknownAttempts 1.
+		{"ALREADY_EXISTS", codes.AlreadyExists, true, 1, core.StopMaxUnknownAttempts},
+		{"UNIMPLEMENTED", codes.Unimplemented, true, 1, core.StopMaxUnknownAttempts},
+		{"ABORTED", codes.Aborted, true, 1, core.StopMaxUnknownAttempts},
+		// Any other method stops first as not idempotent.
+		{"ABORTED not idempotent", codes.Aborted, false, 1, core.StopNonRetryableClass},
+		{"UNAVAILABLE retried", codes.Unavailable, false, 3, core.StopMaxAttempts},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &coretest.Recorder{}
 			script := []fault{{code: tc.code}, {code: tc.code}, {code: tc.code}}
-			e := newEnv(t, redressgrpc.Config{Bus: core.NewBus(rec), DisableTargetBreakers: true}, script)
+			cfg := redressgrpc.Config{Bus: core.NewBus(rec), DisableTargetBreakers: true}
+			if tc.idempotent {
+				cfg.Idempotent = []string{testpb.TestService_ServiceDesc.ServiceName}
+			}
+			e := newEnv(t, cfg, script)
 			_, err := e.client.EmptyCall(ctxTimeout(t, 10*time.Second), &testpb.Empty{})
 			if status.Code(err) != tc.code {
 				t.Errorf("status = %v, want %v", status.Code(err), tc.code)
