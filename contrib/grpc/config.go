@@ -59,7 +59,9 @@ type Config struct {
 	// other method the attempt is marked core.NoRetry (reason
 	// grpc_not_idempotent) and the call stops with
 	// core.StopNonRetryableClass, keeping the code's class for the breaker
-	// and telemetry. New copies the list.
+	// and telemetry. An error without a gRPC status (from an interceptor
+	// chained after redress) keeps its own classification. New copies the
+	// list.
 	Idempotent []string
 	// Bus receives the events of the default policy. Nil: no events, no
 	// cost. Only with a nil Policy: a policy publishes on its own bus.

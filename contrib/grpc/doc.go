@@ -21,10 +21,9 @@
 // by default. The other retryable failures may come after the server
 // applied the call: DEADLINE_EXCEEDED (an attempt timeout, or the server's
 // own), INTERNAL and DATA_LOSS, and the codes of class unknown when the
-// policy allows their retries, and an error without a gRPC status (from an
-// interceptor chained after redress). Those are retried only for a method declared
-// idempotent, in Config.Idempotent (full method names, or service names for
-// every method of a service) or for one call with WithIdempotent:
+// policy allows their retries. Those are retried only for a method
+// declared idempotent, in Config.Idempotent (full method names, or service
+// names for every method of a service) or for one call with WithIdempotent:
 //
 //	ic, err := redressgrpc.New(redressgrpc.Config{
 //		Idempotent: []string{"/inventory.v1.Inventory/Get", "grpc.health.v1.Health"},
@@ -36,7 +35,10 @@
 // stays the status code's (INTERNAL stays server_error), so the breaker
 // counts it and error.type reports it as what it is. A stream obeys this
 // rule and its own (see Streams): a committed stream is not retried even
-// when its method is idempotent.
+// when its method is idempotent. An error that carries no gRPC status comes
+// from an interceptor chained after redress, on the caller's side (grpc
+// gives every failure of a call a status): its own classification decides,
+// whatever the method.
 //
 // # Classification
 //

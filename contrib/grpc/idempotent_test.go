@@ -1,10 +1,12 @@
 package redressgrpc_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +272,29 @@ func TestIdempotentAttemptCodes(t *testing.T) {
 	}
 	if got, want := e.srv.Previous(), []string{"", "1"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("grpc-previous-rpc-attempts = %q, want %q", got, want)
+	}
+}
+
+// TestCallerSideErrorKeepsItsClass: an error without a gRPC status comes
+// from an interceptor chained after redress, on the caller's side: its own
+// classification decides, whatever the method.
+func TestCallerSideErrorKeepsItsClass(t *testing.T) {
+	var failed atomic.Bool
+	inner := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if failed.CompareAndSwap(false, true) {
+			return core.Transient(errors.New("token refresh failed"))
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	p, rec, _ := testPolicy(t, core.RetryConfig{})
+	e := newEnv(t, redressgrpc.Config{Policy: p}, nil, grpc.WithChainUnaryInterceptor(inner))
+	if _, err := e.client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {
+		t.Fatalf("UnaryCall: %v", err)
+	}
+	if got := e.srv.Calls(); got != 1 {
+		t.Errorf("server calls = %d, want 1 (the first attempt never left the client)", got)
+	}
+	if te := terminal(t, rec); te.Kind != core.EventSuccess || te.Attempt != 2 {
+		t.Errorf("terminal = %s after %d attempts, want success after 2", te.Kind, te.Attempt)
 	}
 }

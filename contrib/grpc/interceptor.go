@@ -251,10 +251,13 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 			cl.RetryAfter, cl.HasRetryAfter = min(pb.delay, r.ic.cfg.MaxPushback), true
 		}
 	}
-	if cl.Class.Retryable() && !cl.NoRetry && !(isStatus && resendable(code)) && !r.callerDeadlinePassed() && !r.idempotent() {
+	if cl.Class.Retryable() && !cl.NoRetry && isStatus && !resendable(code) && !r.callerDeadlinePassed() && !r.idempotent() {
 		// The server may have applied the call: resend it only if the
 		// method is declared safe to repeat. Keep the class for the breaker
-		// and telemetry.
+		// and telemetry. An error without a status did not come from grpc
+		// (which gives every failure of a call a status) but from an
+		// interceptor chained after redress, on the caller's side: its own
+		// classification decides.
 		cl.NoRetry, cl.Reason = true, "grpc_not_idempotent"
 	}
 	return mark(err, cl)
