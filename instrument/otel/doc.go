@@ -25,7 +25,10 @@
 // scaled for milliseconds, never applies), redress.retries, redress.events,
 // redress.budget.rejections, redress.circuit_breaker.transitions and
 // .rejections (counters), redress.circuit_breaker.state and
-// redress.budget.utilization (observable gauges read at collection time).
+// redress.budget.utilization (observable gauges read at collection time;
+// breakers and budgets that share an attribute set, such as two policies both
+// named "http" with a budget each, are observed once: the highest
+// utilization, the worst breaker state, open then half_open then closed).
 // Measurements are made with the event's context, so an SDK that records
 // exemplars links latency to the trace. Attribute sets are computed once per
 // (policy, operation, class, ...) and cached.

@@ -2,13 +2,13 @@ package redressotel
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/instrument/internal/observed"
 	"github.com/redress-go/redress/internal/cowmap"
 	"github.com/redress-go/redress/internal/telemetry"
 )
@@ -22,10 +22,7 @@ type instruments struct {
 	reg                                 metric.Registration
 
 	ops cowmap.Map[opKey, *opEntry]
-
-	mu       sync.Mutex
-	breakers map[[2]string]*core.Breaker // (policy, breaker name)
-	budgets  map[string]*core.Budget     // policy
+	set observed.Set // the breakers and budgets observed
 }
 
 type opKey struct{ policy, op string }
@@ -60,7 +57,7 @@ type opEntry struct {
 }
 
 func newInstruments(m metric.Meter) (*instruments, error) {
-	in := &instruments{breakers: map[[2]string]*core.Breaker{}, budgets: map[string]*core.Budget{}}
+	in := &instruments{}
 	var err error
 	hist := func(d telemetry.Metric) metric.Float64Histogram {
 		if err != nil {
@@ -103,55 +100,28 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	return in, nil
 }
 
-// observe reads breaker state and budget utilization at collection time.
+// observe reads breaker state and budget utilization at collection time,
+// one observation per attribute set: for each (policy, breaker name) the
+// worst state of the breakers sharing it, for each policy the highest
+// utilization of its budgets.
 func (in *instruments) observe(_ context.Context, o metric.Observer) error {
-	in.mu.Lock()
-	type brk struct {
-		policy string
-		b      *core.Breaker
-	}
-	type bud struct {
-		policy string
-		b      *core.Budget
-	}
-	brks := make([]brk, 0, len(in.breakers))
-	for k, b := range in.breakers {
-		brks = append(brks, brk{k[0], b})
-	}
-	buds := make([]bud, 0, len(in.budgets))
-	for p, b := range in.budgets {
-		buds = append(buds, bud{p, b})
-	}
-	in.mu.Unlock()
+	brks, buds := in.set.Snapshot()
 	for _, x := range brks {
-		cur := x.b.State()
 		for _, s := range core.BreakerStates() {
 			v := int64(0)
-			if s == cur {
+			if s == x.State {
 				v = 1
 			}
 			o.ObserveInt64(in.state, v, metric.WithAttributes(
-				attribute.String(telemetry.AttrPolicy, x.policy),
-				attribute.String(telemetry.AttrBreaker, x.b.Name()),
+				attribute.String(telemetry.AttrPolicy, x.Policy),
+				attribute.String(telemetry.AttrBreaker, x.Name),
 				attribute.String(telemetry.AttrState, s.String())))
 		}
 	}
 	for _, x := range buds {
-		o.ObserveFloat64(in.util, x.b.Utilization(), metric.WithAttributes(attribute.String(telemetry.AttrPolicy, x.policy)))
+		o.ObserveFloat64(in.util, x.Utilization, metric.WithAttributes(attribute.String(telemetry.AttrPolicy, x.Policy)))
 	}
 	return nil
-}
-
-func (in *instruments) addBreaker(policy string, b *core.Breaker) {
-	in.mu.Lock()
-	in.breakers[[2]string{policy, b.Name()}] = b
-	in.mu.Unlock()
-}
-
-func (in *instruments) addBudget(policy string, b *core.Budget) {
-	in.mu.Lock()
-	in.budgets[policy] = b
-	in.mu.Unlock()
 }
 
 // set builds a measurement option from the entry's policy and operation and
@@ -231,11 +201,11 @@ func (in *instruments) record(ctx context.Context, e *core.Event) {
 	en := in.entry(e.Policy, e.Operation)
 	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
 		en.breaker.Store(e.Breaker)
-		in.addBreaker(e.Policy, e.Breaker)
+		in.set.AddBreaker(e.Policy, e.Breaker)
 	}
 	if e.Budget != nil && en.budget.Load() != e.Budget {
 		en.budget.Store(e.Budget)
-		in.addBudget(e.Policy, e.Budget)
+		in.set.AddBudget(e.Policy, e.Budget)
 	}
 	ei := telemetry.ErrIndex(e)
 	w := telemetry.WrapperOf(&e.Labels)
@@ -343,7 +313,7 @@ func (in *instruments) declare(p *core.Policy, ops []string) {
 		in.declareBreaker(pol, b)
 	}
 	if bud != nil {
-		in.addBudget(pol, bud)
+		in.set.DeclareBudget(pol, bud)
 	}
 	for _, op := range append([]string{p.Operation()}, ops...) {
 		en := in.entry(pol, op)
@@ -362,7 +332,7 @@ func (in *instruments) declare(p *core.Policy, ops []string) {
 }
 
 func (in *instruments) declareBreaker(policy string, b *core.Breaker) {
-	in.addBreaker(policy, b)
+	in.set.DeclareBreaker(policy, b)
 	for _, s := range core.BreakerStates() {
 		in.trans.Add(context.Background(), 0, metric.WithAttributes(
 			attribute.String(telemetry.AttrPolicy, policy),

@@ -98,7 +98,12 @@ func (s *Subscriber) Declare(p *core.Policy, operations ...string) {
 }
 
 // DeclareBreaker adds b, under policy, to the breakers whose state is
-// observed, with zero-valued transition counters.
+// observed, with zero-valued transition counters. Breakers are tracked by
+// identity: several distinct breakers with the same policy and name are
+// observed as one attribute set, which reports the worst of their states
+// (open, then half_open, then closed). The subscriber holds a declared
+// breaker; one only seen in events drops out once the program no longer
+// references it.
 func (s *Subscriber) DeclareBreaker(policy string, b *core.Breaker) {
 	if b == nil || s.in == nil {
 		return
@@ -107,12 +112,16 @@ func (s *Subscriber) DeclareBreaker(policy string, b *core.Breaker) {
 }
 
 // DeclareBudget adds b, under policy, to the budgets whose utilization is
-// observed.
+// observed. Budgets are tracked by identity: several distinct budgets under
+// the same policy name are observed as one attribute set, which reports the
+// highest of their utilizations. The subscriber holds a declared budget;
+// one only seen in events drops out once the program no longer references
+// it.
 func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
 	if b == nil || s.in == nil {
 		return
 	}
-	s.in.addBudget(policy, b)
+	s.in.set.DeclareBudget(policy, b)
 }
 
 // Decorate implements core.ContextDecorator: operation_start starts the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -460,4 +461,78 @@ func TestSubscriberWithoutSpansWantsNoStartMarkers(t *testing.T) {
 	if got := sub.Decorate(ctx, core.Event{Kind: core.EventOperationStart}); got != ctx {
 		t.Fatal("metrics-only subscriber decorated the context")
 	}
+}
+
+// Two policies both named "http" (two redresshttp transports built from
+// defaults), each with its own budget and breaker "api.example", observe as
+// one attribute set each, with a well-defined value: the highest budget
+// utilization and the worst breaker state, whatever the order of the
+// events. The calls alternate and the last one comes from the policy whose
+// budget is the emptier and whose breaker is closed.
+func TestSameNamedPoliciesFoldIntoOnePoint(t *testing.T) {
+	p := newPipeline(t, redressotel.Config{DisableSpans: true})
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	mk := func(threshold int) *core.Policy {
+		br, err := core.NewBreaker(core.BreakerConfig{Name: "api.example", FailureThreshold: threshold, RecoveryTimeout: time.Second, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bud, err := core.NewBudget(core.BudgetConfig{MaxRetries: 4, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol, err := core.NewPolicy(core.PolicyConfig{Name: "http", Operation: "GET api.example", Breaker: br, Budget: bud, Bus: core.NewBus(p.sub), Clock: clk, Sleeper: clk,
+			Retry: core.RetryConfig{MaxAttempts: 2, Strategy: coretest.Delays(0)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pol
+	}
+	pa, pb := mk(100), mk(4)
+	ctx := context.Background()
+	fail := core.Transient(errors.New("reset"))
+	_ = pa.Run(ctx, coretest.FailTimes(1, fail).Op()) // a: 1 retry
+	_ = pb.Run(ctx, coretest.FailTimes(5, fail).Op()) // b: 1 retry, 2 failures
+	_ = pa.Run(ctx, coretest.FailTimes(0, fail).Op())
+	_ = pb.Run(ctx, coretest.FailTimes(5, fail).Op()) // b: 1 retry, 4 failures: opens
+	_ = pa.Run(ctx, coretest.FailTimes(0, fail).Op()) // the last event is a's
+	if got := [2]float64{pa.Budget().Utilization(), pb.Budget().Utilization()}; got != [2]float64{0.25, 0.5} {
+		t.Fatalf("budget utilizations %v, want [0.25 0.5]", got)
+	}
+	if pa.Breaker().State() != core.StateClosed || pb.Breaker().State() != core.StateOpen {
+		t.Fatalf("breakers %v %v, want closed open", pa.Breaker().State(), pb.Breaker().State())
+	}
+
+	check := func(state string) {
+		t.Helper()
+		points, metrics := collect(t, p.reader)
+		want := map[string]string{"redress.budget.utilization{redress.policy=http}": "0.5"}
+		for _, s := range []string{"closed", "half_open", "open"} {
+			v := "0"
+			if s == state {
+				v = "1"
+			}
+			want["redress.circuit_breaker.state{redress.circuit_breaker.name=api.example,redress.circuit_breaker.state="+s+",redress.policy=http}"] = v
+		}
+		for k, v := range want {
+			if points[k] != v {
+				t.Errorf("%s = %q, want %q", k, points[k], v)
+			}
+		}
+		// One data point per attribute set: nothing observed twice.
+		if n := len(metrics["redress.budget.utilization"].Data.(metricdata.Gauge[float64]).DataPoints); n != 1 {
+			t.Errorf("redress.budget.utilization: %d points, want 1", n)
+		}
+		if n := len(metrics["redress.circuit_breaker.state"].Data.(metricdata.Gauge[int64]).DataPoints); n != 3 {
+			t.Errorf("redress.circuit_breaker.state: %d points, want 3", n)
+		}
+	}
+	for range 3 { // stable from collection to collection
+		check("open")
+	}
+	// b's probe: half_open is now the worst, then both close.
+	clk.Advance(2 * time.Second)
+	_ = pb.Run(ctx, func(context.Context) error { check("half_open"); return nil })
+	check("closed")
+	runtime.KeepAlive(pa)
 }

@@ -22,6 +22,10 @@
 // Breaker state and budget utilization are read at scrape time from the
 // breakers and budgets the subscriber has seen in events or was told about
 // (Config.Policies, Declare), so their series exist before the first failure.
+// Breakers and budgets are tracked by identity; when several share a label
+// set (two policies both named "http", each with its own budget), the one
+// series reports the highest utilization, and the worst breaker state (open,
+// then half_open, then closed).
 //
 // Label values come only from the event's typed fields (policy, operation,
 // class, stop reason, outcome, breaker name): never from errors, URLs,

@@ -142,6 +142,18 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 		func(context.Context) error { clk.Advance(time.Millisecond); return nil })
 	clk.Advance(2 * time.Second)
 	_ = p.Run(ctx, func(context.Context) error { return nil }) // half-open probe closes
+	// A second policy named "inventory" with its own breaker "stock" and its
+	// own budget (two clients built from the same defaults): both pipelines
+	// fold them into one series, the worst state and the highest utilization.
+	br2, _ := core.NewBreaker(core.BreakerConfig{Name: "stock", FailureThreshold: 1, RecoveryTimeout: time.Minute, Clock: clk})
+	bud2, _ := core.NewBudget(core.BudgetConfig{MaxRetries: 2, Clock: clk})
+	p2, _ := core.NewPolicy(core.PolicyConfig{Name: "inventory", Breaker: br2, Budget: bud2, Bus: core.NewBus(rec), Clock: clk, Sleeper: clk,
+		Retry: core.RetryConfig{MaxAttempts: 2, Strategy: coretest.Delays(0)}})
+	_ = p2.RunCall(ctx, &core.Call{Operation: "GetStock"}, coretest.FailTimes(1, core.Transient(errors.New("reset"))).Op())
+	if br.State() != core.StateClosed || br2.State() != core.StateOpen || bud2.Utilization() >= bud.Utilization() {
+		t.Fatalf("script: breakers %v %v, budgets %v %v; want closed, open, and the last event's budget the emptier",
+			br.State(), br2.State(), bud.Utilization(), bud2.Utilization())
+	}
 	small, _ := core.NewBudget(core.BudgetConfig{MaxRetries: 1, Clock: clk})
 	batch, _ := core.NewPolicy(core.PolicyConfig{Name: "batch", Budget: small, Bus: core.NewBus(rec), Clock: clk, Sleeper: clk,
 		Retry: core.RetryConfig{MaxAttempts: 5, Strategy: coretest.Delays(0)}})
@@ -189,6 +201,15 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 	for k := range want {
 		if strings.HasPrefix(k, "redress_operation_duration_seconds ") && strings.Contains(k, "server_address") {
 			t.Errorf("an operation-level series carries wrapper labels: %s", k)
+		}
+	}
+	for k, v := range map[string]string{
+		"redress_budget_utilization_ratio GAUGE {redress_policy=inventory}":                                                                      fmt.Sprint(bud.Utilization()),
+		"redress_circuit_breaker_state GAUGE {redress_circuit_breaker_name=stock,redress_circuit_breaker_state=open,redress_policy=inventory}":   "1",
+		"redress_circuit_breaker_state GAUGE {redress_circuit_breaker_name=stock,redress_circuit_breaker_state=closed,redress_policy=inventory}": "0",
+	} {
+		if want[k] != v {
+			t.Errorf("OTel pipeline: %s = %q, want %q (folded: highest utilization, worst state)", k, want[k], v)
 		}
 	}
 	if len(want) < 30 {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/instrument/internal/observed"
 	"github.com/redress-go/redress/internal/cowmap"
 	"github.com/redress-go/redress/internal/telemetry"
 )
@@ -22,7 +22,10 @@ const DefaultEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.E
 // with the series names, label names and units the OTel Prometheus exporter
 // derives from the redress OTel instruments, so one dashboard serves both
 // pipelines. Breaker state and budget utilization are read at scrape time
-// from the breakers and budgets the subscriber has seen or been told about.
+// from the breakers and budgets the subscriber has seen or been told about,
+// one series per label set: distinct budgets under one policy name report
+// the highest utilization, distinct breakers under one (policy, breaker
+// name) the worst state.
 //
 // A Subscriber is safe for concurrent use. Handle allocates nothing once the
 // label children of a (policy, operation) pair are resolved.
@@ -186,25 +189,32 @@ func (s *Subscriber) Declare(p *core.Policy, operations ...string) {
 // DeclareBreaker adds b, under policy, to the breakers whose state is read
 // at scrape time, and makes its transition counters exist. Policies'
 // breakers are added on their first event; declare a breaker to have its
-// series before that. A later breaker with the same policy and name
-// replaces an earlier one.
+// series before that. Breakers are tracked by identity: several distinct
+// breakers with the same policy and name share one series, which reports
+// the worst of their states (open, then half_open, then closed). The
+// subscriber holds a declared breaker; one only seen in events drops out
+// once the program no longer references it.
 func (s *Subscriber) DeclareBreaker(policy string, b *core.Breaker) {
 	if b == nil {
 		return
 	}
-	s.state.addBreaker(policy, b)
+	s.state.set.DeclareBreaker(policy, b)
 	for _, st := range core.BreakerStates() {
 		s.trans.WithLabelValues(policy, b.Name(), st.String())
 	}
 }
 
 // DeclareBudget adds b, under policy, to the budgets whose utilization is
-// read at scrape time. A later budget for the same policy replaces it.
+// read at scrape time. Budgets are tracked by identity: several distinct
+// budgets under the same policy name share one series, which reports the
+// highest of their utilizations. The subscriber holds a declared budget;
+// one only seen in events drops out once the program no longer references
+// it.
 func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
 	if b == nil {
 		return
 	}
-	s.state.addBudget(policy, b)
+	s.state.set.DeclareBudget(policy, b)
 }
 
 // Handle implements core.Subscriber.
@@ -215,11 +225,11 @@ func (s *Subscriber) Handle(_ context.Context, e core.Event) {
 	en := s.entry(e.Policy, e.Operation)
 	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
 		en.breaker.Store(e.Breaker)
-		s.state.addBreaker(e.Policy, e.Breaker)
+		s.state.set.AddBreaker(e.Policy, e.Breaker)
 	}
 	if e.Budget != nil && en.budget.Load() != e.Budget {
 		en.budget.Store(e.Budget)
-		s.state.addBudget(e.Policy, e.Budget)
+		s.state.set.AddBudget(e.Policy, e.Budget)
 	}
 	ei := telemetry.ErrIndex(&e)
 	w := telemetry.WrapperOf(&e.Labels)
@@ -360,13 +370,11 @@ func (s *Subscriber) breakerRejection(en *opEntry, breaker string) prometheus.Co
 	})
 }
 
-// stateCollector reports breaker state and budget utilization at scrape time.
+// stateCollector reports breaker state and budget utilization at scrape
+// time, one series per label set (see package observed for the folding).
 type stateCollector struct {
 	stateDesc, utilDesc *prometheus.Desc
-
-	mu       sync.Mutex
-	breakers map[[2]string]*core.Breaker // (policy, breaker name)
-	budgets  map[string]*core.Budget     // policy
+	set                 observed.Set
 }
 
 func newStateCollector() *stateCollector {
@@ -374,21 +382,7 @@ func newStateCollector() *stateCollector {
 	return &stateCollector{
 		stateDesc: prometheus.NewDesc(st.Prom, st.Description, labelNames(st.Attrs), nil),
 		utilDesc:  prometheus.NewDesc(ut.Prom, ut.Description, labelNames(ut.Attrs), nil),
-		breakers:  map[[2]string]*core.Breaker{},
-		budgets:   map[string]*core.Budget{},
 	}
-}
-
-func (c *stateCollector) addBreaker(policy string, b *core.Breaker) {
-	c.mu.Lock()
-	c.breakers[[2]string{policy, b.Name()}] = b
-	c.mu.Unlock()
-}
-
-func (c *stateCollector) addBudget(policy string, b *core.Budget) {
-	c.mu.Lock()
-	c.budgets[policy] = b
-	c.mu.Unlock()
 }
 
 // Describe implements prometheus.Collector.
@@ -397,39 +391,22 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.utilDesc
 }
 
-// Collect implements prometheus.Collector. The breakers and budgets are read
-// outside the collector's lock.
+// Collect implements prometheus.Collector: for each (policy, breaker name)
+// the worst state of the breakers sharing it, for each policy the highest
+// utilization of its budgets.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	c.mu.Lock()
-	type brk struct {
-		policy string
-		b      *core.Breaker
-	}
-	type bud struct {
-		policy string
-		b      *core.Budget
-	}
-	brks := make([]brk, 0, len(c.breakers))
-	for k, b := range c.breakers {
-		brks = append(brks, brk{k[0], b})
-	}
-	buds := make([]bud, 0, len(c.budgets))
-	for p, b := range c.budgets {
-		buds = append(buds, bud{p, b})
-	}
-	c.mu.Unlock()
+	brks, buds := c.set.Snapshot()
 	for _, x := range brks {
-		cur := x.b.State()
 		for _, st := range core.BreakerStates() {
 			v := 0.0
-			if st == cur {
+			if st == x.State {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(c.stateDesc, prometheus.GaugeValue, v, x.policy, x.b.Name(), st.String())
+			ch <- prometheus.MustNewConstMetric(c.stateDesc, prometheus.GaugeValue, v, x.Policy, x.Name, st.String())
 		}
 	}
 	for _, x := range buds {
-		ch <- prometheus.MustNewConstMetric(c.utilDesc, prometheus.GaugeValue, x.b.Utilization(), x.policy)
+		ch <- prometheus.MustNewConstMetric(c.utilDesc, prometheus.GaugeValue, x.Utilization, x.Policy)
 	}
 }
 

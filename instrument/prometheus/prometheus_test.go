@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -279,6 +280,8 @@ func TestHandleAllocatesNothing(t *testing.T) {
 	sub, _ := newSub(t, redressprom.Config{})
 	br, _ := core.NewBreaker(core.BreakerConfig{})
 	bud, _ := core.NewBudget(core.BudgetConfig{})
+	br2, _ := core.NewBreaker(core.BreakerConfig{})
+	bud2, _ := core.NewBudget(core.BudgetConfig{})
 	evs := []core.Event{
 		{Kind: core.EventAttemptEnd, Policy: "p", Operation: "o", Attempt: 1, AttemptDuration: time.Millisecond, Breaker: br, Budget: bud},
 		{Kind: core.EventAttemptEnd, Policy: "p", Operation: "o", Attempt: 1, Err: errors.New("x"), Class: core.ClassTransient, Breaker: br, Budget: bud},
@@ -294,6 +297,11 @@ func TestHandleAllocatesNothing(t *testing.T) {
 			Labels: core.Labels{HTTPMethod: "GET", HTTPRoute: "/o/{id}", ServerAddress: "o.example", ServerPort: 443, StatusCode: 200}},
 		{Kind: core.EventAttemptEnd, Policy: "p", Operation: "o", Attempt: 1, Labels: core.Labels{RPCSystem: "grpc", RPCMethod: "/s.S/M", RPCStatusCode: "OK"}},
 		{Kind: core.EventAttemptEnd, Policy: "p", Operation: "o", Attempt: 1, Labels: core.Labels{DBSystem: "postgresql", DBOperation: "SELECT users"}},
+		// A second breaker and budget under the same policy and operation
+		// (two transports built from defaults), alternating with the first.
+		{Kind: core.EventAttemptEnd, Policy: "p", Operation: "o", Attempt: 1, AttemptDuration: time.Millisecond, Breaker: br2, Budget: bud2},
+		{Kind: core.EventSuccess, Policy: "p", Operation: "o", Attempt: 1, Outcome: core.OutcomeSuccess, Breaker: br2, Budget: bud2},
+		{Kind: core.EventSuccess, Policy: "p", Operation: "o", Attempt: 1, Outcome: core.OutcomeSuccess, Breaker: br, Budget: bud},
 	}
 	ctx := context.Background()
 	for _, e := range evs { // warm-up resolves the label children
@@ -367,5 +375,96 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}
 	if len(bytes.TrimSpace(res)) != 0 {
 		t.Fatalf("promtool reported problems:\n%s", res)
+	}
+}
+
+// twoHTTPPolicies builds two policies both named "http" (as two
+// redresshttp transports built from defaults are), each with its own budget
+// and its own breaker named "api.example", and runs calls through both,
+// alternating, so that the last event comes from the policy whose budget is
+// the emptier and whose breaker is closed: budget a 1 of 4 retries used,
+// budget b 2 of 4; breaker a closed, breaker b open.
+func twoHTTPPolicies(t *testing.T, bus *core.Bus) (clk *coretest.FakeClock, pa, pb *core.Policy) {
+	t.Helper()
+	clk = coretest.NewFakeClock(coretest.StartTime)
+	mk := func(threshold int) *core.Policy {
+		br, err := core.NewBreaker(core.BreakerConfig{Name: "api.example", FailureThreshold: threshold, RecoveryTimeout: time.Second, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bud, err := core.NewBudget(core.BudgetConfig{MaxRetries: 4, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := core.NewPolicy(core.PolicyConfig{Name: "http", Operation: "GET api.example", Breaker: br, Budget: bud, Bus: bus, Clock: clk, Sleeper: clk,
+			Retry: core.RetryConfig{MaxAttempts: 2, Strategy: coretest.Delays(0)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pa, pb = mk(100), mk(4)
+	ctx := context.Background()
+	fail := core.Transient(errors.New("reset"))
+	_ = pa.Run(ctx, coretest.FailTimes(1, fail).Op()) // a: 1 retry
+	_ = pb.Run(ctx, coretest.FailTimes(5, fail).Op()) // b: 1 retry, 2 failures
+	_ = pa.Run(ctx, coretest.FailTimes(0, fail).Op())
+	_ = pb.Run(ctx, coretest.FailTimes(5, fail).Op()) // b: 1 retry, 4 failures: opens
+	_ = pa.Run(ctx, coretest.FailTimes(0, fail).Op()) // the last event is a's
+	if got := [2]float64{pa.Budget().Utilization(), pb.Budget().Utilization()}; got != [2]float64{0.25, 0.5} {
+		t.Fatalf("budget utilizations %v, want [0.25 0.5]", got)
+	}
+	if pa.Breaker().State() != core.StateClosed || pb.Breaker().State() != core.StateOpen {
+		t.Fatalf("breakers %v %v, want closed open", pa.Breaker().State(), pb.Breaker().State())
+	}
+	return clk, pa, pb
+}
+
+// Two distinct budgets and breakers under one policy name export one series
+// per label set, with a well-defined value: the highest utilization and the
+// worst breaker state, whatever the order of the events; the scrape succeeds
+// (a registry refuses duplicate series) and passes promtool.
+func TestSameNamedPoliciesFoldIntoOneSeries(t *testing.T) {
+	sub, reg := newSub(t, redressprom.Config{})
+	clk, pa, pb := twoHTTPPolicies(t, core.NewBus(sub))
+	head := `
+# HELP redress_budget_utilization_ratio ` + telemetry.BudgetUtilization.Description + `
+# TYPE redress_budget_utilization_ratio gauge
+redress_budget_utilization_ratio{redress_policy="http"} 0.5
+# HELP redress_circuit_breaker_state ` + telemetry.BreakerState.Description + `
+# TYPE redress_circuit_breaker_state gauge
+`
+	want := func(closed, open, half int) string {
+		return head + fmt.Sprintf(`redress_circuit_breaker_state{redress_circuit_breaker_name="api.example",redress_circuit_breaker_state="closed",redress_policy="http"} %d
+redress_circuit_breaker_state{redress_circuit_breaker_name="api.example",redress_circuit_breaker_state="half_open",redress_policy="http"} %d
+redress_circuit_breaker_state{redress_circuit_breaker_name="api.example",redress_circuit_breaker_state="open",redress_policy="http"} %d
+`, closed, half, open)
+	}
+	fams := []string{"redress_budget_utilization_ratio", "redress_circuit_breaker_state"}
+	for range 5 { // stable from scrape to scrape
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want(0, 1, 0)), fams...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := scrape(t, reg)
+	// b's breaker goes half-open on its probe: half_open is now the worst.
+	clk.Advance(2 * time.Second)
+	_ = pb.Run(context.Background(), func(context.Context) error {
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want(0, 0, 1)), fams...); err != nil {
+			t.Error(err)
+		}
+		return nil
+	})
+	// The probe succeeded: both closed.
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want(1, 0, 0)), fams...); err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(pa)
+
+	promtool := testenv.LookPath(t, "promtool", "prometheus")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(out)
+	if res, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(res)) != 0 {
+		t.Errorf("promtool check metrics: %v\n%s\n--- input:\n%s", err, res, out)
 	}
 }
