@@ -38,7 +38,6 @@ type callState struct {
 
 const timedEvents = 1<<EventAttemptEnd | 1<<EventRetry | TerminalEvents
 
-
 func (s *callState) elapsed() time.Duration {
 	if !s.timed {
 		return 0
