@@ -54,10 +54,13 @@ type config struct {
 	onPhase  func(name string)
 }
 
+// defaultListen is the default address of the /metrics endpoint.
+const defaultListen = "127.0.0.1:9464"
+
 func defaults() config {
 	return config{
 		duration: 24 * time.Second,
-		listen:   "127.0.0.1:9464",
+		listen:   defaultListen,
 		profile:  "cycle",
 		workers:  8,
 		pause:    20 * time.Millisecond,
@@ -188,6 +191,12 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 	// The metrics endpoint.
 	ml, err := net.Listen("tcp", cfg.listen)
+	if err != nil && cfg.listen == defaultListen {
+		// The default port is taken (another demo, an exporter): the
+		// README's first command must still work, so take any free port;
+		// the address is printed below.
+		ml, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		return fmt.Errorf("demo: metrics listener (use -listen to pick another address): %w", err)
 	}
