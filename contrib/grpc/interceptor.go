@@ -21,11 +21,12 @@ import (
 // New and give its DialOptions to every grpc.NewClient that should use it.
 // It is safe for concurrent use.
 type Interceptors struct {
-	cfg     Config
-	policy  *core.Policy
-	methods map[string]*core.Policy
-	idem    map[string]struct{} // Config.Idempotent
-	targets sync.Map            // target string -> *target
+	cfg      Config
+	policy   *core.Policy
+	methods  map[string]*core.Policy
+	idem     map[string]struct{} // Config.Idempotent
+	breakers *core.BreakerGroup  // nil: per-target breakers disabled
+	targets  sync.Map            // target string -> *target
 }
 
 // target is what the interceptors know of one grpc.ClientConn target.
@@ -67,14 +68,15 @@ func New(cfg Config) (*Interceptors, error) {
 		if cfg.Breaker != nil {
 			bc = *cfg.Breaker
 		}
-		bc.Bus = nil
-		if _, err := core.NewBreaker(bc); err != nil {
+		bc.Bus = nil // the policy publishes on its own bus
+		g, err := core.NewBreakerGroup(bc)
+		if err != nil {
 			if ce, ok := err.(*core.ConfigError); ok {
 				return nil, &core.ConfigError{Field: "Config.Breaker (" + ce.Field + ")", Reason: ce.Reason}
 			}
 			return nil, err
 		}
-		ic.cfg.Breaker = &bc
+		ic.breakers = g
 	}
 	return ic, nil
 }
@@ -146,18 +148,8 @@ func (ic *Interceptors) target(t string) *target {
 	}
 	tg := &target{}
 	tg.addr, tg.port = splitTarget(t)
-	if !ic.cfg.DisableTargetBreakers {
-		bc := *ic.cfg.Breaker
-		if bc.Name == "" {
-			bc.Name = t
-		} else {
-			bc.Name += ":" + t
-		}
-		b, err := core.NewBreaker(bc)
-		if err != nil {
-			panic(err) // unreachable: New built a breaker from the same template
-		}
-		tg.breaker = b
+	if ic.breakers != nil {
+		tg.breaker = ic.breakers.Get(t)
 	}
 	v, _ := ic.targets.LoadOrStore(t, tg)
 	return v.(*target)

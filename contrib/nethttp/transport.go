@@ -23,7 +23,7 @@ import (
 type Transport struct {
 	base       http.RoundTripper
 	policy     *core.Policy
-	breakers   *breakers // nil: per-host breakers disabled
+	breakers   *core.BreakerGroup // nil: per-host breakers disabled
 	key        func(*http.Request) string
 	opName     func(*http.Request) string
 	idemHeader string // canonical
@@ -68,8 +68,12 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		if cfg.Breaker != nil {
 			tmpl = *cfg.Breaker
 		}
-		bs, err := newBreakers(tmpl)
+		tmpl.Bus = nil // the policy publishes on its own bus
+		bs, err := core.NewBreakerGroup(tmpl)
 		if err != nil {
+			if ce, ok := err.(*core.ConfigError); ok {
+				return nil, &core.ConfigError{Field: "Config.Breaker (" + ce.Field + ")", Reason: ce.Reason}
+			}
 			return nil, err
 		}
 		t.breakers = bs
@@ -91,7 +95,7 @@ func (t *Transport) Breaker(key string) *core.Breaker {
 	if t.breakers == nil {
 		return nil
 	}
-	return t.breakers.lookup(key)
+	return t.breakers.Lookup(key)
 }
 
 // CloseIdleConnections closes the idle connections of the base transport,
@@ -157,7 +161,7 @@ func (rt *roundTrip) run(t *Transport, req *http.Request) (*http.Response, error
 	}
 	if t.breakers != nil {
 		if k := t.key(req); k != "" {
-			rt.call.Breaker = t.breakers.get(k)
+			rt.call.Breaker = t.breakers.Get(k)
 		}
 	}
 	if bus := t.policy.Bus(); bus != nil {

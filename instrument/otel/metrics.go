@@ -27,17 +27,6 @@ type instruments struct {
 
 type opKey struct{ policy, op string }
 
-// wKey and wevKey key the attribute sets that carry wrapper labels.
-type wKey struct {
-	w  telemetry.Wrapper
-	ei uint8
-}
-
-type wevKey struct {
-	w        telemetry.Wrapper
-	kind, ei uint8
-}
-
 // opt is a precomputed attribute set, ready to pass to Add and Record.
 type opt struct{ o metric.MeasurementOption }
 
@@ -47,8 +36,8 @@ type opEntry struct {
 	attempt [telemetry.NumErrorTypes]atomic.Pointer[opt]
 	delay   [telemetry.NumErrorTypes]atomic.Pointer[opt] // also the retries counter's
 	events  [telemetry.MaxEventKinds][telemetry.NumErrorTypes]atomic.Pointer[opt]
-	wAtt    cowmap.Map[wKey, metric.MeasurementOption]   // attempts with wrapper labels
-	wEv     cowmap.Map[wevKey, metric.MeasurementOption] // events with wrapper labels
+	wAtt    cowmap.Map[telemetry.WrapperKey, metric.MeasurementOption]      // attempts with wrapper labels
+	wEv     cowmap.Map[telemetry.WrapperEventKey, metric.MeasurementOption] // events with wrapper labels
 	opDur   cowmap.Map[uint32, metric.MeasurementOption]
 	budRej  atomic.Pointer[opt]
 	brkRej  cowmap.Map[string, metric.MeasurementOption]
@@ -159,7 +148,7 @@ func wrapperAttrs(w telemetry.Wrapper, kv ...attribute.KeyValue) []attribute.Key
 
 // wEvent is event for an event with wrapper labels.
 func (en *opEntry) wEvent(k core.EventKind, w telemetry.Wrapper, ei int) metric.MeasurementOption {
-	key := wevKey{w, uint8(int(k) % telemetry.MaxEventKinds), uint8(ei)}
+	key := telemetry.WrapperEventKey{W: w, Kind: uint8(int(k) % telemetry.MaxEventKinds), EI: uint8(ei)}
 	if o, ok := en.wEv.Load(key); ok {
 		return o
 	}
@@ -173,7 +162,7 @@ func (en *opEntry) wEvent(k core.EventKind, w telemetry.Wrapper, ei int) metric.
 
 // wAttempt is attempt1 for an event with wrapper labels.
 func (en *opEntry) wAttempt(w telemetry.Wrapper, ei int) metric.MeasurementOption {
-	key := wKey{w, uint8(ei)}
+	key := telemetry.WrapperKey{W: w, EI: uint8(ei)}
 	if o, ok := en.wAtt.Load(key); ok {
 		return o
 	}

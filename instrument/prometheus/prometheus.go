@@ -46,17 +46,6 @@ type opKey struct{ policy, op string }
 type counterBox struct{ c prometheus.Counter }
 type observerBox struct{ o prometheus.Observer }
 
-// wKey and wevKey key the label children that carry wrapper labels.
-type wKey struct {
-	w  telemetry.Wrapper
-	ei uint8
-}
-
-type wevKey struct {
-	w        telemetry.Wrapper
-	kind, ei uint8
-}
-
 // noWrapper are the wrapper label values of an event without wrapper labels.
 var noWrapper [telemetry.NumWrapperAttrs]string
 
@@ -67,8 +56,8 @@ type opEntry struct {
 	delay   [telemetry.NumErrorTypes]atomic.Pointer[observerBox]
 	retries [telemetry.NumErrorTypes]atomic.Pointer[counterBox]
 	events  [telemetry.MaxEventKinds][telemetry.NumErrorTypes]atomic.Pointer[counterBox]
-	wAtt    cowmap.Map[wKey, prometheus.Observer]  // attempts with wrapper labels
-	wEv     cowmap.Map[wevKey, prometheus.Counter] // events with wrapper labels
+	wAtt    cowmap.Map[telemetry.WrapperKey, prometheus.Observer]     // attempts with wrapper labels
+	wEv     cowmap.Map[telemetry.WrapperEventKey, prometheus.Counter] // events with wrapper labels
 	opDur   cowmap.Map[uint32, prometheus.Observer]
 	budRej  atomic.Pointer[counterBox]
 	brkRej  cowmap.Map[string, prometheus.Counter]
@@ -287,7 +276,7 @@ func withValues(w [telemetry.NumWrapperAttrs]string, first ...string) []string {
 
 // wEvent is event for an event with wrapper labels.
 func (s *Subscriber) wEvent(en *opEntry, e *core.Event, w telemetry.Wrapper, ei int) prometheus.Counter {
-	k := wevKey{w, uint8(int(e.Kind) % telemetry.MaxEventKinds), uint8(ei)}
+	k := telemetry.WrapperEventKey{W: w, Kind: uint8(int(e.Kind) % telemetry.MaxEventKinds), EI: uint8(ei)}
 	if c, ok := en.wEv.Load(k); ok {
 		return c
 	}
@@ -302,7 +291,7 @@ func (s *Subscriber) wEvent(en *opEntry, e *core.Event, w telemetry.Wrapper, ei 
 
 // wAttempt is attempt for an event with wrapper labels.
 func (s *Subscriber) wAttempt(en *opEntry, w telemetry.Wrapper, ei int) prometheus.Observer {
-	k := wKey{w, uint8(ei)}
+	k := telemetry.WrapperKey{W: w, EI: uint8(ei)}
 	if o, ok := en.wAtt.Load(k); ok {
 		return o
 	}

@@ -61,3 +61,16 @@ func BreakerName(e *core.Event) string {
 	}
 	return e.Breaker.Name()
 }
+
+// WrapperKey keys a label set that carries wrapper labels: the wrapper
+// values and the error.type slot.
+type WrapperKey struct {
+	W  Wrapper
+	EI uint8
+}
+
+// WrapperEventKey is WrapperKey with the event kind, for redress.events.
+type WrapperEventKey struct {
+	W        Wrapper
+	Kind, EI uint8
+}
