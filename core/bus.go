@@ -149,6 +149,12 @@ func (b *Bus) mask() EventSet {
 // Publish delivers e to every subscriber that wants it, in order. Use it
 // from wrappers that publish events of their own; check Wants first.
 func (b *Bus) Publish(ctx context.Context, e Event) {
+	b.publish(ctx, &e)
+}
+
+// publish is Publish without copying the event on the way: the engine
+// builds events on its stack and hands each subscriber its own copy.
+func (b *Bus) publish(ctx context.Context, e *Event) {
 	if b == nil {
 		return
 	}
@@ -168,6 +174,10 @@ func (b *Bus) Publish(ctx context.Context, e Event) {
 // subscribers decorate ctx, and returns the decorated context. The engine
 // uses it for operation_start and attempt_start.
 func (b *Bus) PublishDecorate(ctx context.Context, e Event) context.Context {
+	return b.publishDecorate(ctx, &e)
+}
+
+func (b *Bus) publishDecorate(ctx context.Context, e *Event) context.Context {
 	if b == nil {
 		return ctx
 	}
@@ -189,16 +199,16 @@ func (b *Bus) PublishDecorate(ctx context.Context, e Event) context.Context {
 	return ctx
 }
 
-func (b *Bus) handle(en *busEntry, ctx context.Context, e Event) {
+func (b *Bus) handle(en *busEntry, ctx context.Context, e *Event) {
 	defer func() {
 		if v := recover(); v != nil {
 			b.reportPanic(en.sub, e.Kind, v)
 		}
 	}()
-	en.sub.Handle(ctx, e)
+	en.sub.Handle(ctx, *e)
 }
 
-func (b *Bus) decorate(en *busEntry, ctx context.Context, e Event) (out context.Context) {
+func (b *Bus) decorate(en *busEntry, ctx context.Context, e *Event) (out context.Context) {
 	out = ctx
 	defer func() {
 		if v := recover(); v != nil {
@@ -206,7 +216,7 @@ func (b *Bus) decorate(en *busEntry, ctx context.Context, e Event) (out context.
 			b.reportPanic(en.sub, e.Kind, v)
 		}
 	}()
-	if c := en.dec.Decorate(ctx, e); c != nil {
+	if c := en.dec.Decorate(ctx, *e); c != nil {
 		out = c
 	}
 	return out

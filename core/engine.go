@@ -21,15 +21,15 @@ type callState struct {
 	p        *Policy
 	breaker  *Breaker
 	maxAtt   int
-	labels   Labels // a copy of Call.Labels, refreshed after each attempt
 	tl       *Timeline
 	onAtt    func(AttemptInfo)
 	op       string
 	mask     EventSet
 	timed    bool
 	endKnown bool
-	start    time.Time
-	aend     time.Time // end of the last attempt, when timed
+	t0       time.Time     // the call's start, read from a custom Clock
+	m0       time.Duration // the call's start on the monotonic clock (SystemClock)
+	aend     time.Duration // end of the last attempt, since the call's start, when timed
 	lastErr  error
 	lastCl   Classification
 	perClass [numClasses]int32
@@ -42,26 +42,50 @@ func (s *callState) elapsed() time.Duration {
 	if !s.timed {
 		return 0
 	}
-	return s.p.clock.Now().Sub(s.start)
+	return s.since()
 }
 
-func (s *callState) event(k EventKind, attempt int) Event {
-	e := Event{
-		Kind:      k,
-		Policy:    s.p.name,
-		Operation: s.op,
-		Attempt:   attempt,
-		Breaker:   s.breaker,
-		Budget:    s.p.budget,
-		Labels:    s.labels,
+// monoEpoch carries a monotonic clock reading: time.Since(monoEpoch) reads
+// only the monotonic clock, about half the cost of time.Now, which reads
+// the wall clock too. The engine only ever needs durations.
+var monoEpoch = time.Now()
+
+// begin notes the call's start.
+func (s *callState) begin() {
+	if s.p.mono {
+		s.m0 = time.Since(monoEpoch)
+	} else {
+		s.t0 = s.p.clock.Now()
 	}
+}
+
+// since is the time since the call's start.
+func (s *callState) since() time.Duration {
+	if s.p.mono {
+		return time.Since(monoEpoch) - s.m0
+	}
+	return s.p.clock.Now().Sub(s.t0)
+}
+
+// event fills the zero event e (on the caller's stack: events are built in
+// place and copied once per subscriber). The call c is passed down rather
+// than kept in callState: escape analysis does not tell struct fields
+// apart, and callState's strings reach the subscribers, so a *Call kept
+// there would move every caller's Call to the heap.
+func (s *callState) event(e *Event, c *Call, k EventKind, attempt int) {
+	e.Kind = k
+	e.Policy = s.p.name
+	e.Operation = s.op
+	e.Attempt = attempt
+	e.Budget = s.p.budget
+	e.Labels = c.Labels
 	if s.breaker != nil {
+		e.Breaker = s.breaker
 		e.BreakerState = s.breaker.State()
 	}
-	return e
 }
 
-func (s *callState) publishTransition(ctx context.Context, tr transition, attempt int) {
+func (s *callState) publishTransition(ctx context.Context, c *Call, tr transition, attempt int) {
 	if !tr.ok {
 		return
 	}
@@ -69,14 +93,15 @@ func (s *callState) publishTransition(ctx context.Context, tr transition, attemp
 	if !s.mask.Has(k) {
 		return
 	}
-	e := s.event(k, attempt)
+	var e Event
+	s.event(&e, c, k, attempt)
 	e.BreakerState, e.PrevBreakerState = tr.to, tr.from
-	s.p.bus.Publish(ctx, e)
+	s.p.bus.publish(ctx, &e)
 }
 
 // run is the engine. fn is called on this goroutine, once per attempt.
 func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) error, res *runResult, wantElapsed bool) error {
-	s := callState{p: p, labels: c.Labels, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: p.bus.mask()}
+	s := callState{p: p, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: p.bus.mask()}
 	if s.op == "" {
 		s.op = p.operation
 	}
@@ -89,11 +114,13 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 	}
 	s.timed = p.deadline > 0 || wantElapsed || c.Timeline != nil || s.mask&timedEvents != 0
 	if s.timed {
-		s.start = p.clock.Now()
+		s.begin()
 	}
 	opCtx := ctx
 	if s.mask.Has(EventOperationStart) {
-		opCtx = p.bus.PublishDecorate(ctx, s.event(EventOperationStart, 0))
+		var e Event
+		s.event(&e, c, EventOperationStart, 0)
+		opCtx = p.bus.publishDecorate(ctx, &e)
 	}
 	var prevSleep time.Duration
 	deposited := false
@@ -101,32 +128,28 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		res.attempts = attempt - 1
 		// Before the attempt: the caller, the abort predicate, the deadline.
 		if err := ctx.Err(); err != nil {
-			return s.stop(opCtx, res, StopCanceled, attempt-1, err)
+			return s.stop(opCtx, c, res, StopCanceled, attempt-1, err)
 		}
 		if p.abortIf != nil && p.abortIf() {
-			return s.stop(opCtx, res, StopAborted, attempt-1, nil)
+			return s.stop(opCtx, c, res, StopAborted, attempt-1, nil)
 		}
 		// One clock read serves the deadline check, the attempt context and
 		// the attempt's start; the first attempt reuses the call's start.
-		var astart time.Time
-		if s.timed {
-			if attempt == 1 {
-				astart = s.start
-			} else {
-				astart = p.clock.Now()
-			}
+		var astart time.Duration // since the call's start
+		if s.timed && attempt > 1 {
+			astart = s.since()
 		}
-		if p.deadline > 0 && astart.Sub(s.start) >= p.deadline {
-			return s.stop(opCtx, res, StopDeadline, attempt-1, nil)
+		if p.deadline > 0 && astart >= p.deadline {
+			return s.stop(opCtx, c, res, StopDeadline, attempt-1, nil)
 		}
 		var permit Permit
 		if s.breaker != nil {
 			var err error
 			var tr transition
 			permit, err, tr = s.breaker.allow()
-			s.publishTransition(opCtx, tr, attempt)
+			s.publishTransition(opCtx, c, tr, attempt)
 			if err != nil {
-				return s.stop(opCtx, res, StopCircuitOpen, attempt-1, err)
+				return s.stop(opCtx, c, res, StopCircuitOpen, attempt-1, err)
 			}
 		}
 		if !deposited && p.budget != nil {
@@ -142,21 +165,22 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		if p.attemptTO > 0 || p.deadline > 0 {
 			d := p.attemptTO
 			if p.deadline > 0 {
-				if rem := p.deadline - astart.Sub(s.start); d == 0 || rem < d {
+				if rem := p.deadline - astart; d == 0 || rem < d {
 					d = rem
 				}
 			}
 			actx, cancel = context.WithTimeout(actx, d)
 		}
 		if s.mask.Has(EventAttemptStart) {
-			actx = p.bus.PublishDecorate(actx, s.event(EventAttemptStart, attempt))
+			var e Event
+			s.event(&e, c, EventAttemptStart, attempt)
+			actx = p.bus.publishDecorate(actx, &e)
 		}
 		err := runAttempt(fn, actx, &permit, cancel)
-		s.labels = c.Labels
 		var adur time.Duration
 		if s.timed {
-			s.aend = p.clock.Now()
-			adur = s.aend.Sub(astart)
+			s.aend = s.since()
+			adur = s.aend - astart
 		}
 		if cancel != nil {
 			cancel()
@@ -164,23 +188,24 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 
 		if err == nil {
 			if s.breaker != nil {
-				s.publishTransition(opCtx, permit.success(), attempt)
+				s.publishTransition(opCtx, c, permit.success(), attempt)
 			}
 			for _, o := range p.observers {
 				o.Observe(false)
 			}
 			if s.mask.Has(EventAttemptEnd) {
-				e := s.event(EventAttemptEnd, attempt)
+				var e Event
+				s.event(&e, c, EventAttemptEnd, attempt)
 				e.AttemptDuration = adur
-				e.Elapsed = s.aend.Sub(s.start)
-				p.bus.Publish(actx, e)
+				e.Elapsed = s.aend
+				p.bus.publish(actx, &e)
 			}
 			if s.tl != nil || p.onAttempt != nil || s.onAtt != nil {
 				s.record(AttemptRecord{Attempt: attempt, Decision: DecisionSuccess, Duration: adur})
 			}
 			res.stop = StopNone
 			s.endKnown = true // the attempt's end is the call's end
-			s.finish(opCtx, res, StopNone, attempt, nil)
+			s.finish(opCtx, c, res, StopNone, attempt, nil)
 			return nil
 		}
 
@@ -190,13 +215,13 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 			permit.Cancel()
 			s.lastCl = Classification{Class: ClassUnknown, Reason: "canceled"}
 			res.lastClass = ClassUnknown
-			s.attemptEnd(actx, attempt, adur, s.lastCl)
-			return s.stop(opCtx, res, StopCanceled, attempt, cerr)
+			s.attemptEnd(actx, c, attempt, adur, s.lastCl)
+			return s.stop(opCtx, c, res, StopCanceled, attempt, cerr)
 		}
 		if IsAbort(err) {
 			permit.Cancel()
-			s.attemptEnd(actx, attempt, adur, Classification{Reason: "aborted"})
-			return s.stop(opCtx, res, StopAborted, attempt, nil)
+			s.attemptEnd(actx, c, attempt, adur, Classification{Reason: "aborted"})
+			return s.stop(opCtx, c, res, StopAborted, attempt, nil)
 		}
 		cl := p.classify(err)
 		if !cl.Class.Valid() {
@@ -210,35 +235,35 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		for _, o := range p.observers {
 			o.Observe(true)
 		}
-		s.attemptEnd(actx, attempt, adur, cl)
+		s.attemptEnd(actx, c, attempt, adur, cl)
 		if s.breaker != nil {
 			if s.breaker.trips(cl.Class) {
-				s.publishTransition(opCtx, permit.failure(cl.Class, s.breaker.clock.Now()), attempt)
+				s.publishTransition(opCtx, c, permit.failure(cl.Class, s.breaker.clock.Now()), attempt)
 			} else {
-				s.publishTransition(opCtx, permit.success(), attempt)
+				s.publishTransition(opCtx, c, permit.success(), attempt)
 			}
 		}
 
 		// Should we retry at all?
 		if !cl.Class.Retryable() || cl.NoRetry {
-			return s.stop(opCtx, res, StopNonRetryableClass, attempt, nil)
+			return s.stop(opCtx, c, res, StopNonRetryableClass, attempt, nil)
 		}
 		s.perClass[cl.Class]++
 		if lim := p.perClass[cl.Class]; lim >= 0 && s.perClass[cl.Class] >= max(lim, 1) {
-			return s.stop(opCtx, res, StopMaxAttemptsPerClass, attempt, nil)
+			return s.stop(opCtx, c, res, StopMaxAttemptsPerClass, attempt, nil)
 		}
 		if cl.Class == ClassUnknown {
 			s.unknown++
 			if p.maxUnknown > 0 && s.unknown >= p.maxUnknown {
-				return s.stop(opCtx, res, StopMaxUnknownAttempts, attempt, nil)
+				return s.stop(opCtx, c, res, StopMaxUnknownAttempts, attempt, nil)
 			}
 		}
 		if attempt >= s.maxAtt {
-			return s.stop(opCtx, res, StopMaxAttempts, attempt, nil)
+			return s.stop(opCtx, c, res, StopMaxAttempts, attempt, nil)
 		}
 		strat := p.strategies[cl.Class]
 		if strat == nil {
-			return s.stop(opCtx, res, StopNoStrategy, attempt, nil)
+			return s.stop(opCtx, c, res, StopNoStrategy, attempt, nil)
 		}
 		in := BackoffInput{Attempt: attempt, Class: cl.Class, Classification: cl, PrevSleep: prevSleep, Err: err}
 		var elapsed time.Duration
@@ -252,21 +277,21 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 			delay = 0
 		}
 		if p.deadline > 0 && delay >= p.deadline-elapsed {
-			return s.stop(opCtx, res, StopDeadline, attempt, nil)
+			return s.stop(opCtx, c, res, StopDeadline, attempt, nil)
 		}
 		// Likewise the caller's own deadline: sleeping past it would only end
 		// in a cancellation, so refuse up front (as rate.Limiter.Wait does).
 		if dl, ok := ctx.Deadline(); ok && delay >= time.Until(dl) {
-			return s.stop(opCtx, res, StopDeadline, attempt, nil)
+			return s.stop(opCtx, c, res, StopDeadline, attempt, nil)
 		}
 		if p.abortIf != nil && p.abortIf() {
-			return s.stop(opCtx, res, StopAborted, attempt, nil)
+			return s.stop(opCtx, c, res, StopAborted, attempt, nil)
 		}
 		// A breaker that will still be open when the sleep ends would only
 		// reject the next attempt: stop now, without a token or a sleep.
 		if s.breaker != nil {
 			if wait := s.breaker.openFor(); wait > delay {
-				return s.stop(opCtx, res, StopCircuitOpen, attempt, &CircuitOpenError{Breaker: s.breaker.name, State: StateOpen, RetryIn: wait})
+				return s.stop(opCtx, c, res, StopCircuitOpen, attempt, &CircuitOpenError{Breaker: s.breaker.name, State: StateOpen, RetryIn: wait})
 			}
 		}
 		remaining := math.NaN()
@@ -274,17 +299,18 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 			var ok bool
 			ok, remaining = p.budget.TryWithdrawAt(p.budget.clock.Now())
 			if !ok {
-				return s.stopBudget(opCtx, res, attempt, remaining)
+				return s.stopBudget(opCtx, c, res, attempt, remaining)
 			}
 		}
 		if s.mask.Has(EventRetry) {
-			e := s.event(EventRetry, attempt)
+			var e Event
+			s.event(&e, c, EventRetry, attempt)
 			e.Class, e.Reason, e.Err, e.Sleep = cl.Class, cl.Reason, err, delay
 			e.Elapsed = s.elapsed()
 			if p.budget != nil {
 				e.BudgetRemaining = remaining
 			}
-			p.bus.Publish(opCtx, e)
+			p.bus.publish(opCtx, &e)
 		}
 		info := SleepInfo{Policy: p.name, Operation: s.op, Attempt: attempt, Classification: cl, Delay: delay, Err: err}
 		if p.sleepH != nil {
@@ -292,9 +318,9 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 			case SleepDefer:
 				res.nextDelay = delay
 				s.decide(attempt, DecisionScheduled, StopScheduled, delay)
-				return s.terminal(opCtx, res, StopScheduled, attempt, nil, delay)
+				return s.terminal(opCtx, c, res, StopScheduled, attempt, nil, delay)
 			case SleepAbort:
-				return s.stop(opCtx, res, StopAborted, attempt, nil)
+				return s.stop(opCtx, c, res, StopAborted, attempt, nil)
 			}
 		}
 		s.decide(attempt, DecisionRetry, StopNone, delay)
@@ -303,9 +329,9 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		}
 		if err := p.sleeper.Sleep(ctx, delay); err != nil {
 			if cerr := ctx.Err(); cerr != nil {
-				return s.stop(opCtx, res, StopCanceled, attempt, cerr)
+				return s.stop(opCtx, c, res, StopCanceled, attempt, cerr)
 			}
-			return s.stop(opCtx, res, StopAborted, attempt, nil)
+			return s.stop(opCtx, c, res, StopAborted, attempt, nil)
 		}
 		prevSleep = delay
 	}
@@ -330,13 +356,14 @@ func runAttempt(fn func(context.Context) error, actx context.Context, permit *Pe
 }
 
 // attemptEnd publishes attempt_end for a failed attempt and records it.
-func (s *callState) attemptEnd(actx context.Context, attempt int, adur time.Duration, cl Classification) {
+func (s *callState) attemptEnd(actx context.Context, c *Call, attempt int, adur time.Duration, cl Classification) {
 	if s.mask.Has(EventAttemptEnd) {
-		e := s.event(EventAttemptEnd, attempt)
+		var e Event
+		s.event(&e, c, EventAttemptEnd, attempt)
 		e.Class, e.Reason, e.Err = cl.Class, cl.Reason, s.lastErr
 		e.AttemptDuration = adur
-		e.Elapsed = s.aend.Sub(s.start)
-		s.p.bus.Publish(actx, e)
+		e.Elapsed = s.aend
+		s.p.bus.publish(actx, &e)
 	}
 	s.record(AttemptRecord{Attempt: attempt, Classification: cl, Err: s.lastErr, Decision: DecisionRaise, Duration: adur})
 }
@@ -381,14 +408,14 @@ func (s *callState) hook(r AttemptRecord) {
 	}
 }
 
-func (s *callState) stopBudget(ctx context.Context, res *runResult, attempt int, remaining float64) error {
+func (s *callState) stopBudget(ctx context.Context, c *Call, res *runResult, attempt int, remaining float64) error {
 	s.decide(attempt, DecisionRaise, StopBudgetExhausted, 0)
-	return s.terminalWith(ctx, res, StopBudgetExhausted, attempt, nil, 0, remaining)
+	return s.terminalWith(ctx, c, res, StopBudgetExhausted, attempt, nil, 0, remaining)
 }
 
 // stop ends the call with a failure. cause is the caller's context error or
 // the breaker's rejection, if that is why.
-func (s *callState) stop(ctx context.Context, res *runResult, r StopReason, attempts int, cause error) error {
+func (s *callState) stop(ctx context.Context, c *Call, res *runResult, r StopReason, attempts int, cause error) error {
 	if attempts > 0 && r != StopCircuitOpen && r != StopCanceled {
 		d := DecisionRaise
 		if r == StopAborted {
@@ -396,14 +423,14 @@ func (s *callState) stop(ctx context.Context, res *runResult, r StopReason, atte
 		}
 		s.decide(attempts, d, r, 0)
 	}
-	return s.terminal(ctx, res, r, attempts, cause, 0)
+	return s.terminal(ctx, c, res, r, attempts, cause, 0)
 }
 
-func (s *callState) terminal(ctx context.Context, res *runResult, r StopReason, attempts int, cause error, next time.Duration) error {
-	return s.terminalWith(ctx, res, r, attempts, cause, next, math.NaN())
+func (s *callState) terminal(ctx context.Context, c *Call, res *runResult, r StopReason, attempts int, cause error, next time.Duration) error {
+	return s.terminalWith(ctx, c, res, r, attempts, cause, next, math.NaN())
 }
 
-func (s *callState) terminalWith(ctx context.Context, res *runResult, r StopReason, attempts int, cause error, next time.Duration, remaining float64) error {
+func (s *callState) terminalWith(ctx context.Context, c *Call, res *runResult, r StopReason, attempts int, cause error, next time.Duration, remaining float64) error {
 	res.attempts = attempts
 	res.stop = r
 	var err error
@@ -414,27 +441,28 @@ func (s *callState) terminalWith(ctx context.Context, res *runResult, r StopReas
 		res.re = re
 		err = re
 	}
-	s.finishWith(ctx, res, r, attempts, err, remaining)
+	s.finishWith(ctx, c, res, r, attempts, err, remaining)
 	return err
 }
 
-func (s *callState) finish(ctx context.Context, res *runResult, r StopReason, attempts int, err error) {
-	s.finishWith(ctx, res, r, attempts, err, math.NaN())
+func (s *callState) finish(ctx context.Context, c *Call, res *runResult, r StopReason, attempts int, err error) {
+	s.finishWith(ctx, c, res, r, attempts, err, math.NaN())
 }
 
-func (s *callState) finishWith(ctx context.Context, res *runResult, r StopReason, attempts int, err error, remaining float64) {
+func (s *callState) finishWith(ctx context.Context, c *Call, res *runResult, r StopReason, attempts int, err error, remaining float64) {
 	if s.timed {
 		end := s.aend
 		if !s.endKnown {
-			end = s.p.clock.Now()
+			end = s.since()
 		}
-		res.elapsed = end.Sub(s.start)
+		res.elapsed = end
 	}
 	k := terminalFor(r)
 	if !s.mask.Has(k) {
 		return
 	}
-	e := s.event(k, attempts)
+	var e Event
+	s.event(&e, c, k, attempts)
 	e.StopReason = r
 	e.Err = err
 	e.Elapsed = res.elapsed
@@ -455,5 +483,5 @@ func (s *callState) finishWith(ctx context.Context, res *runResult, r StopReason
 	if !math.IsNaN(remaining) {
 		e.BudgetRemaining = remaining
 	}
-	s.p.bus.Publish(ctx, e)
+	s.p.bus.publish(ctx, &e)
 }

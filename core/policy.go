@@ -32,6 +32,7 @@ type Policy struct {
 	budget     *Budget
 	bus        *Bus
 	clock      Clock
+	mono       bool // clock is SystemClock: time calls on the monotonic clock alone
 	sleeper    Sleeper
 }
 
@@ -75,6 +76,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if p.clock == nil {
 		p.clock = SystemClock{}
 	}
+	_, p.mono = p.clock.(SystemClock)
 	if p.sleeper == nil {
 		p.sleeper = TimerSleeper{}
 	}
