@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,8 +39,13 @@ type Subscriber struct {
 	retries, evs, budRej, trans, brkRej *prometheus.CounterVec
 	state                               *stateCollector
 
-	ops cowmap.Map[opKey, *opEntry]
+	ops   cowmap.Map[opKey, *opEntry]
+	front [frontSize]atomic.Pointer[opEntry] // see entry
 }
+
+// frontSize is the number of slots of the lock-free front of the
+// (policy, operation) lookup.
+const frontSize = 64
 
 type opKey struct{ policy, op string }
 
@@ -52,6 +58,7 @@ var noWrapper [telemetry.NumWrapperAttrs]string
 // opEntry holds the resolved label children of one (policy, operation).
 type opEntry struct {
 	key     opKey
+	raw     opKey // the names as the event carried them (op may have had a query)
 	attempt [telemetry.NumErrorTypes]atomic.Pointer[observerBox]
 	delay   [telemetry.NumErrorTypes]atomic.Pointer[observerBox]
 	retries [telemetry.NumErrorTypes]atomic.Pointer[counterBox]
@@ -59,6 +66,7 @@ type opEntry struct {
 	wAtt    cowmap.Map[telemetry.WrapperKey, prometheus.Observer]     // attempts with wrapper labels
 	wEv     cowmap.Map[telemetry.WrapperEventKey, prometheus.Counter] // events with wrapper labels
 	opDur   cowmap.Map[uint32, prometheus.Observer]
+	opOK    atomic.Pointer[observerBox] // opDur's child for a plain success
 	budRej  atomic.Pointer[counterBox]
 	brkRej  cowmap.Map[string, prometheus.Counter]
 	breaker atomic.Pointer[core.Breaker]
@@ -221,18 +229,20 @@ func (s *Subscriber) Handle(_ context.Context, e core.Event) {
 		s.state.set.AddBudget(e.Policy, e.Budget)
 	}
 	ei := telemetry.ErrIndex(&e)
-	w := telemetry.WrapperOf(&e.Labels)
-	if w == (telemetry.Wrapper{}) {
-		s.event(en, &e, ei).Inc()
-	} else {
+	wrapped := telemetry.HasWrapper(&e.Labels)
+	var w telemetry.Wrapper
+	if wrapped {
+		w = telemetry.WrapperOf(&e.Labels)
 		s.wEvent(en, &e, w, ei).Inc()
+	} else {
+		s.event(en, &e, ei).Inc()
 	}
 	switch {
 	case e.Kind == core.EventAttemptEnd:
-		if w == (telemetry.Wrapper{}) {
-			s.attempt(en, ei).Observe(e.AttemptDuration.Seconds())
-		} else {
+		if wrapped {
 			s.wAttempt(en, w, ei).Observe(e.AttemptDuration.Seconds())
+		} else {
+			s.attempt(en, ei).Observe(e.AttemptDuration.Seconds())
 		}
 	case e.Kind == core.EventRetry:
 		s.retry(en, ei).Inc()
@@ -250,13 +260,33 @@ func (s *Subscriber) Handle(_ context.Context, e core.Event) {
 	}
 }
 
+// entry returns the label children of (policy, op). A direct-mapped front,
+// indexed by the addresses of the two strings, answers most lookups with
+// one atomic load and two string comparisons that stop at the pointer: the
+// names usually come from a Policy or a wrapper's label cache, so the same
+// pair arrives in the same memory. A miss (new strings, or two hot pairs
+// sharing a slot) falls back to the map and takes the slot over; it never
+// allocates once the pair is known.
 func (s *Subscriber) entry(policy, op string) *opEntry {
-	k := opKey{policy, op}
-	if en, ok := s.ops.Load(k); ok {
+	slot := &s.front[frontIndex(policy, op)]
+	if en := slot.Load(); en != nil && en.raw.policy == policy && en.raw.op == op {
 		return en
 	}
-	// Label values: a raw URL passed as an operation loses its query string.
-	return s.ops.LoadOrStore(k, func() *opEntry { return &opEntry{key: opKey{policy, telemetry.CutQuery(op)}} })
+	k := opKey{policy, op}
+	en, ok := s.ops.Load(k)
+	if !ok {
+		// Label values: a raw URL passed as an operation loses its query string.
+		en = s.ops.LoadOrStore(k, func() *opEntry { return &opEntry{raw: k, key: opKey{policy, telemetry.CutQuery(op)}} })
+	}
+	slot.Store(en)
+	return en
+}
+
+func frontIndex(policy, op string) uintptr {
+	h := uintptr(unsafe.Pointer(unsafe.StringData(policy)))*31 ^ uintptr(unsafe.Pointer(unsafe.StringData(op)))
+	h ^= h >> 15
+	h *= 0x9e3779b1
+	return (h >> 11) % frontSize
 }
 
 func (s *Subscriber) event(en *opEntry, e *core.Event, ei int) prometheus.Counter {
@@ -331,9 +361,22 @@ func (s *Subscriber) retryDelay(en *opEntry, ei int) prometheus.Observer {
 }
 
 func (s *Subscriber) operation(en *opEntry, e *core.Event, ei int) prometheus.Observer {
+	plain := e.Outcome == core.OutcomeSuccess && e.StopReason == core.StopNone && ei == 0
+	if plain {
+		if b := en.opOK.Load(); b != nil {
+			return b.o
+		}
+	}
 	k := uint32(e.Outcome)<<16 | uint32(e.StopReason)<<8 | uint32(ei)
 	if o, ok := en.opDur.Load(k); ok {
 		return o
+	}
+	if plain {
+		b := &observerBox{en.opDur.LoadOrStore(k, func() prometheus.Observer {
+			return s.opDur.WithLabelValues(en.key.policy, en.key.op, e.Outcome.String(), telemetry.StopReason(e), telemetry.ErrorType(ei))
+		})}
+		en.opOK.Store(b)
+		return b.o
 	}
 	outcome, stop := e.Outcome.String(), telemetry.StopReason(e)
 	return en.opDur.LoadOrStore(k, func() prometheus.Observer {

@@ -468,3 +468,59 @@ redress_circuit_breaker_state{redress_circuit_breaker_name="api.example",redress
 		t.Errorf("promtool check metrics: %v\n%s\n--- input:\n%s", err, res, out)
 	}
 }
+
+// Many (policy, operation) pairs, more than the lookup's front has slots,
+// each sent with freshly built strings as well as the same ones, count into
+// their own series and nowhere else.
+func TestManyOperationsCountSeparately(t *testing.T) {
+	sub, reg := newSub(t, redressprom.Config{})
+	const pairs, rounds = 300, 3
+	ctx := context.Background()
+	for r := range rounds {
+		for i := range pairs {
+			op := fmt.Sprintf("op%d", i) // new backing memory every time
+			pol := "p" + strings.Repeat("x", i%3)
+			sub.Handle(ctx, core.Event{Kind: core.EventSuccess, Policy: pol, Operation: op, Attempt: 1, Outcome: core.OutcomeSuccess, Elapsed: time.Duration(r+1) * time.Millisecond})
+		}
+	}
+	for _, i := range []int{0, 1, 63, 64, 65, 150, 299} {
+		pol, op := "p"+strings.Repeat("x", i%3), fmt.Sprintf("op%d", i)
+		got := counterValue(t, reg, "redress_events_total", map[string]string{"redress_policy": pol, "redress_operation": op, "redress_event": "success"})
+		if got != rounds {
+			t.Errorf("%s/%s: %v success events, want %d", pol, op, got, rounds)
+		}
+	}
+}
+
+// counterValue is the value of the counter series name{want...}, failing
+// the test when no series or several match.
+func counterValue(t *testing.T, g prometheus.Gatherer, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				got[lp.GetName()] = lp.GetValue()
+			}
+			for k, v := range want {
+				if got[k] != v {
+					continue metrics
+				}
+			}
+			found = append(found, m.GetCounter().GetValue())
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s%v: %d series match, want 1", name, want, len(found))
+	}
+	return found[0]
+}

@@ -89,6 +89,13 @@ func WrapperOf(l *core.Labels) Wrapper {
 	}
 }
 
+// HasWrapper reports whether l carries any of the wrapper attributes that
+// WrapperOf reads; it is WrapperOf(l) != Wrapper{} without building one.
+func HasWrapper(l *core.Labels) bool {
+	return l.HTTPMethod != "" || l.ServerAddress != "" || l.HTTPRoute != "" || l.StatusCode != 0 ||
+		l.DBSystem != "" || l.DBOperation != "" || l.RPCMethod != "" || l.RPCStatusCode != ""
+}
+
 // Values returns w's label values in WrapperAttrs order, "" for an absent
 // one. A query string or fragment in the route is cut off, in case a raw
 // URL was passed where a template belongs.
