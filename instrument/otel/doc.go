@@ -17,6 +17,12 @@
 // (otelhttp, otelsql, otelgrpc) is their child. Retried HTTP attempts carry
 // http.request.resend_count.
 //
+// Each span gets all of its attributes in one call, when it ends (the SDK
+// copies the attributes of every SetAttributes call and of the start
+// options into a fresh slice, so this is the cheapest way to record them):
+// a head sampler sees a span's name and kind, not its attributes, and span
+// processors see the attributes in OnEnd, not in OnStart.
+//
 // # Metrics
 //
 // Every instrument of the redress telemetry table: redress.operation.duration,

@@ -30,16 +30,15 @@ type Subscriber struct {
 	asEvents bool
 	redact   func(error) string
 
-	starts    cowmap.Map[startKey, []trace.SpanStartOption]
-	attStarts [2][9]atomic.Pointer[[]trace.SpanStartOption]
+	spanOps  cowmap.Map[spanKey, *spanEntry]              // operation span names and attributes
+	front    [frontSize]atomic.Pointer[spanEntry]         // see entry
+	attempts cowmap.Map[attemptKey, []attribute.KeyValue] // attempt span attributes
+	attFast  [2][9]atomic.Pointer[[]attribute.KeyValue]   // attempt attributes without status or error, by HTTP-ness and attempt
 }
 
 // Events the subscriber wants: all of them with spans (the start markers
 // open the spans), all but the start markers without.
 const metricEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.EventAttemptStart)
-
-type spanKey struct{ s *Subscriber }    // the operation span
-type attemptKey struct{ s *Subscriber } // the attempt span
 
 // New returns a subscriber, or the error of the meter that refused an
 // instrument.
@@ -124,81 +123,6 @@ func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
 	s.in.set.DeclareBudget(policy, b)
 }
 
-// Decorate implements core.ContextDecorator: operation_start starts the
-// operation span, attempt_start the attempt span, and each is put into the
-// context the operation or attempt then runs with, so that client spans
-// made inside an attempt are their children.
-func (s *Subscriber) Decorate(ctx context.Context, e core.Event) context.Context {
-	if !s.spans {
-		return ctx
-	}
-	switch e.Kind {
-	case core.EventOperationStart:
-		ctx, sp := s.tracer.Start(ctx, telemetry.CutQuery(e.Operation), s.opStart(&e)...)
-		return context.WithValue(ctx, spanKey{s}, sp)
-	case core.EventAttemptStart:
-		if s.asEvents {
-			return ctx
-		}
-		ctx, sp := s.tracer.Start(ctx, "attempt", s.attemptStart(&e)...)
-		return context.WithValue(ctx, attemptKey{s}, sp)
-	}
-	return ctx
-}
-
-// maxStartCache bounds the cache of span start options.
-const maxStartCache = 4096
-
-type startKey struct {
-	policy, op string
-	labels     core.Labels
-}
-
-// opStart returns the start options of an operation span, cached per
-// (policy, operation, request labels).
-func (s *Subscriber) opStart(e *core.Event) []trace.SpanStartOption {
-	k := startKey{policy: e.Policy, op: e.Operation, labels: e.Labels}
-	k.labels.StatusCode, k.labels.RPCStatusCode = 0, ""
-	if o, ok := s.starts.Load(k); ok {
-		return o
-	}
-	attrs := make([]attribute.KeyValue, 0, 8)
-	attrs = append(attrs,
-		attribute.String(telemetry.AttrPolicy, e.Policy),
-		attribute.String(telemetry.AttrOperation, telemetry.CutQuery(e.Operation)))
-	attrs = appendLabels(attrs, &e.Labels)
-	o := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}
-	if len(s.starts.Snapshot()) >= maxStartCache {
-		return o
-	}
-	return s.starts.LoadOrStore(k, func() []trace.SpanStartOption { return o })
-}
-
-// attemptStart returns the start options of an attempt span, cached per
-// attempt number (up to 8) and HTTP-ness.
-func (s *Subscriber) attemptStart(e *core.Event) []trace.SpanStartOption {
-	http := 0
-	if e.Labels.HTTPMethod != "" {
-		http = 1
-	}
-	cacheable := e.Attempt >= 0 && e.Attempt < len(s.attStarts[0])
-	if cacheable {
-		if o := s.attStarts[http][e.Attempt].Load(); o != nil {
-			return *o
-		}
-	}
-	attrs := make([]attribute.KeyValue, 0, 2)
-	attrs = append(attrs, attribute.Int(telemetry.AttrAttempts, e.Attempt))
-	if http == 1 && e.Attempt > 1 {
-		attrs = append(attrs, attribute.Int(telemetry.AttrResendCount, e.Attempt-1))
-	}
-	o := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}
-	if cacheable {
-		s.attStarts[http][e.Attempt].Store(&o)
-	}
-	return o
-}
-
 // Handle implements core.Subscriber.
 func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
 	if s.in != nil {
@@ -206,70 +130,6 @@ func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
 	}
 	if s.spans {
 		s.span(ctx, &e)
-	}
-}
-
-func (s *Subscriber) span(ctx context.Context, e *core.Event) {
-	op, _ := ctx.Value(spanKey{s}).(trace.Span)
-	switch {
-	case e.Kind == core.EventAttemptEnd:
-		ei := telemetry.ErrIndex(e)
-		if s.asEvents {
-			if op == nil {
-				return
-			}
-			attrs := []attribute.KeyValue{attribute.Int(telemetry.AttrAttempts, e.Attempt)}
-			if ei != 0 {
-				attrs = append(attrs, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
-			}
-			attrs = appendStatus(attrs, &e.Labels)
-			op.AddEvent("attempt", trace.WithAttributes(attrs...))
-			return
-		}
-		sp, _ := ctx.Value(attemptKey{s}).(trace.Span)
-		if sp == nil {
-			return
-		}
-		if attrs := appendStatus(nil, &e.Labels); len(attrs) > 0 {
-			sp.SetAttributes(attrs...)
-		}
-		if ei != 0 {
-			sp.SetAttributes(attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
-			s.fail(sp, e.Err)
-		}
-		sp.End()
-	case e.Kind == core.EventRetry:
-		if op != nil {
-			op.AddEvent("retry", trace.WithAttributes(
-				attribute.Int(telemetry.AttrAttempts, e.Attempt),
-				attribute.String(telemetry.AttrErrorType, e.Class.String()),
-				attribute.Float64("redress.retry.delay", e.Sleep.Seconds())))
-		}
-	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
-		if op != nil {
-			op.AddEvent(e.Kind.String(), trace.WithAttributes(
-				attribute.String(telemetry.AttrBreaker, telemetry.BreakerName(e)),
-				attribute.String(telemetry.AttrState, e.BreakerState.String())))
-		}
-	case e.Kind.Terminal():
-		if op == nil {
-			return
-		}
-		attrs := make([]attribute.KeyValue, 0, 4)
-		attrs = append(attrs,
-			attribute.String(telemetry.AttrOutcome, e.Outcome.String()),
-			attribute.Int(telemetry.AttrAttempts, e.Attempt))
-		if e.StopReason != core.StopNone {
-			attrs = append(attrs, attribute.String(telemetry.AttrStopReason, e.StopReason.String()))
-		}
-		if ei := telemetry.ErrIndex(e); ei != 0 {
-			attrs = append(attrs, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
-		}
-		op.SetAttributes(attrs...)
-		if e.Outcome == core.OutcomeFailure || e.Outcome == core.OutcomeRejected {
-			s.fail(op, e.Err)
-		}
-		op.End()
 	}
 }
 

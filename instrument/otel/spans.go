@@ -1,0 +1,348 @@
+package redressotel
+
+import (
+	"context"
+	"sync/atomic"
+	"unsafe"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/internal/cowmap"
+	"github.com/redress-go/redress/internal/telemetry"
+)
+
+// The span path is shaped by what the SDK allocates: each span, the context
+// that holds it, and one attribute slice per SetAttributes call that adds to
+// a span's attributes (start attributes cost a second slice, the SDK's copy
+// of the start options). So each span gets all of its attributes in one
+// SetAttributes call, from a cached slice (attribute.KeyValue is immutable
+// and the SDK copies it), and the subscriber's own state of an operation,
+// with the context of its first attempt, is one allocation.
+
+// internalKind is the start option of every span the subscriber makes.
+var internalKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}
+
+// maxCache bounds each attribute cache; past it, attributes are built per
+// call.
+const maxCache = 4096
+
+// maxEnds bounds the terminal attribute sets cached per operation entry.
+const maxEnds = 64
+
+type opCtxKey struct{ s *Subscriber }
+type attemptCtxKey struct{ s *Subscriber }
+
+// opCtx is the context an operation runs with: the tracer's context, which
+// holds the operation span, plus the subscriber's state of the operation.
+// It is allocated with the context of the operation's first attempt.
+type opCtx struct {
+	context.Context
+	key   opCtxKey
+	span  trace.Span
+	ent   *spanEntry
+	first attemptCtx  // the first attempt's context
+	taken atomic.Bool // first is in use
+}
+
+func (c *opCtx) Value(k any) any {
+	if k, ok := k.(opCtxKey); ok && k == c.key {
+		return c
+	}
+	return c.Context.Value(k)
+}
+
+// attemptCtx is the context an attempt runs with: the tracer's context,
+// which holds the attempt span (and above it the operation span), plus the
+// attempt span for the subscriber's attempt_end.
+type attemptCtx struct {
+	context.Context
+	key  attemptCtxKey
+	span trace.Span
+}
+
+func (c *attemptCtx) Value(k any) any {
+	if k, ok := k.(attemptCtxKey); ok && k == c.key {
+		return c
+	}
+	return c.Context.Value(k)
+}
+
+// op returns the subscriber's state of the operation ctx belongs to.
+func (s *Subscriber) op(ctx context.Context) *opCtx {
+	if c, ok := ctx.(*opCtx); ok && c.key.s == s {
+		return c
+	}
+	c, _ := ctx.Value(opCtxKey{s}).(*opCtx)
+	return c
+}
+
+// attempt returns the subscriber's state of the attempt ctx belongs to.
+func (s *Subscriber) attempt(ctx context.Context) *attemptCtx {
+	if c, ok := ctx.(*attemptCtx); ok && c.key.s == s {
+		return c
+	}
+	c, _ := ctx.Value(attemptCtxKey{s}).(*attemptCtx)
+	return c
+}
+
+// Decorate implements core.ContextDecorator: operation_start starts the
+// operation span, attempt_start the attempt span, and each is put into the
+// context the operation or attempt then runs with, so that client spans
+// made inside an attempt are their children.
+func (s *Subscriber) Decorate(ctx context.Context, e core.Event) context.Context {
+	if !s.spans {
+		return ctx
+	}
+	switch e.Kind {
+	case core.EventOperationStart:
+		ent := s.entry(&e)
+		ctx, sp := s.tracer.Start(ctx, ent.name, internalKind...)
+		return &opCtx{Context: ctx, key: opCtxKey{s}, span: sp, ent: ent}
+	case core.EventAttemptStart:
+		if s.asEvents {
+			return ctx
+		}
+		o := s.op(ctx)
+		ctx, sp := s.tracer.Start(ctx, "attempt", internalKind...)
+		if o != nil && o.taken.CompareAndSwap(false, true) {
+			a := &o.first
+			a.Context, a.key, a.span = ctx, attemptCtxKey{s}, sp
+			return a
+		}
+		return &attemptCtx{Context: ctx, key: attemptCtxKey{s}, span: sp}
+	}
+	return ctx
+}
+
+func (s *Subscriber) span(ctx context.Context, e *core.Event) {
+	switch {
+	case e.Kind == core.EventAttemptEnd:
+		ei := telemetry.ErrIndex(e)
+		if s.asEvents {
+			o := s.op(ctx)
+			if o == nil {
+				return
+			}
+			attrs := []attribute.KeyValue{attribute.Int(telemetry.AttrAttempts, e.Attempt)}
+			if ei != 0 {
+				attrs = append(attrs, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
+			}
+			attrs = appendStatus(attrs, &e.Labels)
+			o.span.AddEvent("attempt", trace.WithAttributes(attrs...))
+			return
+		}
+		a := s.attempt(ctx)
+		if a == nil {
+			return
+		}
+		a.span.SetAttributes(s.attemptAttrs(e, ei)...)
+		if ei != 0 {
+			s.fail(a.span, e.Err)
+		}
+		a.span.End()
+	case e.Kind == core.EventRetry:
+		if o := s.op(ctx); o != nil {
+			o.span.AddEvent("retry", trace.WithAttributes(
+				attribute.Int(telemetry.AttrAttempts, e.Attempt),
+				attribute.String(telemetry.AttrErrorType, e.Class.String()),
+				attribute.Float64("redress.retry.delay", e.Sleep.Seconds())))
+		}
+	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
+		if o := s.op(ctx); o != nil {
+			o.span.AddEvent(e.Kind.String(), trace.WithAttributes(
+				attribute.String(telemetry.AttrBreaker, telemetry.BreakerName(e)),
+				attribute.String(telemetry.AttrState, e.BreakerState.String())))
+		}
+	case e.Kind.Terminal():
+		o := s.op(ctx)
+		if o == nil {
+			return
+		}
+		o.span.SetAttributes(o.ent.endAttrs(e)...)
+		if e.Outcome == core.OutcomeFailure || e.Outcome == core.OutcomeRejected {
+			s.fail(o.span, e.Err)
+		}
+		o.span.End()
+	}
+}
+
+// spanKey identifies the entry of an operation span.
+type spanKey struct {
+	policy, op string
+	labels     core.Labels // without the response status
+}
+
+// spanEntry is an operation span's name and start attributes (policy,
+// operation, request labels), with its full attribute sets (start plus
+// terminal attributes) cached per terminal outcome.
+type spanEntry struct {
+	key   spanKey // as the event carried it
+	plain bool    // no request labels
+	name  string
+	attrs []attribute.KeyValue
+	succ  [2][9]atomic.Pointer[[]attribute.KeyValue] // success, success_after_retry by attempts
+	ends  cowmap.Map[endKey, []attribute.KeyValue]
+}
+
+// endKey identifies the terminal attributes of an operation span.
+type endKey struct {
+	outcome  core.OutcomeKind
+	stop     core.StopReason
+	ei       uint8
+	attempts int
+}
+
+// frontSize is the number of slots of the lock-free front of the span
+// entry lookup.
+const frontSize = 64
+
+// entry returns the span entry of an operation_start event. A
+// direct-mapped front, indexed by the addresses of the policy and operation
+// strings, answers most lookups with one atomic load and comparisons that
+// stop at the pointers: the names usually come from a Policy or a wrapper's
+// label cache, so the same pair arrives in the same memory. A miss falls
+// back to the map and takes the slot over.
+func (s *Subscriber) entry(e *core.Event) *spanEntry {
+	slot := &s.front[frontIndex(e.Policy, e.Operation)]
+	if ent := slot.Load(); ent != nil && ent.key.policy == e.Policy && ent.key.op == e.Operation {
+		if ent.plain {
+			if noSpanLabels(&e.Labels) {
+				return ent
+			}
+		} else if ent.key.labels == spanLabels(&e.Labels) {
+			return ent
+		}
+	}
+	k := spanKey{policy: e.Policy, op: e.Operation, labels: spanLabels(&e.Labels)}
+	ent, ok := s.spanOps.Load(k)
+	if !ok {
+		if s.spanOps.Len() >= maxCache {
+			ent = newSpanEntry(k)
+		} else {
+			ent = s.spanOps.LoadOrStore(k, func() *spanEntry { return newSpanEntry(k) })
+		}
+	}
+	slot.Store(ent)
+	return ent
+}
+
+func frontIndex(policy, op string) uintptr {
+	h := uintptr(unsafe.Pointer(unsafe.StringData(policy)))*31 ^ uintptr(unsafe.Pointer(unsafe.StringData(op)))
+	h ^= h >> 15
+	h *= 0x9e3779b1
+	return (h >> 11) % frontSize
+}
+
+// spanLabels returns the request labels of l, the ones of the operation
+// span: all but the response status.
+func spanLabels(l *core.Labels) core.Labels {
+	c := *l
+	c.StatusCode, c.RPCStatusCode = 0, ""
+	return c
+}
+
+// noSpanLabels reports whether spanLabels(l) is empty; it reads the fields
+// one by one, which is cheaper than comparing the whole struct.
+func noSpanLabels(l *core.Labels) bool {
+	return l.HTTPMethod == "" && l.HTTPRoute == "" && l.ServerAddress == "" && l.ServerPort == 0 &&
+		l.DBSystem == "" && l.DBOperation == "" && l.RPCSystem == "" && l.RPCMethod == ""
+}
+
+func newSpanEntry(k spanKey) *spanEntry {
+	op := telemetry.CutQuery(k.op)
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
+		attribute.String(telemetry.AttrPolicy, k.policy),
+		attribute.String(telemetry.AttrOperation, op))
+	attrs = appendLabels(attrs, &k.labels)
+	return &spanEntry{key: k, plain: k.labels == core.Labels{}, name: op, attrs: attrs[:len(attrs):len(attrs)]}
+}
+
+// endAttrs returns the attributes of the operation span of terminal event e:
+// the start attributes, then outcome, attempts, stop reason and error type.
+func (o *spanEntry) endAttrs(e *core.Event) []attribute.KeyValue {
+	ei := telemetry.ErrIndex(e)
+	var fast *atomic.Pointer[[]attribute.KeyValue]
+	if (e.Outcome == core.OutcomeSuccess || e.Outcome == core.OutcomeSuccessAfterRetry) &&
+		e.StopReason == core.StopNone && ei == 0 && uint(e.Attempt) < uint(len(o.succ[0])) {
+		fast = &o.succ[e.Outcome-core.OutcomeSuccess][e.Attempt]
+		if a := fast.Load(); a != nil {
+			return *a
+		}
+	}
+	k := endKey{outcome: e.Outcome, stop: e.StopReason, ei: uint8(ei), attempts: e.Attempt}
+	if fast == nil {
+		if a, ok := o.ends.Load(k); ok {
+			return a
+		}
+	}
+	a := make([]attribute.KeyValue, 0, len(o.attrs)+4)
+	a = append(a, o.attrs...)
+	a = append(a,
+		attribute.String(telemetry.AttrOutcome, e.Outcome.String()),
+		attribute.Int(telemetry.AttrAttempts, e.Attempt))
+	if e.StopReason != core.StopNone {
+		a = append(a, attribute.String(telemetry.AttrStopReason, e.StopReason.String()))
+	}
+	if ei != 0 {
+		a = append(a, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
+	}
+	switch {
+	case fast != nil:
+		fast.Store(&a)
+	case o.ends.Len() < maxEnds:
+		a = o.ends.LoadOrStore(k, func() []attribute.KeyValue { return a })
+	}
+	return a
+}
+
+// attemptKey identifies the attributes of an attempt span.
+type attemptKey struct {
+	attempt int
+	http    bool
+	ei      uint8
+	status  int
+	rpc     string
+}
+
+// attemptAttrs returns the attributes of the attempt span ended by
+// attempt_end event e: the attempt number, the resend count of a retried
+// HTTP attempt, the response status and the error type.
+func (s *Subscriber) attemptAttrs(e *core.Event, ei int) []attribute.KeyValue {
+	http := e.Labels.HTTPMethod != ""
+	var fast *atomic.Pointer[[]attribute.KeyValue]
+	if ei == 0 && e.Labels.StatusCode == 0 && e.Labels.RPCStatusCode == "" && uint(e.Attempt) < uint(len(s.attFast[0])) {
+		h := 0
+		if http {
+			h = 1
+		}
+		fast = &s.attFast[h][e.Attempt]
+		if a := fast.Load(); a != nil {
+			return *a
+		}
+	}
+	k := attemptKey{attempt: e.Attempt, http: http, ei: uint8(ei), status: e.Labels.StatusCode, rpc: e.Labels.RPCStatusCode}
+	if fast == nil {
+		if a, ok := s.attempts.Load(k); ok {
+			return a
+		}
+	}
+	a := make([]attribute.KeyValue, 0, 5)
+	a = append(a, attribute.Int(telemetry.AttrAttempts, e.Attempt))
+	if http && e.Attempt > 1 {
+		a = append(a, attribute.Int(telemetry.AttrResendCount, e.Attempt-1))
+	}
+	a = appendStatus(a, &e.Labels)
+	if ei != 0 {
+		a = append(a, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
+	}
+	switch {
+	case fast != nil:
+		fast.Store(&a)
+	case s.attempts.Len() < maxCache:
+		a = s.attempts.LoadOrStore(k, func() []attribute.KeyValue { return a })
+	}
+	return a
+}
