@@ -2,6 +2,7 @@ package redressotel
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"unsafe"
 
@@ -67,6 +68,22 @@ func (c *attemptCtx) Value(k any) any {
 		return c
 	}
 	return c.Context.Value(k)
+}
+
+func (c *opCtx) String() string {
+	return contextName(c.Context) + ".WithValue(redressotel operation)"
+}
+
+func (c *attemptCtx) String() string {
+	return contextName(c.Context) + ".WithValue(redressotel attempt)"
+}
+
+// contextName names c as the context package does in its String methods.
+func contextName(c context.Context) string {
+	if s, ok := c.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprintf("%T", c)
 }
 
 // op returns the subscriber's state of the operation ctx belongs to.
@@ -263,15 +280,16 @@ func newSpanEntry(k spanKey) *spanEntry {
 // endAttrs returns the attributes of the operation span of terminal event e:
 // the start attributes, then outcome, attempts, stop reason and error type.
 func (o *spanEntry) endAttrs(e *core.Event) []attribute.KeyValue {
-	ei := telemetry.ErrIndex(e)
+	// A success has no error type: the fast slots need no ErrIndex.
 	var fast *atomic.Pointer[[]attribute.KeyValue]
 	if (e.Outcome == core.OutcomeSuccess || e.Outcome == core.OutcomeSuccessAfterRetry) &&
-		e.StopReason == core.StopNone && ei == 0 && uint(e.Attempt) < uint(len(o.succ[0])) {
+		e.StopReason == core.StopNone && uint(e.Attempt) < uint(len(o.succ[0])) {
 		fast = &o.succ[e.Outcome-core.OutcomeSuccess][e.Attempt]
 		if a := fast.Load(); a != nil {
 			return *a
 		}
 	}
+	ei := telemetry.ErrIndex(e)
 	k := endKey{outcome: e.Outcome, stop: e.StopReason, ei: uint8(ei), attempts: e.Attempt}
 	if fast == nil {
 		if a, ok := o.ends.Load(k); ok {

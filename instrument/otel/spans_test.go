@@ -150,3 +150,16 @@ func TestConcurrentCalls(t *testing.T) {
 		}
 	}
 }
+
+// The contexts the subscriber makes name themselves as context.WithValue's
+// do, down the chain.
+func TestContextString(t *testing.T) {
+	p := newPipeline(t, redressotel.Config{DisableMetrics: true})
+	pol, _ := core.NewPolicy(core.PolicyConfig{Name: "p", Bus: core.NewBus(p.sub)})
+	var got string
+	_ = pol.Run(context.Background(), func(ctx context.Context) error { got = fmt.Sprint(ctx); return nil })
+	if !strings.HasPrefix(got, "context.Background.WithValue(") || !strings.Contains(got, "redressotel operation") ||
+		!strings.HasSuffix(got, ".WithValue(redressotel attempt)") {
+		t.Errorf("attempt context = %s", got)
+	}
+}
