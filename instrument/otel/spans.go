@@ -35,17 +35,21 @@ const maxEnds = 64
 type opCtxKey struct{ s *Subscriber }
 type attemptCtxKey struct{ s *Subscriber }
 
-// opCtx is the context an operation runs with: the tracer's context, which
-// holds the operation span, plus the subscriber's state of the operation.
-// It is allocated with the context of the operation's first attempt.
+// opCtx is the context an operation runs with: the context the tracer
+// returned, which holds the operation span, plus the subscriber's state of
+// the operation. It is allocated with the context of the operation's first
+// attempt, in 64 bytes: the span is read back from the tracer's context
+// rather than stored twice.
 type opCtx struct {
 	context.Context
 	key   opCtxKey
-	span  trace.Span
 	ent   *spanEntry
 	first attemptCtx  // the first attempt's context
 	taken atomic.Bool // first is in use
 }
+
+// span returns the operation span: the tracer's context holds it.
+func (c *opCtx) span() trace.Span { return trace.SpanFromContext(c.Context) }
 
 func (c *opCtx) Value(k any) any {
 	if k, ok := k.(opCtxKey); ok && k == c.key {
@@ -54,14 +58,16 @@ func (c *opCtx) Value(k any) any {
 	return c.Context.Value(k)
 }
 
-// attemptCtx is the context an attempt runs with: the tracer's context,
-// which holds the attempt span (and above it the operation span), plus the
-// attempt span for the subscriber's attempt_end.
+// attemptCtx is the context an attempt runs with: the context the tracer
+// returned, which holds the attempt span (and above it the operation span),
+// marked as the subscriber's.
 type attemptCtx struct {
 	context.Context
-	key  attemptCtxKey
-	span trace.Span
+	key attemptCtxKey
 }
+
+// span returns the attempt span: the tracer's context holds it.
+func (c *attemptCtx) span() trace.Span { return trace.SpanFromContext(c.Context) }
 
 func (c *attemptCtx) Value(k any) any {
 	if k, ok := k.(attemptCtxKey); ok && k == c.key {
@@ -115,20 +121,20 @@ func (s *Subscriber) Decorate(ctx context.Context, e core.Event) context.Context
 	switch e.Kind {
 	case core.EventOperationStart:
 		ent := s.entry(&e)
-		ctx, sp := s.tracer.Start(ctx, ent.name, internalKind...)
-		return &opCtx{Context: ctx, key: opCtxKey{s}, span: sp, ent: ent}
+		ctx, _ := s.tracer.Start(ctx, ent.name, internalKind...)
+		return &opCtx{Context: ctx, key: opCtxKey{s}, ent: ent}
 	case core.EventAttemptStart:
 		if s.asEvents {
 			return ctx
 		}
 		o := s.op(ctx)
-		ctx, sp := s.tracer.Start(ctx, "attempt", internalKind...)
+		ctx, _ := s.tracer.Start(ctx, "attempt", internalKind...)
 		if o != nil && o.taken.CompareAndSwap(false, true) {
 			a := &o.first
-			a.Context, a.key, a.span = ctx, attemptCtxKey{s}, sp
+			a.Context, a.key = ctx, attemptCtxKey{s}
 			return a
 		}
-		return &attemptCtx{Context: ctx, key: attemptCtxKey{s}, span: sp}
+		return &attemptCtx{Context: ctx, key: attemptCtxKey{s}}
 	}
 	return ctx
 }
@@ -147,28 +153,29 @@ func (s *Subscriber) span(ctx context.Context, e *core.Event) {
 				attrs = append(attrs, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
 			}
 			attrs = appendStatus(attrs, &e.Labels)
-			o.span.AddEvent("attempt", trace.WithAttributes(attrs...))
+			o.span().AddEvent("attempt", trace.WithAttributes(attrs...))
 			return
 		}
 		a := s.attempt(ctx)
 		if a == nil {
 			return
 		}
-		a.span.SetAttributes(s.attemptAttrs(e, ei)...)
+		sp := a.span()
+		sp.SetAttributes(s.attemptAttrs(e, ei)...)
 		if ei != 0 {
-			s.fail(a.span, e.Err)
+			s.fail(sp, e.Err)
 		}
-		a.span.End()
+		sp.End()
 	case e.Kind == core.EventRetry:
 		if o := s.op(ctx); o != nil {
-			o.span.AddEvent("retry", trace.WithAttributes(
+			o.span().AddEvent("retry", trace.WithAttributes(
 				attribute.Int(telemetry.AttrAttempts, e.Attempt),
 				attribute.String(telemetry.AttrErrorType, e.Class.String()),
 				attribute.Float64("redress.retry.delay", e.Sleep.Seconds())))
 		}
 	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
 		if o := s.op(ctx); o != nil {
-			o.span.AddEvent(e.Kind.String(), trace.WithAttributes(
+			o.span().AddEvent(e.Kind.String(), trace.WithAttributes(
 				attribute.String(telemetry.AttrBreaker, telemetry.BreakerName(e)),
 				attribute.String(telemetry.AttrState, e.BreakerState.String())))
 		}
@@ -177,11 +184,12 @@ func (s *Subscriber) span(ctx context.Context, e *core.Event) {
 		if o == nil {
 			return
 		}
-		o.span.SetAttributes(o.ent.endAttrs(e)...)
+		sp := o.span()
+		sp.SetAttributes(o.ent.endAttrs(e)...)
 		if e.Outcome == core.OutcomeFailure || e.Outcome == core.OutcomeRejected {
-			s.fail(o.span, e.Err)
+			s.fail(sp, e.Err)
 		}
-		o.span.End()
+		sp.End()
 	}
 }
 
