@@ -48,6 +48,12 @@ type opCtx struct {
 	taken atomic.Bool // first is in use
 }
 
+// The first attempt to find an operation's state claims its first slot; any
+// later one gets a context of its own. The claim is atomic because an
+// attempt of another operation can find this state too, through its
+// context, when this subscriber did not decorate that operation's start (it
+// was subscribed in between), possibly on another goroutine.
+
 // span returns the operation span: the tracer's context holds it.
 func (c *opCtx) span() trace.Span { return trace.SpanFromContext(c.Context) }
 
