@@ -23,6 +23,12 @@ type Config struct {
 	// an attempt are then children of the operation span. Default false
 	// (one child span per attempt).
 	AttemptsAsEvents bool
+	// StartAttributes also passes each operation span's policy, operation
+	// and request-label attributes to Tracer.Start, where a Sampler and
+	// SpanProcessor.OnStart see them. Default false: every attribute is set
+	// once, when the span ends, which saves the SDK a copy and a slice per
+	// span; the exported spans are the same either way.
+	StartAttributes bool
 	// Policies are declared at construction (see Subscriber.Declare).
 	// Default none.
 	Policies []*core.Policy

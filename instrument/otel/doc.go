@@ -21,7 +21,9 @@
 // copies the attributes of every SetAttributes call and of the start
 // options into a fresh slice, so this is the cheapest way to record them):
 // a head sampler sees a span's name and kind, not its attributes, and span
-// processors see the attributes in OnEnd, not in OnStart.
+// processors see the attributes in OnEnd, not in OnStart. Set
+// Config.StartAttributes to start each operation span with its policy,
+// operation and request labels too, for samplers that decide on them.
 //
 // # Metrics
 //

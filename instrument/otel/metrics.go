@@ -197,18 +197,20 @@ func (in *instruments) record(ctx context.Context, e *core.Event) {
 		in.set.AddBudget(e.Policy, e.Budget)
 	}
 	ei := telemetry.ErrIndex(e)
-	w := telemetry.WrapperOf(&e.Labels)
-	if w == (telemetry.Wrapper{}) {
-		in.evs.Add(ctx, 1, en.event(e.Kind, ei))
-	} else {
+	wrapped := telemetry.HasWrapper(&e.Labels)
+	var w telemetry.Wrapper
+	if wrapped {
+		w = telemetry.WrapperOf(&e.Labels)
 		in.evs.Add(ctx, 1, en.wEvent(e.Kind, w, ei))
+	} else {
+		in.evs.Add(ctx, 1, en.event(e.Kind, ei))
 	}
 	switch {
 	case e.Kind == core.EventAttemptEnd:
-		if w == (telemetry.Wrapper{}) {
-			in.attDur.Record(ctx, e.AttemptDuration.Seconds(), en.attempt1(ei))
-		} else {
+		if wrapped {
 			in.attDur.Record(ctx, e.AttemptDuration.Seconds(), en.wAttempt(w, ei))
+		} else {
+			in.attDur.Record(ctx, e.AttemptDuration.Seconds(), en.attempt1(ei))
 		}
 	case e.Kind == core.EventRetry:
 		o := en.delay1(ei)

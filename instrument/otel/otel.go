@@ -23,12 +23,13 @@ const Version = "0.1.0"
 // redress events as OpenTelemetry spans and metrics, through the OTel API.
 // It is safe for concurrent use.
 type Subscriber struct {
-	tracer   trace.Tracer
-	in       *instruments
-	events   core.EventSet
-	spans    bool
-	asEvents bool
-	redact   func(error) string
+	tracer     trace.Tracer
+	in         *instruments
+	events     core.EventSet
+	spans      bool
+	asEvents   bool
+	startAttrs bool
+	redact     func(error) string
 
 	spanOps  cowmap.Map[spanKey, *spanEntry]              // operation span names and attributes
 	front    [frontSize]atomic.Pointer[spanEntry]         // see entry
@@ -43,7 +44,7 @@ const metricEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.Ev
 // New returns a subscriber, or the error of the meter that refused an
 // instrument.
 func New(cfg Config) (*Subscriber, error) {
-	s := &Subscriber{spans: !cfg.DisableSpans, asEvents: cfg.AttemptsAsEvents, redact: cfg.RedactError}
+	s := &Subscriber{spans: !cfg.DisableSpans, asEvents: cfg.AttemptsAsEvents, startAttrs: cfg.StartAttributes, redact: cfg.RedactError}
 	if s.redact == nil {
 		s.redact = func(err error) string { return err.Error() }
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"unsafe"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -127,7 +126,11 @@ func (s *Subscriber) Decorate(ctx context.Context, e core.Event) context.Context
 	switch e.Kind {
 	case core.EventOperationStart:
 		ent := s.entry(&e)
-		ctx, _ := s.tracer.Start(ctx, ent.name, internalKind...)
+		opts := internalKind
+		if s.startAttrs {
+			opts = ent.startOpts
+		}
+		ctx, _ := s.tracer.Start(ctx, ent.name, opts...)
 		return &opCtx{Context: ctx, key: opCtxKey{s}, ent: ent}
 	case core.EventAttemptStart:
 		if s.asEvents {
@@ -213,8 +216,10 @@ type spanEntry struct {
 	plain bool    // no request labels
 	name  string
 	attrs []attribute.KeyValue
-	succ  [2][9]atomic.Pointer[[]attribute.KeyValue] // success, success_after_retry by attempts
-	ends  cowmap.Map[endKey, []attribute.KeyValue]
+	// startOpts start the span with attrs (Config.StartAttributes).
+	startOpts []trace.SpanStartOption
+	succ      [2][9]atomic.Pointer[[]attribute.KeyValue] // success, success_after_retry by attempts
+	ends      cowmap.Map[endKey, []attribute.KeyValue]
 }
 
 // endKey identifies the terminal attributes of an operation span.
@@ -236,7 +241,7 @@ const frontSize = 64
 // label cache, so the same pair arrives in the same memory. A miss falls
 // back to the map and takes the slot over.
 func (s *Subscriber) entry(e *core.Event) *spanEntry {
-	slot := &s.front[frontIndex(e.Policy, e.Operation)]
+	slot := &s.front[telemetry.FrontIndex(e.Policy, e.Operation)%frontSize]
 	if ent := slot.Load(); ent != nil && ent.key.policy == e.Policy && ent.key.op == e.Operation {
 		if ent.plain {
 			if noSpanLabels(&e.Labels) {
@@ -257,13 +262,6 @@ func (s *Subscriber) entry(e *core.Event) *spanEntry {
 	}
 	slot.Store(ent)
 	return ent
-}
-
-func frontIndex(policy, op string) uintptr {
-	h := uintptr(unsafe.Pointer(unsafe.StringData(policy)))*31 ^ uintptr(unsafe.Pointer(unsafe.StringData(op)))
-	h ^= h >> 15
-	h *= 0x9e3779b1
-	return (h >> 11) % frontSize
 }
 
 // spanLabels returns the request labels of l, the ones of the operation
@@ -288,7 +286,9 @@ func newSpanEntry(k spanKey) *spanEntry {
 		attribute.String(telemetry.AttrPolicy, k.policy),
 		attribute.String(telemetry.AttrOperation, op))
 	attrs = appendLabels(attrs, &k.labels)
-	return &spanEntry{key: k, plain: k.labels == core.Labels{}, name: op, attrs: attrs[:len(attrs):len(attrs)]}
+	attrs = attrs[:len(attrs):len(attrs)]
+	return &spanEntry{key: k, plain: k.labels == core.Labels{}, name: op, attrs: attrs,
+		startOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}}
 }
 
 // endAttrs returns the attributes of the operation span of terminal event e:

@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redress-go/redress/core"
 	"github.com/redress-go/redress/core/coretest"
 	redressotel "github.com/redress-go/redress/instrument/otel"
+	"github.com/redress-go/redress/internal/telemetry"
 )
 
 func TestConformance(t *testing.T) {
@@ -161,5 +163,78 @@ func TestContextString(t *testing.T) {
 	if !strings.HasPrefix(got, "context.Background.WithValue(") || !strings.Contains(got, "redressotel operation") ||
 		!strings.HasSuffix(got, ".WithValue(redressotel attempt)") {
 		t.Errorf("attempt context = %s", got)
+	}
+}
+
+// samplerSpy records the attributes each sampling decision was given.
+type samplerSpy struct {
+	mu   sync.Mutex
+	seen map[string]map[string]string // span name -> attributes
+}
+
+func (s *samplerSpy) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]string{}
+	for _, kv := range p.Attributes {
+		m[string(kv.Key)] = kv.Value.Emit()
+	}
+	s.seen[p.Name] = m
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+}
+
+func (s *samplerSpy) Description() string { return "spy" }
+
+// With StartAttributes a sampler sees the operation span's policy,
+// operation and request labels; without, it sees none of them (they are set
+// at the span's end). The exported span carries them either way.
+func TestStartAttributesReachTheSampler(t *testing.T) {
+	for _, startAttrs := range []bool{false, true} {
+		t.Run(fmt.Sprint("StartAttributes=", startAttrs), func(t *testing.T) {
+			spy := &samplerSpy{seen: map[string]map[string]string{}}
+			rec := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(spy), sdktrace.WithSpanProcessor(rec))
+			defer func() { _ = tp.Shutdown(context.Background()) }()
+			sub, err := redressotel.New(redressotel.Config{TracerProvider: tp, DisableMetrics: true, StartAttributes: startAttrs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = sub.Close() }()
+			p, err := core.NewPolicy(core.PolicyConfig{Name: "catalog", Operation: "GetItem", Bus: core.NewBus(sub)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := core.Call{Labels: core.Labels{HTTPMethod: "GET", ServerAddress: "catalog.internal"}}
+			if err := p.RunCall(context.Background(), &c, func(context.Context) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			got := spy.seen["GetItem"]
+			if got == nil {
+				t.Fatalf("the sampler saw no GetItem span: %v", spy.seen)
+			}
+			want := map[string]string{telemetry.AttrPolicy: "catalog", telemetry.AttrOperation: "GetItem", telemetry.AttrHTTPMethod: "GET", telemetry.AttrServerAddress: "catalog.internal"}
+			for k, v := range want {
+				if startAttrs && got[k] != v {
+					t.Errorf("sampler saw %s=%q, want %q (all: %v)", k, got[k], v, got)
+				}
+				if !startAttrs && got[k] != "" {
+					t.Errorf("sampler saw %s=%q, want nothing without StartAttributes", k, got[k])
+				}
+			}
+			var exported map[string]string
+			for _, s := range rec.Ended() {
+				if s.Name() == "GetItem" {
+					exported = attrsOf(s.Attributes())
+					if n := len(s.Attributes()); n != len(exported) {
+						t.Errorf("exported span has %d attributes, %d distinct keys", n, len(exported))
+					}
+				}
+			}
+			for k, v := range want {
+				if exported[k] != v {
+					t.Errorf("exported %s=%q, want %q", k, exported[k], v)
+				}
+			}
+		})
 	}
 }

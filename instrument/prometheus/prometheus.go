@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -268,7 +267,7 @@ func (s *Subscriber) Handle(_ context.Context, e core.Event) {
 // sharing a slot) falls back to the map and takes the slot over; it never
 // allocates once the pair is known.
 func (s *Subscriber) entry(policy, op string) *opEntry {
-	slot := &s.front[frontIndex(policy, op)]
+	slot := &s.front[telemetry.FrontIndex(policy, op)%frontSize]
 	if en := slot.Load(); en != nil && en.raw.policy == policy && en.raw.op == op {
 		return en
 	}
@@ -280,13 +279,6 @@ func (s *Subscriber) entry(policy, op string) *opEntry {
 	}
 	slot.Store(en)
 	return en
-}
-
-func frontIndex(policy, op string) uintptr {
-	h := uintptr(unsafe.Pointer(unsafe.StringData(policy)))*31 ^ uintptr(unsafe.Pointer(unsafe.StringData(op)))
-	h ^= h >> 15
-	h *= 0x9e3779b1
-	return (h >> 11) % frontSize
 }
 
 func (s *Subscriber) event(en *opEntry, e *core.Event, ei int) prometheus.Counter {
