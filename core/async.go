@@ -64,6 +64,12 @@ func NewAsync(sub Subscriber, cfg AsyncConfig) (*AsyncSubscriber, error) {
 // Events returns the wrapped subscriber's set.
 func (a *AsyncSubscriber) Events() EventSet { return a.sub.Events() }
 
+// DurationFree implements DurationFree for the wrapped subscriber.
+func (a *AsyncSubscriber) DurationFree() bool {
+	df, ok := a.sub.(DurationFree)
+	return ok && df.DurationFree()
+}
+
 // Handle queues e, or drops it if the queue is full or the adapter closed.
 func (a *AsyncSubscriber) Handle(ctx context.Context, e Event) {
 	a.mu.RLock()

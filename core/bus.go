@@ -37,6 +37,17 @@ type ContextDecorator interface {
 	Decorate(ctx context.Context, e Event) context.Context
 }
 
+// DurationFree is an optional interface of a Subscriber that never reads an
+// event's AttemptDuration or Elapsed: one that makes spans (the tracer times
+// them itself) or only counts events. When every subscriber of a bus that
+// wants attempt_end, retry or terminal events is DurationFree and says
+// true, the engine skips the clock reads those durations need (unless a
+// deadline, a timeline or Execute's Outcome needs them) and the events carry
+// zero durations.
+type DurationFree interface {
+	DurationFree() bool
+}
+
 // SubscriberPanic describes a panic recovered from a subscriber.
 type SubscriberPanic struct {
 	Subscriber Subscriber
@@ -60,11 +71,14 @@ type busEntry struct {
 	sub  Subscriber
 	dec  ContextDecorator
 	want EventSet
+	// timed: the subscriber reads durations (it is not DurationFree)
+	timed bool
 }
 
 type busSnapshot struct {
 	entries []busEntry
 	mask    EventSet
+	timed   EventSet // the events wanted by subscribers that read durations
 	nextID  uint64
 }
 
@@ -94,6 +108,8 @@ func (b *Bus) Subscribe(s Subscriber) (unsubscribe func()) {
 	if d, ok := s.(ContextDecorator); ok {
 		n.entries[len(n.entries)-1].dec = d
 	}
+	df, ok := s.(DurationFree)
+	n.entries[len(n.entries)-1].timed = !ok || !df.DurationFree()
 	n.recompute()
 	b.snap.Store(n)
 	id := n.nextID
@@ -115,9 +131,12 @@ func (b *Bus) unsubscribe(id uint64) {
 }
 
 func (s *busSnapshot) recompute() {
-	s.mask = 0
+	s.mask, s.timed = 0, 0
 	for _, e := range s.entries {
 		s.mask |= e.want
+		if e.timed {
+			s.timed |= e.want
+		}
 	}
 }
 
@@ -136,14 +155,20 @@ func (b *Bus) Wants(k EventKind) bool {
 }
 
 func (b *Bus) mask() EventSet {
+	all, _ := b.masks()
+	return all
+}
+
+// masks returns the events wanted, and those wanted with durations.
+func (b *Bus) masks() (all, timed EventSet) {
 	if b == nil {
-		return 0
+		return 0, 0
 	}
 	s := b.snap.Load()
 	if s == nil {
-		return 0
+		return 0, 0
 	}
-	return s.mask
+	return s.mask, s.timed
 }
 
 // Publish delivers e to every subscriber that wants it, in order. Use it

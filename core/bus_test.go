@@ -258,3 +258,95 @@ func TestAsyncCloseLosesNothingUncounted(t *testing.T) {
 	wg.Wait()
 	eq(t, "delivered + dropped", len(rec.All())+int(a.Dropped()), pubs*per)
 }
+
+// countingClock counts its reads.
+type countingClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	reads int
+}
+
+func (c *countingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reads++
+	c.now = c.now.Add(time.Millisecond)
+	return c.now
+}
+
+// durationFree is a subscriber that says it reads no durations.
+type durationFree struct {
+	funcSub
+	free bool
+}
+
+func (d durationFree) DurationFree() bool { return d.free }
+
+// When every subscriber that wants timed events is DurationFree, a call
+// reads no clock and its events carry zero durations; one subscriber that
+// reads durations (also one that says false, or one behind NewAsync that
+// is not DurationFree) brings the clock reads back for all.
+func TestDurationFreeSubscribersSkipTheClock(t *testing.T) {
+	type seen struct{ att, elapsed time.Duration }
+	run := func(t *testing.T, subs ...core.Subscriber) (reads int, got []seen) {
+		t.Helper()
+		clk := &countingClock{now: time.Unix(0, 0)}
+		var mu sync.Mutex
+		rec := funcSub{core.AllEvents, func(_ context.Context, e core.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			if e.Kind == core.EventAttemptEnd || e.Kind == core.EventSuccess {
+				got = append(got, seen{e.AttemptDuration, e.Elapsed})
+			}
+		}}
+		p, err := core.NewPolicy(core.PolicyConfig{Clock: clk, Bus: core.NewBus(append(subs, durationFree{rec, true})...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Run(context.Background(), func(context.Context) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return clk.reads, got
+	}
+	nop := funcSub{core.AllEvents, func(context.Context, core.Event) {}}
+	t.Run("all duration-free", func(t *testing.T) {
+		reads, got := run(t, durationFree{nop, true})
+		if reads != 0 {
+			t.Errorf("%d clock reads, want 0", reads)
+		}
+		if len(got) != 2 || got[0] != (seen{}) || got[1] != (seen{}) {
+			t.Errorf("events carried %v, want two zero durations", got)
+		}
+	})
+	for name, sub := range map[string]core.Subscriber{
+		"plain subscriber":     nop,
+		"DurationFree() false": durationFree{nop, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reads, got := run(t, sub)
+			if reads != 2 {
+				t.Errorf("%d clock reads, want 2 (start, end)", reads)
+			}
+			if len(got) != 2 || got[0].att != time.Millisecond || got[1].elapsed != time.Millisecond {
+				t.Errorf("events carried %v, want 1ms durations", got)
+			}
+		})
+	}
+	for name, inner := range map[string]core.Subscriber{"async, duration-free": durationFree{nop, true}, "async, plain": nop} {
+		t.Run(name, func(t *testing.T) {
+			a, err := core.NewAsync(inner, core.AsyncConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = a.Close(context.Background()) }()
+			reads, _ := run(t, a)
+			want := 2
+			if _, free := inner.(durationFree); free {
+				want = 0
+			}
+			if reads != want {
+				t.Errorf("%d clock reads, want %d", reads, want)
+			}
+		})
+	}
+}

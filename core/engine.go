@@ -101,7 +101,8 @@ func (s *callState) publishTransition(ctx context.Context, c *Call, tr transitio
 
 // run is the engine. fn is called on this goroutine, once per attempt.
 func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) error, res *runResult, wantElapsed bool) error {
-	s := callState{p: p, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: p.bus.mask()}
+	mask, timedMask := p.bus.masks()
+	s := callState{p: p, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: mask}
 	if s.op == "" {
 		s.op = p.operation
 	}
@@ -112,7 +113,7 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 	if c.MaxAttempts > 0 && c.MaxAttempts < s.maxAtt {
 		s.maxAtt = c.MaxAttempts
 	}
-	s.timed = p.deadline > 0 || wantElapsed || c.Timeline != nil || s.mask&timedEvents != 0
+	s.timed = p.deadline > 0 || wantElapsed || c.Timeline != nil || timedMask&timedEvents != 0
 	if s.timed {
 		s.begin()
 	}

@@ -213,10 +213,11 @@ type Event struct {
 	// Sleep is the chosen delay (retry, scheduled).
 	Sleep time.Duration
 	// Elapsed is the time since the operation started (terminal events,
-	// attempt_end, retry). It is measured only when a subscriber wants an
-	// event that carries it.
+	// attempt_end, retry). It is measured only when a subscriber that is not
+	// DurationFree wants an event that carries it (or the policy needs it).
 	Elapsed time.Duration
-	// AttemptDuration is the duration of the attempt (attempt_end).
+	// AttemptDuration is the duration of the attempt (attempt_end), measured
+	// like Elapsed.
 	AttemptDuration time.Duration
 	// Breaker is the policy's breaker, or nil. Subscribers may read its
 	// state at collection time.

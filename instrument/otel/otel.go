@@ -37,6 +37,11 @@ type Subscriber struct {
 	attFast  [2][9]atomic.Pointer[[]attribute.KeyValue]   // attempt attributes without status or error, by HTTP-ness and attempt
 }
 
+// DurationFree implements core.DurationFree: without metrics the subscriber
+// reads no event durations (the tracer times the spans itself), so the
+// engine need not read the clock for it.
+func (s *Subscriber) DurationFree() bool { return s.in == nil }
+
 // Events the subscriber wants: all of them with spans (the start markers
 // open the spans), all but the start markers without.
 const metricEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.EventAttemptStart)

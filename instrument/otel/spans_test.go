@@ -238,3 +238,22 @@ func TestStartAttributesReachTheSampler(t *testing.T) {
 		})
 	}
 }
+
+// Spans alone read no event durations, so the engine skips its clock reads
+// for them; with metrics the durations are recorded and must be measured.
+func TestDurationFreeOnlyWithoutMetrics(t *testing.T) {
+	for _, c := range []struct {
+		cfg  redressotel.Config
+		free bool
+	}{{redressotel.Config{DisableMetrics: true}, true}, {redressotel.Config{}, false}, {redressotel.Config{DisableSpans: true}, false}} {
+		sub, err := redressotel.New(c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var df core.DurationFree = sub
+		if df.DurationFree() != c.free {
+			t.Errorf("%+v: DurationFree() = %v, want %v", c.cfg, df.DurationFree(), c.free)
+		}
+		_ = sub.Close()
+	}
+}
