@@ -5,7 +5,11 @@
 //     subscriber, against the same policy with no subscriber (baseline) and
 //     against the client_golang calls made by hand (a counter and a histogram
 //     child resolved per call with WithLabelValues, the usual hand-written
-//     instrumentation).
+//     instrumentation). clock_floor is the bare call between two monotonic
+//     clock reads: what measuring one duration costs, the floor of any
+//     subscriber that records durations. nop_subscriber is the engine's own
+//     cost of timing and publishing the events to a subscriber that does
+//     nothing with them.
 //
 //   - BenchmarkOTelMetrics: the success path with redressotel (metrics
 //     only), against the policy plus the OTel SDK instrument calls the
@@ -18,5 +22,9 @@
 //   - BenchmarkSlowSubscriberAsync: a call doing ~50µs of work, with a
 //     subscriber that takes 1 ms per event behind core.NewAsync.
 //
-//     cd bench && go test -run '^$' -bench . -benchmem -count 5 ./telemetry | go run ./cmd/benchratio
+// The variants of a benchmark run one after another, so on a shared machine
+// whose load drifts, record them interleaved: one count per go test, the
+// whole set repeated (benchratio takes the median of the repeats):
+//
+//	cd bench && for i in $(seq 8); do go test -run '^$' -bench . -benchmem -benchtime 300ms ./telemetry; done | go run ./cmd/benchratio
 package telemetrybench
