@@ -26,12 +26,15 @@ type Config struct {
 // wrapper is a validated Config shared by a driver, its connectors and
 // their connections.
 type wrapper struct {
-	cfg    core.PolicyConfig
-	system string
+	system string // read by every statement: first
 	// policy runs every call of every connection and RunInTx. A failure
 	// that would be unsafe to retry is marked with core.NoRetry by the
 	// attempt, so one policy serves all connections.
 	policy *core.Policy
+	// resultClassifier: the policy has a Retry.ResultClassifier, which
+	// sees attempts' values (core.DoCall).
+	resultClassifier bool
+	cfg              core.PolicyConfig
 }
 
 func newWrapper(cfg Config, inner any) (*wrapper, error) {
@@ -49,7 +52,7 @@ func newWrapper(cfg Config, inner any) (*wrapper, error) {
 		}
 		return nil, err
 	}
-	w := &wrapper{cfg: pc, system: cfg.System, policy: p}
+	w := &wrapper{cfg: pc, system: cfg.System, policy: p, resultClassifier: pc.Retry.ResultClassifier != nil}
 	if w.system == "" {
 		w.system = systemOf(inner)
 	}

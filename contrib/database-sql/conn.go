@@ -10,12 +10,16 @@ import (
 )
 
 // conn is the wrapped connection. database/sql never uses a driver
-// connection from two goroutines at once, so its fields need no lock.
+// connection from two goroutines at once, so its fields need no lock. The
+// fields every statement reads come first, to share few cache lines.
 type conn struct {
-	w       *wrapper
-	inner   driver.Conn
-	connect func(context.Context) (driver.Conn, error)
-	policy  *core.Policy // the wrapper's, shared by all its connections
+	w      *wrapper
+	policy *core.Policy // the wrapper's, shared by all its connections
+	inner  driver.Conn
+	// inner's optional interfaces (nil when it lacks one), asserted once
+	// per driver connection rather than on every statement.
+	execer  driver.ExecerContext
+	queryer driver.QueryerContext
 	check   func() error // liveness check before sending, or nil
 
 	// An attempt whose failure would be unsafe to retry returns it marked
@@ -27,20 +31,33 @@ type conn struct {
 	// the session (BEGIN, SET, LOCK, ...), until the pool resets the
 	// connection: statements are then never retried.
 	session bool
+	broken  bool
+
+	skipExecArgs, skipQueryArgs bool // the driver answers ErrSkip to calls with arguments
+
 	// used counts statements sent since the connection was opened or reset.
 	// A dead connection is replaced in place only when none was: otherwise
 	// a session the caller relies on (a pinned *sql.Conn) would silently
 	// become a fresh one.
-	used   int
-	broken bool
-	gen    uint64 // bumped on every reconnection; statements check it
+	used int
+	gen  uint64 // bumped on every reconnection; statements check it
 
-	skipExecArgs, skipQueryArgs bool // the driver answers ErrSkip to calls with arguments
+	resetter  driver.SessionResetter
+	validator driver.Validator
+	checker   driver.NamedValueChecker
+	connect   func(context.Context) (driver.Conn, error)
+
+	stmts stmtCache // what the connection's recent statement texts need
 }
 
 func (c *conn) setInner(inner driver.Conn) {
 	c.inner = inner
 	c.check = liveness(inner)
+	c.execer, _ = inner.(driver.ExecerContext)
+	c.queryer, _ = inner.(driver.QueryerContext)
+	c.resetter, _ = inner.(driver.SessionResetter)
+	c.validator, _ = inner.(driver.Validator)
+	c.checker, _ = inner.(driver.NamedValueChecker)
 }
 
 // Unwrap returns the driver's own connection, for sql.Conn.Raw users:
@@ -74,16 +91,17 @@ func (c *conn) canReconnect() bool {
 	return c.connect != nil && !c.inTx && !c.session && c.used == 0
 }
 
-// call prepares the per-call options.
-func (c *conn) call(ctx context.Context, op string) core.Call {
-	call := core.Call{Operation: OperationFrom(ctx), Labels: core.Labels{DBSystem: c.w.system, DBOperation: op}}
+// call fills the zero *call with the per-call options (filled in place: a
+// core.Call is large enough for its copy to show on a fast statement).
+func (c *conn) call(ctx context.Context, call *core.Call, op string) {
+	call.Operation = OperationFrom(ctx)
 	if call.Operation == "" {
 		call.Operation = op
 	}
+	call.Labels.DBSystem, call.Labels.DBOperation = c.w.system, op
 	if c.inTx {
 		call.MaxAttempts = 1 // never retry inside a transaction
 	}
-	return call
 }
 
 // ready returns the connection to send on: it replaces a dead connection when
@@ -126,6 +144,11 @@ func (c *conn) after(err error, single bool, reconnect bool) error {
 		c.used++
 		return nil
 	}
+	return c.failed(err, single, reconnect)
+}
+
+// failed is after for a failed attempt.
+func (c *conn) failed(err error, single bool, reconnect bool) error {
 	sent := !notSent(err)
 	if sent {
 		c.used++
@@ -147,34 +170,44 @@ func (c *conn) after(err error, single bool, reconnect bool) error {
 }
 
 func (c *conn) valid() bool {
-	if v, ok := c.inner.(driver.Validator); ok {
-		return v.IsValid()
+	if c.validator != nil {
+		return c.validator.IsValid()
 	}
 	return true
 }
 
-// single reports whether a statement with info may be retried after the
-// database rolled it back.
-func (c *conn) single(info stmtInfo) bool {
-	return !c.inTx && !c.session && !info.multi && !sessionVerb(info.verb)
+// single reports whether a statement may be retried after the database
+// rolled it back; session is the statement's stmtInfo.session.
+func (c *conn) single(session bool) bool {
+	return !c.inTx && !c.session && !session
 }
 
-func (c *conn) noteSession(info stmtInfo) {
-	if sessionVerb(info.verb) || info.multi {
+// noteSession records that the connection ran a statement that may open a
+// transaction or change the session (stmtInfo.session).
+func (c *conn) noteSession(session bool) {
+	if session {
 		c.session = true
 	}
 }
 
 // result turns the policy's error into what database/sql expects.
 func result(err error) error {
-	if err != nil && errors.Is(err, driver.ErrSkip) && core.IsAbort(err) {
+	if err == nil {
+		return nil
+	}
+	return skipped(err)
+}
+
+func skipped(err error) error {
+	if errors.Is(err, driver.ErrSkip) && core.IsAbort(err) {
 		return driver.ErrSkip
 	}
 	return err
 }
 
-func opName(ctx context.Context, info stmtInfo) string {
-	_ = ctx
+// opName is the operation name of a statement read by scan (see
+// DeriveOperation).
+func opName(info stmtInfo) string {
 	if info.verb == "" {
 		return "QUERY"
 	}
@@ -188,22 +221,37 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 	if c.skipExecArgs && len(args) > 0 {
 		return nil, driver.ErrSkip
 	}
-	info := scan(query)
-	call := c.call(ctx, opName(ctx, info))
-	single := c.single(info)
-	res, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Result, error) {
+	st := c.stmts.lookup(query)
+	var call core.Call
+	c.call(ctx, &call, st.op)
+	session := st.session
+	single := c.single(session)
+	var res driver.Result // the last attempt's
+	attempt := func(ctx context.Context) error {
+		res = nil
 		inner, err := c.ready(ctx, true)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		res, err := execConn(ctx, inner, query, args)
+		if c.execer != nil { // inner's
+			res, err = c.execer.ExecContext(ctx, query, args)
+		} else {
+			res, err = execConn(ctx, inner, query, args)
+		}
 		if err == driver.ErrSkip {
 			c.skipExecArgs = len(args) > 0
-			return nil, core.Abort(driver.ErrSkip)
+			res = nil
+			return core.Abort(driver.ErrSkip)
 		}
-		return res, c.after(err, single, true)
-	})
-	c.noteSession(info)
+		return c.after(err, single, true)
+	}
+	var err error
+	if !c.w.resultClassifier {
+		err = c.policy.RunCall(ctx, &call, attempt) // core.DoCall without the value check
+	} else {
+		err = doCall(ctx, c.policy, &call, &res, attempt)
+	}
+	c.noteSession(session)
 	return res, result(err)
 }
 
@@ -211,28 +259,55 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 	if c.skipQueryArgs && len(args) > 0 {
 		return nil, driver.ErrSkip
 	}
-	info := scan(query)
-	call := c.call(ctx, opName(ctx, info))
-	single := c.single(info)
+	st := c.stmts.lookup(query)
+	var call core.Call
+	c.call(ctx, &call, st.op)
+	session := st.session
+	single := c.single(session)
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
 	caller := ctx
-	rows, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Rows, error) {
+	var rows driver.Rows // the last attempt's
+	attempt := func(ctx context.Context) error {
+		rows = nil
 		inner, err := c.ready(ctx, true)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rows, err := queryDetached(caller, ctx, func(ctx context.Context) (driver.Rows, error) {
+		rows, err = queryDetached(caller, ctx, func(ctx context.Context) (driver.Rows, error) {
+			if c.queryer != nil { // inner's
+				return c.queryer.QueryContext(ctx, query, args)
+			}
 			return queryConn(ctx, inner, query, args)
 		})
 		if err == driver.ErrSkip {
 			c.skipQueryArgs = len(args) > 0
-			return nil, core.Abort(driver.ErrSkip)
+			rows = nil
+			return core.Abort(driver.ErrSkip)
 		}
-		return rows, c.after(err, single, true)
-	})
-	c.noteSession(info)
+		return c.after(err, single, true)
+	}
+	var err error
+	if !c.w.resultClassifier {
+		err = c.policy.RunCall(ctx, &call, attempt) // core.DoCall without the value check
+	} else {
+		err = doCall(ctx, c.policy, &call, &rows, attempt)
+	}
+	c.noteSession(session)
 	return rows, result(err)
+}
+
+// doCall runs attempt, which leaves its value in *v, through core.DoCall,
+// for a policy with a Retry.ResultClassifier (which sees the values).
+// Without one, core.DoCall is Policy.RunCall around the attempt, and the
+// statements call RunCall directly: one call level less on every
+// statement.
+func doCall[T any](ctx context.Context, p *core.Policy, call *core.Call, v *T, attempt func(context.Context) error) error {
+	_, err := core.DoCall(ctx, p, call, func(ctx context.Context) (T, error) {
+		err := attempt(ctx)
+		return *v, err
+	})
+	return err
 }
 
 // queryDetached runs q, which sends a query and returns the driver's rows,
@@ -329,10 +404,10 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
-	info := scan(query)
-	op := opName(ctx, info)
-	call := c.call(ctx, op)
-	call.Labels.DBOperation = op
+	cs := c.stmts.lookup(query)
+	op, session := cs.op, cs.session
+	var call core.Call
+	c.call(ctx, &call, op)
 	// Preparing changes no data: any failure before the statement exists is
 	// as safe to retry as its connection allows.
 	st, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Stmt, error) {
@@ -371,7 +446,7 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrapStmt(&stmt{c: c, inner: st, gen: c.gen, info: info, op: op}), nil
+	return wrapStmt(&stmt{c: c, inner: st, gen: c.gen, op: op, session: session}), nil
 }
 
 // Close implements driver.Conn.
@@ -383,7 +458,8 @@ func (c *conn) Begin() (driver.Tx, error) {
 }
 
 func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) (driver.Tx, error) {
-	call := c.call(ctx, "BEGIN")
+	var call core.Call
+	c.call(ctx, &call, "BEGIN")
 	tx, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Tx, error) {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
@@ -405,7 +481,8 @@ func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) 
 }
 
 func (c *conn) ping(ctx context.Context) error {
-	call := c.call(ctx, "PING")
+	var call core.Call
+	c.call(ctx, &call, "PING")
 	return c.policy.RunCall(ctx, &call, func(ctx context.Context) error {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
@@ -426,7 +503,7 @@ func (c *conn) resetSession(ctx context.Context) error {
 	if c.broken {
 		return driver.ErrBadConn
 	}
-	if err := c.inner.(driver.SessionResetter).ResetSession(ctx); err != nil {
+	if err := c.resetter.ResetSession(ctx); err != nil {
 		return err
 	}
 	c.used, c.session = 0, false
@@ -434,11 +511,11 @@ func (c *conn) resetSession(ctx context.Context) error {
 }
 
 func (c *conn) isValid() bool {
-	return !c.broken && c.inner.(driver.Validator).IsValid()
+	return !c.broken && c.validator.IsValid()
 }
 
 func (c *conn) checkNamedValue(nv *driver.NamedValue) error {
-	return c.inner.(driver.NamedValueChecker).CheckNamedValue(nv)
+	return c.checker.CheckNamedValue(nv)
 }
 
 // wtx is the wrapped transaction. Commit and Rollback are published and
@@ -455,7 +532,8 @@ func (t *wtx) Rollback() error { return t.end("ROLLBACK", t.inner.Rollback) }
 
 func (t *wtx) end(op string, fn func() error) error {
 	c := t.c
-	call := c.call(context.Background(), op)
+	var call core.Call
+	c.call(context.Background(), &call, op)
 	call.MaxAttempts = 1
 	ran := false
 	run := func() error {

@@ -1,6 +1,9 @@
 package redresssql
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 type operationKey struct{}
 
@@ -27,14 +30,7 @@ const maxScan = 512
 // Comments and leading whitespace are skipped; an empty or unreadable
 // statement yields "QUERY".
 func DeriveOperation(query string) string {
-	info := scan(query)
-	if info.verb == "" {
-		return "QUERY"
-	}
-	if info.table == "" {
-		return info.verb
-	}
-	return info.verb + " " + info.table
+	return opName(scan(query))
 }
 
 // stmtInfo is what the wrapper reads from a statement's text.
@@ -44,6 +40,10 @@ type stmtInfo struct {
 	// multi is true when the text holds more than one statement (a ';'
 	// followed by more text). Such a text is never retried after it was sent.
 	multi bool
+	// session is true when the text may open a transaction or change the
+	// session (sessionVerb) or is multi: the connection's statements are
+	// then never retried until the pool resets it.
+	session bool
 }
 
 // sessionVerbs are the statements that can open a transaction or change the
@@ -65,6 +65,7 @@ func scan(q string) stmtInfo {
 	w, i := word(q, i)
 	if w == "" {
 		info.multi = hasMore(q, i)
+		info.session = info.multi
 		return info
 	}
 	info.verb = w
@@ -84,6 +85,7 @@ func scan(q string) stmtInfo {
 		info.table = afterKeyword(q, i, "INTO")
 	}
 	info.multi = hasMore(q, i)
+	info.session = info.multi || sessionVerb(info.verb)
 	return info
 }
 
@@ -215,7 +217,7 @@ func afterKeyword(q string, i int, kw string) string {
 // under each database's rules and counts as several statements when any of
 // them finds a separator.
 func hasMore(q string, i int) bool {
-	if i >= len(q) || indexByte(q[i:], ';') < 0 {
+	if i >= len(q) || strings.IndexByte(q[i:], ';') < 0 {
 		return false // the common case: no ';' at all
 	}
 	for _, d := range dialects {
@@ -224,15 +226,6 @@ func hasMore(q string, i int) bool {
 		}
 	}
 	return false
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 // dialect holds the lexical rules of one family of databases that decide
@@ -323,7 +316,7 @@ func (d dialect) skip(q string, i int) int {
 	case c == '`' && d.backtick:
 		return skipString(q, i, c, false)
 	case c == '[' && d.brackets:
-		if j := indexByte(q[i+1:], ']'); j >= 0 {
+		if j := strings.IndexByte(q[i+1:], ']'); j >= 0 {
 			return i + 1 + j + 1
 		}
 		return len(q)

@@ -15,8 +15,10 @@ type stmt struct {
 	c     *conn
 	inner driver.Stmt
 	gen   uint64
-	info  stmtInfo
 	op    string
+	// session: the text may open a transaction or change the session
+	// (stmtInfo.session).
+	session bool
 }
 
 // Close implements driver.Stmt.
@@ -41,8 +43,9 @@ func (s *stmt) ready() (driver.Stmt, error) {
 
 func (s *stmt) run(ctx context.Context, fn func(context.Context, driver.Stmt) (any, error)) (any, error) {
 	c := s.c
-	call := c.call(ctx, s.op)
-	single := c.single(s.info)
+	var call core.Call
+	c.call(ctx, &call, s.op)
+	single := c.single(s.session)
 	v, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (any, error) {
 		inner, err := s.ready()
 		if err != nil {
@@ -51,7 +54,7 @@ func (s *stmt) run(ctx context.Context, fn func(context.Context, driver.Stmt) (a
 		v, err := fn(ctx, inner)
 		return v, c.after(err, single, false)
 	})
-	c.noteSession(s.info)
+	c.noteSession(s.session)
 	return v, err
 }
 
