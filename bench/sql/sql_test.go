@@ -2,7 +2,10 @@
 // wrapper against the bare driver and XSAM/otelsql, on in-memory SQLite (the
 // cheapest real query there is, so the overhead is as visible as it gets).
 //
-//	cd bench && go test -run '^$' -bench SQL -benchmem -count 5 ./sql | go run ./cmd/benchratio
+//	cd bench && go test -run '^$' -bench SQL -benchmem -count 8 -cpu 1 ./sql | go run ./cmd/benchratio
+//
+// BenchmarkPaired runs the same statements with the variants taking turns,
+// for an in-run ratio that a drifting machine load cannot bias.
 package sqlbench
 
 import (
