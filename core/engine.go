@@ -101,7 +101,24 @@ func (s *callState) publishTransition(ctx context.Context, c *Call, tr transitio
 
 // run is the engine. fn is called on this goroutine, once per attempt.
 func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) error, res *runResult, wantElapsed bool) error {
+	return p.runFrom(ctx, c, fn, res, wantElapsed, nil)
+}
+
+// firstAttempt is the outcome of an attempt runFast made.
+type firstAttempt struct {
+	err    error
+	permit Permit
+}
+
+// runFrom is run; when first is not nil, runFast made the first attempt and
+// it failed with first.err.
+func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) error, res *runResult, wantElapsed bool, first *firstAttempt) error {
 	mask, timedMask := p.bus.masks()
+	if first != nil {
+		// runFast saw no subscriber; one added since does not see a call
+		// whose start it missed.
+		mask, timedMask = 0, 0
+	}
 	s := callState{p: p, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: mask}
 	if s.op == "" {
 		s.op = p.operation
@@ -126,58 +143,70 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 	var prevSleep time.Duration
 	deposited := false
 	for attempt := 1; ; attempt++ {
-		res.attempts = attempt - 1
-		// Before the attempt: the caller, the abort predicate, the deadline.
-		if err := ctx.Err(); err != nil {
-			return s.stop(opCtx, c, res, StopCanceled, attempt-1, err)
-		}
-		if p.abortIf != nil && p.abortIf() {
-			return s.stop(opCtx, c, res, StopAborted, attempt-1, nil)
-		}
-		// One clock read serves the deadline check, the attempt context and
-		// the attempt's start; the first attempt reuses the call's start.
-		var astart time.Duration // since the call's start
-		if s.timed && attempt > 1 {
-			astart = s.since()
-		}
-		if p.deadline > 0 && astart >= p.deadline {
-			return s.stop(opCtx, c, res, StopDeadline, attempt-1, nil)
-		}
-		var permit Permit
-		if s.breaker != nil {
-			var err error
-			var tr transition
-			permit, err, tr = s.breaker.allow()
-			s.publishTransition(opCtx, c, tr, attempt)
-			if err != nil {
-				return s.stop(opCtx, c, res, StopCircuitOpen, attempt-1, err)
+		var (
+			permit Permit
+			actx   = opCtx
+			cancel context.CancelFunc
+			astart time.Duration // since the call's start
+			err    error
+		)
+		if attempt == 1 && first != nil {
+			// runFast made the first attempt, with the checks due before it
+			// (no subscriber, deadline, timeout, abort predicate or hook
+			// asked for more).
+			permit, err = first.permit, first.err
+			deposited = p.budget != nil
+			c.attempt, res.attempts = 1, 1
+		} else {
+			res.attempts = attempt - 1
+			// Before the attempt: the caller, the abort predicate, the deadline.
+			if err := ctx.Err(); err != nil {
+				return s.stop(opCtx, c, res, StopCanceled, attempt-1, err)
 			}
-		}
-		if !deposited && p.budget != nil {
-			p.budget.Deposit()
-			deposited = true
-		}
-		c.attempt = attempt
-		res.attempts = attempt
-
-		// The attempt.
-		actx := opCtx
-		var cancel context.CancelFunc
-		if p.attemptTO > 0 || p.deadline > 0 {
-			d := p.attemptTO
-			if p.deadline > 0 {
-				if rem := p.deadline - astart; d == 0 || rem < d {
-					d = rem
+			if p.abortIf != nil && p.abortIf() {
+				return s.stop(opCtx, c, res, StopAborted, attempt-1, nil)
+			}
+			// One clock read serves the deadline check, the attempt context and
+			// the attempt's start; the first attempt reuses the call's start.
+			if s.timed && attempt > 1 {
+				astart = s.since()
+			}
+			if p.deadline > 0 && astart >= p.deadline {
+				return s.stop(opCtx, c, res, StopDeadline, attempt-1, nil)
+			}
+			if s.breaker != nil {
+				var rej error
+				var tr transition
+				permit, rej, tr = s.breaker.allow()
+				s.publishTransition(opCtx, c, tr, attempt)
+				if rej != nil {
+					return s.stop(opCtx, c, res, StopCircuitOpen, attempt-1, rej)
 				}
 			}
-			actx, cancel = context.WithTimeout(actx, d)
+			if !deposited && p.budget != nil {
+				p.budget.Deposit()
+				deposited = true
+			}
+			c.attempt = attempt
+			res.attempts = attempt
+
+			// The attempt.
+			if p.attemptTO > 0 || p.deadline > 0 {
+				d := p.attemptTO
+				if p.deadline > 0 {
+					if rem := p.deadline - astart; d == 0 || rem < d {
+						d = rem
+					}
+				}
+				actx, cancel = context.WithTimeout(actx, d)
+			}
+			if s.mask.Has(EventAttemptStart) {
+				var e Event
+				s.event(&e, c, EventAttemptStart, attempt)
+				actx = p.bus.publishDecorate(actx, &e)
+			}
+			err = runAttempt(fn, actx, &permit, cancel)
 		}
-		if s.mask.Has(EventAttemptStart) {
-			var e Event
-			s.event(&e, c, EventAttemptStart, attempt)
-			actx = p.bus.publishDecorate(actx, &e)
-		}
-		err := runAttempt(fn, actx, &permit, cancel)
 		var adur time.Duration
 		if s.timed {
 			s.aend = s.since()
@@ -336,6 +365,48 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 		}
 		prevSleep = delay
 	}
+}
+
+// runFast is run for a call that needs nothing of the engine before its
+// first attempt but the context check, the breaker and the budget: no
+// subscriber (nothing to time or publish), no deadline or attempt timeout,
+// no abort predicate, hook or timeline. A first attempt that succeeds ends
+// here, in a few instructions; one that fails goes on in runFrom, which
+// takes over from the attempt's outcome. Kept apart so that the common case
+// runs through a small function rather than the whole engine.
+func (p *Policy) runFast(ctx context.Context, c *Call, fn func(context.Context) error, res *runResult) error {
+	if ctx.Err() != nil {
+		return p.run(ctx, c, fn, res, false) // it stops the call as canceled
+	}
+	br := p.breaker
+	if c.Breaker != nil {
+		br = c.Breaker
+	}
+	var permit Permit
+	if br != nil {
+		var rej error
+		// A transition made here has no subscriber to tell, as in run.
+		if permit, rej, _ = br.allow(); rej != nil {
+			return rej // the typed rejection, as run returns it before any attempt
+		}
+	}
+	if p.budget != nil {
+		p.budget.Deposit()
+	}
+	c.attempt = 1
+	err := runAttempt(fn, ctx, &permit, nil)
+	if err == nil {
+		if br != nil {
+			permit.success()
+		}
+		for _, o := range p.observers {
+			o.Observe(false)
+		}
+		res.attempts = 1
+		return nil
+	}
+	res.attempts = 1
+	return p.runFrom(ctx, c, fn, res, false, &firstAttempt{err: err, permit: permit})
 }
 
 // runAttempt calls fn. If fn panics, the breaker permit and the attempt's

@@ -33,6 +33,7 @@ type Policy struct {
 	bus        *Bus
 	clock      Clock
 	mono       bool // clock is SystemClock: time calls on the monotonic clock alone
+	fast       bool // no deadline, attempt timeout, abort predicate or hook: see runFast
 	sleeper    Sleeper
 }
 
@@ -77,6 +78,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		p.clock = SystemClock{}
 	}
 	_, p.mono = p.clock.(SystemClock)
+	p.fast = p.deadline == 0 && p.attemptTO == 0 && p.abortIf == nil && p.onAttempt == nil
 	if p.sleeper == nil {
 		p.sleeper = TimerSleeper{}
 	}
@@ -157,7 +159,15 @@ func (p *Policy) RunCall(ctx context.Context, c *Call, fn func(context.Context) 
 		return fn(ctx)
 	}
 	var res runResult
+	if p.fastFor(c) {
+		return p.runFast(ctx, c, fn, &res)
+	}
 	return p.run(ctx, c, fn, &res, false)
+}
+
+// fastFor reports whether a call with c can start in runFast.
+func (p *Policy) fastFor(c *Call) bool {
+	return p.fast && c.Timeline == nil && c.OnAttempt == nil && p.bus.mask() == 0
 }
 
 // Do calls fn under p until it succeeds or p stops it. It returns the value
@@ -181,7 +191,7 @@ func DoCall[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Cont
 	}
 	var last any
 	var res runResult
-	err := p.run(ctx, c, func(ctx context.Context) error {
+	attempt := func(ctx context.Context) error {
 		var err error
 		v, err = fn(ctx)
 		if err == nil && p.resultCl != nil {
@@ -190,7 +200,13 @@ func DoCall[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Cont
 			}
 		}
 		return err
-	}, &res, false)
+	}
+	var err error
+	if p.fastFor(c) {
+		err = p.runFast(ctx, c, attempt, &res)
+	} else {
+		err = p.run(ctx, c, attempt, &res, false)
+	}
 	if res.re != nil && last != nil {
 		res.re.LastResult = last
 	}

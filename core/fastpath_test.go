@@ -1,0 +1,145 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/core/coretest"
+)
+
+// A call with no subscriber, deadline, timeout, abort predicate or hook
+// starts on the engine's fast path; the same call observed by a subscriber
+// runs the full engine. Both must end alike: the same error (reason,
+// class, attempts, last failure, result), the same number of attempts, the
+// same breaker state and budget, for each script of attempt outcomes.
+func TestFastPathEndsLikeTheFullEngine(t *testing.T) {
+	transient := core.Transient(errors.New("blip"))
+	permanent := core.Permanent(errors.New("bad request"))
+	scripts := map[string][]error{
+		"success":                {nil},
+		"fail once then succeed": {transient, nil},
+		"permanent":              {permanent},
+		"always transient":       {transient, transient, transient, transient},
+		"no-retry mark":          {core.NoRetry(transient)},
+		"abort":                  {core.Abort(errors.New("stop"))},
+	}
+	type end struct {
+		err      string
+		reason   core.StopReason
+		class    core.Class
+		attempts int
+		last     any
+		calls    int
+		state    core.BreakerState
+		budget   float64
+	}
+	run := func(t *testing.T, script []error, observed, rejectResult bool, calls int) []end {
+		br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 3, RecoveryTimeout: time.Hour})
+		bud := mustBudget(t, core.BudgetConfig{})
+		cfg := core.PolicyConfig{Breaker: br, Budget: bud, Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}}
+		if observed {
+			cfg.Bus = core.NewBus(funcSub{core.AllEvents, func(context.Context, core.Event) {}})
+		}
+		if rejectResult {
+			cfg.Retry.ResultClassifier = func(v any) error {
+				if v.(int) < 0 {
+					return core.Transient(errors.New("negative"))
+				}
+				return nil
+			}
+		}
+		p, err := core.NewPolicy(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []end
+		for range calls { // several calls: the breaker may open on the way
+			n := 0
+			v, err := core.Do(context.Background(), p, func(context.Context) (int, error) {
+				i := min(n, len(script)-1)
+				n++
+				if rejectResult && script[i] == nil && n == 1 && len(script) > 1 {
+					return -1, nil // rejected by the result classifier, then the script goes on
+				}
+				return n, script[i]
+			})
+			e := end{calls: n, state: br.State(), budget: bud.Utilization()}
+			_ = v
+			if err != nil {
+				e.err = err.Error()
+			}
+			var re *core.RetryError
+			if errors.As(err, &re) {
+				e.reason, e.class, e.attempts, e.last = re.Reason, re.Class, re.Attempts, re.LastResult
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	for name, script := range scripts {
+		for _, rejectResult := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/result_classifier=%v", name, rejectResult), func(t *testing.T) {
+				fast := run(t, script, false, rejectResult, 6)
+				full := run(t, script, true, rejectResult, 6)
+				for i := range fast {
+					if fast[i] != full[i] {
+						t.Errorf("call %d: fast path %+v, full engine %+v", i+1, fast[i], full[i])
+					}
+				}
+			})
+		}
+	}
+	t.Run("canceled before the first attempt", func(t *testing.T) {
+		p, _ := core.NewPolicy(core.PolicyConfig{})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		called := false
+		err := p.Run(ctx, func(context.Context) error { called = true; return nil })
+		var re *core.RetryError
+		if called || !errors.As(err, &re) || re.Reason != core.StopCanceled || !errors.Is(err, context.Canceled) {
+			t.Fatalf("called=%v err=%v, want no attempt and a canceled stop", called, err)
+		}
+	})
+}
+
+// The breaker hears the fast path's verdicts: it opens on the failures of
+// fast-path calls, refuses while open, and a fast-path probe that succeeds
+// closes it again, as on the full engine.
+func TestFastPathReportsToTheBreaker(t *testing.T) {
+	for _, observed := range []bool{false, true} {
+		t.Run(fmt.Sprint("observed=", observed), func(t *testing.T) {
+			clk := coretest.NewFakeClock(time.Unix(1000, 0))
+			br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 3, RecoveryTimeout: time.Minute, Clock: clk})
+			cfg := core.PolicyConfig{Breaker: br, Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}}
+			if observed {
+				cfg.Bus = core.NewBus(funcSub{core.AllEvents, func(context.Context, core.Event) {}})
+			}
+			p, err := core.NewPolicy(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			fail := func(context.Context) error { return core.Transient(errors.New("down")) }
+			ok := func(context.Context) error { return nil }
+			_ = p.Run(ctx, fail)
+			if br.State() != core.StateOpen {
+				t.Fatalf("after 3 failed attempts: %s, want open", br.State())
+			}
+			var coe *core.CircuitOpenError
+			if err := p.Run(ctx, ok); !errors.As(err, &coe) {
+				t.Fatalf("open breaker: %v, want a CircuitOpenError", err)
+			}
+			clk.Advance(time.Minute)
+			if err := p.Run(ctx, ok); err != nil {
+				t.Fatalf("probe after recovery: %v", err)
+			}
+			if br.State() != core.StateClosed {
+				t.Fatalf("after a successful probe: %s, want closed", br.State())
+			}
+		})
+	}
+}
