@@ -245,14 +245,8 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 		}
 		return c.after(err, single, true)
 	}
-	var err error
-	if !c.w.resultClassifier {
-		err = c.policy.RunCall(ctx, &call, attempt) // core.DoCall without the value check
-	} else {
-		err = doCall(ctx, c.policy, &call, &res, attempt)
-	}
-	c.noteSession(session)
-	return res, result(err)
+	err := runStmt(ctx, c, &call, &res, session, attempt)
+	return res, err
 }
 
 func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -287,14 +281,23 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		}
 		return c.after(err, single, true)
 	}
+	err := runStmt(ctx, c, &call, &rows, session, attempt)
+	return rows, err
+}
+
+// runStmt runs a statement's attempt, which leaves its value in *v, under
+// the connection's policy: through core.DoCall when a result classifier
+// must see the value, else straight through Policy.RunCall. It notes a
+// session change and returns the error as database/sql expects it.
+func runStmt[T any](ctx context.Context, c *conn, call *core.Call, v *T, session bool, attempt func(context.Context) error) error {
 	var err error
 	if !c.w.resultClassifier {
-		err = c.policy.RunCall(ctx, &call, attempt) // core.DoCall without the value check
+		err = c.policy.RunCall(ctx, call, attempt)
 	} else {
-		err = doCall(ctx, c.policy, &call, &rows, attempt)
+		err = doCall(ctx, c.policy, call, v, attempt)
 	}
 	c.noteSession(session)
-	return rows, result(err)
+	return result(err)
 }
 
 // doCall runs attempt, which leaves its value in *v, through core.DoCall,
