@@ -43,7 +43,8 @@ type ContextDecorator interface {
 // wants attempt_end, retry or terminal events is DurationFree and says
 // true, the engine skips the clock reads those durations need (unless a
 // deadline, a timeline or Execute's Outcome needs them) and the events carry
-// zero durations.
+// zero durations (OnAttempt hooks still get theirs). DurationFree is asked
+// once, when the subscriber is added.
 type DurationFree interface {
 	DurationFree() bool
 }

@@ -30,6 +30,7 @@ type callState struct {
 	t0       time.Time     // the call's start, read from a custom Clock
 	m0       time.Duration // the call's start on the monotonic clock (SystemClock)
 	aend     time.Duration // end of the last attempt, since the call's start, when timed
+	adur     time.Duration // the last attempt's duration, when timed
 	lastErr  error
 	lastCl   Classification
 	perClass [numClasses]int32
@@ -113,11 +114,9 @@ type firstAttempt struct {
 // runFrom is run; when first is not nil, runFast made the first attempt and
 // it failed with first.err.
 func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) error, res *runResult, wantElapsed bool, first *firstAttempt) error {
-	mask, timedMask := p.bus.masks()
-	if first != nil {
-		// runFast saw no subscriber; one added since does not see a call
-		// whose start it missed.
-		mask, timedMask = 0, 0
+	var mask, timedMask EventSet // runFast saw no subscriber; one added since does not see a call whose start it missed
+	if first == nil {
+		mask, timedMask = p.bus.masks()
 	}
 	s := callState{p: p, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: mask}
 	if s.op == "" {
@@ -130,7 +129,9 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 	if c.MaxAttempts > 0 && c.MaxAttempts < s.maxAtt {
 		s.maxAtt = c.MaxAttempts
 	}
-	s.timed = p.deadline > 0 || wantElapsed || c.Timeline != nil || timedMask&timedEvents != 0
+	// Hooks get each attempt's duration too.
+	s.timed = p.deadline > 0 || wantElapsed || c.Timeline != nil ||
+		p.onAttempt != nil || c.OnAttempt != nil || timedMask&timedEvents != 0
 	if s.timed {
 		s.begin()
 	}
@@ -211,6 +212,7 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 		if s.timed {
 			s.aend = s.since()
 			adur = s.aend - astart
+			s.adur = adur
 		}
 		if cancel != nil {
 			cancel()
@@ -458,7 +460,7 @@ func (s *callState) decide(attempt int, d AttemptDecision, stop StopReason, slee
 		last.Decision, last.StopReason, last.Sleep = d, stop, sleep
 		r = *last
 	} else {
-		r = AttemptRecord{Attempt: attempt, Classification: s.lastCl, Err: s.lastErr, Decision: d, StopReason: stop, Sleep: sleep}
+		r = AttemptRecord{Attempt: attempt, Classification: s.lastCl, Err: s.lastErr, Decision: d, StopReason: stop, Sleep: sleep, Duration: s.adur}
 	}
 	s.hook(r)
 }

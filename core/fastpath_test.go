@@ -143,3 +143,35 @@ func TestFastPathReportsToTheBreaker(t *testing.T) {
 		})
 	}
 }
+
+// Attempt hooks get each attempt's duration, failed or not, also when the
+// bus's only subscriber is DurationFree or there is no bus.
+func TestOnAttemptDurations(t *testing.T) {
+	nop := funcSub{core.AllEvents, func(context.Context, core.Event) {}}
+	for name, bus := range map[string]*core.Bus{"no bus": nil, "duration-free subscriber": core.NewBus(durationFree{nop, true})} {
+		t.Run(name, func(t *testing.T) {
+			clk := coretest.NewFakeClock(time.Unix(0, 0))
+			var got []time.Duration
+			p, err := core.NewPolicy(core.PolicyConfig{Bus: bus, Clock: clk, Sleeper: clk, Retry: core.RetryConfig{
+				Strategy: core.Constant(0), OnAttempt: func(a core.AttemptInfo) { got = append(got, a.Duration) }}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			err = p.Run(context.Background(), func(context.Context) error {
+				n++
+				clk.Advance(time.Duration(n) * time.Millisecond)
+				if n == 1 {
+					return core.Transient(errors.New("blip"))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 2 || got[0] != time.Millisecond || got[1] != 2*time.Millisecond {
+				t.Fatalf("hook durations %v, want [1ms 2ms]", got)
+			}
+		})
+	}
+}
