@@ -175,3 +175,76 @@ func TestOnAttemptDurations(t *testing.T) {
 		})
 	}
 }
+
+// More of what the fast path hands over: a panic in the first attempt, the
+// caller cancelling during it, a per-call breaker and attempt cap, and the
+// attempt number seen inside fn. Each case runs without a subscriber (fast
+// path) and with one (full engine) and must end alike.
+func TestFastPathHandOver(t *testing.T) {
+	type end struct {
+		err      string
+		canceled bool
+		panicked any
+		seen     string // Call.Attempt() inside each attempt
+		state    core.BreakerState
+	}
+	cases := map[string]func(t *testing.T, p *core.Policy, br *core.Breaker) end{
+		"panic in the first attempt": func(t *testing.T, p *core.Policy, br *core.Breaker) (e end) {
+			defer func() { e.panicked = recover(); e.state = br.State() }()
+			_ = p.Run(context.Background(), func(context.Context) error { panic("boom") })
+			return e
+		},
+		"canceled during the first attempt": func(t *testing.T, p *core.Policy, br *core.Breaker) end {
+			ctx, cancel := context.WithCancel(context.Background())
+			err := p.Run(ctx, func(context.Context) error { cancel(); return core.Transient(errors.New("blip")) })
+			return end{err: err.Error(), canceled: errors.Is(err, context.Canceled), state: br.State()}
+		},
+		"per-call breaker and attempt cap": func(t *testing.T, p *core.Policy, br *core.Breaker) end {
+			own := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Hour})
+			c := core.Call{Breaker: own, MaxAttempts: 2}
+			seen := ""
+			err := p.RunCall(context.Background(), &c, func(context.Context) error {
+				seen += fmt.Sprint(c.Attempt())
+				return core.Transient(errors.New("blip"))
+			})
+			return end{err: err.Error(), seen: seen + "/" + own.State().String(), state: br.State()}
+		},
+		"attempt numbers": func(t *testing.T, p *core.Policy, br *core.Breaker) end {
+			var c core.Call
+			seen, n := "", 0
+			err := p.RunCall(context.Background(), &c, func(context.Context) error {
+				seen += fmt.Sprint(c.Attempt())
+				if n++; n < 3 {
+					return core.Transient(errors.New("blip"))
+				}
+				return nil
+			})
+			e := end{seen: fmt.Sprint(seen, "/", c.Attempt()), state: br.State()}
+			if err != nil {
+				e.err = err.Error()
+			}
+			return e
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var ends [2]end
+			for i, observed := range []bool{false, true} {
+				br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 2, RecoveryTimeout: time.Hour})
+				cfg := core.PolicyConfig{Breaker: br, Budget: mustBudget(t, core.BudgetConfig{}), Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}}
+				if observed {
+					cfg.Bus = core.NewBus(funcSub{core.AllEvents, func(context.Context, core.Event) {}})
+				}
+				p, err := core.NewPolicy(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ends[i] = tc(t, p, br)
+			}
+			if ends[0] != ends[1] {
+				t.Errorf("fast path %+v, full engine %+v", ends[0], ends[1])
+			}
+			t.Logf("%+v", ends[0])
+		})
+	}
+}
