@@ -208,11 +208,9 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 			}
 			err = runAttempt(fn, actx, &permit, cancel)
 		}
-		var adur time.Duration
 		if s.timed {
 			s.aend = s.since()
-			adur = s.aend - astart
-			s.adur = adur
+			s.adur = s.aend - astart
 		}
 		if cancel != nil {
 			cancel()
@@ -228,12 +226,12 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 			if s.mask.Has(EventAttemptEnd) {
 				var e Event
 				s.event(&e, c, EventAttemptEnd, attempt)
-				e.AttemptDuration = adur
+				e.AttemptDuration = s.adur
 				e.Elapsed = s.aend
 				p.bus.publish(actx, &e)
 			}
 			if s.tl != nil || p.onAttempt != nil || s.onAtt != nil {
-				s.record(AttemptRecord{Attempt: attempt, Decision: DecisionSuccess, Duration: adur})
+				s.record(AttemptRecord{Attempt: attempt, Decision: DecisionSuccess, Duration: s.adur})
 			}
 			res.stop = StopNone
 			s.endKnown = true // the attempt's end is the call's end
@@ -247,12 +245,12 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 			permit.Cancel()
 			s.lastCl = Classification{Class: ClassUnknown, Reason: "canceled"}
 			res.lastClass = ClassUnknown
-			s.attemptEnd(actx, c, attempt, adur, s.lastCl)
+			s.attemptEnd(actx, c, attempt, s.lastCl)
 			return s.stop(opCtx, c, res, StopCanceled, attempt, cerr)
 		}
 		if IsAbort(err) {
 			permit.Cancel()
-			s.attemptEnd(actx, c, attempt, adur, Classification{Reason: "aborted"})
+			s.attemptEnd(actx, c, attempt, Classification{Reason: "aborted"})
 			return s.stop(opCtx, c, res, StopAborted, attempt, nil)
 		}
 		cl := p.classify(err)
@@ -267,7 +265,7 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 		for _, o := range p.observers {
 			o.Observe(true)
 		}
-		s.attemptEnd(actx, c, attempt, adur, cl)
+		s.attemptEnd(actx, c, attempt, cl)
 		if s.breaker != nil {
 			if s.breaker.trips(cl.Class) {
 				s.publishTransition(opCtx, c, permit.failure(cl.Class, s.breaker.clock.Now()), attempt)
@@ -430,16 +428,16 @@ func runAttempt(fn func(context.Context) error, actx context.Context, permit *Pe
 }
 
 // attemptEnd publishes attempt_end for a failed attempt and records it.
-func (s *callState) attemptEnd(actx context.Context, c *Call, attempt int, adur time.Duration, cl Classification) {
+func (s *callState) attemptEnd(actx context.Context, c *Call, attempt int, cl Classification) {
 	if s.mask.Has(EventAttemptEnd) {
 		var e Event
 		s.event(&e, c, EventAttemptEnd, attempt)
 		e.Class, e.Reason, e.Err = cl.Class, cl.Reason, s.lastErr
-		e.AttemptDuration = adur
+		e.AttemptDuration = s.adur
 		e.Elapsed = s.aend
 		s.p.bus.publish(actx, &e)
 	}
-	s.record(AttemptRecord{Attempt: attempt, Classification: cl, Err: s.lastErr, Decision: DecisionRaise, Duration: adur})
+	s.record(AttemptRecord{Attempt: attempt, Classification: cl, Err: s.lastErr, Decision: DecisionRaise, Duration: s.adur})
 }
 
 // record appends to the timeline, if any.

@@ -360,20 +360,17 @@ func (s *Subscriber) operation(en *opEntry, e *core.Event, ei int) prometheus.Ob
 		}
 	}
 	k := uint32(e.Outcome)<<16 | uint32(e.StopReason)<<8 | uint32(ei)
-	if o, ok := en.opDur.Load(k); ok {
-		return o
+	o, ok := en.opDur.Load(k)
+	if !ok {
+		outcome, stop := e.Outcome.String(), telemetry.StopReason(e)
+		o = en.opDur.LoadOrStore(k, func() prometheus.Observer {
+			return s.opDur.WithLabelValues(en.key.policy, en.key.op, outcome, stop, telemetry.ErrorType(ei))
+		})
 	}
 	if plain {
-		b := &observerBox{en.opDur.LoadOrStore(k, func() prometheus.Observer {
-			return s.opDur.WithLabelValues(en.key.policy, en.key.op, e.Outcome.String(), telemetry.StopReason(e), telemetry.ErrorType(ei))
-		})}
-		en.opOK.Store(b)
-		return b.o
+		en.opOK.Store(&observerBox{o})
 	}
-	outcome, stop := e.Outcome.String(), telemetry.StopReason(e)
-	return en.opDur.LoadOrStore(k, func() prometheus.Observer {
-		return s.opDur.WithLabelValues(en.key.policy, en.key.op, outcome, stop, telemetry.ErrorType(ei))
-	})
+	return o
 }
 
 func (s *Subscriber) budgetRejection(en *opEntry) prometheus.Counter {
