@@ -47,8 +47,8 @@ func (s *callState) elapsed() time.Duration {
 }
 
 // monoEpoch carries a monotonic clock reading: time.Since(monoEpoch) reads
-// only the monotonic clock, about half the cost of time.Now, which reads
-// the wall clock too. The engine only ever needs durations.
+// only the monotonic clock, cheaper than time.Now, which reads the wall
+// clock too. The engine only ever needs durations.
 var monoEpoch = time.Now()
 
 // begin notes the call's start.
