@@ -378,30 +378,13 @@ func (p *Policy) runFast(ctx context.Context, c *Call, fn func(context.Context) 
 	if ctx.Err() != nil {
 		return p.run(ctx, c, fn, res, false) // it stops the call as canceled
 	}
-	br := p.breaker
-	if c.Breaker != nil {
-		br = c.Breaker
+	permit, rej := p.admitFirst(c)
+	if rej != nil {
+		return rej // the typed rejection, as run returns it before any attempt
 	}
-	var permit Permit
-	if br != nil {
-		var rej error
-		// A transition made here has no subscriber to tell, as in run.
-		if permit, rej, _ = br.allow(); rej != nil {
-			return rej // the typed rejection, as run returns it before any attempt
-		}
-	}
-	if p.budget != nil {
-		p.budget.Deposit()
-	}
-	c.attempt = 1
 	err := runAttempt(fn, ctx, &permit, nil)
 	if err == nil {
-		if br != nil {
-			permit.success()
-		}
-		for _, o := range p.observers {
-			o.Observe(false)
-		}
+		p.firstSucceeded(permit)
 		res.attempts = 1
 		return nil
 	}

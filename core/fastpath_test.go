@@ -37,7 +37,7 @@ func TestFastPathEndsLikeTheFullEngine(t *testing.T) {
 		state    core.BreakerState
 		budget   float64
 	}
-	run := func(t *testing.T, script []error, observed, rejectResult bool, calls int) []end {
+	run := func(t *testing.T, script []error, observed, rejectResult, inline bool, calls int) []end {
 		br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 3, RecoveryTimeout: time.Hour})
 		bud := mustBudget(t, core.BudgetConfig{})
 		cfg := core.PolicyConfig{Breaker: br, Budget: bud, Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}}
@@ -59,16 +59,24 @@ func TestFastPathEndsLikeTheFullEngine(t *testing.T) {
 		var out []end
 		for range calls { // several calls: the breaker may open on the way
 			n := 0
-			v, err := core.Do(context.Background(), p, func(context.Context) (int, error) {
+			attempt := func(context.Context) (int, error) {
 				i := min(n, len(script)-1)
 				n++
 				if rejectResult && script[i] == nil && n == 1 && len(script) > 1 {
 					return -1, nil // rejected by the result classifier, then the script goes on
 				}
 				return n, script[i]
-			})
+			}
+			var err error
+			if inline {
+				err = runInline(p, context.Background(), &core.Call{}, func(ctx context.Context) error {
+					_, err := attempt(ctx)
+					return err
+				})
+			} else {
+				_, err = core.Do(context.Background(), p, attempt)
+			}
 			e := end{calls: n, state: br.State(), budget: bud.Utilization()}
-			_ = v
 			if err != nil {
 				e.err = err.Error()
 			}
@@ -83,11 +91,20 @@ func TestFastPathEndsLikeTheFullEngine(t *testing.T) {
 	for name, script := range scripts {
 		for _, rejectResult := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/result_classifier=%v", name, rejectResult), func(t *testing.T) {
-				fast := run(t, script, false, rejectResult, 6)
-				full := run(t, script, true, rejectResult, 6)
+				fast := run(t, script, false, rejectResult, false, 6)
+				full := run(t, script, true, rejectResult, false, 6)
 				for i := range fast {
 					if fast[i] != full[i] {
 						t.Errorf("call %d: fast path %+v, full engine %+v", i+1, fast[i], full[i])
+					}
+				}
+				if rejectResult {
+					return // an inline attempt has no value to classify, as in RunCall
+				}
+				inline := run(t, script, false, false, true, 6)
+				for i := range inline {
+					if inline[i] != full[i] {
+						t.Errorf("call %d: inline %+v, full engine %+v", i+1, inline[i], full[i])
 					}
 				}
 			})
@@ -179,7 +196,8 @@ func TestOnAttemptDurations(t *testing.T) {
 // More of what the fast path hands over: a panic in the first attempt, the
 // caller cancelling during it, a per-call breaker and attempt cap, and the
 // attempt number seen inside fn. Each case runs without a subscriber (fast
-// path) and with one (full engine) and must end alike.
+// path), with one (full engine) and with the first attempt made inline
+// (core.Inline), and must end alike.
 func TestFastPathHandOver(t *testing.T) {
 	type end struct {
 		err      string
@@ -188,31 +206,32 @@ func TestFastPathHandOver(t *testing.T) {
 		seen     string // Call.Attempt() inside each attempt
 		state    core.BreakerState
 	}
-	cases := map[string]func(t *testing.T, p *core.Policy, br *core.Breaker) end{
-		"panic in the first attempt": func(t *testing.T, p *core.Policy, br *core.Breaker) (e end) {
+	type runner = func(p *core.Policy, ctx context.Context, c *core.Call, fn func(context.Context) error) error
+	cases := map[string]func(t *testing.T, p *core.Policy, br *core.Breaker, run runner) end{
+		"panic in the first attempt": func(t *testing.T, p *core.Policy, br *core.Breaker, run runner) (e end) {
 			defer func() { e.panicked = recover(); e.state = br.State() }()
-			_ = p.Run(context.Background(), func(context.Context) error { panic("boom") })
+			_ = run(p, context.Background(), &core.Call{}, func(context.Context) error { panic("boom") })
 			return e
 		},
-		"canceled during the first attempt": func(t *testing.T, p *core.Policy, br *core.Breaker) end {
+		"canceled during the first attempt": func(t *testing.T, p *core.Policy, br *core.Breaker, run runner) end {
 			ctx, cancel := context.WithCancel(context.Background())
-			err := p.Run(ctx, func(context.Context) error { cancel(); return core.Transient(errors.New("blip")) })
+			err := run(p, ctx, &core.Call{}, func(context.Context) error { cancel(); return core.Transient(errors.New("blip")) })
 			return end{err: err.Error(), canceled: errors.Is(err, context.Canceled), state: br.State()}
 		},
-		"per-call breaker and attempt cap": func(t *testing.T, p *core.Policy, br *core.Breaker) end {
+		"per-call breaker and attempt cap": func(t *testing.T, p *core.Policy, br *core.Breaker, run runner) end {
 			own := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Hour})
 			c := core.Call{Breaker: own, MaxAttempts: 2}
 			seen := ""
-			err := p.RunCall(context.Background(), &c, func(context.Context) error {
+			err := run(p, context.Background(), &c, func(context.Context) error {
 				seen += fmt.Sprint(c.Attempt())
 				return core.Transient(errors.New("blip"))
 			})
 			return end{err: err.Error(), seen: seen + "/" + own.State().String(), state: br.State()}
 		},
-		"attempt numbers": func(t *testing.T, p *core.Policy, br *core.Breaker) end {
+		"attempt numbers": func(t *testing.T, p *core.Policy, br *core.Breaker, run runner) end {
 			var c core.Call
 			seen, n := "", 0
-			err := p.RunCall(context.Background(), &c, func(context.Context) error {
+			err := run(p, context.Background(), &c, func(context.Context) error {
 				seen += fmt.Sprint(c.Attempt())
 				if n++; n < 3 {
 					return core.Transient(errors.New("blip"))
@@ -228,8 +247,13 @@ func TestFastPathHandOver(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			var ends [2]end
-			for i, observed := range []bool{false, true} {
+			var ends [3]end
+			for i, mode := range []string{"fast path", "full engine", "inline"} {
+				observed := mode == "full engine"
+				run := (*core.Policy).RunCall
+				if mode == "inline" {
+					run = runInline
+				}
 				br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 2, RecoveryTimeout: time.Hour})
 				cfg := core.PolicyConfig{Breaker: br, Budget: mustBudget(t, core.BudgetConfig{}), Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}}
 				if observed {
@@ -239,10 +263,10 @@ func TestFastPathHandOver(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ends[i] = tc(t, p, br)
+				ends[i] = tc(t, p, br, run)
 			}
-			if ends[0] != ends[1] {
-				t.Errorf("fast path %+v, full engine %+v", ends[0], ends[1])
+			if ends[0] != ends[1] || ends[2] != ends[1] {
+				t.Errorf("fast path %+v, full engine %+v, inline %+v", ends[0], ends[1], ends[2])
 			}
 			t.Logf("%+v", ends[0])
 		})

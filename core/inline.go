@@ -1,0 +1,131 @@
+package core
+
+import "context"
+
+// Inline is a call whose first attempt the caller makes in its own code,
+// rather than in a function the policy calls. It is for wrappers on hot
+// paths (a database/sql driver, an HTTP transport): when nothing needs to
+// see the attempt start or wrap its context, the call costs a breaker check
+// before the attempt and a verdict after it, with no function value, no
+// deferred guard in the policy and no extra stack frames around the
+// attempt. A failed first attempt hands over to the engine, which goes on
+// exactly as RunCall would have after making that attempt itself.
+//
+//	in, ok, err := p.Inline(ctx, &call)
+//	if !ok {
+//		return p.RunCall(ctx, &call, attempt) // the full engine
+//	}
+//	if err != nil {
+//		return err // the breaker refused; no attempt was made
+//	}
+//	defer in.Release() // settles the breaker if the attempt panics
+//	if err := attempt(ctx); err != nil {
+//		return in.Failed(ctx, &call, err, attempt)
+//	}
+//	in.Succeeded()
+//	return nil
+//
+// An Inline is used once, by one goroutine.
+type Inline struct {
+	// No *Call here: Failed leaks what an Inline points to (the policy,
+	// the breaker), and a *Call among it would move every caller's Call to
+	// the heap; the caller passes it to Failed instead.
+	p      *Policy
+	permit Permit
+	live   bool // admitted and not yet ended
+}
+
+// Inline begins the call c under p for a caller that makes the first
+// attempt itself. It reports false, having done
+// nothing, when the call must run through RunCall instead: a subscriber
+// wants the call's events, or the policy or c has a deadline, an attempt
+// timeout, an abort predicate, a hook or a timeline, or ctx is done. When it
+// reports true, err is the breaker's rejection (the call ends with it: no
+// attempt was made, as RunCall returns it) or nil, and then the caller makes
+// the attempt on ctx and ends it with Succeeded or Failed. A nil p or c
+// reports false.
+func (p *Policy) Inline(ctx context.Context, c *Call) (in Inline, ok bool, err error) {
+	if p == nil || c == nil || !p.fastFor(c) || ctx.Err() != nil {
+		return Inline{}, false, nil
+	}
+	permit, err := p.admitFirst(c)
+	if err != nil {
+		return Inline{}, true, err
+	}
+	return Inline{p: p, permit: permit, live: true}, true, nil
+}
+
+// admitFirst is the breaker's admission and the budget's deposit before a
+// call's first attempt on the fast path; it returns the breaker's typed
+// rejection, as run does before any attempt.
+func (p *Policy) admitFirst(c *Call) (Permit, error) {
+	br := p.breaker
+	if c.Breaker != nil {
+		br = c.Breaker
+	}
+	var permit Permit
+	if br != nil {
+		var rej error
+		// A transition made here has no subscriber to tell, as in run.
+		if permit, rej, _ = br.allow(); rej != nil {
+			return Permit{}, rej
+		}
+	}
+	if p.budget != nil {
+		p.budget.Deposit()
+	}
+	c.attempt = 1
+	return permit, nil
+}
+
+// firstSucceeded is the verdict on a first attempt of the fast path that
+// succeeded.
+func (p *Policy) firstSucceeded(permit Permit) {
+	if permit.b != nil {
+		permit.success()
+	}
+	for _, o := range p.observers {
+		o.Observe(false)
+	}
+}
+
+// Succeeded ends the first attempt as a success: the breaker and the
+// policy's adaptive strategies hear of it. The call is over.
+func (in *Inline) Succeeded() {
+	if !in.live {
+		return
+	}
+	in.live = false
+	in.p.firstSucceeded(in.permit)
+}
+
+// Failed ends the first attempt with its error, err, and goes on as
+// RunCall would have after making that attempt itself: it classifies err,
+// tells the breaker, and runs any further attempts through fn, which must
+// be the same attempt as a function. c must be the Call given to Inline.
+// It returns what RunCall would. A nil err is taken as a success
+// (Succeeded) and returns nil; after Succeeded or Failed, or without a
+// successful Inline, Failed only returns err.
+func (in *Inline) Failed(ctx context.Context, c *Call, err error, fn func(context.Context) error) error {
+	if !in.live {
+		return err
+	}
+	if err == nil {
+		in.Succeeded()
+		return nil
+	}
+	in.live = false
+	res := runResult{attempts: 1}
+	return in.p.runFrom(ctx, c, fn, &res, false, &firstAttempt{err: err, permit: in.permit})
+}
+
+// Release ends a first attempt that neither Succeeded nor Failed ended (its
+// attempt panicked): the breaker permit is cancelled, so that a half-open
+// breaker is not left waiting for a probe's verdict. It does nothing after
+// Succeeded or Failed; defer it after Inline reports true with no error.
+func (in *Inline) Release() {
+	if in.live {
+		in.live = false
+		in.permit.Cancel()
+	}
+}
