@@ -224,29 +224,76 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 	st := c.stmts.lookup(query)
 	var call core.Call
 	c.call(ctx, &call, st.op)
-	session := st.session
-	single := c.single(session)
-	var res driver.Result // the last attempt's
-	attempt := func(ctx context.Context) error {
-		res = nil
-		inner, err := c.ready(ctx, true)
-		if err != nil {
-			return err
-		}
-		if c.execer != nil { // inner's
-			res, err = c.execer.ExecContext(ctx, query, args)
-		} else {
-			res, err = execConn(ctx, inner, query, args)
-		}
-		if err == driver.ErrSkip {
-			c.skipExecArgs = len(args) > 0
-			res = nil
-			return core.Abort(driver.ErrSkip)
-		}
-		return c.after(err, single, true)
+	s := stmtRun{query: query, args: args, session: st.session, single: c.single(st.session)}
+	if c.w.resultClassifier {
+		return s.execPolicy(ctx, c, &call)
 	}
-	err := runStmt(ctx, c, &call, &res, session, attempt)
+	// The first attempt in this frame when the policy allows it (see
+	// core.Inline): no function value and no policy frames between
+	// database/sql and the driver on a statement that succeeds. The rest
+	// lives in other functions, so that this frame stays small.
+	in, ok, err := c.policy.Inline(ctx, &call)
+	if !ok {
+		return s.execPolicy(ctx, c, &call)
+	}
+	defer in.Release() // a panicking driver
+	var res driver.Result
+	if err == nil {
+		if res, err = c.execOnce(ctx, &s); err != nil {
+			return s.execFailed(ctx, c, &call, &in, err)
+		}
+		in.Succeeded()
+	}
+	c.noteSession(s.session)
+	return res, result(err)
+}
+
+// stmtRun is what the attempts of one statement share.
+type stmtRun struct {
+	query           string
+	args            []driver.NamedValue
+	session, single bool
+	caller          context.Context // query: the caller's context
+}
+
+// execPolicy runs the statement through the whole policy.
+func (s *stmtRun) execPolicy(ctx context.Context, c *conn, call *core.Call) (driver.Result, error) {
+	var res driver.Result // the last attempt's
+	err := runStmt(ctx, c, call, &res, s.session, func(ctx context.Context) (err error) {
+		res, err = c.execOnce(ctx, s)
+		return err
+	})
 	return res, err
+}
+
+// execFailed goes on from a first attempt made inline that failed with err.
+func (s *stmtRun) execFailed(ctx context.Context, c *conn, call *core.Call, in *core.Inline, err error) (driver.Result, error) {
+	var res driver.Result // the last attempt's
+	err = in.Failed(ctx, call, err, func(ctx context.Context) (err error) {
+		res, err = c.execOnce(ctx, s)
+		return err
+	})
+	c.noteSession(s.session)
+	return res, result(err)
+}
+
+// execOnce is one attempt of exec.
+func (c *conn) execOnce(ctx context.Context, s *stmtRun) (driver.Result, error) {
+	inner, err := c.ready(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	var res driver.Result
+	if c.execer != nil { // inner's
+		res, err = c.execer.ExecContext(ctx, s.query, s.args)
+	} else {
+		res, err = execConn(ctx, inner, s.query, s.args)
+	}
+	if err == driver.ErrSkip {
+		c.skipExecArgs = len(s.args) > 0
+		return nil, core.Abort(driver.ErrSkip)
+	}
+	return res, c.after(err, s.single, true)
 }
 
 func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -256,39 +303,78 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 	st := c.stmts.lookup(query)
 	var call core.Call
 	c.call(ctx, &call, st.op)
-	session := st.session
-	single := c.single(session)
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
-	caller := ctx
-	var rows driver.Rows // the last attempt's
-	attempt := func(ctx context.Context) error {
-		rows = nil
-		inner, err := c.ready(ctx, true)
-		if err != nil {
-			return err
-		}
-		rows, err = queryDetached(caller, ctx, func(ctx context.Context) (driver.Rows, error) {
-			if c.queryer != nil { // inner's
-				return c.queryer.QueryContext(ctx, query, args)
-			}
-			return queryConn(ctx, inner, query, args)
-		})
-		if err == driver.ErrSkip {
-			c.skipQueryArgs = len(args) > 0
-			rows = nil
-			return core.Abort(driver.ErrSkip)
-		}
-		return c.after(err, single, true)
+	s := stmtRun{query: query, args: args, session: st.session, single: c.single(st.session), caller: ctx}
+	if c.w.resultClassifier {
+		return s.queryPolicy(ctx, c, &call)
 	}
-	err := runStmt(ctx, c, &call, &rows, session, attempt)
+	in, ok, err := c.policy.Inline(ctx, &call) // as in exec
+	if !ok {
+		return s.queryPolicy(ctx, c, &call)
+	}
+	defer in.Release()
+	var rows driver.Rows
+	if err == nil {
+		if rows, err = c.queryOnce(ctx, &s); err != nil {
+			return s.queryFailed(ctx, c, &call, &in, err)
+		}
+		in.Succeeded()
+	}
+	c.noteSession(s.session)
+	return rows, result(err)
+}
+
+// queryPolicy runs the statement through the whole policy.
+func (s *stmtRun) queryPolicy(ctx context.Context, c *conn, call *core.Call) (driver.Rows, error) {
+	var rows driver.Rows // the last attempt's
+	err := runStmt(ctx, c, call, &rows, s.session, func(ctx context.Context) (err error) {
+		rows, err = c.queryOnce(ctx, s)
+		return err
+	})
 	return rows, err
 }
 
+// queryFailed goes on from a first attempt made inline that failed with err.
+func (s *stmtRun) queryFailed(ctx context.Context, c *conn, call *core.Call, in *core.Inline, err error) (driver.Rows, error) {
+	var rows driver.Rows // the last attempt's
+	err = in.Failed(ctx, call, err, func(ctx context.Context) (err error) {
+		rows, err = c.queryOnce(ctx, s)
+		return err
+	})
+	c.noteSession(s.session)
+	return rows, result(err)
+}
+
+// queryOnce is one attempt of query, on the attempt context ctx.
+func (c *conn) queryOnce(ctx context.Context, s *stmtRun) (driver.Rows, error) {
+	inner, err := c.ready(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	var rows driver.Rows
+	if ctx.Done() == s.caller.Done() && c.queryer != nil {
+		rows, err = c.queryer.QueryContext(ctx, s.query, s.args) // see queryDetached
+	} else {
+		rows, err = queryDetached(s.caller, ctx, func(ctx context.Context) (driver.Rows, error) {
+			if c.queryer != nil { // inner's
+				return c.queryer.QueryContext(ctx, s.query, s.args)
+			}
+			return queryConn(ctx, inner, s.query, s.args)
+		})
+	}
+	if err == driver.ErrSkip {
+		c.skipQueryArgs = len(s.args) > 0
+		return nil, core.Abort(driver.ErrSkip)
+	}
+	return rows, c.after(err, s.single, true)
+}
+
 // runStmt runs a statement's attempt, which leaves its value in *v, under
-// the connection's policy: through core.DoCall when a result classifier
-// must see the value, else straight through Policy.RunCall. It notes a
-// session change and returns the error as database/sql expects it.
+// the connection's policy when the first attempt cannot run inline: through
+// core.DoCall when a result classifier must see the value, else through
+// Policy.RunCall. It notes a session change and returns the error as
+// database/sql expects it.
 func runStmt[T any](ctx context.Context, c *conn, call *core.Call, v *T, session bool, attempt func(context.Context) error) error {
 	var err error
 	if !c.w.resultClassifier {

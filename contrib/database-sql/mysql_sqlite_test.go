@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -77,32 +78,47 @@ func (f sleeperFunc) Sleep(ctx context.Context, _ time.Duration) error { f(); re
 // TestSQLiteBusyAutocommitRetried: a second connection holds the write lock;
 // an autocommit INSERT gets a real SQLITE_BUSY, which SQLite documents as
 // safe to retry outside an explicit transaction. The lock is released while
-// the policy sleeps, the retry succeeds and the row is written once.
+// the policy sleeps, the retry succeeds and the row is written once. With a
+// subscriber (full engine) and without (first attempt inline).
 func TestSQLiteBusyAutocommitRetried(t *testing.T) {
-	dsn := sqliteFile(t)
-	holder := openSQLite(t, dsn, redresssql.Config{})
-	tbl := table("busy")
-	mustExec(t, holder, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
-	lock, err := holder.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	mustExec(t, lock, "BEGIN IMMEDIATE")
+	for _, observed := range []bool{true, false} {
+		t.Run(fmt.Sprint("observed=", observed), func(t *testing.T) {
+			dsn := sqliteFile(t)
+			holder := openSQLite(t, dsn, redresssql.Config{})
+			tbl := table("busy")
+			mustExec(t, holder, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
+			lock, err := holder.Conn(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Close()
+			mustExec(t, lock, "BEGIN IMMEDIATE")
 
-	pc, rec := testPolicy(3)
-	var once sync.Once
-	pc.Sleeper = sleeperFunc(func() { once.Do(func() { mustExec(t, lock, "COMMIT") }) })
-	db := openSQLite(t, dsn, redresssql.Config{Policy: pc})
-	if _, err := db.Exec("INSERT INTO " + tbl + " (id) VALUES (1)"); err != nil {
-		t.Fatalf("insert: %v", err)
-	}
-	var n int
-	if err := db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("count = %d, %v; want 1", n, err)
-	}
-	if rs := retryReasons(rec); !slices.Equal(rs, []string{"sqlite_busy"}) {
-		t.Fatalf("retry reasons = %v, want [sqlite_busy]", rs)
+			pc, rec := testPolicy(3)
+			if !observed {
+				pc.Bus = nil
+			}
+			sleeps := 0
+			pc.Sleeper = sleeperFunc(func() {
+				if sleeps++; sleeps == 1 {
+					mustExec(t, lock, "COMMIT")
+				}
+			})
+			db := openSQLite(t, dsn, redresssql.Config{Policy: pc})
+			if _, err := db.Exec("INSERT INTO " + tbl + " (id) VALUES (1)"); err != nil {
+				t.Fatalf("insert: %v", err)
+			}
+			var n int
+			if err := db.QueryRow("SELECT count(*) FROM " + tbl).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("count = %d, %v; want 1", n, err)
+			}
+			if sleeps != 1 {
+				t.Fatalf("the policy slept %d times, want 1 (one retry)", sleeps)
+			}
+			if rs := retryReasons(rec); observed && !slices.Equal(rs, []string{"sqlite_busy"}) {
+				t.Fatalf("retry reasons = %v, want [sqlite_busy]", rs)
+			}
+		})
 	}
 }
 

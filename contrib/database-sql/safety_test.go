@@ -41,10 +41,11 @@ type injector struct {
 	counts  map[string]int   // path/fault -> count
 	seen    map[string]int   // path -> calls
 	afterOn map[int64]string // logical id -> path hit by faultAfter
+	calls   map[int64]int    // logical id -> statements outside a transaction that reached the driver
 }
 
 func newInjector(seed uint64) *injector {
-	return &injector{r: rand.New(rand.NewPCG(seed, 7)), counts: map[string]int{}, seen: map[string]int{}, afterOn: map[int64]string{}}
+	return &injector{r: rand.New(rand.NewPCG(seed, 7)), counts: map[string]int{}, seen: map[string]int{}, afterOn: map[int64]string{}, calls: map[int64]int{}}
 }
 
 func (in *injector) pick(path string, allowRolledBack bool) fault {
@@ -80,6 +81,33 @@ func (in *injector) noteAfter(args []driver.NamedValue, path string) {
 		in.afterOn[id] = path
 		in.mu.Unlock()
 	}
+}
+
+// noteCall counts a statement outside a transaction that reached the
+// driver, by its logical id.
+func (in *injector) noteCall(args []driver.NamedValue) {
+	if len(args) == 0 {
+		return
+	}
+	if id, ok := args[0].Value.(int64); ok {
+		in.mu.Lock()
+		in.calls[id]++
+		in.mu.Unlock()
+	}
+}
+
+// resent is the number of logical writes whose statement reached the driver
+// more than once: the wrapper's retries, seen from below.
+func (in *injector) resent() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for _, c := range in.calls {
+		if c > 1 {
+			n++
+		}
+	}
+	return n
 }
 
 var errLostReply = fmt.Errorf("injected: reply lost after the database applied the statement: %w", io.ErrUnexpectedEOF)
@@ -139,6 +167,9 @@ func (c *faultConn) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 func (c *faultConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if !c.inTx {
+		c.in.noteCall(args)
+	}
 	if c.dead {
 		return nil, driver.ErrBadConn
 	}
@@ -160,6 +191,9 @@ func (c *faultConn) ExecContext(ctx context.Context, q string, args []driver.Nam
 }
 
 func (c *faultConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	if !c.inTx {
+		c.in.noteCall(args)
+	}
 	if c.dead {
 		return nil, driver.ErrBadConn
 	}
@@ -287,9 +321,20 @@ func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 // TestExactlyOnceUnderFaults is the data-safety proof: thousands of faults
 // on every path, and every logical write is applied at most once; exactly
 // once when the caller was told it succeeded; exactly once and reported as
-// an error when the reply was lost after the database applied it.
+// an error when the reply was lost after the database applied it. It runs
+// with a subscriber on the bus (every statement through the full engine)
+// and without one (a statement's first attempt made inline, core.Inline,
+// and the engine taking over when it fails).
 func TestExactlyOnceUnderFaults(t *testing.T) {
+	t.Run("observed", func(t *testing.T) { exactlyOnceUnderFaults(t, true) })
+	t.Run("inline", func(t *testing.T) { exactlyOnceUnderFaults(t, false) })
+}
+
+func exactlyOnceUnderFaults(t *testing.T, observed bool) {
 	pc, rec := testPolicy(8)
+	if !observed {
+		pc.Bus = nil
+	}
 	in := newInjector(42)
 	probe := openPG(t, redresssql.Config{}) // skips when PostgreSQL is absent
 	_ = probe
@@ -416,8 +461,12 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 			t.Errorf("id %d (%s): the reply was lost after apply but the caller got success (retried?)", id, p)
 		}
 	}
+	retries := in.resent() // without a subscriber, seen from the driver
+	if observed {
+		retries = rec.Count(core.EventRetry)
+	}
 	t.Logf("writes: %d ok, %d failed (%d lost replies, %d unknown commits); faults: %v; retries: %d",
-		ok, failed, lost, unknownCommits, in.counts, rec.Count(core.EventRetry))
+		ok, failed, lost, unknownCommits, in.counts, retries)
 
 	// The test proves something only if every fault happened on every path
 	// and retries happened.
@@ -431,11 +480,14 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	if in.counts["begin/1"] == 0 {
 		t.Error("no fault injected on begin")
 	}
-	if rec.Count(core.EventRetry) == 0 || ok < workers*perWorker/2 {
-		t.Errorf("retries = %d, ok = %d: the wrapper did not recover", rec.Count(core.EventRetry), ok)
+	if retries == 0 || ok < workers*perWorker/2 {
+		t.Errorf("retries = %d, ok = %d: the wrapper did not recover", retries, ok)
 	}
 	if lost == 0 || unknownCommits == 0 {
 		t.Errorf("lost replies = %d, unknown commits = %d: want both > 0", lost, unknownCommits)
+	}
+	if !observed {
+		return // the rest reads the events
 	}
 	// The safety stop is a NoRetry mark, not an abort: no call ends as
 	// aborted, and some end as permanent_fail with a retryable class (the
