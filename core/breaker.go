@@ -250,6 +250,13 @@ func (b *Breaker) Allow() (Permit, error) {
 }
 
 // allow is Allow without publishing, for policies that publish on their own bus.
+// closedPermit returns a permit and true when the breaker is closed (one
+// atomic load, inlined); else allow decides.
+func (b *Breaker) closedPermit() (Permit, bool) {
+	s := b.state.Load()
+	return Permit{b: b, gen: s >> 2}, BreakerState(s&3) == StateClosed
+}
+
 func (b *Breaker) allow() (Permit, error, transition) {
 	s := b.state.Load()
 	switch BreakerState(s & 3) {
@@ -321,13 +328,23 @@ func (p Permit) Cancel() {
 }
 
 func (p Permit) success() transition {
-	b := p.b
-	if !p.probe {
-		if b.ratio > 0 {
-			b.pending.Add(1)
-		}
-		return transition{}
+	if p.probe {
+		return p.probeSucceeded()
 	}
+	p.b.closedSuccess()
+	return transition{}
+}
+
+// closedSuccess is success for a permit of the closed breaker b (inlined).
+func (b *Breaker) closedSuccess() {
+	if b.ratio > 0 {
+		b.pending.Add(1)
+	}
+}
+
+// probeSucceeded is success for a half-open probe.
+func (p Permit) probeSucceeded() transition {
+	b := p.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.state.Load()

@@ -35,54 +35,70 @@ type Inline struct {
 	live   bool // admitted and not yet ended
 }
 
-// Inline begins the call c under p for a caller that makes the first
-// attempt itself. It reports false, having done
+// Inline begins the call c (nil for a call without per-call options) under
+// p for a caller that makes the first attempt itself. It reports false, having done
 // nothing, when the call must run through RunCall instead: a subscriber
 // wants the call's events, or the policy or c has a deadline, an attempt
 // timeout, an abort predicate, a hook or a timeline, or ctx is done. When it
 // reports true, err is the breaker's rejection (the call ends with it: no
 // attempt was made, as RunCall returns it) or nil, and then the caller makes
-// the attempt on ctx and ends it with Succeeded or Failed. A nil p or c
-// reports false.
+// the attempt on ctx and ends it with Succeeded or Failed. A nil p reports
+// false.
 func (p *Policy) Inline(ctx context.Context, c *Call) (in Inline, ok bool, err error) {
-	if p == nil || c == nil || !p.fastFor(c) || ctx.Err() != nil {
+	if p == nil || !p.fast || p.bus.mask() != 0 {
 		return Inline{}, false, nil
 	}
-	permit, err := p.admitFirst(c)
+	br := p.breaker
+	if c != nil {
+		if c.Timeline != nil || c.OnAttempt != nil {
+			return Inline{}, false, nil
+		}
+		if c.Breaker != nil {
+			br = c.Breaker
+		}
+	}
+	if ctx.Err() != nil {
+		return Inline{}, false, nil
+	}
+	permit, err := p.admitFirst(br)
 	if err != nil {
 		return Inline{}, true, err
+	}
+	if c != nil {
+		c.attempt = 1
 	}
 	return Inline{p: p, permit: permit, live: true}, true, nil
 }
 
-// admitFirst is the breaker's admission and the budget's deposit before a
-// call's first attempt on the fast path; it returns the breaker's typed
-// rejection, as run does before any attempt.
-func (p *Policy) admitFirst(c *Call) (Permit, error) {
-	br := p.breaker
-	if c.Breaker != nil {
-		br = c.Breaker
-	}
+// admitFirst is the breaker's (br, which may be nil) admission and the
+// budget's deposit before a call's first attempt on the fast path; it
+// returns the breaker's typed rejection, as run does before any attempt.
+func (p *Policy) admitFirst(br *Breaker) (Permit, error) {
 	var permit Permit
 	if br != nil {
-		var rej error
-		// A transition made here has no subscriber to tell, as in run.
-		if permit, rej, _ = br.allow(); rej != nil {
-			return Permit{}, rej
+		var closed bool
+		if permit, closed = br.closedPermit(); !closed {
+			var rej error
+			// A transition made here has no subscriber to tell, as in run.
+			if permit, rej, _ = br.allow(); rej != nil {
+				return Permit{}, rej
+			}
 		}
 	}
 	if p.budget != nil {
 		p.budget.Deposit()
 	}
-	c.attempt = 1
 	return permit, nil
 }
 
 // firstSucceeded is the verdict on a first attempt of the fast path that
 // succeeded.
 func (p *Policy) firstSucceeded(permit Permit) {
-	if permit.b != nil {
-		permit.success()
+	switch {
+	case permit.probe:
+		permit.probeSucceeded()
+	case permit.b != nil:
+		permit.b.closedSuccess() // success, without a call for a closed breaker
 	}
 	for _, o := range p.observers {
 		o.Observe(false)
@@ -102,8 +118,12 @@ func (in *Inline) Succeeded() {
 // Failed ends the first attempt with its error, err, and goes on as
 // RunCall would have after making that attempt itself: it classifies err,
 // tells the breaker, and runs any further attempts through fn, which must
-// be the same attempt as a function. c must be the Call given to Inline.
-// It returns what RunCall would. A nil err is taken as a success
+// be the same attempt as a function. c is the Call given to Inline or, when
+// that was nil, the call's options from here on: nothing before the first
+// attempt's end reads a call's operation, labels or attempt cap, so a
+// caller may build them only when an attempt failed (c.Breaker, Timeline
+// and OnAttempt must then be nil, as they were). It returns what RunCall
+// would. A nil err is taken as a success
 // (Succeeded) and returns nil; after Succeeded or Failed, or without a
 // successful Inline, Failed only returns err.
 func (in *Inline) Failed(ctx context.Context, c *Call, err error, fn func(context.Context) error) error {

@@ -76,9 +76,29 @@ func TestInlineOnlyWhenNothingWatches(t *testing.T) {
 	if _, ok, err := nilPolicy.Inline(context.Background(), &core.Call{}); ok || err != nil {
 		t.Errorf("nil policy: Inline = %v, %v; want false, nil", ok, err)
 	}
-	p, _ := core.NewPolicy(core.PolicyConfig{})
-	if _, ok, err := p.Inline(context.Background(), nil); ok || err != nil {
-		t.Errorf("nil call: Inline = %v, %v; want false, nil", ok, err)
+}
+
+// A call begun without per-call options (a nil Call) gets them when its
+// first attempt failed: the engine takes the attempt cap (and the labels)
+// from the Call given to Failed.
+func TestInlineOptionsAfterAFailure(t *testing.T) {
+	p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 5, Strategy: core.Constant(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	in, ok, err := p.Inline(ctx, nil)
+	if !ok || err != nil {
+		t.Fatalf("nil call: Inline = %v, %v; want true, nil", ok, err)
+	}
+	defer in.Release()
+	blip := core.Transient(errors.New("blip"))
+	n := 1 // the inline attempt
+	c := core.Call{Operation: "late", MaxAttempts: 3}
+	err = in.Failed(ctx, &c, blip, func(context.Context) error { n++; return blip })
+	var re *core.RetryError
+	if !errors.As(err, &re) || re.Attempts != 3 || n != 3 || c.Attempt() != 3 {
+		t.Fatalf("err %v, %d attempts made, Call.Attempt() %d; want 3 (the cap of the Call given to Failed)", err, n, c.Attempt())
 	}
 }
 

@@ -222,25 +222,24 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 		return nil, driver.ErrSkip
 	}
 	st := c.stmts.lookup(query)
-	var call core.Call
-	c.call(ctx, &call, st.op)
-	s := stmtRun{query: query, args: args, session: st.session, single: c.single(st.session)}
+	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session)}
 	if c.w.resultClassifier {
-		return s.execPolicy(ctx, c, &call)
+		return s.execPolicy(ctx, c)
 	}
 	// The first attempt in this frame when the policy allows it (see
 	// core.Inline): no function value and no policy frames between
-	// database/sql and the driver on a statement that succeeds. The rest
-	// lives in other functions, so that this frame stays small.
-	in, ok, err := c.policy.Inline(ctx, &call)
+	// database/sql and the driver on a statement that succeeds. The call's
+	// options (operation, labels) matter only once an attempt failed, and
+	// the rest lives in other functions, so that this frame stays small.
+	in, ok, err := c.policy.Inline(ctx, nil)
 	if !ok {
-		return s.execPolicy(ctx, c, &call)
+		return s.execPolicy(ctx, c)
 	}
 	defer in.Release() // a panicking driver
 	var res driver.Result
 	if err == nil {
 		if res, err = c.execOnce(ctx, &s); err != nil {
-			return s.execFailed(ctx, c, &call, &in, err)
+			return s.execFailed(ctx, c, &in, err)
 		}
 		in.Succeeded()
 	}
@@ -252,14 +251,17 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 type stmtRun struct {
 	query           string
 	args            []driver.NamedValue
+	op              string // the statement's derived operation name
 	session, single bool
 	caller          context.Context // query: the caller's context
 }
 
 // execPolicy runs the statement through the whole policy.
-func (s *stmtRun) execPolicy(ctx context.Context, c *conn, call *core.Call) (driver.Result, error) {
+func (s *stmtRun) execPolicy(ctx context.Context, c *conn) (driver.Result, error) {
+	var call core.Call
+	c.call(ctx, &call, s.op)
 	var res driver.Result // the last attempt's
-	err := runStmt(ctx, c, call, &res, s.session, func(ctx context.Context) (err error) {
+	err := runStmt(ctx, c, &call, &res, s.session, func(ctx context.Context) (err error) {
 		res, err = c.execOnce(ctx, s)
 		return err
 	})
@@ -267,9 +269,11 @@ func (s *stmtRun) execPolicy(ctx context.Context, c *conn, call *core.Call) (dri
 }
 
 // execFailed goes on from a first attempt made inline that failed with err.
-func (s *stmtRun) execFailed(ctx context.Context, c *conn, call *core.Call, in *core.Inline, err error) (driver.Result, error) {
+func (s *stmtRun) execFailed(ctx context.Context, c *conn, in *core.Inline, err error) (driver.Result, error) {
+	var call core.Call
+	c.call(ctx, &call, s.op)
 	var res driver.Result // the last attempt's
-	err = in.Failed(ctx, call, err, func(ctx context.Context) (err error) {
+	err = in.Failed(ctx, &call, err, func(ctx context.Context) (err error) {
 		res, err = c.execOnce(ctx, s)
 		return err
 	})
@@ -301,23 +305,21 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		return nil, driver.ErrSkip
 	}
 	st := c.stmts.lookup(query)
-	var call core.Call
-	c.call(ctx, &call, st.op)
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
-	s := stmtRun{query: query, args: args, session: st.session, single: c.single(st.session), caller: ctx}
+	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session), caller: ctx}
 	if c.w.resultClassifier {
-		return s.queryPolicy(ctx, c, &call)
+		return s.queryPolicy(ctx, c)
 	}
-	in, ok, err := c.policy.Inline(ctx, &call) // as in exec
+	in, ok, err := c.policy.Inline(ctx, nil) // as in exec
 	if !ok {
-		return s.queryPolicy(ctx, c, &call)
+		return s.queryPolicy(ctx, c)
 	}
 	defer in.Release()
 	var rows driver.Rows
 	if err == nil {
 		if rows, err = c.queryOnce(ctx, &s); err != nil {
-			return s.queryFailed(ctx, c, &call, &in, err)
+			return s.queryFailed(ctx, c, &in, err)
 		}
 		in.Succeeded()
 	}
@@ -326,9 +328,11 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 }
 
 // queryPolicy runs the statement through the whole policy.
-func (s *stmtRun) queryPolicy(ctx context.Context, c *conn, call *core.Call) (driver.Rows, error) {
+func (s *stmtRun) queryPolicy(ctx context.Context, c *conn) (driver.Rows, error) {
+	var call core.Call
+	c.call(ctx, &call, s.op)
 	var rows driver.Rows // the last attempt's
-	err := runStmt(ctx, c, call, &rows, s.session, func(ctx context.Context) (err error) {
+	err := runStmt(ctx, c, &call, &rows, s.session, func(ctx context.Context) (err error) {
 		rows, err = c.queryOnce(ctx, s)
 		return err
 	})
@@ -336,9 +340,11 @@ func (s *stmtRun) queryPolicy(ctx context.Context, c *conn, call *core.Call) (dr
 }
 
 // queryFailed goes on from a first attempt made inline that failed with err.
-func (s *stmtRun) queryFailed(ctx context.Context, c *conn, call *core.Call, in *core.Inline, err error) (driver.Rows, error) {
+func (s *stmtRun) queryFailed(ctx context.Context, c *conn, in *core.Inline, err error) (driver.Rows, error) {
+	var call core.Call
+	c.call(ctx, &call, s.op)
 	var rows driver.Rows // the last attempt's
-	err = in.Failed(ctx, call, err, func(ctx context.Context) (err error) {
+	err = in.Failed(ctx, &call, err, func(ctx context.Context) (err error) {
 		rows, err = c.queryOnce(ctx, s)
 		return err
 	})
