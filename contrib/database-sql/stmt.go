@@ -43,17 +43,38 @@ func (s *stmt) ready() (driver.Stmt, error) {
 
 func (s *stmt) run(ctx context.Context, fn func(context.Context, driver.Stmt) (any, error)) (any, error) {
 	c := s.c
-	var call core.Call
-	c.call(ctx, &call, s.op)
 	single := c.single(s.session)
-	v, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (any, error) {
+	attempt := func(ctx context.Context) (any, error) {
 		inner, err := s.ready()
 		if err != nil {
 			return nil, err
 		}
 		v, err := fn(ctx, inner)
 		return v, c.after(err, single, false)
-	})
+	}
+	var call core.Call
+	if !c.w.resultClassifier {
+		// The first attempt inline, as conn.exec does.
+		if in, ok, err := c.policy.Inline(ctx, nil); ok {
+			defer in.Release()
+			var v any
+			if err == nil {
+				if v, err = attempt(ctx); err != nil {
+					c.call(ctx, &call, s.op)
+					err = in.Failed(ctx, &call, err, func(ctx context.Context) (err error) {
+						v, err = attempt(ctx)
+						return err
+					})
+				} else {
+					in.Succeeded()
+				}
+			}
+			c.noteSession(s.session)
+			return v, err
+		}
+	}
+	c.call(ctx, &call, s.op)
+	v, err := core.DoCall(ctx, c.policy, &call, attempt)
 	c.noteSession(s.session)
 	return v, err
 }
