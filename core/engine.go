@@ -378,10 +378,15 @@ func (p *Policy) runFast(ctx context.Context, c *Call, fn func(context.Context) 
 	if ctx.Err() != nil {
 		return p.run(ctx, c, fn, res, false) // it stops the call as canceled
 	}
-	permit, rej := p.admitFirst(c)
+	br := p.breaker
+	if c.Breaker != nil {
+		br = c.Breaker
+	}
+	permit, rej := p.admitFirst(br)
 	if rej != nil {
 		return rej // the typed rejection, as run returns it before any attempt
 	}
+	c.attempt = 1
 	err := runAttempt(fn, ctx, &permit, nil)
 	if err == nil {
 		p.firstSucceeded(permit)
