@@ -249,7 +249,6 @@ func (b *Breaker) Allow() (Permit, error) {
 	return p, err
 }
 
-// allow is Allow without publishing, for policies that publish on their own bus.
 // closedPermit returns a permit and true when the breaker is closed (one
 // atomic load, inlined); else allow decides.
 func (b *Breaker) closedPermit() (Permit, bool) {
@@ -257,6 +256,7 @@ func (b *Breaker) closedPermit() (Permit, bool) {
 	return Permit{b: b, gen: s >> 2}, BreakerState(s&3) == StateClosed
 }
 
+// allow is Allow without publishing, for policies that publish on their own bus.
 func (b *Breaker) allow() (Permit, error, transition) {
 	s := b.state.Load()
 	switch BreakerState(s & 3) {

@@ -105,14 +105,15 @@ func (p *Policy) run(ctx context.Context, c *Call, fn func(context.Context) erro
 	return p.runFrom(ctx, c, fn, res, wantElapsed, nil)
 }
 
-// firstAttempt is the outcome of an attempt runFast made.
+// firstAttempt is the outcome of a first attempt made on the fast path
+// (runFast, or a caller of Policy.Inline).
 type firstAttempt struct {
 	err    error
 	permit Permit
 }
 
-// runFrom is run; when first is not nil, runFast made the first attempt and
-// it failed with first.err.
+// runFrom is run; when first is not nil, the fast path (runFast or
+// Inline) made the first attempt and it failed with first.err.
 func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) error, res *runResult, wantElapsed bool, first *firstAttempt) error {
 	var mask, timedMask EventSet // runFast saw no subscriber; one added since does not see a call whose start it missed
 	if first == nil {

@@ -36,10 +36,12 @@ type Inline struct {
 }
 
 // Inline begins the call c (nil for a call without per-call options) under
-// p for a caller that makes the first attempt itself. It reports false, having done
-// nothing, when the call must run through RunCall instead: a subscriber
-// wants the call's events, or the policy or c has a deadline, an attempt
-// timeout, an abort predicate, a hook or a timeline, or ctx is done. When it
+// p for a caller that makes the first attempt itself. It reports false,
+// having done nothing, when the call must run through RunCall instead: a
+// subscriber wants the call's events, the policy has a deadline, an attempt
+// timeout, an abort predicate or a hook, c has a hook or a timeline, or ctx
+// is done. A Retry.ResultClassifier is not consulted (there is no value), as
+// in RunCall. When it
 // reports true, err is the breaker's rejection (the call ends with it: no
 // attempt was made, as RunCall returns it) or nil, and then the caller makes
 // the attempt on ctx and ends it with Succeeded or Failed. A nil p reports
@@ -119,7 +121,7 @@ func (in *Inline) Succeeded() {
 // RunCall would have after making that attempt itself: it classifies err,
 // tells the breaker, and runs any further attempts through fn, which must
 // be the same attempt as a function. c is the Call given to Inline or, when
-// that was nil, the call's options from here on: nothing before the first
+// that was nil, the call's options from here on (or nil): nothing before the first
 // attempt's end reads a call's operation, labels or attempt cap, so a
 // caller may build them only when an attempt failed (c.Breaker, Timeline
 // and OnAttempt must then be nil, as they were). It returns what RunCall
@@ -135,6 +137,9 @@ func (in *Inline) Failed(ctx context.Context, c *Call, err error, fn func(contex
 		return nil
 	}
 	in.live = false
+	if c == nil {
+		c = new(Call)
+	}
 	res := runResult{attempts: 1}
 	return in.p.runFrom(ctx, c, fn, &res, false, &firstAttempt{err: err, permit: in.permit})
 }

@@ -177,6 +177,15 @@ func TestInlineEndsOnce(t *testing.T) {
 	if br.State() != core.StateClosed {
 		t.Fatalf("after the late calls: %s, want closed", br.State())
 	}
+	// Failed with a nil Call (Inline was given none): the engine goes on
+	// with no per-call options.
+	in, ok, err = p.Inline(ctx, nil)
+	if !ok || err != nil {
+		t.Fatalf("Inline = %v, %v", ok, err)
+	}
+	if got := in.Failed(ctx, nil, late, func(context.Context) error { return late }); !errors.Is(got, late) {
+		t.Fatalf("Failed with a nil Call = %v, want %v", got, late)
+	}
 	var zero core.Inline
 	zero.Release()
 	zero.Succeeded()
