@@ -123,10 +123,7 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 	if s.op == "" {
 		s.op = p.operation
 	}
-	s.breaker, s.maxAtt = p.breaker, p.maxAtt
-	if c.Breaker != nil {
-		s.breaker = c.Breaker
-	}
+	s.breaker, s.maxAtt = p.breakerFor(c), p.maxAtt
 	if c.MaxAttempts > 0 && c.MaxAttempts < s.maxAtt {
 		s.maxAtt = c.MaxAttempts
 	}
@@ -379,11 +376,7 @@ func (p *Policy) runFast(ctx context.Context, c *Call, fn func(context.Context) 
 	if ctx.Err() != nil {
 		return p.run(ctx, c, fn, res, false) // it stops the call as canceled
 	}
-	br := p.breaker
-	if c.Breaker != nil {
-		br = c.Breaker
-	}
-	permit, rej := p.admitFirst(br)
+	permit, rej := p.admitFirst(p.breakerFor(c))
 	if rej != nil {
 		return rej // the typed rejection, as run returns it before any attempt
 	}

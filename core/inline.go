@@ -41,28 +41,15 @@ type Inline struct {
 // subscriber wants the call's events, the policy has a deadline, an attempt
 // timeout, an abort predicate or a hook, c has a hook or a timeline, or ctx
 // is done. A Retry.ResultClassifier is not consulted (there is no value), as
-// in RunCall. When it
-// reports true, err is the breaker's rejection (the call ends with it: no
-// attempt was made, as RunCall returns it) or nil, and then the caller makes
-// the attempt on ctx and ends it with Succeeded or Failed. A nil p reports
-// false.
+// in RunCall. When it reports true, err is the breaker's rejection (the call
+// ends with it: no attempt was made, as RunCall returns it) or nil, and then
+// the caller makes the attempt on ctx and ends it with Succeeded or Failed.
+// A nil p reports false.
 func (p *Policy) Inline(ctx context.Context, c *Call) (in Inline, ok bool, err error) {
-	if p == nil || !p.fast || p.bus.mask() != 0 {
+	if p == nil || !p.fastFor(c) || ctx.Err() != nil {
 		return Inline{}, false, nil
 	}
-	br := p.breaker
-	if c != nil {
-		if c.Timeline != nil || c.OnAttempt != nil {
-			return Inline{}, false, nil
-		}
-		if c.Breaker != nil {
-			br = c.Breaker
-		}
-	}
-	if ctx.Err() != nil {
-		return Inline{}, false, nil
-	}
-	permit, err := p.admitFirst(br)
+	permit, err := p.admitFirst(p.breakerFor(c))
 	if err != nil {
 		return Inline{}, true, err
 	}
@@ -121,13 +108,13 @@ func (in *Inline) Succeeded() {
 // RunCall would have after making that attempt itself: it classifies err,
 // tells the breaker, and runs any further attempts through fn, which must
 // be the same attempt as a function. c is the Call given to Inline or, when
-// that was nil, the call's options from here on (or nil): nothing before the first
-// attempt's end reads a call's operation, labels or attempt cap, so a
-// caller may build them only when an attempt failed (c.Breaker, Timeline
-// and OnAttempt must then be nil, as they were). It returns what RunCall
-// would. A nil err is taken as a success
-// (Succeeded) and returns nil; after Succeeded or Failed, or without a
-// successful Inline, Failed only returns err.
+// that was nil, the call's options from here on (or nil): nothing before
+// the first attempt's end reads a call's operation, labels or attempt cap,
+// so a caller may build them only when an attempt failed (c.Breaker,
+// Timeline and OnAttempt must then be nil, as they were). It returns what
+// RunCall would. A nil err is taken as a success (Succeeded) and returns
+// nil; after Succeeded or Failed, or without a successful Inline, Failed
+// only returns err.
 func (in *Inline) Failed(ctx context.Context, c *Call, err error, fn func(context.Context) error) error {
 	if !in.live {
 		return err

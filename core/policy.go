@@ -166,8 +166,18 @@ func (p *Policy) RunCall(ctx context.Context, c *Call, fn func(context.Context) 
 }
 
 // fastFor reports whether a call with c can start in runFast.
+// A nil c is a call without per-call options.
 func (p *Policy) fastFor(c *Call) bool {
-	return p.fast && c.Timeline == nil && c.OnAttempt == nil && p.bus.mask() == 0
+	return p.fast && (c == nil || c.Timeline == nil && c.OnAttempt == nil) && p.bus.mask() == 0
+}
+
+// breakerFor returns the breaker that guards a call with c (nil for none):
+// the per-call one, else the policy's.
+func (p *Policy) breakerFor(c *Call) *Breaker {
+	if c != nil && c.Breaker != nil {
+		return c.Breaker
+	}
+	return p.breaker
 }
 
 // Do calls fn under p until it succeeds or p stops it. It returns the value

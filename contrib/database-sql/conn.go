@@ -224,7 +224,7 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 	st := c.stmts.lookup(query)
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session)}
 	if c.w.resultClassifier {
-		return s.execPolicy(ctx, c)
+		return s.execRest(ctx, c, nil, nil)
 	}
 	// The first attempt in this frame when the policy allows it (see
 	// core.Inline): no function value and no policy frames between
@@ -233,13 +233,13 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 	// the rest lives in other functions, so that this frame stays small.
 	in, ok, err := c.policy.Inline(ctx, nil)
 	if !ok {
-		return s.execPolicy(ctx, c)
+		return s.execRest(ctx, c, nil, nil)
 	}
 	defer in.Release() // a panicking driver
 	var res driver.Result
 	if err == nil {
 		if res, err = c.execOnce(ctx, &s); err != nil {
-			return s.execFailed(ctx, c, &in, err)
+			return s.execRest(ctx, c, &in, err)
 		}
 		in.Succeeded()
 	}
@@ -254,31 +254,6 @@ type stmtRun struct {
 	op              string // the statement's derived operation name
 	session, single bool
 	caller          context.Context // query: the caller's context
-}
-
-// execPolicy runs the statement through the whole policy.
-func (s *stmtRun) execPolicy(ctx context.Context, c *conn) (driver.Result, error) {
-	var call core.Call
-	c.call(ctx, &call, s.op)
-	var res driver.Result // the last attempt's
-	err := runStmt(ctx, c, &call, &res, s.session, func(ctx context.Context) (err error) {
-		res, err = c.execOnce(ctx, s)
-		return err
-	})
-	return res, err
-}
-
-// execFailed goes on from a first attempt made inline that failed with err.
-func (s *stmtRun) execFailed(ctx context.Context, c *conn, in *core.Inline, err error) (driver.Result, error) {
-	var call core.Call
-	c.call(ctx, &call, s.op)
-	var res driver.Result // the last attempt's
-	err = in.Failed(ctx, &call, err, func(ctx context.Context) (err error) {
-		res, err = c.execOnce(ctx, s)
-		return err
-	})
-	c.noteSession(s.session)
-	return res, result(err)
 }
 
 // execOnce is one attempt of exec.
@@ -309,45 +284,20 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 	// handed to the caller, an error while reading them is returned as is.
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session), caller: ctx}
 	if c.w.resultClassifier {
-		return s.queryPolicy(ctx, c)
+		return s.queryRest(ctx, c, nil, nil)
 	}
 	in, ok, err := c.policy.Inline(ctx, nil) // as in exec
 	if !ok {
-		return s.queryPolicy(ctx, c)
+		return s.queryRest(ctx, c, nil, nil)
 	}
 	defer in.Release()
 	var rows driver.Rows
 	if err == nil {
 		if rows, err = c.queryOnce(ctx, &s); err != nil {
-			return s.queryFailed(ctx, c, &in, err)
+			return s.queryRest(ctx, c, &in, err)
 		}
 		in.Succeeded()
 	}
-	c.noteSession(s.session)
-	return rows, result(err)
-}
-
-// queryPolicy runs the statement through the whole policy.
-func (s *stmtRun) queryPolicy(ctx context.Context, c *conn) (driver.Rows, error) {
-	var call core.Call
-	c.call(ctx, &call, s.op)
-	var rows driver.Rows // the last attempt's
-	err := runStmt(ctx, c, &call, &rows, s.session, func(ctx context.Context) (err error) {
-		rows, err = c.queryOnce(ctx, s)
-		return err
-	})
-	return rows, err
-}
-
-// queryFailed goes on from a first attempt made inline that failed with err.
-func (s *stmtRun) queryFailed(ctx context.Context, c *conn, in *core.Inline, err error) (driver.Rows, error) {
-	var call core.Call
-	c.call(ctx, &call, s.op)
-	var rows driver.Rows // the last attempt's
-	err = in.Failed(ctx, &call, err, func(ctx context.Context) (err error) {
-		rows, err = c.queryOnce(ctx, s)
-		return err
-	})
 	c.noteSession(s.session)
 	return rows, result(err)
 }
@@ -376,17 +326,45 @@ func (c *conn) queryOnce(ctx context.Context, s *stmtRun) (driver.Rows, error) {
 	return rows, c.after(err, s.single, true)
 }
 
-// runStmt runs a statement's attempt, which leaves its value in *v, under
-// the connection's policy when the first attempt cannot run inline: through
-// core.DoCall when a result classifier must see the value, else through
-// Policy.RunCall. It notes a session change and returns the error as
+// execRest runs the statement through the connection's policy: all of it,
+// or (in not nil) from a first attempt made inline that failed with err.
+func (s *stmtRun) execRest(ctx context.Context, c *conn, in *core.Inline, err error) (driver.Result, error) {
+	var res driver.Result // the last attempt's
+	err = runRest(ctx, c, s.op, s.session, in, err, &res, func(ctx context.Context) (err error) {
+		res, err = c.execOnce(ctx, s)
+		return err
+	})
+	return res, err
+}
+
+// queryRest is execRest for query.
+func (s *stmtRun) queryRest(ctx context.Context, c *conn, in *core.Inline, err error) (driver.Rows, error) {
+	var rows driver.Rows // the last attempt's
+	err = runRest(ctx, c, s.op, s.session, in, err, &rows, func(ctx context.Context) (err error) {
+		rows, err = c.queryOnce(ctx, s)
+		return err
+	})
+	return rows, err
+}
+
+// runRest runs the attempt of a statement (operation op, session as in
+// stmtInfo), which leaves its value in *v, under the connection's policy:
+// the whole call, or (in not nil) on from a first attempt made inline that
+// failed with err. A result classifier sees the
+// values through core.DoCall; without one the call runs through
+// Policy.RunCall. The call's options are built here, since only a failed
+// attempt needs them. It notes a session change and returns the error as
 // database/sql expects it.
-func runStmt[T any](ctx context.Context, c *conn, call *core.Call, v *T, session bool, attempt func(context.Context) error) error {
-	var err error
-	if !c.w.resultClassifier {
-		err = c.policy.RunCall(ctx, call, attempt)
-	} else {
-		err = doCall(ctx, c.policy, call, v, attempt)
+func runRest[T any](ctx context.Context, c *conn, op string, session bool, in *core.Inline, err error, v *T, attempt func(context.Context) error) error {
+	var call core.Call
+	c.call(ctx, &call, op)
+	switch {
+	case in != nil:
+		err = in.Failed(ctx, &call, err, attempt)
+	case !c.w.resultClassifier:
+		err = c.policy.RunCall(ctx, &call, attempt)
+	default:
+		err = doCall(ctx, c.policy, &call, v, attempt)
 	}
 	c.noteSession(session)
 	return result(err)

@@ -3,8 +3,6 @@ package redresssql
 import (
 	"context"
 	"database/sql/driver"
-
-	"github.com/redress-go/redress/core"
 )
 
 // stmt is the wrapped prepared statement. It belongs to one connection and
@@ -44,38 +42,32 @@ func (s *stmt) ready() (driver.Stmt, error) {
 func (s *stmt) run(ctx context.Context, fn func(context.Context, driver.Stmt) (any, error)) (any, error) {
 	c := s.c
 	single := c.single(s.session)
-	attempt := func(ctx context.Context) (any, error) {
+	var v any // the last attempt's
+	attempt := func(ctx context.Context) error {
+		v = nil
 		inner, err := s.ready()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		v, err := fn(ctx, inner)
-		return v, c.after(err, single, false)
+		v, err = fn(ctx, inner)
+		return c.after(err, single, false)
 	}
-	var call core.Call
 	if !c.w.resultClassifier {
 		// The first attempt inline, as conn.exec does.
 		if in, ok, err := c.policy.Inline(ctx, nil); ok {
 			defer in.Release()
-			var v any
 			if err == nil {
-				if v, err = attempt(ctx); err != nil {
-					c.call(ctx, &call, s.op)
-					err = in.Failed(ctx, &call, err, func(ctx context.Context) (err error) {
-						v, err = attempt(ctx)
-						return err
-					})
-				} else {
-					in.Succeeded()
+				if err = attempt(ctx); err != nil {
+					err = runRest(ctx, c, s.op, s.session, &in, err, &v, attempt)
+					return v, err
 				}
+				in.Succeeded()
 			}
 			c.noteSession(s.session)
 			return v, err
 		}
 	}
-	c.call(ctx, &call, s.op)
-	v, err := core.DoCall(ctx, c.policy, &call, attempt)
-	c.noteSession(s.session)
+	err := runRest(ctx, c, s.op, s.session, nil, nil, &v, attempt)
 	return v, err
 }
 
