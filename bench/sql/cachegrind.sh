@@ -1,7 +1,10 @@
 #!/bin/sh
 # Instructions, cache misses and branch mispredictions per statement, bare
-# driver vs redresssql, under cachegrind's simulated caches (deterministic:
-# the machine's load does not move them). Needs valgrind (Debian package).
+# driver vs redresssql, under cachegrind's simulated caches: the machine's
+# load does not move them, the Go runtime's background work does a little
+# (repeated runs differ by a few dozen instructions; the garbage collector
+# is off, GOGC=off, since both variants allocate alike). Needs valgrind
+# (Debian package).
 #
 #	cd bench/sql && sh cachegrind.sh [N]
 #
@@ -16,7 +19,7 @@ for st in QueryRow Exec; do
 	for v in baseline redress; do
 		for k in 0 "$n"; do
 			REDRESS_LOOP_VARIANT=$v REDRESS_LOOP_STATEMENT=$st REDRESS_LOOP_N=$k \
-				GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 \
+				GOGC=off GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 \
 				valgrind --tool=cachegrind --cache-sim=yes --branch-sim=yes \
 				--cachegrind-out-file="$dir/$st.$v.$k" \
 				"$dir/sql.test" -test.run '^TestStatementLoop$' >/dev/null 2>&1
