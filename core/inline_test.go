@@ -29,6 +29,18 @@ func runInline(p *core.Policy, ctx context.Context, c *core.Call, fn func(contex
 	return nil
 }
 
+// oneShotPolicy is a policy of one attempt whose breaker opens on a failure
+// and lets one probe through a minute later, on the returned clock.
+func oneShotPolicy(t *testing.T) (*core.Policy, *core.Breaker, *coretest.FakeClock) {
+	clk := coretest.NewFakeClock(time.Unix(1000, 0))
+	br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Minute, HalfOpenProbes: 1, Clock: clk})
+	p, err := core.NewPolicy(core.PolicyConfig{Breaker: br, Retry: core.RetryConfig{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, br, clk
+}
+
 // Inline takes the call only when RunCall would take its fast path: no
 // subscriber, deadline, attempt timeout, abort predicate, hook or timeline,
 // and a live context.
@@ -107,12 +119,7 @@ func TestInlineOptionsAfterAFailure(t *testing.T) {
 // probe back (Release), so the next call may probe at once; a probe that
 // succeeds closes the breaker.
 func TestInlineBreaker(t *testing.T) {
-	clk := coretest.NewFakeClock(time.Unix(1000, 0))
-	br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Minute, HalfOpenProbes: 1, Clock: clk})
-	p, err := core.NewPolicy(core.PolicyConfig{Breaker: br, Retry: core.RetryConfig{MaxAttempts: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, br, clk := oneShotPolicy(t)
 	ctx := context.Background()
 	down := core.Transient(errors.New("down"))
 	if err := runInline(p, ctx, &core.Call{}, func(context.Context) error { return down }); !errors.Is(err, down) {
@@ -150,12 +157,7 @@ func TestInlineBreaker(t *testing.T) {
 // Succeeded, Failed and Release end an inline call once; afterwards they do
 // nothing (Failed returns its error unchanged).
 func TestInlineEndsOnce(t *testing.T) {
-	clk := coretest.NewFakeClock(time.Unix(1000, 0))
-	br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Minute, HalfOpenProbes: 1, Clock: clk})
-	p, err := core.NewPolicy(core.PolicyConfig{Breaker: br, Retry: core.RetryConfig{MaxAttempts: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, br, clk := oneShotPolicy(t)
 	ctx := context.Background()
 	_ = p.Run(ctx, func(context.Context) error { return core.Transient(errors.New("down")) })
 	clk.Advance(time.Minute)

@@ -125,6 +125,25 @@ func sqliteFile(t testing.TB) string {
 	return "file:" + filepath.Join(t.TempDir(), "test.db")
 }
 
+// heldSQLite creates a SQLite database file with a table (name from prefix)
+// and returns them with a pinned connection that holds the write lock
+// (BEGIN IMMEDIATE): the caller ends that transaction (COMMIT or ROLLBACK);
+// the connection is closed at the end of the test.
+func heldSQLite(t testing.TB, prefix string) (dsn, tbl string, lock *sql.Conn) {
+	t.Helper()
+	dsn = sqliteFile(t)
+	holder := openSQLite(t, dsn, redresssql.Config{})
+	tbl = table(prefix)
+	mustExec(t, holder, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
+	lock, err := holder.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() })
+	mustExec(t, lock, "BEGIN IMMEDIATE")
+	return dsn, tbl, lock
+}
+
 func openSQLite(t testing.TB, dsn string, cfg redresssql.Config) *sql.DB {
 	t.Helper()
 	d, err := redresssql.Wrap(&sqlite.Driver{}, cfg)

@@ -136,16 +136,8 @@ func TestInlinePanicGivesTheProbeBack(t *testing.T) {
 // policy (3 attempts, no subscriber) counts its sleeps.
 func busySQLite(t *testing.T) (db *sql.DB, tbl string, sleeps *int) {
 	t.Helper()
-	dsn := sqliteFile(t)
-	holder := openSQLite(t, dsn, redresssql.Config{})
-	tbl = table("inline")
-	mustExec(t, holder, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
-	lock, err := holder.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustExec(t, lock, "BEGIN IMMEDIATE")
-	t.Cleanup(func() { mustExec(t, lock, "ROLLBACK"); lock.Close() })
+	dsn, tbl, lock := heldSQLite(t, "inline")
+	t.Cleanup(func() { mustExec(t, lock, "ROLLBACK") })
 	pc, _ := testPolicy(3)
 	pc.Bus = nil
 	sleeps = new(int)

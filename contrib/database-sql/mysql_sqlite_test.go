@@ -83,16 +83,7 @@ func (f sleeperFunc) Sleep(ctx context.Context, _ time.Duration) error { f(); re
 func TestSQLiteBusyAutocommitRetried(t *testing.T) {
 	for _, observed := range []bool{true, false} {
 		t.Run(fmt.Sprint("observed=", observed), func(t *testing.T) {
-			dsn := sqliteFile(t)
-			holder := openSQLite(t, dsn, redresssql.Config{})
-			tbl := table("busy")
-			mustExec(t, holder, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
-			lock, err := holder.Conn(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer lock.Close()
-			mustExec(t, lock, "BEGIN IMMEDIATE")
+			dsn, tbl, lock := heldSQLite(t, "busy")
 
 			pc, rec := testPolicy(3)
 			if !observed {
@@ -125,16 +116,7 @@ func TestSQLiteBusyAutocommitRetried(t *testing.T) {
 // TestSQLiteBusyInsideTxNotRetried: the same busy error inside a transaction
 // is classified (concurrency) and returned after one attempt.
 func TestSQLiteBusyInsideTxNotRetried(t *testing.T) {
-	dsn := sqliteFile(t)
-	holder := openSQLite(t, dsn, redresssql.Config{})
-	tbl := table("busytx")
-	mustExec(t, holder, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
-	lock, err := holder.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	mustExec(t, lock, "BEGIN IMMEDIATE")
+	dsn, tbl, lock := heldSQLite(t, "busytx")
 	defer mustExec(t, lock, "ROLLBACK")
 
 	pc, rec := testPolicy(3)
