@@ -2,7 +2,9 @@ package redressgrpc
 
 import (
 	"errors"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redress-go/redress/core"
@@ -13,7 +15,8 @@ import (
 
 // PushbackKey is the trailer in which a server tells the client when to
 // retry, in milliseconds (gRFC A6). A negative or malformed value asks the
-// client not to retry at all.
+// client not to retry at all; a value above Config.MaxPushback (even one
+// too large for an int64) is capped.
 const PushbackKey = "grpc-retry-pushback-ms"
 
 // PreviousAttemptsKey is the request metadata that tells the server how
@@ -77,8 +80,9 @@ func CodeName(c codes.Code) string {
 // ClassifyCode maps a gRPC status code to its classification:
 //
 //   - RESOURCE_EXHAUSTED: rate limit;
-//   - UNAVAILABLE, DEADLINE_EXCEEDED: transient (the interceptors stop
-//     instead when the caller's own deadline has passed);
+//   - UNAVAILABLE, DEADLINE_EXCEEDED: transient (a call stops instead,
+//     as the caller's failure, when its own deadline has passed or is
+//     within core.DeadlineSlack);
 //   - UNAUTHENTICATED: auth; PERMISSION_DENIED: permission;
 //   - INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE, NOT_FOUND:
 //     permanent;
@@ -140,9 +144,16 @@ type pushback struct {
 	delay time.Duration // otherwise, the delay asked for
 }
 
+// maxPushbackDelay is the longest pushback a time.Duration holds, in whole
+// milliseconds: a larger value saturates to it (and the cap applies).
+const maxPushbackDelay = time.Duration(1<<63-1) / time.Millisecond * time.Millisecond
+
 // parsePushback reads the pushback trailer of md, as grpc-go does: one
 // non-negative integer is a delay in milliseconds; anything else (a
 // negative value, a malformed one, several values) means do not retry.
+// Unlike grpc-go, a non-negative integer too large for an int64 is a delay
+// too (saturated, so the cap applies): a hint above the cap is capped,
+// never taken for "do not retry".
 func parsePushback(md metadata.MD) pushback {
 	v := md[PushbackKey]
 	switch len(v) {
@@ -150,13 +161,33 @@ func parsePushback(md metadata.MD) pushback {
 		return pushback{}
 	case 1:
 		ms, err := strconv.ParseInt(v[0], 10, 64)
+		if err != nil && errors.Is(err, strconv.ErrRange) && nonNegativeInteger(v[0]) {
+			// ParseInt reports an overflow before it looks at the rest of
+			// the value: only digits make a huge delay.
+			ms, err = math.MaxInt64, nil
+		}
 		if err != nil || ms < 0 {
 			return pushback{set: true, stop: true}
 		}
-		if ms > int64(time.Duration(1<<63-1)/time.Millisecond) {
-			ms = int64(time.Duration(1<<63-1) / time.Millisecond)
+		if ms > int64(maxPushbackDelay/time.Millisecond) {
+			return pushback{set: true, delay: maxPushbackDelay}
 		}
 		return pushback{set: true, delay: time.Duration(ms) * time.Millisecond}
 	}
 	return pushback{set: true, stop: true}
+}
+
+// nonNegativeInteger reports whether s is a run of ASCII digits, with an
+// optional leading '+' (what strconv.ParseInt accepts as non-negative).
+func nonNegativeInteger(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,7 +88,14 @@ func TestParsePushback(t *testing.T) {
 		{"malformed", metadata.Pairs(PushbackKey, "1s"), pushback{set: true, stop: true}},
 		{"empty", metadata.Pairs(PushbackKey, ""), pushback{set: true, stop: true}},
 		{"repeated", metadata.Pairs(PushbackKey, "1", PushbackKey, "2"), pushback{set: true, stop: true}},
-		{"huge saturates", metadata.Pairs(PushbackKey, "9223372036854775807"), pushback{set: true, delay: time.Duration(1<<63-1) / time.Millisecond * time.Millisecond}},
+		{"huge saturates", metadata.Pairs(PushbackKey, "9223372036854775807"), pushback{set: true, delay: maxPushbackDelay}},
+		// Too large for an int64: still a delay (the cap applies), not a
+		// malformed value that would stop the retries.
+		{"overflow saturates", metadata.Pairs(PushbackKey, "99999999999999999999"), pushback{set: true, delay: maxPushbackDelay}},
+		{"overflow with sign saturates", metadata.Pairs(PushbackKey, "+99999999999999999999"), pushback{set: true, delay: maxPushbackDelay}},
+		{"negative overflow", metadata.Pairs(PushbackKey, "-99999999999999999999"), pushback{set: true, stop: true}},
+		{"digits then junk", metadata.Pairs(PushbackKey, "99999999999999999999x"), pushback{set: true, stop: true}},
+		{"spaces", metadata.Pairs(PushbackKey, " 5"), pushback{set: true, stop: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,4 +126,44 @@ func TestSplitTarget(t *testing.T) {
 			t.Errorf("splitTarget(%q) = %q %d, want %q %d", tc.in, h, p, tc.host, tc.port)
 		}
 	}
+}
+
+// FuzzRetryAfterPushback: whatever the trailer says, the capped delay is
+// within [0, max]; a non-negative integer (any length, optional +) is a
+// delay of exactly min(value, max), anything else stops the retries, as in
+// gRFC A6 (a value too large for an int64 is a delay, capped).
+func FuzzRetryAfterPushback(f *testing.F) {
+	for _, s := range []string{"0", "1", "250", "5000", "+7", "-1", "-0", "1.5", "soon", "",
+		"9223372036854775807", "9223372036854775808", "99999999999999999999", "-99999999999999999999", " 5"} {
+		f.Add(s, int64(5*time.Second))
+	}
+	f.Fuzz(func(t *testing.T, v string, maxNs int64) {
+		if maxNs <= 0 {
+			maxNs = int64(DefaultMaxPushback) // validate never passes a cap <= 0
+		}
+		max := time.Duration(maxNs)
+		pb := parsePushback(metadata.MD{PushbackKey: {v}})
+		if !pb.set {
+			t.Fatalf("parsePushback(%q): not set", v)
+		}
+		digits := strings.TrimPrefix(v, "+")
+		if digits == "" || strings.Trim(digits, "0123456789") != "" {
+			if !pb.stop && !(strings.HasPrefix(v, "-") && strings.Trim(v[1:], "0") == "") {
+				t.Fatalf("parsePushback(%q) = %+v, want stop", v, pb)
+			}
+			return
+		}
+		if pb.stop {
+			t.Fatalf("parsePushback(%q) = stop, want a delay", v)
+		}
+		got := min(pb.delay, max)
+		ms, _ := new(big.Int).SetString(digits, 10)
+		want := new(big.Int).Mul(ms, big.NewInt(int64(time.Millisecond)))
+		if want.Cmp(big.NewInt(maxNs)) > 0 {
+			want.SetInt64(maxNs)
+		}
+		if got < 0 || got != time.Duration(want.Int64()) {
+			t.Fatalf("parsePushback(%q) capped at %v = %v, want %v", v, max, got, time.Duration(want.Int64()))
+		}
+	})
 }

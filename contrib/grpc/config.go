@@ -43,12 +43,15 @@ type Config struct {
 	// Methods maps a full method name ("/pkg.Service/Method") or a service
 	// name ("pkg.Service") to the policy of its calls; a method's entry
 	// wins over its service's. A nil policy in the map means no redress for
-	// those calls (they go straight to grpc). Default: none.
+	// those calls (they go straight to grpc). A key that is neither (in
+	// protobuf syntax: dotted identifiers, "/" and an identifier) is a
+	// *core.ConfigError. Default: none.
 	Methods map[string]*core.Policy
 	// Idempotent lists the methods that are safe to repeat even when an
 	// attempt may have been applied, by full method name
 	// ("/pkg.Service/Method") or service name ("pkg.Service", every method
-	// of the service). Default: none.
+	// of the service); an entry that is neither ("not a method") is a
+	// *core.ConfigError. Default: none.
 	//
 	// Every method is retried on UNAVAILABLE and RESOURCE_EXHAUSTED (the
 	// server did not process the call, or asked the caller to slow down).
@@ -71,7 +74,8 @@ type Config struct {
 	// first use from this template and named "<Name>:<target>" (or just
 	// "<target>" when Name is empty). Nil: DefaultBreakerConfig(). The
 	// template's Bus is not used: the policy publishes the breaker's
-	// transitions and rejections on its bus, with the call's labels.
+	// transitions and rejections on its bus, with the call's labels; a
+	// template Bus other than the default policy's is a *core.ConfigError.
 	// Setting it together with DisableTargetBreakers is a
 	// *core.ConfigError.
 	Breaker *core.BreakerConfig
@@ -83,7 +87,8 @@ type Config struct {
 	// interceptors add the server's pushback to what it returns.
 	Classifier core.Classifier
 	// MaxPushback caps the delay a server's grpc-retry-pushback-ms trailer
-	// asks for. Default 30s. Must not be negative.
+	// asks for: a larger value, even one too large for an int64, is
+	// capped, not refused. Default 30s. Must not be negative.
 	MaxPushback time.Duration
 	// StreamBufferBytes bounds the messages a stream keeps to replay on a
 	// new attempt (their protobuf size). Once the messages sent so far no
@@ -148,13 +153,44 @@ func DefaultBreakerConfig() core.BreakerConfig {
 }
 
 // validMethodKey reports whether k is a full method name
-// ("/pkg.Service/Method") or a service name ("pkg.Service").
+// ("/pkg.Service/Method") or a service name ("pkg.Service"), in protobuf's
+// syntax: a service name is identifiers joined by dots, a method name an
+// identifier.
 func validMethodKey(k string) bool {
-	if strings.HasPrefix(k, "/") {
-		i := strings.LastIndexByte(k, '/')
-		return strings.Count(k, "/") == 2 && i > 1 && i < len(k)-1
+	if rest, ok := strings.CutPrefix(k, "/"); ok {
+		svc, method, ok := strings.Cut(rest, "/")
+		return ok && validServiceName(svc) && validIdent(method)
 	}
-	return k != "" && !strings.Contains(k, "/")
+	return validServiceName(k)
+}
+
+// validServiceName reports whether s is a protobuf full name
+// ("grpc.health.v1.Health").
+func validServiceName(s string) bool {
+	for part := range strings.SplitSeq(s, ".") {
+		if !validIdent(part) {
+			return false
+		}
+	}
+	return true
+}
+
+// validIdent reports whether s is a protobuf identifier: a letter or '_',
+// then letters, digits and '_'.
+func validIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // validate checks cfg and fills in the defaults.
@@ -177,12 +213,12 @@ func (cfg *Config) validate() error {
 	}
 	for k := range cfg.Methods {
 		if !validMethodKey(k) {
-			return &core.ConfigError{Field: "Config.Methods[" + k + "]", Reason: `is neither a full method name ("/pkg.Service/Method") nor a service name ("pkg.Service")`}
+			return &core.ConfigError{Field: "Config.Methods[" + k + "]", Reason: `is neither a full method name ("/pkg.Service/Method") nor a service name ("pkg.Service") in protobuf syntax`}
 		}
 	}
 	for i, k := range cfg.Idempotent {
 		if !validMethodKey(k) {
-			return &core.ConfigError{Field: "Config.Idempotent[" + strconv.Itoa(i) + "]", Reason: strconv.Quote(k) + ` is neither a full method name ("/pkg.Service/Method") nor a service name ("pkg.Service")`}
+			return &core.ConfigError{Field: "Config.Idempotent[" + strconv.Itoa(i) + "]", Reason: strconv.Quote(k) + ` is neither a full method name ("/pkg.Service/Method") nor a service name ("pkg.Service") in protobuf syntax`}
 		}
 	}
 	if cfg.MaxPushback < 0 {

@@ -44,7 +44,7 @@
 //
 // Classifier (and ClassifyCode) map status codes to classes:
 // RESOURCE_EXHAUSTED is a rate limit; UNAVAILABLE and DEADLINE_EXCEEDED are
-// transient (a call whose own deadline has passed stops instead); INTERNAL
+// transient (a call at its own deadline stops instead); INTERNAL
 // and DATA_LOSS are server errors; UNAUTHENTICATED, PERMISSION_DENIED,
 // INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE and NOT_FOUND are never
 // retried; the caller's own cancellation stops the call; other codes are
@@ -61,8 +61,9 @@
 // # Pushback and deadlines
 //
 // A server's grpc-retry-pushback-ms trailer becomes the classification's
-// RetryAfter hint (capped by Config.MaxPushback, with HasRetryAfter set so
-// that 0 means "retry now"), which a core.RetryAfterOr strategy uses as the
+// RetryAfter hint (capped by Config.MaxPushback, whatever its size, even
+// one too large for an int64; with HasRetryAfter set so that 0 means
+// "retry now"), which a core.RetryAfterOr strategy uses as the
 // next delay. A negative, malformed or repeated value means "do not retry":
 // the attempt is marked core.NoRetry (Classification.NoRetry, reason
 // grpc_pushback_stop), so the call stops with core.StopNonRetryableClass and
@@ -73,8 +74,14 @@
 // When the caller's context has a deadline, no attempt starts that could
 // not finish before it: a retry whose delay reaches the deadline is refused
 // at once, before any retry event, budget token or sleep (the call stops
-// with core.StopDeadline and returns the last attempt's status); a
-// DEADLINE_EXCEEDED once the caller's deadline has passed is not retried.
+// with core.StopDeadline and returns the last attempt's status). A failure
+// when the caller's deadline has passed, or is at most core.DeadlineSlack
+// (5ms) away, is the caller's, never the server's fault: typically the
+// server's DEADLINE_EXCEEDED for the deadline the client sent, which often
+// arrives before the caller's context's own timer fires. It is not
+// retried and the breaker does not count it; the call stops with
+// core.StopCanceled (errors.Is(err, context.DeadlineExceeded)) and returns
+// the attempt's status.
 // The DEADLINE_EXCEEDED of an attempt timeout (core.RetryConfig's
 // AttemptTimeout) is retried, within the caller's deadline, only for an
 // idempotent method: the server may have applied the attempt.

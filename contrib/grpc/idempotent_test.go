@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/redress-go/redress/contrib/grpc"
@@ -70,38 +71,40 @@ func TestRetrySafety(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: tc.attemptTimeout})
-			e := newEnv(t, redressgrpc.Config{Policy: p, Idempotent: tc.idempotent}, tc.script)
-			req := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte("write")}}
-			out, err := e.client.UnaryCall(ctxTimeout(t, 5*time.Second), req, tc.opts...)
-			if got := e.srv.Calls(); got != tc.wantCalls {
-				t.Errorf("server calls = %d, want %d", got, tc.wantCalls)
-			}
-			te := terminal(t, rec)
-			if tc.wantCode == codes.OK {
-				if err != nil {
-					t.Fatalf("UnaryCall: %v", err)
+			synctest.Test(t, func(t *testing.T) { // exact attempt timeouts: the retry cannot time out too
+				p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: tc.attemptTimeout})
+				e := newMemEnv(t, redressgrpc.Config{Policy: p, Idempotent: tc.idempotent}, tc.script)
+				req := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte("write")}}
+				out, err := e.client.UnaryCall(ctxTimeout(t, 5*time.Second), req, tc.opts...)
+				if got := e.srv.Calls(); got != tc.wantCalls {
+					t.Errorf("server calls = %d, want %d", got, tc.wantCalls)
 				}
-				if string(out.GetPayload().GetBody()) != "write" {
-					t.Errorf("reply payload = %q, want write", out.GetPayload().GetBody())
+				te := terminal(t, rec)
+				if tc.wantCode == codes.OK {
+					if err != nil {
+						t.Fatalf("UnaryCall: %v", err)
+					}
+					if string(out.GetPayload().GetBody()) != "write" {
+						t.Errorf("reply payload = %q, want write", out.GetPayload().GetBody())
+					}
+					if te.Kind != core.EventSuccess || te.Attempt != tc.wantCalls {
+						t.Errorf("terminal = %s after %d attempts, want success after %d", te.Kind, te.Attempt, tc.wantCalls)
+					}
+					return
 				}
-				if te.Kind != core.EventSuccess || te.Attempt != tc.wantCalls {
-					t.Errorf("terminal = %s after %d attempts, want success after %d", te.Kind, te.Attempt, tc.wantCalls)
+				if status.Code(err) != tc.wantCode {
+					t.Errorf("status = %v, want %v", err, tc.wantCode)
 				}
-				return
-			}
-			if status.Code(err) != tc.wantCode {
-				t.Errorf("status = %v, want %v", err, tc.wantCode)
-			}
-			if re := retryError(t, err); re.Reason != core.StopNonRetryableClass || re.Class != tc.wantClass || re.Attempts != 1 {
-				t.Errorf("stop %s class %s after %d attempts, want non_retryable_class %s after 1", re.Reason, re.Class, re.Attempts, tc.wantClass)
-			}
-			if te.Kind != core.EventPermanentFail || te.Reason != tc.wantReason || te.Class != tc.wantClass {
-				t.Errorf("terminal = %s reason %q class %s, want permanent_fail %q %s", te.Kind, te.Reason, te.Class, tc.wantReason, tc.wantClass)
-			}
-			if rec.Count(core.EventRetry) != 0 {
-				t.Errorf("retry events = %d, want 0", rec.Count(core.EventRetry))
-			}
+				if re := retryError(t, err); re.Reason != core.StopNonRetryableClass || re.Class != tc.wantClass || re.Attempts != 1 {
+					t.Errorf("stop %s class %s after %d attempts, want non_retryable_class %s after 1", re.Reason, re.Class, re.Attempts, tc.wantClass)
+				}
+				if te.Kind != core.EventPermanentFail || te.Reason != tc.wantReason || te.Class != tc.wantClass {
+					t.Errorf("terminal = %s reason %q class %s, want permanent_fail %q %s", te.Kind, te.Reason, te.Class, tc.wantReason, tc.wantClass)
+				}
+				if rec.Count(core.EventRetry) != 0 {
+					t.Errorf("retry events = %d, want 0", rec.Count(core.EventRetry))
+				}
+			})
 		})
 	}
 }
@@ -241,7 +244,8 @@ func TestIdempotentLookup(t *testing.T) {
 }
 
 func TestIdempotentRejectsBadEntries(t *testing.T) {
-	for _, bad := range []string{"", "/", "/a.B", "/a.B/", "//M", "a.B/M", "/a/b/c"} {
+	for _, bad := range []string{"", "/", "/a.B", "/a.B/", "//M", "a.B/M", "/a/b/c",
+		"not a method", "/a.B/not a method", "a..B", ".a.B", "a.B.", "/a.B/M.N", "1a.B", "/a.B/1M", "a.B\n", "a-b.C"} {
 		t.Run(bad, func(t *testing.T) {
 			_, err := redressgrpc.New(redressgrpc.Config{Idempotent: []string{"a.Good", bad}})
 			var ce *core.ConfigError
@@ -250,11 +254,11 @@ func TestIdempotentRejectsBadEntries(t *testing.T) {
 			}
 		})
 	}
-	good := []string{"a.B", "/a.B/M", "B"}
+	good := []string{"a.B", "/a.B/M", "B", "grpc.health.v1.Health", "/grpc.health.v1.Health/Check", "/_x.Y_2/Z_3"}
 	if _, err := redressgrpc.New(redressgrpc.Config{Idempotent: good}); err != nil {
 		t.Errorf("New with %q: %v", good, err)
 	}
-	if !slices.Equal(good, []string{"a.B", "/a.B/M", "B"}) {
+	if !slices.Equal(good, []string{"a.B", "/a.B/M", "B", "grpc.health.v1.Health", "/grpc.health.v1.Health/Check", "/_x.Y_2/Z_3"}) {
 		t.Errorf("New changed the caller's list: %q", good)
 	}
 }
@@ -262,17 +266,19 @@ func TestIdempotentRejectsBadEntries(t *testing.T) {
 // TestIdempotentAttemptCodes: the idempotent attempt-timeout retry sends
 // grpc-previous-rpc-attempts as any retry does.
 func TestIdempotentAttemptCodes(t *testing.T) {
-	p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: 50 * time.Millisecond})
-	e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{sleep: 2 * time.Second}})
-	if _, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}, redressgrpc.WithIdempotent()); err != nil {
-		t.Fatalf("EmptyCall: %v", err)
-	}
-	if got, want := attemptCodes(rec), []string{"DEADLINE_EXCEEDED", "OK"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("attempt codes = %q, want %q", got, want)
-	}
-	if got, want := e.srv.Previous(), []string{"", "1"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("grpc-previous-rpc-attempts = %q, want %q", got, want)
-	}
+	synctest.Test(t, func(t *testing.T) { // exact attempt timeouts: the retry cannot time out too
+		p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: 50 * time.Millisecond})
+		e := newMemEnv(t, redressgrpc.Config{Policy: p}, []fault{{sleep: 2 * time.Second}})
+		if _, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}, redressgrpc.WithIdempotent()); err != nil {
+			t.Fatalf("EmptyCall: %v", err)
+		}
+		if got, want := attemptCodes(rec), []string{"DEADLINE_EXCEEDED", "OK"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("attempt codes = %q, want %q", got, want)
+		}
+		if got, want := e.srv.Previous(), []string{"", "1"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("grpc-previous-rpc-attempts = %q, want %q", got, want)
+		}
+	})
 }
 
 // TestCallerSideErrorKeepsItsClass: an error without a gRPC status comes

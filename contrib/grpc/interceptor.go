@@ -68,6 +68,9 @@ func New(cfg Config) (*Interceptors, error) {
 		if cfg.Breaker != nil {
 			bc = *cfg.Breaker
 		}
+		if bc.Bus != nil && bc.Bus != ic.policy.Bus() {
+			return nil, &core.ConfigError{Field: "Config.Breaker (BreakerConfig.Bus)", Reason: "would receive nothing: the call's policy publishes the breakers' transitions and rejections on its own bus (set Config.Bus, or the policy's Bus)"}
+		}
 		bc.Bus = nil // the policy publishes on its own bus
 		g, err := core.NewBreakerGroup(bc)
 		if err != nil {
@@ -226,12 +229,13 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 		code = st.Code()
 	}
 	r.call.Labels.RPCStatusCode = CodeName(code)
-	if r.caller.Err() != nil {
-		return err // the caller gave up: the engine stops with StopCanceled
+	if r.caller.Err() != nil || atCallerDeadline(r.caller) {
+		// The caller gave up, or its deadline has passed or is within
+		// core.DeadlineSlack (a DEADLINE_EXCEEDED from the server often
+		// beats the context's own timer): the failure is the caller's, and
+		// the engine stops with StopCanceled, whatever the classification.
+		return err
 	}
-	// A DEADLINE_EXCEEDED just as the caller's deadline passes (before its
-	// timer fires) is classified transient, but the engine then refuses
-	// any delay (StopDeadline): no retry after the caller's deadline.
 	cl := r.ic.cfg.Classifier(err)
 	if pb := parsePushback(trailer); pb.set && cl.Class.Retryable() {
 		if pb.stop {
@@ -243,7 +247,7 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 			cl.RetryAfter, cl.HasRetryAfter = min(pb.delay, r.ic.cfg.MaxPushback), true
 		}
 	}
-	if cl.Class.Retryable() && !cl.NoRetry && isStatus && !resendable(code) && !r.callerDeadlinePassed() && !r.idempotent() {
+	if cl.Class.Retryable() && !cl.NoRetry && isStatus && !resendable(code) && !r.idempotent() {
 		// The server may have applied the call: resend it only if the
 		// method is declared safe to repeat. Keep the class for the breaker
 		// and telemetry. An error without a status did not come from grpc
@@ -263,12 +267,12 @@ func resendable(c codes.Code) bool {
 	return c == codes.Unavailable || c == codes.ResourceExhausted
 }
 
-// callerDeadlinePassed reports whether the caller's deadline has passed
-// (its context's timer may not have fired yet): the engine then stops the
-// call with core.StopDeadline, which says more than grpc_not_idempotent.
-func (r *run) callerDeadlinePassed() bool {
-	dl, ok := r.caller.Deadline()
-	return ok && !time.Now().Before(dl)
+// atCallerDeadline reports whether ctx has a deadline that has passed or is
+// at most core.DeadlineSlack away (its timer may not have fired yet): the
+// engine's rule for a failure that is the caller's.
+func atCallerDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) <= core.DeadlineSlack
 }
 
 // idempotent reports whether the call may be repeated after any retryable

@@ -20,6 +20,7 @@ import (
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -198,8 +199,8 @@ func (l *countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// env is a fault server on loopback TCP and a client connection to it
-// through the interceptors.
+// env is a fault server on loopback TCP (or in memory, newMemEnv) and a
+// client connection to it through the interceptors.
 type env struct {
 	srv    *faultServer
 	lis    *countingListener
@@ -217,12 +218,29 @@ func newEnv(t *testing.T, cfg redressgrpc.Config, script []fault, extra ...grpc.
 	if err != nil {
 		t.Fatalf("listen on loopback: %v", err)
 	}
-	e := &env{srv: &faultServer{script: script}, lis: &countingListener{Listener: l}, addr: l.Addr().String()}
+	return startEnv(t, l, l.Addr().String(), cfg, script, extra)
+}
+
+// newMemEnv is newEnv on an in-memory network (grpc's bufconn); call it
+// inside a testing/synctest bubble, where time is fake: attempt timeouts,
+// deadlines and server delays are exact whatever the machine's load, and a
+// test waits for none of them.
+func newMemEnv(t *testing.T, cfg redressgrpc.Config, script []fault, extra ...grpc.DialOption) *env {
+	t.Helper()
+	l := bufconn.Listen(1 << 20)
+	dialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return l.DialContext(ctx) })
+	return startEnv(t, l, "passthrough:///bufconn", cfg, script, append([]grpc.DialOption{dialer}, extra...))
+}
+
+func startEnv(t *testing.T, l net.Listener, addr string, cfg redressgrpc.Config, script []fault, extra []grpc.DialOption) *env {
+	t.Helper()
+	e := &env{srv: &faultServer{script: script}, lis: &countingListener{Listener: l}, addr: addr}
 	gs := grpc.NewServer()
 	testpb.RegisterTestServiceServer(gs, e.srv)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = gs.Serve(e.lis) }()
 	t.Cleanup(func() { gs.Stop(); <-done })
+	var err error
 	e.ic, err = redressgrpc.New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/redress-go/redress/contrib/grpc"
@@ -438,29 +439,32 @@ func TestStreamHeaderBeforeFailureDoesNotCommit(t *testing.T) {
 }
 
 // TestStreamPushbackPastTheDeadline: a stream whose retry would have to
-// wait past the caller's deadline fails at once, in Recv.
+// wait past the caller's deadline fails at once, in Recv. In a synctest
+// bubble: "at once" is exactly no time.
 func TestStreamPushbackPastTheDeadline(t *testing.T) {
-	p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{
-		MaxAttempts: 3, Classifier: redressgrpc.Classifier,
-		Strategy: core.RetryAfterOr(core.Constant(time.Millisecond), 0),
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{code: codes.ResourceExhausted, pushback: "5000"}})
-	start := time.Now()
-	st, err := e.client.StreamingOutputCall(ctxTimeout(t, time.Second), outputRequest(1))
-	if err != nil {
-		t.Fatalf("StreamingOutputCall: %v", err)
-	}
-	_, err = st.Recv()
-	if el := time.Since(start); el > 500*time.Millisecond {
-		t.Errorf("Recv took %v: it waited towards a retry that could not happen", el)
-	}
-	if !errors.Is(err, core.ErrStop(core.StopDeadline)) || status.Code(err) != codes.ResourceExhausted {
-		t.Errorf("Recv = %v (code %v), want StopDeadline with the last RESOURCE_EXHAUSTED", err, status.Code(err))
-	}
-	if got := e.srv.Calls(); got != 1 {
-		t.Errorf("server calls = %d, want 1", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{
+			MaxAttempts: 3, Classifier: redressgrpc.Classifier,
+			Strategy: core.RetryAfterOr(core.Constant(time.Millisecond), 0),
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newMemEnv(t, redressgrpc.Config{Policy: p}, []fault{{code: codes.ResourceExhausted, pushback: "5000"}})
+		start := time.Now()
+		st, err := e.client.StreamingOutputCall(ctxTimeout(t, time.Second), outputRequest(1))
+		if err != nil {
+			t.Fatalf("StreamingOutputCall: %v", err)
+		}
+		_, err = st.Recv()
+		if el := time.Since(start); el != 0 {
+			t.Errorf("Recv took %v: it waited towards a retry that could not happen", el)
+		}
+		if !errors.Is(err, core.ErrStop(core.StopDeadline)) || status.Code(err) != codes.ResourceExhausted {
+			t.Errorf("Recv = %v (code %v), want StopDeadline with the last RESOURCE_EXHAUSTED", err, status.Code(err))
+		}
+		if got := e.srv.Calls(); got != 1 {
+			t.Errorf("server calls = %d, want 1", got)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/redress-go/redress/contrib/grpc"
@@ -65,6 +66,8 @@ func TestUnaryPushback(t *testing.T) {
 		// Zero is a hint too (HasRetryAfter): no sleep, not the strategy's 1ms.
 		{name: "zero retries at once", pushback: "0", wantCalls: 2, wantSleeps: []time.Duration{0}},
 		{name: "capped by MaxPushback", pushback: "3600000", maxPushback: 2 * time.Second, wantCalls: 2, wantSleeps: []time.Duration{2 * time.Second}},
+		// Too large for an int64: capped, not refused as malformed.
+		{name: "overflow capped by MaxPushback", pushback: "99999999999999999999", maxPushback: 3 * time.Second, wantCalls: 2, wantSleeps: []time.Duration{3 * time.Second}},
 		{name: "malformed stops retries", pushback: "soon", wantCalls: 1, wantClass: core.ClassRateLimit},
 		{name: "negative stops retries", pushback: "-1", wantCalls: 1, wantClass: core.ClassRateLimit},
 		{name: "fractional is malformed", pushback: "1.5", wantCalls: 1, wantClass: core.ClassRateLimit},
@@ -182,58 +185,72 @@ func TestUnaryStatusClassification(t *testing.T) {
 	}
 }
 
+// TestUnaryDeadline runs in synctest bubbles on an in-memory network: the
+// caller's deadline, the attempt timeouts and the server's delays are
+// exact, so each outcome is the only possible one.
 func TestUnaryDeadline(t *testing.T) {
 	t.Run("pushback past the deadline stops at once", func(t *testing.T) {
-		// A real sleeper: the call must return well before the pushback.
-		p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{
-			MaxAttempts: 3, Classifier: redressgrpc.Classifier,
-			Strategy: core.RetryAfterOr(core.Constant(time.Millisecond), 0),
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{code: codes.ResourceExhausted, pushback: "5000"}})
-		start := time.Now()
-		_, err = e.client.EmptyCall(ctxTimeout(t, time.Second), &testpb.Empty{})
-		if el := time.Since(start); el > 500*time.Millisecond {
-			t.Errorf("call took %v: it slept towards a retry that could not happen", el)
-		}
-		if !errors.Is(err, core.ErrStop(core.StopDeadline)) {
-			t.Errorf("error %v does not match StopDeadline", err)
-		}
-		if status.Code(err) != codes.ResourceExhausted {
-			t.Errorf("status = %v, want the last attempt's RESOURCE_EXHAUSTED", status.Code(err))
-		}
-		if got := e.srv.Calls(); got != 1 {
-			t.Errorf("server calls = %d, want 1", got)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			// A real sleeper (the bubble's clock): the call must return
+			// without sleeping towards the pushback.
+			p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{
+				MaxAttempts: 3, Classifier: redressgrpc.Classifier,
+				Strategy: core.RetryAfterOr(core.Constant(time.Millisecond), 0),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newMemEnv(t, redressgrpc.Config{Policy: p}, []fault{{code: codes.ResourceExhausted, pushback: "5000"}})
+			start := time.Now()
+			_, err = e.client.EmptyCall(ctxTimeout(t, time.Second), &testpb.Empty{})
+			if el := time.Since(start); el != 0 {
+				t.Errorf("call took %v: it slept towards a retry that could not happen", el)
+			}
+			if !errors.Is(err, core.ErrStop(core.StopDeadline)) {
+				t.Errorf("error %v does not match StopDeadline", err)
+			}
+			if status.Code(err) != codes.ResourceExhausted {
+				t.Errorf("status = %v, want the last attempt's RESOURCE_EXHAUSTED", status.Code(err))
+			}
+			if got := e.srv.Calls(); got != 1 {
+				t.Errorf("server calls = %d, want 1", got)
+			}
+		})
 	})
 	t.Run("caller deadline passed is not retried", func(t *testing.T) {
-		p, rec, _ := testPolicy(t, core.RetryConfig{})
-		e := newEnv(t, redressgrpc.Config{Policy: p}, []fault{{sleep: 2 * time.Second}})
-		_, err := e.client.EmptyCall(ctxTimeout(t, 100*time.Millisecond), &testpb.Empty{})
-		if status.Code(err) != codes.DeadlineExceeded {
-			t.Errorf("status = %v, want DEADLINE_EXCEEDED", status.Code(err))
-		}
-		if got := e.srv.Calls(); got != 1 {
-			t.Errorf("server calls = %d, want 1", got)
-		}
-		// canceled when the caller's timer fired first, deadline when the
-		// server's DEADLINE_EXCEEDED won the race: never a retry.
-		if te := terminal(t, rec); te.StopReason != core.StopCanceled && te.StopReason != core.StopDeadline {
-			t.Errorf("stop reason = %s, want canceled or deadline", te.StopReason)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			p, rec, _ := testPolicy(t, core.RetryConfig{})
+			e := newMemEnv(t, redressgrpc.Config{Policy: p}, []fault{{sleep: 2 * time.Second}})
+			_, err := e.client.EmptyCall(ctxTimeout(t, 100*time.Millisecond), &testpb.Empty{})
+			if status.Code(err) != codes.DeadlineExceeded {
+				t.Errorf("status = %v, want DEADLINE_EXCEEDED", status.Code(err))
+			}
+			if got := e.srv.Calls(); got != 1 {
+				t.Errorf("server calls = %d, want 1", got)
+			}
+			// Whether the caller's timer or the server's DEADLINE_EXCEEDED
+			// comes first, the failure is the caller's.
+			if te := terminal(t, rec); te.StopReason != core.StopCanceled {
+				t.Errorf("stop reason = %s, want canceled", te.StopReason)
+			}
+		})
 	})
 	t.Run("attempt timeout of an idempotent method is retried within the caller deadline", func(t *testing.T) {
-		p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: 50 * time.Millisecond})
-		cfg := redressgrpc.Config{Policy: p, Idempotent: []string{testpb.TestService_EmptyCall_FullMethodName}}
-		e := newEnv(t, cfg, []fault{{sleep: 2 * time.Second}})
-		if _, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}); err != nil {
-			t.Fatalf("EmptyCall: %v", err)
-		}
-		if got, want := attemptCodes(rec), []string{"DEADLINE_EXCEEDED", "OK"}; !reflect.DeepEqual(got, want) {
-			t.Errorf("attempt codes = %q, want %q", got, want)
-		}
+		synctest.Test(t, func(t *testing.T) {
+			p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: 50 * time.Millisecond})
+			cfg := redressgrpc.Config{Policy: p, Idempotent: []string{testpb.TestService_EmptyCall_FullMethodName}}
+			e := newMemEnv(t, cfg, []fault{{sleep: 2 * time.Second}})
+			start := time.Now()
+			if _, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}); err != nil {
+				t.Fatalf("EmptyCall: %v", err)
+			}
+			if got, want := attemptCodes(rec), []string{"DEADLINE_EXCEEDED", "OK"}; !reflect.DeepEqual(got, want) {
+				t.Errorf("attempt codes = %q, want %q", got, want)
+			}
+			if el := time.Since(start); el != 50*time.Millisecond {
+				t.Errorf("call took %v, want the one attempt timeout (50ms)", el)
+			}
+		})
 	})
 }
 
@@ -385,7 +402,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"policy breaker with target breakers", redressgrpc.Config{Policy: pb}, "Config.Policy"},
 		{"method policy breaker", redressgrpc.Config{Methods: map[string]*core.Policy{"a.B": pb}}, "Config.Methods[a.B]"},
 		{"bad method key", redressgrpc.Config{Methods: map[string]*core.Policy{"/a.B": plain}}, "Config.Methods[/a.B]"},
+		{"method key not a name", redressgrpc.Config{Methods: map[string]*core.Policy{"not a method": plain}}, "Config.Methods[not a method]"},
+		{"Idempotent entry not a name", redressgrpc.Config{Idempotent: []string{"/a.B/M", "not a method"}}, "Config.Idempotent[1]"},
 		{"bad breaker template", redressgrpc.Config{Breaker: &core.BreakerConfig{FailureRatio: 2}}, "Config.Breaker (BreakerConfig.FailureRatio)"},
+		{"breaker template with a bus of its own", redressgrpc.Config{Breaker: &core.BreakerConfig{Bus: core.NewBus()}}, "Config.Breaker (BreakerConfig.Bus)"},
 		{"Breaker with target breakers disabled", redressgrpc.Config{Breaker: &core.BreakerConfig{}, DisableTargetBreakers: true}, "Config.Breaker"},
 	}
 	for _, tc := range cases {
@@ -399,6 +419,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := redressgrpc.New(redressgrpc.Config{Policy: pb, DisableTargetBreakers: true}); err != nil {
 		t.Errorf("policy breaker with DisableTargetBreakers: %v", err)
+	}
+	bus := core.NewBus()
+	if _, err := redressgrpc.New(redressgrpc.Config{Bus: bus, Breaker: &core.BreakerConfig{Bus: bus}}); err != nil {
+		t.Errorf("breaker template with the policy's bus: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,9 +23,11 @@ func failing(code int) bool { return code >= 400 && code <= 599 }
 
 // retryAfter returns the delay a 429 or 503 response asks for in its
 // Retry-After header (delay-seconds or HTTP-date), capped at max; zero when
-// there is none, it is malformed or already past. An HTTP-date is measured
-// from the response's Date header when it has one (so that clock skew
-// between client and server does not matter), else from now.
+// there is none, it is malformed or already past. A hint above the cap is
+// capped, never refused: delay-seconds too large for any integer type
+// ("99999999999999999999") give max. An HTTP-date is measured from the
+// response's Date header when it has one (so that clock skew between client
+// and server does not matter), else from now.
 func retryAfter(resp *http.Response, now func() time.Time, max time.Duration) time.Duration {
 	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
 		return 0
@@ -38,7 +41,14 @@ func parseRetryAfter(h http.Header, now func() time.Time, max time.Duration) tim
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil && errors.Is(err, strconv.ErrRange) && allDigits(v) {
+		// delay-seconds too large for an int64 ask for more than any cap.
+		// (ParseInt reports the overflow before the rest of the value is
+		// looked at: "99999999999999999999x" is malformed, not huge.)
+		secs, err = math.MaxInt64, nil
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}
@@ -57,6 +67,20 @@ func parseRetryAfter(h http.Header, now func() time.Time, max time.Duration) tim
 		return 0
 	}
 	return min(d, max)
+}
+
+// allDigits reports whether s is a non-empty run of ASCII digits (RFC 9110
+// delay-seconds).
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Reasons of the transport errors this package marks as permanent.

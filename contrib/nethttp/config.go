@@ -37,7 +37,8 @@ type Config struct {
 	// named "<Name>:<key>" (or just "<key>" when Name is empty). Nil:
 	// DefaultBreakerConfig(). The template's Bus is not used: the policy
 	// publishes the breakers' transitions and rejections on its bus, with
-	// the request's labels. Setting it together with DisableHostBreakers is
+	// the request's labels; a template Bus other than the policy's is a
+	// *core.ConfigError. Setting it together with DisableHostBreakers is
 	// a *core.ConfigError.
 	Breaker *core.BreakerConfig
 	// DisableHostBreakers turns per-host breakers off: the policy's own
@@ -64,7 +65,8 @@ type Config struct {
 	// and requests with an idempotency key, are retried.
 	RetryNonIdempotent bool
 	// MaxRetryAfter caps the delay a 429 or 503 response's Retry-After header
-	// asks for. Default 30s. Must not be negative.
+	// asks for: a larger value, even one too large for an int64, is capped,
+	// not refused. Default 30s. Must not be negative.
 	MaxRetryAfter time.Duration
 	// MaxDrainBytes bounds how much of a discarded response body is read
 	// before it is closed, so that its connection goes back to the pool; a

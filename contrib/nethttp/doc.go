@@ -41,7 +41,12 @@
 // refused by an open breaker fails at once with a *core.CircuitOpenError
 // and never touches the network.
 //
-// The caller's cancellation stops the call at once. A per-attempt timeout
+// The caller's cancellation stops the call at once. A failed attempt that
+// ends when the caller's deadline has passed or is at most
+// core.DeadlineSlack away (say a gateway's 504 for that deadline, arriving
+// before the context's own timer fires) is the caller's failure too: it is
+// not retried, the host's breaker does not count it, and the caller gets
+// an error that matches context.DeadlineExceeded. A per-attempt timeout
 // (core.RetryConfig.AttemptTimeout) bounds the wait for the response
 // headers only: the response body stays readable until it is read to EOF
 // or closed, which releases the request's context.

@@ -32,10 +32,11 @@ type hit struct {
 // faultServer is a real HTTP server on loopback whose handler is told the
 // number of each hit (1-based). It counts hits and new connections.
 type faultServer struct {
-	*httptest.Server
-	conns atomic.Int64
-	mu    sync.Mutex
-	hits  []hit
+	*httptest.Server // nil for an in-memory server (newMemFaultServer)
+	URL              string
+	conns            atomic.Int64
+	mu               sync.Mutex
+	hits             []hit
 }
 
 type faultHandler func(n int, w http.ResponseWriter, r *http.Request)
@@ -46,6 +47,7 @@ func newFaultServer(t *testing.T, h faultHandler) *faultServer {
 	s.Server = httptest.NewUnstartedServer(s.handler(h))
 	s.Config.ConnState = s.connState
 	s.Start()
+	s.URL = s.Server.URL
 	t.Cleanup(s.Close)
 	return s
 }
@@ -58,6 +60,7 @@ func newTLSFaultServer(t *testing.T, http2 bool, h faultHandler) *faultServer {
 	s.EnableHTTP2 = http2
 	s.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are expected
 	s.StartTLS()
+	s.URL = s.Server.URL
 	t.Cleanup(s.Close)
 	return s
 }

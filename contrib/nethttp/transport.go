@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -36,8 +37,13 @@ var _ http.RoundTripper = (*Transport)(nil)
 
 // NewTransport returns a Transport that sends requests through base (nil
 // means http.DefaultTransport), or a *core.ConfigError naming the first
-// invalid field of cfg.
+// invalid field of cfg, or "base" for a typed nil (a nil *http.Transport,
+// or any nil pointer or function in a non-nil base), which would panic at
+// the first request.
 func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
+	if typedNil(base) {
+		return nil, &core.ConfigError{Field: "base", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first request): pass nil for http.DefaultTransport", base)}
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -68,6 +74,9 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		if cfg.Breaker != nil {
 			tmpl = *cfg.Breaker
 		}
+		if tmpl.Bus != nil && tmpl.Bus != t.policy.Bus() {
+			return nil, &core.ConfigError{Field: "Config.Breaker (BreakerConfig.Bus)", Reason: "would receive nothing: the policy publishes the breakers' transitions and rejections on its own bus (set Config.Bus, or the policy's Bus)"}
+		}
 		tmpl.Bus = nil // the policy publishes on its own bus
 		bs, err := core.NewBreakerGroup(tmpl)
 		if err != nil {
@@ -82,6 +91,19 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		}
 	}
 	return t, nil
+}
+
+// typedNil reports whether rt is a non-nil interface holding a nil pointer
+// or function.
+func typedNil(rt http.RoundTripper) bool {
+	if rt == nil {
+		return false
+	}
+	switch v := reflect.ValueOf(rt); v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice:
+		return v.IsNil()
+	}
+	return false
 }
 
 // Policy returns the policy the transport runs requests under.
@@ -134,7 +156,9 @@ type roundTrip struct {
 // base transport's error, wrapped in a *core.RetryError: errors.Is and
 // errors.As reach it), when a breaker refused the request before it was
 // sent (a *core.CircuitOpenError, errors.Is(err, core.ErrCircuitOpen)), or
-// when the caller's context ended.
+// when the caller's context ended (or an attempt failed with the caller's
+// deadline at most core.DeadlineSlack away: the failure is the caller's,
+// and the error matches context.DeadlineExceeded).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := rtPool.Get().(*roundTrip)
 	resp, err := rt.run(t, req)
