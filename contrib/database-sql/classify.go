@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/redress-go/redress/core"
 )
 
@@ -27,9 +26,8 @@ func SQLState(err error) (string, bool) {
 			return code, true
 		}
 	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.SQLState != [5]byte{} {
-		return string(me.SQLState[:]), true
+	if me, ok := mysqlErrorOf(err); ok && me.state != "" {
+		return me.state, true
 	}
 	return "", false
 }
@@ -81,13 +79,12 @@ func classifySQL(err error) (core.Classification, bool) {
 	if errors.Is(err, errConnDead) {
 		return core.Classification{Class: core.ClassTransient, Reason: "conn_closed"}, true
 	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		if c, ok := classifyMySQL(me.Number); ok {
+	if me, ok := mysqlErrorOf(err); ok {
+		if c, ok := classifyMySQL(me.number); ok {
 			return c, true
 		}
-		if me.SQLState != [5]byte{} {
-			return classifySQLState(string(me.SQLState[:])), true
+		if me.state != "" {
+			return classifySQLState(me.state), true
 		}
 	}
 	var s SQLStater
@@ -107,9 +104,6 @@ func classifySQL(err error) (core.Classification, bool) {
 	}
 	if errors.Is(err, driver.ErrBadConn) {
 		return core.Classification{Class: core.ClassTransient, Reason: "bad_conn"}, true
-	}
-	if errors.Is(err, mysql.ErrInvalidConn) {
-		return core.Classification{Class: core.ClassTransient, Reason: "invalid_conn"}, true
 	}
 	return core.Classification{}, false
 }
@@ -202,9 +196,8 @@ func sqliteCode(err error) (int, bool) {
 // deadlock, but a lock wait timeout undoes only the statement and SQLite
 // busy leaves the transaction open (RunInTx rolls back either way).
 func rolledBack(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1213 || me.Number == 1205
+	if me, ok := mysqlErrorOf(err); ok {
+		return me.number == 1213 || me.number == 1205
 	}
 	var s SQLStater
 	if errors.As(err, &s) {

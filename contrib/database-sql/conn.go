@@ -21,12 +21,15 @@ type conn struct {
 	execer  driver.ExecerContext
 	queryer driver.QueryerContext
 	check   func() error // liveness check before sending, or nil
+	closed  func() bool  // the driver closed its connection (pgx), or nil
 
 	// An attempt whose failure would be unsafe to retry returns it marked
 	// with core.NoRetry (see noRetry): the policy stops
 	// (StopNonRetryableClass) and the breaker and the events still see the
 	// failure's real class. Inside a transaction Call.MaxAttempts is 1.
 	inTx bool
+	// scope is the RunInTx transaction the connection is in, or nil.
+	scope *txScope
 	// session is set by a statement that may open a transaction or change
 	// the session (BEGIN, SET, LOCK, ...), until the pool resets the
 	// connection: statements are then never retried.
@@ -52,7 +55,7 @@ type conn struct {
 
 func (c *conn) setInner(inner driver.Conn) {
 	c.inner = inner
-	c.check = liveness(inner)
+	c.check, c.closed = liveness(inner)
 	c.execer, _ = inner.(driver.ExecerContext)
 	c.queryer, _ = inner.(driver.QueryerContext)
 	c.resetter, _ = inner.(driver.SessionResetter)
@@ -95,6 +98,13 @@ func (c *conn) canReconnect() bool {
 // core.Call is large enough for its copy to show on a fast statement).
 func (c *conn) call(ctx context.Context, call *core.Call, op string) {
 	call.Operation = OperationFrom(ctx)
+	s := c.scope
+	if s == nil {
+		s = scopeFrom(ctx) // BEGIN, or a statement of fn sent outside tx
+	}
+	if s != nil && s.stmtOp != "" && (call.Operation == "" || call.Operation == s.op) {
+		call.Operation = s.stmtOp // the transaction's label is the transaction's
+	}
 	if call.Operation == "" {
 		call.Operation = op
 	}
@@ -153,9 +163,7 @@ func (c *conn) failed(err error, single bool, reconnect bool) error {
 	if sent {
 		c.used++
 	}
-	if errors.Is(err, driver.ErrBadConn) || !c.valid() {
-		c.broken = true
-	}
+	err = c.broke(err)
 	switch {
 	case !sent:
 		if c.broken && (!reconnect || !c.canReconnect()) {
@@ -169,11 +177,51 @@ func (c *conn) failed(err error, single bool, reconnect bool) error {
 	}
 }
 
+// valid reports whether the driver holds its connection usable: its
+// driver.Validator, else whether it closed it (pgx), else true.
 func (c *conn) valid() bool {
-	if c.validator != nil {
+	switch {
+	case c.validator != nil:
 		return c.validator.IsValid()
+	case c.closed != nil:
+		return !c.closed()
 	}
 	return true
+}
+
+// answered reports whether the driver affirms that its connection is still
+// usable after a failure, so that the failure was the database's answer
+// and not a connection that broke under the call.
+func (c *conn) answered() bool {
+	return !c.broken && (c.validator != nil || c.closed != nil) && c.valid()
+}
+
+// invalidated returns the error of a failure after which the driver
+// reported its connection unusable (driver.Validator, or pgx closing it):
+// classified transient ("invalid_conn") when the classifier knows nothing
+// of it (go-sql-driver/mysql's "invalid connection", a driver's own "bad
+// connection" text), so that the breaker counts a connection that broke
+// under a call. Any other classification is kept.
+func (c *conn) invalidated(err error) error {
+	if c.w.cfg.Retry.Classifier(err).Class != core.ClassUnknown {
+		return err
+	}
+	return core.Classify(err, core.Classification{Class: core.ClassTransient, Reason: "invalid_conn"})
+}
+
+// broke records a failure of the driver: the connection is broken when the
+// driver said so (driver.ErrBadConn) or holds its connection unusable. It
+// returns err, classified by invalidated in the second case.
+func (c *conn) broke(err error) error {
+	if errors.Is(err, driver.ErrBadConn) {
+		c.broken = true
+		return err
+	}
+	if !c.valid() {
+		c.broken = true
+		return c.invalidated(err)
+	}
+	return err
 }
 
 // single reports whether a statement may be retried after the database
@@ -367,7 +415,7 @@ func runRest[T any](ctx context.Context, c *conn, op string, session bool, in *c
 		err = doCall(ctx, c.policy, &call, v, attempt)
 	}
 	c.noteSession(session)
-	return result(err)
+	return c.txErr(result(err))
 }
 
 // doCall runs attempt, which leaves its value in *v, through core.DoCall,
@@ -504,9 +552,7 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 			if sent := !notSent(err); sent {
 				c.used++
 			}
-			if errors.Is(err, driver.ErrBadConn) || !c.valid() {
-				c.broken = true
-			}
+			err = c.broke(err)
 			// Preparing changes no data: the failure's class decides, as
 			// long as a dead connection can be replaced.
 			if c.broken && !c.canReconnect() {
@@ -517,7 +563,7 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 		return st, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.txErr(err)
 	}
 	return wrapStmt(&stmt{c: c, inner: st, gen: c.gen, op: op, session: session}), nil
 }
@@ -531,6 +577,7 @@ func (c *conn) Begin() (driver.Tx, error) {
 }
 
 func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) (driver.Tx, error) {
+	scope := scopeFrom(ctx)
 	var call core.Call
 	c.call(ctx, &call, "BEGIN")
 	tx, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Tx, error) {
@@ -549,27 +596,26 @@ func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) 
 	if err != nil {
 		return nil, err
 	}
-	c.inTx = true
+	c.inTx, c.scope = true, scope
 	return &wtx{c: c, inner: tx}, nil
 }
 
 func (c *conn) ping(ctx context.Context) error {
 	var call core.Call
 	c.call(ctx, &call, "PING")
-	return c.policy.RunCall(ctx, &call, func(ctx context.Context) error {
+	return c.txErr(c.policy.RunCall(ctx, &call, func(ctx context.Context) error {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
 			return err
 		}
 		err = inner.(driver.Pinger).Ping(ctx)
-		if err != nil && (errors.Is(err, driver.ErrBadConn) || !c.valid()) {
-			c.broken = true
-			if !c.canReconnect() {
+		if err != nil {
+			if err = c.broke(err); c.broken && !c.canReconnect() {
 				return c.noRetry(err)
 			}
 		}
 		return err
-	})
+	}))
 }
 
 func (c *conn) resetSession(ctx context.Context) error {
@@ -594,7 +640,9 @@ func (c *conn) checkNamedValue(nv *driver.NamedValue) error {
 // wtx is the wrapped transaction. Commit and Rollback are published and
 // breaker-guarded but never retried (Call.MaxAttempts = 1; their failures
 // are not marked NoRetry, so that RunInTx can re-run the transaction after
-// a COMMIT refused with a serialization failure).
+// a COMMIT refused with a serialization failure). A COMMIT that failed
+// without an answer from the database returns an error matching
+// ErrCommitUnknown.
 type wtx struct {
 	c     *conn
 	inner driver.Tx
@@ -612,8 +660,18 @@ func (t *wtx) end(op string, fn func() error) error {
 	run := func() error {
 		ran = true
 		err := fn()
-		if err != nil && (errors.Is(err, driver.ErrBadConn) || !c.valid()) {
-			c.broken = true
+		if err == nil {
+			return nil
+		}
+		_, sqlErr := classifySQL(err) // the database's answer, or driver.ErrBadConn (nothing sent)
+		err = c.broke(err)
+		if op == "COMMIT" && !sqlErr && !c.answered() {
+			// No answer, and the driver does not affirm that its connection
+			// survived: the COMMIT may or may not have been applied. (An
+			// error on a connection the driver still holds usable is the
+			// database's answer, as pgx's "commit unexpectedly resulted in
+			// rollback".)
+			err = &commitError{err: err}
 		}
 		return err
 	}
@@ -624,6 +682,7 @@ func (t *wtx) end(op string, fn func() error) error {
 		// inside its transaction. Send it anyway.
 		err = run()
 	}
-	c.inTx = false
+	err = c.txErr(err)
+	c.inTx, c.scope = false, nil
 	return err
 }

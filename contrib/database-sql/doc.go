@@ -25,13 +25,25 @@
 // the returned error, so an outer redress policy will not retry it either.
 // Inside a transaction the statement runs with Call.MaxAttempts = 1 (stop
 // max_attempts_exceeded) and is not marked, so that RunInTx can still re-run
-// the whole transaction.
+// the whole transaction. Its error says so ("redresssql: not retried inside
+// a transaction: " and the database's error) rather than claiming a retry
+// stop; inside RunInTx it reads as the database's error alone, so that
+// RunInTx's error states one stop ("redress: stopped (max_attempts) after 3
+// attempts: ERROR: could not serialize access ..."). core.StopReasonOf,
+// errors.Is and errors.As reach the policy's error and the driver's under
+// it.
 //
 // One policy, built from Config.Policy, serves every connection of a wrapped
 // driver or connector and RunInTx.
 //
 // RunInTx re-runs a whole transaction function in a new transaction when it
-// fails with a concurrency-class error, and commits once.
+// fails with a concurrency-class error, and commits once. It is one
+// operation: with WithOperation(ctx, "Transfer") the bus records one
+// "Transfer" call per RunInTx, and the calls inside it (BEGIN, the
+// statements, COMMIT, ROLLBACK) are "Transfer/stmt", each with its own
+// db.operation.name ("UPDATE accounts"), so that a dashboard's call rate
+// and success ratio for Transfer count transactions only. A statement given
+// its own name with WithOperation inside the function keeps it.
 //
 // The wrapped connection has exactly the optional driver interfaces of the
 // driver's own (database/sql changes behaviour on each of them); reach the
@@ -48,6 +60,36 @@
 //
 //	err = redresssql.RunInTx(ctx, db, &sql.TxOptions{Isolation: sql.LevelSerializable},
 //		func(ctx context.Context, tx *sql.Tx) error { ... })
+//
+// # Drivers
+//
+// The package imports no database driver and registers none: a program
+// links the drivers it imports itself (a SQLite-only program links no pgx
+// and no MySQL driver; TestNoDriverLinked checks it). What the wrapper knows
+// of a driver it reads without importing it, so that nothing needs plugging
+// in:
+//
+//   - SQLSTATE codes through a SQLState() string method (pgx's
+//     *pgconn.PgError, lib/pq's *pq.Error), pgx's "nothing was sent"
+//     through SafeToRetry() bool, SQLite result codes through Code() int on
+//     an error type of a SQLite package (modernc.org/sqlite);
+//   - go-sql-driver/mysql's *MySQLError, which has no such method, by
+//     reflection on its exported Number and SQLState fields, only for the
+//     type of that name declared in the driver's own package;
+//   - pgx's stdlib connection (for the liveness check before sending and
+//     whether pgx closed its connection) through the exported Conn() and
+//     PgConn() methods, found by reflection once per connection, only for a
+//     type declared in a pgx package;
+//   - a connection that broke under a call through driver.Validator (or
+//     pgx closing it): the failure is then transient ("invalid_conn", as
+//     go-sql-driver/mysql's "invalid connection") unless the classifier
+//     knows it, and a COMMIT that failed so has an unknown outcome
+//     (ErrCommitUnknown).
+//
+// This was chosen over one subpackage per driver with a classifier to plug
+// in: with plug-ins, a program that forgot one would lose the retry safety
+// rules (which failures mean "rolled back") without any sign. The fields
+// and methods read are the drivers' exported API.
 //
 // # Concurrency
 //

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"reflect"
 	"slices"
 
 	"github.com/redress-go/redress/core"
@@ -16,7 +17,7 @@ import (
 // implements driver.DriverContext exactly when d does. It returns a
 // *core.ConfigError naming the invalid field of cfg, or an error if d is nil.
 func Wrap(d driver.Driver, cfg Config) (driver.Driver, error) {
-	if d == nil {
+	if isNil(d) {
 		return nil, &core.ConfigError{Field: "driver", Reason: "must not be nil"}
 	}
 	w, err := newWrapper(cfg, d)
@@ -38,8 +39,11 @@ func wrapDriver(d driver.Driver, w *wrapper) driver.Driver {
 // io.Closer exactly when c does, and its Driver method returns the wrapped
 // driver (so that db.Driver() identifies the wrapper, which RunInTx uses).
 func WrapConnector(c driver.Connector, cfg Config) (driver.Connector, error) {
-	if c == nil {
+	if isNil(c) {
 		return nil, &core.ConfigError{Field: "connector", Reason: "must not be nil"}
+	}
+	if isNil(c.Driver()) {
+		return nil, &core.ConfigError{Field: "connector", Reason: "has a nil Driver()"}
 	}
 	w, err := newWrapper(cfg, c.Driver())
 	if err != nil {
@@ -83,7 +87,10 @@ func Open(driverName, dsn string, cfg Config) (*sql.DB, error) {
 // Register registers, under name, the registered driver driverName wrapped
 // with cfg, for code that only knows driver names (sql.Open(name, dsn)). It
 // returns an error if name is already registered or driverName is not.
-func Register(name, driverName string, cfg Config) error {
+func Register(name, driverName string, cfg Config) (err error) {
+	if name == "" {
+		return &core.ConfigError{Field: "name", Reason: "must not be empty"}
+	}
 	if slices.Contains(sql.Drivers(), name) {
 		return errors.New("redresssql: a driver named " + name + " is already registered")
 	}
@@ -95,8 +102,26 @@ func Register(name, driverName string, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if recover() != nil { // registered by another goroutine meanwhile
+			err = errors.New("redresssql: a driver named " + name + " is already registered")
+		}
+	}()
 	sql.Register(name, wd)
 	return nil
+}
+
+// isNil reports whether v is nil or a nil pointer, map, func or channel
+// in an interface (a typed nil would fail at the first call).
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 func lookup(name string) (driver.Driver, error) {

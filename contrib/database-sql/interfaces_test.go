@@ -155,6 +155,46 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestConfigErrorsNameTheField (#13 item 7): every value that cannot work
+// is refused by the constructor with a *core.ConfigError naming it, instead
+// of failing (or being ignored) at call time.
+func TestConfigErrorsNameTheField(t *testing.T) {
+	badOp := redresssql.Config{Policy: core.PolicyConfig{Operation: "users"}}
+	cases := []struct {
+		name  string
+		build func() error
+		field string
+	}{
+		{"nil driver", func() error { _, err := redresssql.Wrap(nil, redresssql.Config{}); return err }, "driver"},
+		{"typed nil driver", func() error { _, err := redresssql.Wrap((*sqlite.Driver)(nil), redresssql.Config{}); return err }, "driver"},
+		{"nil connector", func() error { _, err := redresssql.WrapConnector(nil, redresssql.Config{}); return err }, "connector"},
+		{"typed nil connector", func() error {
+			_, err := redresssql.WrapConnector((*faultConnector)(nil), redresssql.Config{})
+			return err
+		}, "connector"},
+		{"connector without driver", func() error {
+			_, err := redresssql.WrapConnector(dsnConn{nil, ""}, redresssql.Config{})
+			return err
+		}, "connector"},
+		{"policy operation (Wrap)", func() error { _, err := redresssql.Wrap(&sqlite.Driver{}, badOp); return err }, "Config.Policy.Operation"},
+		{"policy operation (Open)", func() error { _, err := redresssql.Open("sqlite", ":memory:", badOp); return err }, "Config.Policy.Operation"},
+		{"policy operation (Register)", func() error { return redresssql.Register("sqlite-bad-op", "sqlite", badOp) }, "Config.Policy.Operation"},
+		{"core field", func() error {
+			_, err := redresssql.Open("sqlite", ":memory:", redresssql.Config{Policy: core.PolicyConfig{Retry: core.RetryConfig{Deadline: -1}}})
+			return err
+		}, "Config.Policy.Retry.Deadline"},
+		{"empty driver name", func() error { return redresssql.Register("", "sqlite", redresssql.Config{}) }, "name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var ce *core.ConfigError
+			if err := tc.build(); !errors.As(err, &ce) || ce.Field != tc.field {
+				t.Fatalf("err = %v, want a *core.ConfigError on %s", err, tc.field)
+			}
+		})
+	}
+}
+
 func TestClassify(t *testing.T) {
 	my := func(n uint16, state string) error {
 		e := &mysql.MySQLError{Number: n}
@@ -183,6 +223,11 @@ func TestClassify(t *testing.T) {
 		{"mysql too many", my(1040, "08004"), core.ClassRateLimit, "mysql_1040"},
 		{"mysql denied", my(1045, "28000"), core.ClassAuth, "mysql_1045"},
 		{"mysql syntax via sqlstate", my(1064, "42000"), core.ClassPermanent, "sqlstate_42000"},
+		{"mysql wrapped", fmt.Errorf("debit: %w", my(1213, "40001")), core.ClassConcurrency, "mysql_1213"},
+		{"mysql joined", errors.Join(errors.New("x"), my(1205, "")), core.ClassConcurrency, "mysql_1205"},
+		// The driver is found by its package, not by a type's name: a
+		// look-alike of another package is not a MySQL error.
+		{"mysql look-alike", &MySQLError{Number: 1213}, core.ClassUnknown, ""},
 		{"bad conn", driver.ErrBadConn, core.ClassTransient, "bad_conn"},
 		{"network", &net.OpError{Op: "dial", Err: errors.New("x")}, core.ClassTransient, "network"},
 		{"marker wins", core.Permanent(&pgconn.PgError{Code: "40001"}), core.ClassPermanent, "marked_permanent"},
@@ -200,6 +245,15 @@ func TestClassify(t *testing.T) {
 		t.Fatalf("SQLState = %q, %v", s, ok)
 	}
 }
+
+// MySQLError has the name and fields of go-sql-driver/mysql's error, in
+// another package.
+type MySQLError struct {
+	Number   uint16
+	SQLState [5]byte
+}
+
+func (e *MySQLError) Error() string { return fmt.Sprint("Error ", e.Number) }
 
 func TestDeriveOperation(t *testing.T) {
 	cases := map[string]string{

@@ -18,8 +18,8 @@ import (
 // RunInTx re-running the victim; every increment is applied once.
 func TestMariaDBDeadlockRunInTx(t *testing.T) {
 	pc, rec := testPolicy(10)
-	// Real, short sleeps: the winner must get time to commit.
-	pc.Retry.Strategy, pc.Sleeper = core.Constant(20*time.Millisecond), nil
+	tn := newTurns(2) // the victim re-runs once the winner has finished
+	pc.Sleeper = tn
 	db := openMySQL(t, redresssql.Config{Policy: pc})
 	tbl := table("mdl")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL) ENGINE=InnoDB")
@@ -33,6 +33,7 @@ func TestMariaDBDeadlockRunInTx(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer tn.done()
 			first, second := 1, 2
 			if i == 1 {
 				first, second = 2, 1
@@ -286,5 +287,70 @@ func TestOpenBreakerNeverStrandsATransaction(t *testing.T) {
 				t.Fatalf("rows after %s = %d, want %d", end, n, want)
 			}
 		})
+	}
+}
+
+// killMySQL kills the MariaDB/MySQL connection id from another connection
+// and waits until the server has dropped it.
+func killMySQL(t *testing.T, raw *sql.DB, id int) {
+	t.Helper()
+	mustExec(t, raw, fmt.Sprintf("KILL CONNECTION %d", id))
+	for range 1000 {
+		var n int
+		if err := raw.QueryRow("SELECT count(*) FROM information_schema.processlist WHERE id = ?", id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatalf("connection %d still alive", id)
+}
+
+// TestMariaDBCommitOnKilledConnUnknown: the server drops the connection
+// inside a RunInTx transaction; go-sql-driver/mysql writes the COMMIT and
+// finds no answer ("invalid connection"), so the outcome is unknown
+// (ErrCommitUnknown), not retried, and the attempt is a transient
+// connection failure ("invalid_conn") for the breaker. The wrapper learns it
+// from the driver's driver.Validator, without importing the driver.
+func TestMariaDBCommitOnKilledConnUnknown(t *testing.T) {
+	pc, rec := testPolicy(3)
+	db := openMySQL(t, redresssql.Config{Policy: pc})
+	raw := openMySQL(t, redresssql.Config{})
+	tbl := table("mkill")
+	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY) ENGINE=InnoDB")
+	t.Cleanup(func() { mustExec(t, raw, "DROP TABLE IF EXISTS "+tbl) })
+
+	runs := 0
+	err := redresssql.RunInTx(context.Background(), db, nil, func(ctx context.Context, tx *sql.Tx) error {
+		runs++
+		if _, err := tx.ExecContext(ctx, "INSERT INTO "+tbl+" VALUES (1)"); err != nil {
+			return err
+		}
+		var id int
+		if err := tx.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			return err
+		}
+		rec.Reset()
+		killMySQL(t, raw, id)
+		return nil
+	})
+	if !errors.Is(err, redresssql.ErrCommitUnknown) {
+		t.Fatalf("RunInTx = %v, want ErrCommitUnknown", err)
+	}
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNonRetryableClass || !core.IsNoRetry(err) || runs != 1 {
+		t.Fatalf("stop = %v (%v), NoRetry %v, runs %d: want one run, non_retryable_class, NoRetry", r, ok, core.IsNoRetry(err), runs)
+	}
+	var found bool
+	for _, e := range rec.All() {
+		if e.Kind == core.EventAttemptEnd && e.Labels.DBOperation == "COMMIT" {
+			found = true
+			if e.Class != core.ClassTransient || e.Reason != "invalid_conn" {
+				t.Fatalf("COMMIT attempt_end = %v/%q, want transient/invalid_conn", e.Class, e.Reason)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no attempt_end for COMMIT")
 	}
 }

@@ -35,13 +35,56 @@ func (b *barrier) wait(i int) {
 	}
 }
 
+// turns is a core.Sleeper for concurrent transactions that makes a retry
+// wait for its turn instead of for a time: Sleep returns once another
+// participant finished (done) or every participant still running is
+// waiting too. A loser thus re-runs after the winner committed, however
+// slow the machine, and the test's outcome depends on no timing.
+type turns struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	running int // participants that have not finished
+	waiting int
+	epoch   int // bumped when one finishes or all are waiting
+}
+
+func newTurns(n int) *turns {
+	s := &turns{running: n}
+	s.cond.L = &s.mu
+	return s
+}
+
+func (s *turns) Sleep(ctx context.Context, _ time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.epoch
+	if s.waiting++; s.waiting >= s.running {
+		s.epoch++
+		s.cond.Broadcast()
+	}
+	for s.epoch == e {
+		s.cond.Wait()
+	}
+	s.waiting--
+	return ctx.Err()
+}
+
+// done records that a participant finished.
+func (s *turns) done() {
+	s.mu.Lock()
+	s.running--
+	s.epoch++
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}
+
 // TestPostgresSerializationFailureRunInTx: two concurrent SERIALIZABLE
 // transactions each read the total and insert total+1. One gets a real
 // 40001; RunInTx runs it again and both complete with serial results.
 func TestPostgresSerializationFailureRunInTx(t *testing.T) {
 	pc, rec := testPolicy(10)
-	// Real, short sleeps: the winner must get time to commit.
-	pc.Retry.Strategy, pc.Sleeper = core.Constant(20*time.Millisecond), nil
+	tn := newTurns(2) // a loser re-runs once the winner has finished
+	pc.Sleeper = tn
 	db := openPG(t, redresssql.Config{Policy: pc})
 	tbl := table("ser")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (n int NOT NULL)")
@@ -55,6 +98,7 @@ func TestPostgresSerializationFailureRunInTx(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer tn.done()
 			errs[i] = redresssql.RunInTx(context.Background(), db, &sql.TxOptions{Isolation: sql.LevelSerializable},
 				func(ctx context.Context, tx *sql.Tx) error {
 					runs.Add(1)
@@ -101,8 +145,8 @@ func TestPostgresSerializationFailureRunInTx(t *testing.T) {
 // transaction's increments are applied once.
 func TestPostgresDeadlockRunInTx(t *testing.T) {
 	pc, rec := testPolicy(10)
-	// Real, short sleeps: the winner must get time to commit.
-	pc.Retry.Strategy, pc.Sleeper = core.Constant(20*time.Millisecond), nil
+	tn := newTurns(2) // a loser re-runs once the winner has finished
+	pc.Sleeper = tn
 	db := openPG(t, redresssql.Config{Policy: pc})
 	tbl := table("dl")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL)")
@@ -116,6 +160,7 @@ func TestPostgresDeadlockRunInTx(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer tn.done()
 			first, second := 1, 2
 			if i == 1 {
 				first, second = 2, 1

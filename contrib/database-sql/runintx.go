@@ -5,13 +5,16 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/redress-go/redress/core"
 )
 
-// ErrCommitUnknown is matched (errors.Is) by the error of RunInTx when the
-// COMMIT failed without an answer from the database (the connection broke):
-// the transaction may or may not have been committed, so it was not retried.
+// ErrCommitUnknown is matched (errors.Is) by the error of a COMMIT (tx.Commit
+// or RunInTx) that failed without an answer from the database (the
+// connection broke): the transaction may or may not have been committed, so
+// it was not retried. The wrapper knows the database answered when the
+// error carries a database code or the driver still holds its connection
+// usable (driver.Validator, pgx); for a database not opened through this
+// package, RunInTx knows it only from a database code.
 var ErrCommitUnknown = errors.New("redresssql: commit outcome unknown")
 
 // RunInTx runs fn in a transaction begun with opts (nil for the defaults)
@@ -39,14 +42,21 @@ var ErrCommitUnknown = errors.New("redresssql: commit outcome unknown")
 // The policy is the one db was wrapped with (Open, Wrap, WrapConnector,
 // Register); for a database not opened through this package it is
 // Config{}'s. The operation label is the context's (WithOperation), else
-// "transaction". RunInTx returns nil or the policy's error, which wraps the
-// last failure.
+// "transaction"; the calls inside are labelled with it and "/stmt" (see
+// WithOperation). RunInTx returns nil or the policy's error, which wraps the
+// last failure; a failed statement's error inside fn reads as the
+// database's own, so that this error states one stop.
 func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	w := wrapperOf(db)
 	call := core.Call{Operation: OperationFrom(ctx), Labels: core.Labels{DBSystem: w.system, DBOperation: "transaction"}}
+	// The calls inside (BEGIN, fn's statements, COMMIT) are labelled
+	// Operation + "/stmt", and their errors read as the database's: the
+	// transaction is the call (see WithOperation, txErr).
+	ctx = context.WithValue(ctx, txScopeKey{}, newTxScope(call.Operation))
 	if call.Operation == "" {
 		call.Operation = "transaction"
 	}
+	wrapped := w != defaultWrapper
 	// Every failure that must not be retried is marked with core.NoRetry:
 	// the policy stops (StopNonRetryableClass) and the breaker and the
 	// events see the failure's real class.
@@ -63,19 +73,23 @@ func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx c
 			return core.NoRetry(err)
 		}
 		if err := tx.Commit(); err != nil {
+			if errors.Is(err, ErrCommitUnknown) {
+				return core.NoRetry(err) // the wrapped connection found no answer
+			}
+			if !wrapped {
+				// A database not opened through this package: without its
+				// connection, only an SQL error is known to be an answer.
+				if _, ok := classifySQL(err); !ok {
+					return core.NoRetry(&commitError{err: err})
+				}
+			}
 			if txRetryable(w, err) {
 				// The database refused the commit: PostgreSQL has rolled
 				// back, and database/sql ends the transaction after Commit
 				// either way.
 				return err
 			}
-			// A database that answered (an SQL error, pgx's "commit
-			// unexpectedly resulted in rollback") rolled back; anything else
-			// leaves the outcome unknown.
-			if _, ok := classifySQL(err); (!ok || errors.Is(err, errConnDead)) && !errors.Is(err, pgx.ErrTxCommitRollback) {
-				return core.NoRetry(&commitError{err: err})
-			}
-			return core.NoRetry(err)
+			return core.NoRetry(err) // the database answered: rolled back
 		}
 		return nil
 	})
@@ -93,6 +107,49 @@ func txRetryable(w *wrapper, err error) bool {
 	}
 	return w.cfg.Retry.Classifier(err).Class == core.ClassConcurrency
 }
+
+// txErr returns the error of a call made inside a transaction (a
+// statement, PREPARE, COMMIT, ROLLBACK), which runs once (Call.MaxAttempts
+// = 1): a *core.RetryError becomes a *txStmtError, whose text does not
+// claim a retry stop the call never had. Other errors are returned as they
+// are.
+func (c *conn) txErr(err error) error {
+	if !c.inTx {
+		return err
+	}
+	re, ok := err.(*core.RetryError)
+	if !ok || re.Err == nil {
+		return err
+	}
+	return &txStmtError{re: re, inRunInTx: c.scope != nil}
+}
+
+// txStmtError is the error of a call inside a transaction. It wraps the
+// policy's *core.RetryError (core.StopReasonOf, errors.Is and errors.As
+// reach it and the driver's error under it). Its text:
+//
+//   - inside RunInTx, the failure's own text: the transaction is the call
+//     that is retried, and RunInTx's error states the one stop;
+//   - in a transaction begun with db.BeginTx, "redresssql: not retried
+//     inside a transaction: " and the failure, for a call that ran its one
+//     attempt; the policy's text when the call stopped for another reason
+//     (the caller's context, a deadline).
+type txStmtError struct {
+	re        *core.RetryError
+	inRunInTx bool
+}
+
+func (e *txStmtError) Error() string {
+	switch {
+	case e.inRunInTx:
+		return e.re.Err.Error()
+	case e.re.Reason == core.StopMaxAttempts && e.re.Attempts == 1:
+		return "redresssql: not retried inside a transaction: " + e.re.Err.Error()
+	}
+	return e.re.Error()
+}
+
+func (e *txStmtError) Unwrap() error { return e.re }
 
 // commitError marks a commit whose outcome is unknown.
 type commitError struct{ err error }
