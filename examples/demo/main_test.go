@@ -205,3 +205,20 @@ func TestRunExportsOTel(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthyPhaseOpensNoBreaker runs the healthy profile at the default
+// concurrency: no breaker may open, the SQLite one included (its writers
+// once collided on SQLITE_BUSY at start-up and tripped it).
+func TestHealthyPhaseOpensNoBreaker(t *testing.T) {
+	cfg := shortConfig(3 * time.Second)
+	cfg.workers = defaults().workers
+	cfg.profile = "healthy"
+	var out lockedBuffer
+	if err := run(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if strings.Contains(text, "circuit_opened") || !strings.Contains(text, "(opened 0 times)") {
+		t.Errorf("a breaker opened in the healthy phase:\n%s", text)
+	}
+}

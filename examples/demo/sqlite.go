@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,15 +15,24 @@ import (
 )
 
 // The SQLite upstream is an embedded database file shared by the clients.
-// Its failures are real ones, not injected, and the fault profile does not
-// apply: concurrent read-then-write transactions (deferred, a 5ms busy
-// timeout) collide with SQLITE_BUSY (class concurrency), and
-// redresssql.RunInTx rolls back and re-runs the loser, within the policy's
-// attempts and budget. Reads go through the wrapped connection as
-// "SELECT orders", transactions as "PlaceOrder". During an outage phase a
-// "migration" holds the database's write lock on an unwrapped connection:
-// every write fails with SQLITE_BUSY (reads still succeed, WAL), and the
-// policy's breaker, which counts concurrency failures by ratio, opens.
+// Its failures are real ones, not injected. Transactions take the write lock
+// when they begin (BEGIN IMMEDIATE) and wait up to busyTimeout for it, so
+// concurrent orders queue instead of colliding: a deferred transaction that
+// reads and then writes fails with SQLITE_BUSY as soon as another writer
+// got in first, and at the demo's concurrency those collisions alone
+// tripped the breaker in the healthy phase. Reads go through the wrapped
+// connection as "SELECT orders", transactions as "PlaceOrder". During an
+// outage phase a "migration" holds the database's write lock on an
+// unwrapped connection: every write waits out the busy timeout and fails
+// with SQLITE_BUSY (class concurrency; reads still succeed, WAL),
+// redresssql.RunInTx gives up within the policy's attempts and budget, and
+// the policy's breaker, which counts concurrency failures by ratio, opens.
+
+// busyTimeout is how long a statement waits for a lock another connection
+// holds before it fails with SQLITE_BUSY: far longer than a healthy
+// transaction holds the write lock, short enough that an outage's writes
+// fail within the call timeout.
+const busyTimeout = 250 * time.Millisecond
 
 // sqlPause is the extra pause of a SQL client between calls.
 const sqlPause = 60 * time.Millisecond
@@ -37,16 +47,20 @@ func (u *upstreams) startSQLite(cur *current, bus *core.Bus, s schedule) error {
 		return err
 	}
 	u.closers = append(u.closers, func() { _ = os.RemoveAll(dir) })
-	dsn := "file:" + filepath.Join(dir, "orders.db") + "?_pragma=busy_timeout(5)&_pragma=journal_mode(WAL)"
+	dsn := fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_txlock=immediate",
+		filepath.Join(dir, "orders.db"), busyTimeout.Milliseconds())
 	budget, err := demoBudget(s)
 	if err != nil {
 		return err
 	}
-	// Occasional collisions are normal here: the breaker opens on a high
-	// ratio of failed attempts, not on a count.
+	// A healthy database fails no attempt (transactions queue for the write
+	// lock), so a count of failures opens the breaker: SQLITE_BUSY
+	// (concurrency) included, for the outage's migration. (A ratio would
+	// open late: the reads keep succeeding, and each healthy transaction
+	// counts six successful attempts, its statements and itself.)
 	breaker, err := core.NewBreaker(*breakerTemplate("orders-db", core.BreakerConfig{
-		TripOn:       core.SetOf(core.ClassTransient, core.ClassServerError, core.ClassConcurrency),
-		FailureRatio: 0.3, MinCalls: 10, Window: 10 * time.Second, RecoveryTimeout: 5 * time.Second,
+		TripOn:           core.SetOf(core.ClassTransient, core.ClassServerError, core.ClassConcurrency),
+		FailureThreshold: 10, Window: 10 * time.Second, RecoveryTimeout: 5 * time.Second,
 	}, s))
 	if err != nil {
 		return err
