@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,9 +71,9 @@ type BreakerConfig struct {
 	HalfOpenProbes int
 	// Clock tells the time. Default SystemClock.
 	Clock Clock
-	// Bus receives the breaker's transition and rejection events when it is
-	// used standalone (Allow / Permit). A Policy publishes its breaker's
-	// events on its own bus instead, with the call's labels. Nil: none.
+	// Bus receives the breaker's transition events (with those of every
+	// policy's bus the breaker serves, see Breaker) and, when it is used
+	// standalone (Allow / Permit), its rejections. Nil: none.
 	Bus *Bus
 }
 
@@ -96,6 +97,16 @@ type breakerBucket struct {
 // folded into the window when the next failure is recorded, spread evenly
 // over the time since the previous fold (an estimate that is exact when
 // traffic is steady).
+//
+// Transitions: every state change (circuit_opened, circuit_half_open,
+// circuit_closed) is published exactly once on each bus the breaker serves
+// (BreakerConfig.Bus, and the bus of every policy that has used it, from
+// that use on), in the order the changes were made: for one breaker, a
+// subscriber sees each event's PrevBreakerState equal to the previous
+// event's BreakerState. An event is published by the goroutine that made
+// the change, or, when an earlier change of the same breaker is still being
+// published on another goroutine, by that goroutine right after it; a call
+// therefore may return before the event of a change it made is handled.
 type Breaker struct {
 	name        string
 	threshold   int64
@@ -122,9 +133,26 @@ type Breaker struct {
 	halfAt     atomic.Int64 // ns since epoch: start of the half-open period
 	rejections atomic.Uint64
 
-	mu       sync.Mutex // guards buckets and lastFold, and serialises transitions
+	mu       sync.Mutex // guards buckets, lastFold and seq, and serialises transitions
 	buckets  [breakerBuckets]breakerBucket
 	lastFold int64
+	seq      uint64 // transitions made
+
+	buses atomic.Pointer[[]*Bus] // where transitions are published
+
+	pubMu   sync.Mutex // guards the fields below
+	pubNext uint64     // seq of the next transition to publish
+	pubBusy bool       // a goroutine is publishing
+	pubQ    []queuedTransition
+}
+
+// queuedTransition is a transition made while an earlier one of the same
+// breaker was not yet published.
+type queuedTransition struct {
+	ctx context.Context
+	tr  transition
+	e   Event
+	has bool // e was built by the maker
 }
 
 // NewBreaker returns a closed breaker, or a *ConfigError naming the first
@@ -187,7 +215,9 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		probes:    int64(cfg.HalfOpenProbes),
 		clock:     cfg.Clock,
 		bus:       cfg.Bus,
+		pubNext:   1,
 	}
+	b.attach(cfg.Bus)
 	for c, n := range cfg.ClassThresholds {
 		if !c.Valid() {
 			return nil, cfgErr("BreakerConfig.ClassThresholds", "has an invalid class")
@@ -235,10 +265,137 @@ type Permit struct {
 	probe bool
 }
 
-// transition is a state change to publish after the lock is released.
+// transition is a state change to publish after the lock is released, with
+// emit. Every transition made (ok) must be emitted exactly once: seq orders
+// them, and a transition never emitted would hold back every later one.
 type transition struct {
 	from, to BreakerState
 	ok       bool
+	seq      uint64
+}
+
+// made records a transition; b.mu must be held.
+func (b *Breaker) made(from, to BreakerState) transition {
+	b.seq++
+	return transition{from: from, to: to, ok: true, seq: b.seq}
+}
+
+// attach adds bus to the buses the breaker publishes its transitions on.
+func (b *Breaker) attach(bus *Bus) {
+	if bus == nil || b.serves(bus) {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.serves(bus) {
+		return
+	}
+	var next []*Bus
+	if cur := b.buses.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, bus)
+	b.buses.Store(&next)
+}
+
+// serves reports whether bus is among the breaker's buses.
+func (b *Breaker) serves(bus *Bus) bool {
+	if cur := b.buses.Load(); cur != nil {
+		for _, x := range *cur {
+			if x == bus {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// wants reports whether a bus the breaker serves wants the event of tr.
+func (b *Breaker) wants(tr transition) bool {
+	if !tr.ok {
+		return false
+	}
+	if cur := b.buses.Load(); cur != nil {
+		k := transitionKind(tr.to)
+		for _, x := range *cur {
+			if x.Wants(k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emit publishes tr, a transition this breaker made, on its buses, after
+// every transition made before it. e is its event as the maker built it
+// (policy, operation, labels), or nil for one naming the breaker only; the
+// kind and states are set here. It does nothing for a zero transition.
+func (b *Breaker) emit(ctx context.Context, tr transition, e *Event) {
+	if !tr.ok {
+		return
+	}
+	b.pubMu.Lock()
+	if b.pubBusy || tr.seq != b.pubNext {
+		// An earlier transition is being published, or is not yet emitted:
+		// whoever publishes it publishes this one after it.
+		q := queuedTransition{ctx: ctx, tr: tr}
+		if e != nil {
+			q.e, q.has = *e, true
+		}
+		b.pubQ = append(b.pubQ, q)
+		b.pubMu.Unlock()
+		return
+	}
+	b.pubBusy = true
+	b.pubMu.Unlock()
+	defer b.drain()
+	b.deliver(ctx, tr, e)
+}
+
+// drain publishes the queued transitions that are next in order, then
+// gives up the publisher's role.
+func (b *Breaker) drain() {
+	b.pubMu.Lock()
+	b.pubNext++
+	for {
+		i := slices.IndexFunc(b.pubQ, func(q queuedTransition) bool { return q.tr.seq == b.pubNext })
+		if i < 0 {
+			break
+		}
+		q := b.pubQ[i]
+		b.pubQ = slices.Delete(b.pubQ, i, i+1)
+		b.pubMu.Unlock()
+		var e *Event
+		if q.has {
+			e = &q.e
+		}
+		b.deliver(q.ctx, q.tr, e)
+		b.pubMu.Lock()
+		b.pubNext++
+	}
+	b.pubBusy = false
+	b.pubMu.Unlock()
+}
+
+// deliver publishes the event of tr on every bus that wants it.
+func (b *Breaker) deliver(ctx context.Context, tr transition, e *Event) {
+	cur := b.buses.Load()
+	if cur == nil {
+		return
+	}
+	k := transitionKind(tr.to)
+	var own Event
+	for _, bus := range *cur {
+		if !bus.Wants(k) {
+			continue
+		}
+		if e == nil {
+			own = Event{Policy: b.name}
+			e = &own
+		}
+		e.Kind, e.Breaker, e.BreakerState, e.PrevBreakerState = k, b, tr.to, tr.from
+		bus.publish(ctx, e)
+	}
 }
 
 // Allow asks whether a call may proceed now. It returns a *CircuitOpenError
@@ -256,50 +413,55 @@ func (b *Breaker) closedPermit() (Permit, bool) {
 	return Permit{b: b, gen: s >> 2}, BreakerState(s&3) == StateClosed
 }
 
-// allow is Allow without publishing, for policies that publish on their own bus.
+// allow is Allow without publishing: the caller emits the transition it
+// returns (at most one: open to half-open).
 func (b *Breaker) allow() (Permit, error, transition) {
-	s := b.state.Load()
-	switch BreakerState(s & 3) {
-	case StateClosed:
-		return Permit{b: b, gen: s >> 2}, nil, transition{}
-	case StateOpen:
-		now := b.since(b.clock.Now())
-		wait := b.openedAt.Load() + int64(b.recovery) - now
-		if wait > 0 {
-			b.rejections.Add(1)
-			return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateOpen, RetryIn: time.Duration(wait)}, transition{}
-		}
-		var tr transition
-		b.mu.Lock()
-		if b.state.Load() == s {
-			b.inflight.Store(0)
-			b.halfAt.Store(now)
-			b.state.Store(((s>>2)+1)<<2 | uint64(StateHalfOpen))
-			tr = transition{from: StateOpen, to: StateHalfOpen, ok: true}
-		}
-		b.mu.Unlock()
-		p, err, _ := b.allow()
-		return p, err, tr
-	default: // half-open
-		if b.inflight.Add(1) <= b.probes && b.state.Load() == s {
-			return Permit{b: b, gen: s >> 2, probe: true}, nil, transition{}
-		}
-		b.inflight.Add(-1)
-		// Probes that never report (a permit dropped without Success,
-		// Failure or Cancel) must not wedge the breaker: after a recovery
-		// timeout without a verdict, a new probe period begins.
-		if now := b.since(b.clock.Now()); now-b.halfAt.Load() >= int64(b.recovery) {
-			b.mu.Lock()
-			if b.state.Load() == s {
-				b.inflight.Store(0)
-				b.halfAt.Store(now)
-				b.state.Store(((s>>2)+1)<<2 | uint64(StateHalfOpen))
+	for {
+		s := b.state.Load()
+		switch BreakerState(s & 3) {
+		case StateClosed:
+			return Permit{b: b, gen: s >> 2}, nil, transition{}
+		case StateOpen:
+			now := b.since(b.clock.Now())
+			wait := b.openedAt.Load() + int64(b.recovery) - now
+			if wait > 0 {
+				b.rejections.Add(1)
+				return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateOpen, RetryIn: time.Duration(wait)}, transition{}
 			}
+			b.mu.Lock()
+			if b.state.Load() != s {
+				b.mu.Unlock()
+				continue // another call moved it first
+			}
+			b.inflight.Store(1) // this call's probe
+			b.halfAt.Store(now)
+			half := ((s>>2)+1)<<2 | uint64(StateHalfOpen)
+			b.state.Store(half)
+			tr := b.made(StateOpen, StateHalfOpen)
 			b.mu.Unlock()
-			return b.allow()
+			return Permit{b: b, gen: half >> 2, probe: true}, nil, tr
+		default: // half-open
+			if b.inflight.Add(1) <= b.probes && b.state.Load() == s {
+				return Permit{b: b, gen: s >> 2, probe: true}, nil, transition{}
+			}
+			b.inflight.Add(-1)
+			// Probes that never report (a permit dropped without Success,
+			// Failure or Cancel) must not wedge the breaker: after a recovery
+			// timeout without a verdict, a new probe period begins (not a
+			// transition: the breaker stays half-open).
+			if now := b.since(b.clock.Now()); now-b.halfAt.Load() >= int64(b.recovery) {
+				b.mu.Lock()
+				if b.state.Load() == s {
+					b.inflight.Store(0)
+					b.halfAt.Store(now)
+					b.state.Store(((s>>2)+1)<<2 | uint64(StateHalfOpen))
+				}
+				b.mu.Unlock()
+				continue
+			}
+			b.rejections.Add(1)
+			return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateHalfOpen}, transition{}
 		}
-		b.rejections.Add(1)
-		return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateHalfOpen}, transition{}
 	}
 }
 
@@ -353,7 +515,7 @@ func (p Permit) probeSucceeded() transition {
 	}
 	b.reset(b.since(b.clock.Now()))
 	b.state.Store((p.gen+1)<<2 | uint64(StateClosed))
-	return transition{from: StateHalfOpen, to: StateClosed, ok: true}
+	return b.made(StateHalfOpen, StateClosed)
 }
 
 func (b *Breaker) trips(c Class) bool {
@@ -376,7 +538,7 @@ func (p Permit) failure(c Class, now time.Time) transition {
 	switch BreakerState(s & 3) {
 	case StateHalfOpen:
 		b.open(p.gen, t)
-		return transition{from: StateHalfOpen, to: StateOpen, ok: true}
+		return b.made(StateHalfOpen, StateOpen)
 	case StateClosed:
 		b.fold(t)
 		bk := b.bucket(t)
@@ -389,7 +551,7 @@ func (p Permit) failure(c Class, now time.Time) transition {
 		}
 		if b.shouldOpen(t, c) {
 			b.open(p.gen, t)
-			return transition{from: StateClosed, to: StateOpen, ok: true}
+			return b.made(StateClosed, StateOpen)
 		}
 	}
 	return transition{}
@@ -465,10 +627,12 @@ func (b *Breaker) Reset() {
 	from := BreakerState(s & 3)
 	b.reset(b.since(b.clock.Now()))
 	b.state.Store(((s>>2)+1)<<2 | uint64(StateClosed))
-	b.mu.Unlock()
+	var tr transition
 	if from != StateClosed {
-		b.publishStandalone(transition{from: from, to: StateClosed, ok: true}, nil)
+		tr = b.made(from, StateClosed)
 	}
+	b.mu.Unlock()
+	b.publishStandalone(tr, nil)
 }
 
 func transitionKind(to BreakerState) EventKind {
@@ -481,16 +645,10 @@ func transitionKind(to BreakerState) EventKind {
 	return EventCircuitClosed
 }
 
+// publishStandalone emits tr and publishes a standalone rejection on the
+// breaker's own bus.
 func (b *Breaker) publishStandalone(tr transition, rejected error) {
-	if b.bus == nil {
-		return
-	}
-	if tr.ok && b.bus.Wants(transitionKind(tr.to)) {
-		b.bus.Publish(context.Background(), Event{
-			Kind: transitionKind(tr.to), Policy: b.name, Breaker: b,
-			BreakerState: tr.to, PrevBreakerState: tr.from,
-		})
-	}
+	b.emit(context.Background(), tr, nil)
 	if rejected != nil && b.bus.Wants(EventCircuitRejected) {
 		b.bus.Publish(context.Background(), Event{
 			Kind: EventCircuitRejected, Policy: b.name, Breaker: b, Err: rejected,

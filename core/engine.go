@@ -107,18 +107,20 @@ func (s *callState) event(e *Event, c *Call, k EventKind, attempt int) {
 	}
 }
 
+// publishTransition emits tr, a transition of the call's breaker, with the
+// call's policy, operation and labels (whatever events the call publishes:
+// a transition belongs to the breaker, and the breaker's buses see them all).
 func (s *callState) publishTransition(ctx context.Context, c *Call, tr transition, attempt int) {
 	if !tr.ok {
 		return
 	}
-	k := transitionKind(tr.to)
-	if !s.mask.Has(k) {
+	if !s.breaker.wants(tr) {
+		s.breaker.emit(ctx, tr, nil)
 		return
 	}
 	var e Event
-	s.event(&e, c, k, attempt)
-	e.BreakerState, e.PrevBreakerState = tr.to, tr.from
-	s.p.bus.publish(ctx, &e)
+	s.event(&e, c, transitionKind(tr.to), attempt)
+	s.breaker.emit(ctx, tr, &e)
 }
 
 // run is the engine. fn is called on this goroutine, once per attempt.
@@ -145,6 +147,9 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 		s.op = p.operation
 	}
 	s.breaker, s.maxAtt = p.breakerFor(c), p.maxAtt
+	if s.breaker != nil && p.bus != nil {
+		s.breaker.attach(p.bus) // a per-call breaker serves the policy's bus from its first use on
+	}
 	if c.MaxAttempts > 0 && c.MaxAttempts < s.maxAtt {
 		s.maxAtt = c.MaxAttempts
 	}
@@ -402,14 +407,14 @@ func (p *Policy) runFast(ctx context.Context, c *Call, fn func(context.Context) 
 	if ctx.Err() != nil {
 		return p.run(ctx, c, fn, res, false) // it stops the call as canceled
 	}
-	permit, rej := p.admitFirst(p.breakerFor(c))
+	permit, rej := p.admitFirst(ctx, c)
 	if rej != nil {
 		return rej // the typed rejection, as run returns it before any attempt
 	}
 	c.attempt = 1
 	err := runAttempt(fn, ctx, &permit, nil)
 	if err == nil {
-		p.firstSucceeded(permit)
+		p.firstSucceeded(ctx, c, permit)
 		res.attempts = 1
 		return nil
 	}

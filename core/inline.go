@@ -31,6 +31,7 @@ type Inline struct {
 	// the breaker), and a *Call among it would move every caller's Call to
 	// the heap; the caller passes it to Failed instead.
 	p      *Policy
+	ctx    context.Context // for the event of a transition Succeeded makes
 	permit Permit
 	live   bool // admitted and not yet ended
 }
@@ -49,27 +50,30 @@ func (p *Policy) Inline(ctx context.Context, c *Call) (in Inline, ok bool, err e
 	if p == nil || !p.fastFor(c) || ctx.Err() != nil {
 		return Inline{}, false, nil
 	}
-	permit, err := p.admitFirst(p.breakerFor(c))
+	permit, err := p.admitFirst(ctx, c)
 	if err != nil {
 		return Inline{}, true, err
 	}
 	if c != nil {
 		c.attempt = 1
 	}
-	return Inline{p: p, permit: permit, live: true}, true, nil
+	return Inline{p: p, ctx: ctx, permit: permit, live: true}, true, nil
 }
 
-// admitFirst is the breaker's (br, which may be nil) admission and the
-// budget's deposit before a call's first attempt on the fast path; it
-// returns the breaker's typed rejection, as run does before any attempt.
-func (p *Policy) admitFirst(br *Breaker) (Permit, error) {
+// admitFirst is the breaker's admission (the breaker of a call with c,
+// which may be nil) and the budget's deposit before a call's first attempt
+// on the fast path; it returns the breaker's typed rejection, as run does
+// before any attempt.
+func (p *Policy) admitFirst(ctx context.Context, c *Call) (Permit, error) {
 	var permit Permit
-	if br != nil {
+	if br := p.breakerFor(c); br != nil {
 		var closed bool
 		if permit, closed = br.closedPermit(); !closed {
 			var rej error
-			// A transition made here has no subscriber to tell, as in run.
-			if permit, rej, _ = br.allow(); rej != nil {
+			var tr transition
+			permit, rej, tr = br.allow()
+			p.emitTransition(ctx, c, br, tr)
+			if rej != nil {
 				return Permit{}, rej
 			}
 		}
@@ -80,12 +84,35 @@ func (p *Policy) admitFirst(br *Breaker) (Permit, error) {
 	return permit, nil
 }
 
+// emitTransition emits tr, a transition of br made by the first attempt of
+// a call with c (nil: no options) on the fast path.
+func (p *Policy) emitTransition(ctx context.Context, c *Call, br *Breaker, tr transition) {
+	if !tr.ok {
+		return
+	}
+	if p.bus != nil {
+		br.attach(p.bus)
+	}
+	if !br.wants(tr) {
+		br.emit(ctx, tr, nil)
+		return
+	}
+	e := Event{Policy: p.name, Operation: p.operation, Attempt: 1, Budget: p.budget}
+	if c != nil {
+		if c.Operation != "" {
+			e.Operation = c.Operation
+		}
+		e.Labels = c.Labels
+	}
+	br.emit(ctx, tr, &e)
+}
+
 // firstSucceeded is the verdict on a first attempt of the fast path that
-// succeeded.
-func (p *Policy) firstSucceeded(permit Permit) {
+// succeeded (c as given to admitFirst).
+func (p *Policy) firstSucceeded(ctx context.Context, c *Call, permit Permit) {
 	switch {
 	case permit.probe:
-		permit.probeSucceeded()
+		p.emitTransition(ctx, c, permit.b, permit.probeSucceeded())
 	case permit.b != nil:
 		permit.b.closedSuccess() // success, without a call for a closed breaker
 	}
@@ -101,7 +128,7 @@ func (in *Inline) Succeeded() {
 		return
 	}
 	in.live = false
-	in.p.firstSucceeded(in.permit)
+	in.p.firstSucceeded(in.ctx, nil, in.permit)
 }
 
 // Failed ends the first attempt with its error, err, and goes on as

@@ -65,6 +65,9 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if p.name == "" {
 		p.name = "default"
 	}
+	if p.breaker != nil {
+		p.breaker.attach(p.bus)
+	}
 	if p.operation == "" {
 		p.operation = p.name
 	}
