@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -352,5 +353,58 @@ func TestMariaDBCommitOnKilledConnUnknown(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no attempt_end for COMMIT")
+	}
+}
+
+// TestRunInTxRetriesBusyBegin: with BEGIN IMMEDIATE (_txlock=immediate) a
+// second connection's write lock makes the BEGIN itself fail with
+// SQLITE_BUSY. fn has not run, so RunInTx re-runs the transaction like any
+// concurrency failure; held throughout, its error states one stop.
+func TestRunInTxRetriesBusyBegin(t *testing.T) {
+	for _, release := range []bool{true, false} {
+		t.Run(fmt.Sprintf("released=%v", release), func(t *testing.T) {
+			dsn, tbl, lock := heldSQLite(t, "busybegin")
+			if !release {
+				defer mustExec(t, lock, "ROLLBACK")
+			}
+			pc, rec := testPolicy(3)
+			sleeps := 0
+			pc.Sleeper = sleeperFunc(func() {
+				if sleeps++; sleeps == 1 && release {
+					mustExec(t, lock, "COMMIT")
+				}
+			})
+			db := openSQLite(t, dsn+"?_txlock=immediate", redresssql.Config{Policy: pc})
+			runs := 0
+			err := redresssql.RunInTx(redresssql.WithOperation(context.Background(), "Place"), db, nil, func(ctx context.Context, tx *sql.Tx) error {
+				runs++
+				_, err := tx.ExecContext(ctx, "INSERT INTO "+tbl+" (id) VALUES (1)")
+				return err
+			})
+			if release {
+				if err != nil || runs != 1 || sleeps != 1 {
+					t.Fatalf("RunInTx = %v after %d runs of fn, %d sleeps; want nil, 1, 1", err, runs, sleeps)
+				}
+				return
+			}
+			if err == nil || runs != 0 {
+				t.Fatalf("RunInTx = %v after %d runs of fn; want an error, no run", err, runs)
+			}
+			if reason, _ := core.StopReasonOf(err); reason != core.StopMaxAttempts {
+				t.Errorf("stop reason %v, want max_attempts (every BEGIN was busy)", reason)
+			}
+			if n := strings.Count(err.Error(), "stopped"); n != 1 {
+				t.Errorf("error states %d stops, want 1: %v", n, err)
+			}
+			var retries int
+			for _, e := range rec.All() {
+				if e.Kind == core.EventRetry && e.Operation == "Place" {
+					retries++
+				}
+			}
+			if retries != 2 {
+				t.Errorf("%d retries of Place, want 2", retries)
+			}
+		})
 	}
 }

@@ -63,7 +63,15 @@ func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx c
 	return w.policy.RunCall(ctx, &call, func(ctx context.Context) error {
 		tx, err := db.BeginTx(ctx, opts)
 		if err != nil {
-			return core.NoRetry(err) // the connection already retried what was safe
+			// fn has not run: a BEGIN the database refused for concurrent
+			// work (SQLite busy under BEGIN IMMEDIATE, a lock wait) is
+			// worth a new transaction like a failure of fn; any other
+			// failure the connection already retried where that was safe.
+			err = beginCause(err)
+			if txRetryable(w, err) {
+				return err
+			}
+			return core.NoRetry(err)
 		}
 		if err := fn(ctx, tx); err != nil {
 			_ = tx.Rollback()
@@ -93,6 +101,23 @@ func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx c
 		}
 		return nil
 	})
+}
+
+// beginCause returns the database's error under the stop of a BEGIN call
+// (its *core.RetryError and any core.NoRetry mark), so that RunInTx's error
+// states one stop and its classifier sees the failure itself.
+func beginCause(err error) error {
+	if re, ok := err.(*core.RetryError); ok && re.Err != nil {
+		err = re.Err
+	}
+	for core.IsNoRetry(err) {
+		u := errors.Unwrap(err)
+		if u == nil {
+			break
+		}
+		err = u
+	}
+	return err
 }
 
 // txRetryable reports whether a failure inside a transaction came from

@@ -222,3 +222,23 @@ func TestHealthyPhaseOpensNoBreaker(t *testing.T) {
 		t.Errorf("a breaker opened in the healthy phase:\n%s", text)
 	}
 }
+
+// TestOutagePhaseRetriesOrders runs the outage profile: the migration holds
+// the write lock, each order's BEGIN IMMEDIATE fails with SQLITE_BUSY, and
+// RunInTx re-runs the transaction within its policy's budget (the SQL
+// dashboard's retry panels show these) before the breaker opens.
+func TestOutagePhaseRetriesOrders(t *testing.T) {
+	cfg := shortConfig(3 * time.Second)
+	cfg.profile = "outage"
+	var out lockedBuffer
+	if err := run(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	if !strings.Contains(text, "concurrency=") {
+		t.Errorf("no retry of class concurrency in the outage phase:\n%s", text)
+	}
+	if !strings.Contains(text, "orders-db=open") {
+		t.Errorf("the orders breaker did not open in the outage phase:\n%s", text)
+	}
+}
