@@ -23,8 +23,11 @@ type BudgetConfig struct {
 	// DisableFloor removes the floor: retries are then only Ratio of the
 	// recent requests. Not allowed with MinRetriesPerSecond or MaxRetries.
 	DisableFloor bool
-	// MaxRetries, when set, makes a fixed budget instead (the seed's): at
-	// most MaxRetries retries within any Window, whatever the traffic.
+	// MaxRetries, when set, makes a fixed budget instead: at most
+	// MaxRetries retries within any Window, whatever the traffic. A
+	// retry's token is counted for at least Window and at most 1.1 ×
+	// Window (the window moves in tenths), so a budget spent at once
+	// allows the next retry between Window and 1.1 × Window later.
 	MaxRetries int
 	// Window is the rolling window. Default 10s.
 	Window time.Duration
@@ -32,6 +35,9 @@ type BudgetConfig struct {
 	Clock Clock
 }
 
+// budgetBuckets is the number of tenths of Window a ratio budget sums; a
+// fixed budget sums one more (the partly elapsed oldest one), so that no
+// interval of length Window can hold more than MaxRetries grants.
 const budgetBuckets = 10
 
 type budgetBucket struct {
@@ -42,7 +48,9 @@ type budgetBucket struct {
 
 // Budget caps retries across every policy and goroutine that shares it, so
 // that an outage does not turn into a retry storm. A denied retry stops the
-// call with StopBudgetExhausted. A Budget is safe for concurrent use.
+// call with StopBudgetExhausted. A token taken for a retry that is then not
+// made (the caller cancelled during the backoff sleep, or the sleep handler
+// aborted it) is given back. A Budget is safe for concurrent use.
 //
 // Deposit (one per logical request) is a single atomic add; the window is
 // only read and updated, under a mutex, when a retry asks for a token.
@@ -57,7 +65,7 @@ type Budget struct {
 	pending  [8]paddedCount
 	denied   atomic.Uint64
 	mu       sync.Mutex
-	buckets  [budgetBuckets]budgetBucket
+	buckets  [budgetBuckets + 1]budgetBucket
 	lastFold int64
 }
 
@@ -141,6 +149,18 @@ func (b *Budget) TryWithdrawAt(now time.Time) (ok bool, remaining float64) {
 	return true, math.Max(0, allowance-used-1)
 }
 
+// refund gives back a token granted at t (ns since the epoch) for a retry
+// that was never made (its sleep was cancelled or aborted). A token whose
+// bucket has left the window is not counted any more: nothing to give back.
+func (b *Budget) refund(t int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := t / b.width
+	if bk := &b.buckets[int(uint64(e)%uint64(len(b.buckets)))]; bk.epoch == e && bk.retries > 0 {
+		bk.retries--
+	}
+}
+
 // Remaining returns the number of retries the budget allows now.
 func (b *Budget) Remaining() float64 {
 	a, u := b.snapshot()
@@ -170,10 +190,14 @@ func (b *Budget) snapshot() (allowance, used float64) {
 // level sums the window; b.mu must be held.
 func (b *Budget) level(t int64) (allowance, used float64) {
 	cur := t / b.width
+	span := int64(budgetBuckets)
+	if b.fixed > 0 {
+		span++
+	}
 	var req, ret int64
 	for i := range b.buckets {
 		bk := &b.buckets[i]
-		if bk.epoch > cur-budgetBuckets && bk.epoch <= cur {
+		if bk.epoch > cur-span && bk.epoch <= cur {
 			req += bk.requests
 			ret += bk.retries
 		}
@@ -187,7 +211,7 @@ func (b *Budget) level(t int64) (allowance, used float64) {
 // bucket returns the bucket for t; b.mu must be held.
 func (b *Budget) bucket(t int64) *budgetBucket {
 	e := t / b.width
-	bk := &b.buckets[int(uint64(e)%budgetBuckets)]
+	bk := &b.buckets[int(uint64(e)%uint64(len(b.buckets)))]
 	if bk.epoch != e {
 		*bk = budgetBucket{epoch: e}
 	}

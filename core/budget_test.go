@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -60,4 +61,85 @@ func TestBudgetWithoutFloor(t *testing.T) {
 	if _, err := core.NewBudget(core.BudgetConfig{DisableFloor: true, MinRetriesPerSecond: 3}); err == nil {
 		t.Error("DisableFloor with MinRetriesPerSecond accepted")
 	}
+}
+
+// TestFixedBudgetNeverOverspends asks a MaxRetries 10 / 1s budget for a
+// token every millisecond for five seconds: no interval of one Window may
+// hold more than 10 grants, and a spent budget refills within 1.1 Window.
+func TestFixedBudgetNeverOverspends(t *testing.T) {
+	for _, start := range []time.Duration{0, 50 * time.Millisecond, 99 * time.Millisecond} {
+		t.Run(start.String(), func(t *testing.T) { checkFixedBudget(t, start) })
+	}
+}
+
+// checkFixedBudget asks from start on (the first grants fall at the end of
+// a tenth of the window when start is 99ms).
+func checkFixedBudget(t *testing.T, start time.Duration) {
+	clk := coretest.NewFakeClock(time.Unix(0, 0))
+	const window = time.Second
+	b := mustBudget(t, core.BudgetConfig{MaxRetries: 10, Window: window, Clock: clk})
+	var grants []time.Duration
+	for at := start; at < 5*time.Second; at += time.Millisecond {
+		if ok, _ := b.TryWithdrawAt(time.Unix(0, 0).Add(at)); ok {
+			grants = append(grants, at)
+		}
+	}
+	for i, g := range grants {
+		n := 0
+		for _, h := range grants[i:] {
+			if h < g+window {
+				n++
+			}
+		}
+		if n > 10 {
+			t.Fatalf("%d grants within %v from %v: %v", n, window, g, grants[i:i+n])
+		}
+	}
+	for i := 10; i < len(grants); i++ {
+		if gap := grants[i] - grants[i-10]; gap > window*11/10 {
+			t.Fatalf("grant %d came %v after grant %d, later than 1.1 × Window", i, gap, i-10)
+		}
+	}
+	if len(grants) < 40 {
+		t.Fatalf("%d grants in 5s, want at least 40 (10 per 1.1s)", len(grants))
+	}
+}
+
+// TestBudgetRefundsCancelledRetry: the token of a retry whose sleep is
+// cancelled, or that the sleep handler aborts, is given back.
+func TestBudgetRefundsCancelledRetry(t *testing.T) {
+	for _, how := range []string{"canceled", "aborted"} {
+		t.Run(how, func(t *testing.T) {
+			clk := coretest.NewFakeClock(time.Unix(0, 0))
+			b := mustBudget(t, core.BudgetConfig{MaxRetries: 5, Window: time.Minute, Clock: clk})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cfg := core.PolicyConfig{Budget: b, Clock: clk, Retry: core.RetryConfig{MaxAttempts: 3}}
+			if how == "canceled" {
+				cfg.Sleeper = cancelSleeper{cancel}
+			} else {
+				cfg.Sleeper = coretest.InstantSleeper{}
+				cfg.Retry.SleepHandler = func(context.Context, core.SleepInfo) core.SleepAction { return core.SleepAbort }
+			}
+			p, err := core.NewPolicy(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Run(ctx, func(context.Context) error { return coretest.ClassErr(core.ClassTransient) })
+			if err == nil {
+				t.Fatal("the call succeeded")
+			}
+			if got := b.Remaining(); got != 5 {
+				t.Fatalf("Remaining() = %v after a retry that was not made, want 5", got)
+			}
+		})
+	}
+}
+
+// cancelSleeper cancels the call's context instead of sleeping.
+type cancelSleeper struct{ cancel context.CancelFunc }
+
+func (s cancelSleeper) Sleep(ctx context.Context, _ time.Duration) error {
+	s.cancel()
+	return ctx.Err()
 }

@@ -354,11 +354,19 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 			}
 		}
 		remaining := math.NaN()
+		var granted time.Time // when the budget gave this retry its token
 		if p.budget != nil {
 			var ok bool
-			ok, remaining = p.budget.TryWithdrawAt(p.budget.clock.Now())
+			granted = p.budget.clock.Now()
+			ok, remaining = p.budget.TryWithdrawAt(granted)
 			if !ok {
 				return s.stopBudget(opCtx, c, res, attempt, remaining)
+			}
+		}
+		// refund gives the token back when the retry is not made after all.
+		refund := func() {
+			if p.budget != nil {
+				p.budget.refund(int64(granted.Sub(p.budget.epoch)))
 			}
 		}
 		if s.mask.Has(EventRetry) {
@@ -379,6 +387,7 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 				s.decide(attempt, DecisionScheduled, StopScheduled, delay)
 				return s.terminal(opCtx, c, res, StopScheduled, attempt, nil, delay)
 			case SleepAbort:
+				refund()
 				return s.stop(opCtx, c, res, StopAborted, attempt, nil)
 			}
 		}
@@ -387,6 +396,7 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 			p.beforeS(opCtx, info)
 		}
 		if err := p.sleeper.Sleep(ctx, delay); err != nil {
+			refund()
 			if cerr := ctx.Err(); cerr != nil {
 				return s.stop(opCtx, c, res, StopCanceled, attempt, cerr)
 			}
