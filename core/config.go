@@ -150,6 +150,10 @@ type AttemptInfo struct {
 }
 
 // Call holds the per-call options. A nil *Call means the policy's defaults.
+// The engine never writes to a Call, so one Call may be shared by
+// concurrent calls, unless it has a Timeline (which records one call) or
+// its attempts update Labels (a wrapper's own Call per request).
+// An operation that needs its attempt number counts its own invocations.
 type Call struct {
 	// Operation is the operation label; default the policy's.
 	Operation string
@@ -159,7 +163,7 @@ type Call struct {
 	// Timeline, if set, receives a record of every attempt.
 	Timeline *Timeline
 	// RecordTimeline makes Execute collect a fresh Timeline when Timeline
-	// is nil.
+	// is nil, returned in Outcome.Timeline (the Call is not changed).
 	RecordTimeline bool
 	// OnAttempt, if set, is called after each attempt, after the policy's.
 	OnAttempt func(a AttemptInfo)
@@ -170,13 +174,7 @@ type Call struct {
 	// Breaker, if set, replaces the policy's breaker for this call (a
 	// wrapper's per-host or per-target breaker).
 	Breaker *Breaker
-
-	attempt int
 }
-
-// Attempt returns the number of the attempt in progress (1 for the first),
-// for operations that tell the downstream about retries.
-func (c *Call) Attempt() int { return c.attempt }
 
 // Timeline collects a record of every attempt of one call. It is not safe
 // for concurrent use; give each call its own.

@@ -181,7 +181,7 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 			// asked for more).
 			permit, err = first.permit, first.err
 			deposited = p.budget != nil
-			c.attempt, res.attempts = 1, 1
+			res.attempts = 1
 		} else {
 			res.attempts = attempt - 1
 			// Before the attempt: the caller, the abort predicate, the deadline.
@@ -212,7 +212,6 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 				p.budget.Deposit()
 				deposited = true
 			}
-			c.attempt = attempt
 			res.attempts = attempt
 
 			// The attempt.
@@ -421,7 +420,6 @@ func (p *Policy) runFast(ctx context.Context, c *Call, fn func(context.Context) 
 	if rej != nil {
 		return rej // the typed rejection, as run returns it before any attempt
 	}
-	c.attempt = 1
 	err := runAttempt(fn, ctx, &permit, nil)
 	if err == nil {
 		p.firstSucceeded(ctx, c, permit)

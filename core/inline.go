@@ -54,9 +54,6 @@ func (p *Policy) Inline(ctx context.Context, c *Call) (in Inline, ok bool, err e
 	if err != nil {
 		return Inline{}, true, err
 	}
-	if c != nil {
-		c.attempt = 1
-	}
 	return Inline{p: p, ctx: ctx, permit: permit, live: true}, true, nil
 }
 

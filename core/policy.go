@@ -158,7 +158,6 @@ func (p *Policy) RunCall(ctx context.Context, c *Call, fn func(context.Context) 
 		c = &Call{}
 	}
 	if p == nil {
-		c.attempt = 1
 		return fn(ctx)
 	}
 	var res runResult
@@ -199,7 +198,6 @@ func DoCall[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Cont
 		c = &Call{}
 	}
 	if p == nil {
-		c.attempt = 1
 		return fn(ctx)
 	}
 	var last any
@@ -255,11 +253,12 @@ func Execute[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Con
 		c = &Call{}
 	}
 	if c.Timeline == nil && c.RecordTimeline {
-		c.Timeline = &Timeline{}
+		cc := *c // the caller's Call stays as it was: it may be shared
+		cc.Timeline = &Timeline{}
+		c = &cc
 	}
 	var o Outcome[T]
 	if p == nil {
-		c.attempt = 1
 		o.Value, o.Err = fn(ctx)
 		o.Attempts = 1
 		return o

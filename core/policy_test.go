@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -506,7 +507,7 @@ func TestCallOverrides(t *testing.T) {
 	r, _ := core.StopReasonOf(err)
 	eq(t, "stop", r, core.StopMaxAttempts)
 	eq(t, "per-call breaker opened", br.State(), core.StateOpen)
-	eq(t, "attempt seen", c.Attempt(), 1)
+	eq(t, "Call unchanged", *c, core.Call{MaxAttempts: 1, Breaker: br})
 }
 
 func TestNilPolicyCallsOnce(t *testing.T) {
@@ -588,4 +589,39 @@ func TestZeroHintMeansRetryNow(t *testing.T) {
 	s := core.RetryAfterOr(core.Constant(time.Second), 0)
 	eq(t, "no hint", s.Backoff(core.BackoffInput{}), time.Second)
 	eq(t, "zero hint", s.Backoff(core.BackoffInput{Classification: core.Classification{HasRetryAfter: true}}), time.Duration(0))
+}
+
+// TestSharedCallIsSafe runs one *Call from several goroutines through every
+// entry point, with retries: the engine writes nothing to it (run under
+// -race), and Execute's RecordTimeline leaves it unchanged.
+func TestSharedCallIsSafe(t *testing.T) {
+	p, err := core.NewPolicy(core.PolicyConfig{
+		Bus:     core.NewBus(&coretest.Recorder{}),
+		Sleeper: coretest.InstantSleeper{},
+		Retry:   core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := &core.Call{Operation: "shared", MaxAttempts: 2, RecordTimeline: true}
+	want := *shared
+	blip := coretest.ClassErr(core.ClassTransient)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				_ = p.RunCall(context.Background(), shared, func(context.Context) error { return blip })
+				_, _ = core.DoCall(context.Background(), p, shared, func(context.Context) (int, error) { return 0, blip })
+				o := core.Execute(context.Background(), p, shared, func(context.Context) (int, error) { return 0, blip })
+				if o.Timeline == nil || len(o.Timeline.Attempts) != 2 {
+					t.Errorf("Execute's timeline = %+v, want 2 attempts", o.Timeline)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	eq(t, "shared Call", *shared, want)
 }

@@ -188,6 +188,9 @@ type run struct {
 	call   core.Call
 	caller context.Context // the caller's context
 	idem   bool            // WithIdempotent: the call is safe to repeat
+	// attempts counts the attempts begun (attemptContext): the Call is
+	// options only, the engine does not write the attempt number there.
+	attempts int
 }
 
 // start prepares r for a call of method on cc with options o.
@@ -196,7 +199,7 @@ type run struct {
 // whose delay would reach it (core.StopDeadline), before any retry event,
 // budget token or sleep, and stops a call whose context is done.
 func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, method string, cc *grpc.ClientConn, o *callOpts) {
-	r.ic, r.policy, r.caller, r.idem = ic, p, ctx, o.idempotent
+	r.ic, r.policy, r.caller, r.idem, r.attempts = ic, p, ctx, o.idempotent, 0
 	tg := ic.target(cc.Target())
 	r.call = core.Call{
 		Operation: method,
@@ -211,10 +214,11 @@ func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, metho
 	}
 }
 
-// attemptContext returns ctx with the previous-attempts metadata of the
-// attempt in progress.
+// attemptContext begins an attempt: it returns ctx with the
+// previous-attempts metadata of the attempt.
 func (r *run) attemptContext(ctx context.Context) context.Context {
-	if n := r.call.Attempt(); n > 1 {
+	r.attempts++
+	if n := r.attempts; n > 1 {
 		return metadata.AppendToOutgoingContext(ctx, PreviousAttemptsKey, strconv.Itoa(n-1))
 	}
 	return ctx

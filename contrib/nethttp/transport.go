@@ -139,7 +139,10 @@ type roundTrip struct {
 	// policy decides to retry.
 	kept *http.Response
 	sent bool // the base transport took ownership of req.Body
-	deco bool // the bus may decorate attempt contexts
+	// attempts counts the attempts begun (the engine does not write the
+	// attempt number into the Call, which holds options only).
+	attempts int
+	deco     bool // the bus may decorate attempt contexts
 	// onAttemptFn is rt.onAttempt, bound once per pooled roundTrip.
 	onAttemptFn func(core.AttemptInfo)
 }
@@ -240,7 +243,7 @@ func (rt *roundTrip) attempt(actx context.Context) (*http.Response, error) {
 	}
 	rt.call.Labels.StatusCode = 0
 	req := rt.req
-	if rt.call.Attempt() > 1 {
+	if rt.attempts++; rt.attempts > 1 {
 		body, err := replayBody(req)
 		if err != nil {
 			return nil, core.Classify(fmt.Errorf("redresshttp: cannot replay the request body: %w", err),
