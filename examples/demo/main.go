@@ -76,7 +76,7 @@ func main() {
 	flag.StringVar(&cfg.profile, "profile", cfg.profile, "fault profile: "+profileNames())
 	flag.IntVar(&cfg.workers, "workers", cfg.workers, "concurrent clients per upstream")
 	flag.StringVar(&cfg.logMode, "log", cfg.logMode, "events logged through slog: breaker, all or none")
-	flag.StringVar(&cfg.otel, "otel", cfg.otel, `also export spans and metrics through OpenTelemetry: "otlp" (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318) or "console"`)
+	flag.StringVar(&cfg.otel, "otel", cfg.otel, `also export spans and metrics through OpenTelemetry: "otlp" (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318 in plain text, or http://localhost:4317 with OTEL_EXPORTER_OTLP_PROTOCOL=grpc) or "console"`)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
