@@ -16,7 +16,10 @@ import (
 // files committed in this directory are Generate(Config{}).
 type Config struct {
 	// Selector is extra label matchers added to every rule and panel query,
-	// without braces: `job=~"checkout.*"`. Default: none.
+	// without braces: `job=~"checkout.*", env!="dev"`. It must be a valid
+	// PromQL label-matcher list (classic label names; values quoted; the
+	// values of =~ and !~ valid regular expressions), else Generate and
+	// Queries return a *core.ConfigError on Config.Selector. Default: none.
 	Selector string
 	// GrafanaURL is the base URL of the Grafana that serves the dashboards;
 	// the alerts' dashboard_url annotation starts with it. Default: none, so
@@ -89,9 +92,13 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	c.Selector = strings.TrimSpace(c.Selector)
-	if strings.ContainsAny(c.Selector, "{}") {
+	if strings.HasPrefix(c.Selector, "{") || strings.HasSuffix(c.Selector, "}") {
 		return c, &core.ConfigError{Field: "Config.Selector", Reason: "must be label matchers without braces"}
 	}
+	if why := checkSelector(c.Selector); why != "" {
+		return c, &core.ConfigError{Field: "Config.Selector", Reason: why}
+	}
+	c.Selector = strings.TrimRight(strings.TrimSpace(c.Selector), ", \t\r\n")
 	c.GrafanaURL = strings.TrimRight(c.GrafanaURL, "/")
 	return c, nil
 }
