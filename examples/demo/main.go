@@ -6,9 +6,9 @@
 // through the slog subscriber, prints a live summary each second, and ends
 // with a final summary.
 //
-//	go run ./examples/demo                    # 24s, then exits
-//	go run ./examples/demo -duration 0        # until Ctrl-C
-//	go run ./examples/demo -listen :9464 -profile degraded
+//	$ go run ./examples/demo                    # 24s, then exits
+//	$ go run ./examples/demo -duration 0        # until Ctrl-C
+//	$ go run ./examples/demo -listen :9464 -profile degraded
 package main
 
 import (

@@ -4,7 +4,7 @@
 // inside a transaction is reported and not retried, and RunInTx re-runs a
 // whole transaction. Every decision is printed from the bus.
 //
-//	go run ./examples/sql
+//	$ go run ./examples/sql
 package main
 
 import (
