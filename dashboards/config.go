@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,7 +24,8 @@ type Config struct {
 	Selector string
 	// GrafanaURL is the base URL of the Grafana that serves the dashboards;
 	// the alerts' dashboard_url annotation starts with it. Default: none, so
-	// the link is the path alone ("/d/redress-overview/...").
+	// the link is the path alone ("/d/redress-overview/..."). It must be an
+	// absolute http(s) URL (a sub-path is fine) without query or fragment.
 	GrafanaURL string
 	// RateWindow is the range of rate() in the rules. Default 5m. It must be
 	// at least four scrape intervals of your Prometheus.
@@ -100,6 +102,17 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.Selector = strings.TrimRight(strings.TrimSpace(c.Selector), ", \t\r\n")
 	c.GrafanaURL = strings.TrimRight(c.GrafanaURL, "/")
+	if c.GrafanaURL != "" {
+		u, err := url.Parse(c.GrafanaURL)
+		switch {
+		case err != nil:
+			return c, &core.ConfigError{Field: "Config.GrafanaURL", Reason: fmt.Sprintf("is not a URL: %v", err)}
+		case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+			return c, &core.ConfigError{Field: "Config.GrafanaURL", Reason: fmt.Sprintf("must be an absolute http(s) URL such as https://grafana.example.com, not %q", c.GrafanaURL)}
+		case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(c.GrafanaURL, "{} \t\n\"\\"):
+			return c, &core.ConfigError{Field: "Config.GrafanaURL", Reason: "must be a base URL without query, fragment, spaces, quotes or braces (the alerts' links append the dashboard path)"}
+		}
+	}
 	return c, nil
 }
 

@@ -94,3 +94,11 @@ func TestGoodSelectorsMakeValidPromQL(t *testing.T) {
 		})
 	}
 }
+
+func TestGrafanaURLAccepted(t *testing.T) {
+	for _, u := range []string{"https://grafana.example.com", "http://127.0.0.1:3000/", "https://example.com/grafana/"} {
+		if _, err := Generate(Config{GrafanaURL: u}); err != nil {
+			t.Errorf("GrafanaURL %q: %v", u, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,6 +89,9 @@ func labelNames(attrs []string) []string {
 func New(cfg Config) (*Subscriber, error) {
 	if cfg.Registerer == nil {
 		return nil, &core.ConfigError{Field: "Config.Registerer", Reason: "must not be nil (pass prometheus.DefaultRegisterer explicitly to use the global registry)"}
+	}
+	if rv := reflect.ValueOf(cfg.Registerer); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return nil, &core.ConfigError{Field: "Config.Registerer", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at registration)", cfg.Registerer)}
 	}
 	buckets := cfg.Buckets
 	if len(buckets) == 0 {

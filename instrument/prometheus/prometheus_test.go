@@ -42,6 +42,7 @@ func TestNewConfigErrors(t *testing.T) {
 		field string
 	}{
 		{"nil registerer", redressprom.Config{}, "Config.Registerer"},
+		{"typed-nil registerer", redressprom.Config{Registerer: (*prometheus.Registry)(nil)}, "Config.Registerer"},
 		{"decreasing buckets", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{1, 0.5}}, "Config.Buckets"},
 		{"repeated bucket", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{1, 1}}, "Config.Buckets"},
 		{"single NaN bucket", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{math.NaN()}}, "Config.Buckets"},
