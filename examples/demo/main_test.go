@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -220,5 +221,27 @@ func TestHealthyPhaseOpensNoBreaker(t *testing.T) {
 	text := out.String()
 	if strings.Contains(text, "circuit_opened") || !strings.Contains(text, "(opened 0 times)") {
 		t.Errorf("a breaker opened in the healthy phase:\n%s", text)
+	}
+}
+
+// TestHelpStatesTheOTLPDefault: -help gives the OTLP default the exporters
+// package really uses (plain http on 4318, or 4317 for grpc), as the README
+// does.
+func TestHelpStatesTheOTLPDefault(t *testing.T) {
+	cfg := defaults()
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var help strings.Builder
+	fs.SetOutput(&help)
+	cfg.flags(fs)
+	if err := fs.Parse([]string{"-help"}); err != flag.ErrHelp {
+		t.Fatalf("Parse(-help) = %v", err)
+	}
+	for _, want := range []string{"http://localhost:4318 in plain text", "http://localhost:4317 with OTEL_EXPORTER_OTLP_PROTOCOL=grpc"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("-help lacks %q:\n%s", want, help.String())
+		}
+	}
+	if strings.Contains(help.String(), "https://localhost") {
+		t.Errorf("-help gives an https default:\n%s", help.String())
 	}
 }
