@@ -24,10 +24,16 @@
 // Most callers want Do:
 //
 //	p, err := core.NewPolicy(core.PolicyConfig{Name: "users"})
-//	...
+//	if err != nil {
+//		return err // a *core.ConfigError naming the field
+//	}
 //	user, err := core.Do(ctx, p, func(ctx context.Context) (User, error) {
 //		return client.GetUser(ctx, id)
 //	})
+//	if err != nil {
+//		return err
+//	}
+//	fmt.Println(user.Name)
 //
 // # Events
 //

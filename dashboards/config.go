@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -16,11 +17,15 @@ import (
 // files committed in this directory are Generate(Config{}).
 type Config struct {
 	// Selector is extra label matchers added to every rule and panel query,
-	// without braces: `job=~"checkout.*"`. Default: none.
+	// without braces: `job=~"checkout.*", env!="dev"`. It must be a valid
+	// PromQL label-matcher list (classic label names; values quoted; the
+	// values of =~ and !~ valid regular expressions), else Generate and
+	// Queries return a *core.ConfigError on Config.Selector. Default: none.
 	Selector string
 	// GrafanaURL is the base URL of the Grafana that serves the dashboards;
 	// the alerts' dashboard_url annotation starts with it. Default: none, so
-	// the link is the path alone ("/d/redress-overview/...").
+	// the link is the path alone ("/d/redress-overview/..."). It must be an
+	// absolute http(s) URL (a sub-path is fine) without query or fragment.
 	GrafanaURL string
 	// RateWindow is the range of rate() in the rules. Default 5m. It must be
 	// at least four scrape intervals of your Prometheus.
@@ -89,10 +94,25 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	c.Selector = strings.TrimSpace(c.Selector)
-	if strings.ContainsAny(c.Selector, "{}") {
+	if strings.HasPrefix(c.Selector, "{") || strings.HasSuffix(c.Selector, "}") {
 		return c, &core.ConfigError{Field: "Config.Selector", Reason: "must be label matchers without braces"}
 	}
+	if why := checkSelector(c.Selector); why != "" {
+		return c, &core.ConfigError{Field: "Config.Selector", Reason: why}
+	}
+	c.Selector = strings.TrimRight(strings.TrimSpace(c.Selector), ", \t\r\n")
 	c.GrafanaURL = strings.TrimRight(c.GrafanaURL, "/")
+	if c.GrafanaURL != "" {
+		u, err := url.Parse(c.GrafanaURL)
+		switch {
+		case err != nil:
+			return c, &core.ConfigError{Field: "Config.GrafanaURL", Reason: fmt.Sprintf("is not a URL: %v", err)}
+		case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+			return c, &core.ConfigError{Field: "Config.GrafanaURL", Reason: fmt.Sprintf("must be an absolute http(s) URL such as https://grafana.example.com, not %q", c.GrafanaURL)}
+		case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(c.GrafanaURL, "{} \t\n\"\\"):
+			return c, &core.ConfigError{Field: "Config.GrafanaURL", Reason: "must be a base URL without query, fragment, spaces, quotes or braces (the alerts' links append the dashboard path)"}
+		}
+	}
 	return c, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,6 +264,13 @@ func TestConfigErrors(t *testing.T) {
 		{"latency above buckets", Config{LatencyP99: time.Minute}, "Config.LatencyP99"},
 		{"latency below buckets", Config{LatencyP99: time.Millisecond}, "Config.LatencyP99"},
 		{"selector with braces", Config{Selector: `{job="x"}`}, "Config.Selector"},
+		{"retry ratio NaN", Config{RetryRatio: math.NaN()}, "Config.RetryRatio"},
+		{"non-retryable ratio NaN", Config{NonRetryableRatio: math.NaN()}, "Config.NonRetryableRatio"},
+		{"grafana URL without scheme", Config{GrafanaURL: "grafana.example.com"}, "Config.GrafanaURL"},
+		{"grafana URL with another scheme", Config{GrafanaURL: "ftp://grafana.example.com"}, "Config.GrafanaURL"},
+		{"grafana URL with a query", Config{GrafanaURL: "https://grafana.example.com/?orgId=1"}, "Config.GrafanaURL"},
+		{"grafana URL with a template", Config{GrafanaURL: "https://grafana.example.com/{{ $x }}"}, "Config.GrafanaURL"},
+		{"grafana URL unparsable", Config{GrafanaURL: "https://gra fana.example.com"}, "Config.GrafanaURL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -168,4 +170,19 @@ func Alerts() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Write writes files under dir, creating dir and the folders the paths name
+// (grafana/, prometheus/). It returns the first error, naming the file.
+func Write(dir string, files []File) error {
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("dashboards: writing %s: %w", f.Path, err)
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			return fmt.Errorf("dashboards: writing %s: %w", f.Path, err)
+		}
+	}
+	return nil
 }

@@ -61,13 +61,28 @@ func (g *generator) recording() ruleGroup {
 	return ruleGroup{name: "redress.recording", rules: []rule{
 		{record: g.recCalls(), expr: rate(series(op, "_count"), g.ruleSel(), jobPolicyOp...)},
 		{record: g.recNonRetryable(), expr: rate(series(op, "_count"),
-			g.ruleSel(eq(lStop, core.StopNonRetryableClass.String())), jobPolicyOp...)},
+			g.ruleSel(eq(lStop, core.StopNonRetryableClass.String()), re(lClass, nonRetryableClasses())), jobPolicyOp...)},
 		{record: g.recRetries(), expr: rate(telemetry.Retries.Prom, g.ruleSel(), jobPolicyOp...)},
 		{record: g.recRetryRatio(), expr: g.recRetries() + " / " + g.recCalls()},
 		{record: g.recP99(), expr: fmt.Sprintf("histogram_quantile(0.99, %s)",
 			rate(series(op, "_bucket"), g.ruleSel(), append(append([]string{}, jobPolicyOp...), "le")...))},
 		{record: g.recBudgetRejections(), expr: rate(telemetry.BudgetRejections.Prom, g.ruleSel(), "job", lPolicy)},
 	}}
+}
+
+// nonRetryableClasses is the regexp alternation of the classes that are
+// never retried ("permanent|permission|auth"). A call of a retryable class
+// can stop with StopNonRetryableClass too, when the wrapper declined to
+// retry it for safety (a non-idempotent method, core.NoRetry): those keep
+// their real class and are not counted as non-retryable failures.
+func nonRetryableClasses() string {
+	var out []string
+	for _, c := range core.Classes() {
+		if !c.Retryable() {
+			out = append(out, c.String())
+		}
+	}
+	return strings.Join(out, "|")
 }
 
 func (g *generator) dashboardURL() string {
@@ -113,8 +128,8 @@ func (g *generator) alerts() ruleGroup {
 		{alert: alertNonRetryable, forDur: c.For, severity: "warning",
 			expr:    fmt.Sprintf("%s / %s > %g", g.recNonRetryable(), g.recCalls(), c.NonRetryableRatio),
 			summary: "Calls to " + where + " fail with non-retryable classes.",
-			description: fmt.Sprintf("More than %g%% of the calls of %s stop with a non-retryable class (auth, permission or permanent) over %s: a caller bug, an expired credential or a changed API, which retries cannot fix.",
-				c.NonRetryableRatio*100, where, promDuration(c.RateWindow)),
+			description: fmt.Sprintf("More than %g%% of the calls of %s failed over %s with a class that is never retried (%s): a caller bug, an expired credential or a changed API, which retries cannot fix. Failures of retryable classes that were not retried for safety (a non-idempotent method, core.NoRetry) are not counted here.",
+				c.NonRetryableRatio*100, where, promDuration(c.RateWindow), strings.ReplaceAll(nonRetryableClasses(), "|", ", ")),
 		},
 		{alert: alertHighLatency, forDur: c.For, severity: "warning",
 			expr:    fmt.Sprintf("%s > %g", g.recP99(), c.LatencyP99.Seconds()),

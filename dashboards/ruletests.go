@@ -129,12 +129,16 @@ func (g *generator) alertTests() []alertTest {
 	// Non-retryable failures: a share well above the threshold versus none.
 	{
 		r := min(2*c.NonRetryableRatio, (1+c.NonRetryableRatio)/2)
+		// unsafe's calls all stop unretried with a retryable class (server
+		// errors of a non-idempotent method): not a non-retryable failure.
+		unsafe := map[string]string{"job": job, lPolicy: "orders", lOperation: "/orders.Orders/Create"}
 		tests = append(tests, alertTest{
-			name: fmt.Sprintf("non-retryable failures fire above %g of calls", c.NonRetryableRatio), alert: alertNonRetryable,
+			name: fmt.Sprintf("non-retryable failures fire above %g of calls, not for server errors not retried for safety", c.NonRetryableRatio), alert: alertNonRetryable,
 			series: []inputSeries{
 				{calls, with(bad, lOutcome, oc(core.OutcomeFailure), lStop, sr(core.StopNonRetryableClass), lClass, core.ClassPermanent.String()), counter(ratioCalls * r)},
 				{calls, with(bad, lOutcome, oc(core.OutcomeSuccess), lStop, sr(core.StopNone)), counter(ratioCalls * (1 - r))},
 				{calls, with(good, lOutcome, oc(core.OutcomeSuccess), lStop, sr(core.StopNone)), counter(ratioCalls)},
+				{calls, with(unsafe, lOutcome, oc(core.OutcomeFailure), lStop, sr(core.StopNonRetryableClass), lClass, core.ClassServerError.String()), counter(ratioCalls)},
 			},
 			evals: []alertCase{
 				{at: c.For},

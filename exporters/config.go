@@ -25,7 +25,11 @@ type Config struct {
 	// OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / _METRICS_PROTOCOL, else
 	// OTEL_EXPORTER_OTLP_PROTOCOL, else "http/protobuf" (the specification's
 	// default). The endpoint, headers, TLS and timeouts come from the
-	// OTLP exporters' own OTEL_EXPORTER_OTLP_* variables.
+	// OTLP exporters' own OTEL_EXPORTER_OTLP_* variables. Without an
+	// endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or the signal's own) or TLS
+	// variable, the exporters send in plain text to the specification's
+	// defaults: http://localhost:4318 (http/protobuf) and
+	// http://localhost:4317 (grpc).
 	Protocol string
 	// MetricInterval is the period of the push metric exporters. Default
 	// OTEL_METRIC_EXPORT_INTERVAL (milliseconds), else 60s.

@@ -25,7 +25,17 @@
 // # Example
 //
 //	tel, err := redressexport.New(ctx, redressexport.Config{ServiceName: "checkout"})
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	defer tel.Shutdown(context.Background())
 //	sub, err := redressotel.New(redressotel.Config{TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider})
+//	if err != nil {
+//		return err
+//	}
+//	policy, err := core.NewPolicy(core.PolicyConfig{Name: "users", Bus: core.NewBus(sub)})
+//	if err != nil {
+//		return err
+//	}
+//	return policy.Run(ctx, ping) // exported spans and metrics
 package redressexport

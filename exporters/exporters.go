@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,9 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	traces := pick(cfg.Traces, env("OTEL_TRACES_EXPORTER"), "otlp")
 	metrics := pick(cfg.Metrics, env("OTEL_METRICS_EXPORTER"), "otlp")
 	console := cfg.Console
+	if typedNil(console) {
+		return nil, &core.ConfigError{Field: "Config.Console", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would fail at the first write): leave it nil for os.Stdout", console)}
+	}
 	if console == nil {
 		console = os.Stdout
 	}
@@ -112,10 +116,19 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 			return fail(err)
 		}
 		var exp sdktrace.SpanExporter
+		plain := plainDefault("TRACES")
 		if proto == "grpc" {
-			exp, err = otlptracegrpc.New(ctx)
+			var opts []otlptracegrpc.Option
+			if plain {
+				opts = append(opts, otlptracegrpc.WithInsecure())
+			}
+			exp, err = otlptracegrpc.New(ctx, opts...)
 		} else {
-			exp, err = otlptracehttp.New(ctx)
+			var opts []otlptracehttp.Option
+			if plain {
+				opts = append(opts, otlptracehttp.WithInsecure())
+			}
+			exp, err = otlptracehttp.New(ctx, opts...)
 		}
 		if err != nil {
 			return fail(fmt.Errorf("redressexport: OTLP trace exporter: %w", err))
@@ -136,7 +149,24 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 
 	// Metrics.
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithView(Views()...)}
-	for _, name := range strings.Split(metrics, ",") {
+	names := strings.Split(metrics, ",")
+	seen := map[string]bool{}
+	for _, name := range names {
+		name = strings.TrimSpace(name)
+		if name == "stdout" {
+			name = "console"
+		}
+		switch {
+		case name == "":
+			return fail(&core.ConfigError{Field: "Config.Metrics", Reason: fmt.Sprintf("has an empty entry in %q", metrics)})
+		case seen[name]:
+			return fail(&core.ConfigError{Field: "Config.Metrics", Reason: fmt.Sprintf("lists %q twice in %q (its metrics would be exported twice)", name, metrics)})
+		case name == "none" && len(names) > 1:
+			return fail(&core.ConfigError{Field: "Config.Metrics", Reason: fmt.Sprintf("lists none with other exporters in %q", metrics)})
+		}
+		seen[name] = true
+	}
+	for _, name := range names {
 		switch name = strings.TrimSpace(name); name {
 		case "otlp":
 			proto, err := protocol(cfg.Protocol, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL")
@@ -144,10 +174,19 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 				return fail(err)
 			}
 			var exp sdkmetric.Exporter
+			plain := plainDefault("METRICS")
 			if proto == "grpc" {
-				exp, err = otlpmetricgrpc.New(ctx)
+				var opts []otlpmetricgrpc.Option
+				if plain {
+					opts = append(opts, otlpmetricgrpc.WithInsecure())
+				}
+				exp, err = otlpmetricgrpc.New(ctx, opts...)
 			} else {
-				exp, err = otlpmetrichttp.New(ctx)
+				var opts []otlpmetrichttp.Option
+				if plain {
+					opts = append(opts, otlpmetrichttp.WithInsecure())
+				}
+				exp, err = otlpmetrichttp.New(ctx, opts...)
 			}
 			if err != nil {
 				return fail(fmt.Errorf("redressexport: OTLP metric exporter: %w", err))
@@ -160,16 +199,13 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 			}
 			mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(interval))))
 		case "prometheus":
-			if t.Registry != nil {
-				continue
-			}
 			t.Registry = prometheus.NewRegistry()
 			exp, err := otelprom.New(otelprom.WithRegisterer(t.Registry))
 			if err != nil {
 				return fail(err)
 			}
 			mopts = append(mopts, sdkmetric.WithReader(exp))
-		case "none", "":
+		case "none":
 		default:
 			return fail(&core.ConfigError{Field: "Config.Metrics", Reason: fmt.Sprintf("unknown exporter %q (want otlp, console, prometheus or none)", name)})
 		}
@@ -212,6 +248,20 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// plainDefault reports whether the OTLP exporter of signal ("TRACES" or
+// "METRICS") is left with the default endpoint and no TLS setting, in which
+// case it must send in plain text: the specification's defaults are
+// http://localhost:4318 (http/protobuf) and http://localhost:4317 (grpc),
+// while the Go OTLP exporters alone would use TLS there.
+func plainDefault(signal string) bool {
+	for _, v := range []string{"ENDPOINT", "INSECURE", "CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"} {
+		if env("OTEL_EXPORTER_OTLP_"+v) != "" || env("OTEL_EXPORTER_OTLP_"+signal+"_"+v) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 func env(k string) string { return strings.ToLower(strings.TrimSpace(os.Getenv(k))) }
 
 func pick(vals ...string) string {
@@ -234,4 +284,17 @@ func protocol(cfg, specific string) (string, error) {
 		field = specific + " / OTEL_EXPORTER_OTLP_PROTOCOL"
 	}
 	return "", &core.ConfigError{Field: field, Reason: fmt.Sprintf("unsupported protocol %q (want grpc or http/protobuf)", p)}
+}
+
+// typedNil reports whether v is a non-nil interface holding a nil pointer,
+// map, func, slice or channel.
+func typedNil(v any) bool {
+	if v == nil {
+		return false
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }

@@ -1,11 +1,14 @@
 package redressexport_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +186,11 @@ func TestConfigErrors(t *testing.T) {
 		{"negative interval", redressexport.Config{MetricInterval: -time.Second}, nil, "Config.MetricInterval"},
 		{"bad env interval", redressexport.Config{}, map[string]string{"OTEL_METRIC_EXPORT_INTERVAL": "soon"}, "OTEL_METRIC_EXPORT_INTERVAL"},
 		{"env exporter", redressexport.Config{}, map[string]string{"OTEL_TRACES_EXPORTER": "jaeger"}, "Config.Traces"},
+		{"metrics exporter twice", redressexport.Config{Traces: "none", Metrics: "console,stdout"}, nil, "Config.Metrics"},
+		{"none with another metrics exporter", redressexport.Config{Traces: "none", Metrics: "none,prometheus"}, nil, "Config.Metrics"},
+		{"empty metrics entry", redressexport.Config{Traces: "none", Metrics: "prometheus,"}, nil, "Config.Metrics"},
+		{"env metrics exporter twice", redressexport.Config{Traces: "none"}, map[string]string{"OTEL_METRICS_EXPORTER": "prometheus,prometheus"}, "Config.Metrics"},
+		{"typed-nil console", redressexport.Config{Traces: "console", Metrics: "none", Console: (*bytes.Buffer)(nil)}, nil, "Config.Console"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
@@ -208,5 +216,56 @@ func TestNoneExportsNothingAndShutsDown(t *testing.T) {
 	}
 	if err := tel.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// clearOTLPEnv unsets every OTEL_* variable that would change where or how
+// the OTLP exporters send (restored after the test).
+func clearOTLPEnv(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "OTEL_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+// With no OTEL_EXPORTER_OTLP_ENDPOINT, spans and metrics go in plain text
+// to the specification's defaults, http://localhost:4318 (http/protobuf)
+// and http://localhost:4317 (grpc): a real plain receiver on those ports
+// gets them.
+func TestDefaultEndpointIsPlainText(t *testing.T) {
+	for _, tc := range []struct{ proto, port string }{{"http/protobuf", "4318"}, {"grpc", "4317"}} {
+		t.Run(strings.ReplaceAll(tc.proto, "/", "_"), func(t *testing.T) {
+			clearOTLPEnv(t)
+			lis, err := net.Listen("tcp", "127.0.0.1:"+tc.port)
+			if err != nil {
+				if os.Getenv("REDRESS_REQUIRE_SERVICES") == "1" {
+					t.Fatalf("the default OTLP port is taken: %v", err)
+				}
+				t.Skipf("the default OTLP port is taken: %v", err)
+			}
+			r := &receiver{}
+			if tc.proto == "grpc" {
+				r.serveGRPC(t, lis)
+			} else {
+				r.serveHTTP(t, lis)
+			}
+			tel, err := redressexport.New(context.Background(), redressexport.Config{ServiceName: "checkout", Protocol: tc.proto})
+			if err != nil {
+				t.Fatal(err)
+			}
+			demo(t, tel)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := tel.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown (flushing to the default endpoint): %v", err)
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if len(r.spans) == 0 || len(r.metrics) == 0 {
+				t.Fatalf("the receiver on the default port got %d span and %d metric batches, want both", len(r.spans), len(r.metrics))
+			}
+		})
 	}
 }

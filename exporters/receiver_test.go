@@ -57,6 +57,12 @@ func (r *receiver) startGRPC(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r.serveGRPC(t, lis)
+}
+
+// serveGRPC serves the receiver over gRPC (plain text) on lis.
+func (r *receiver) serveGRPC(t *testing.T, lis net.Listener) string {
+	t.Helper()
 	srv := grpc.NewServer()
 	colltrace.RegisterTraceServiceServer(srv, r)
 	collmetrics.RegisterMetricsServiceServer(srv, metricsService{r: r})
@@ -73,6 +79,12 @@ func (r *receiver) startHTTP(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r.serveHTTP(t, lis)
+}
+
+// serveHTTP serves the receiver over plain OTLP/HTTP (protobuf) on lis.
+func (r *receiver) serveHTTP(t *testing.T, lis net.Listener) string {
+	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, req *http.Request) {
 		var in colltrace.ExportTraceServiceRequest

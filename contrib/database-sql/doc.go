@@ -54,12 +54,14 @@
 //	db, err := redresssql.Open("pgx", dsn, redresssql.Config{Policy: core.PolicyConfig{
 //		Name: "users-db", Breaker: breaker, Bus: bus,
 //	}})
-//	...
+//	if err != nil {
+//		return err
+//	}
 //	ctx = redresssql.WithOperation(ctx, "GetUser")
 //	err = db.QueryRowContext(ctx, "SELECT name FROM users WHERE id = $1", id).Scan(&name)
 //
 //	err = redresssql.RunInTx(ctx, db, &sql.TxOptions{Isolation: sql.LevelSerializable},
-//		func(ctx context.Context, tx *sql.Tx) error { ... })
+//		func(ctx context.Context, tx *sql.Tx) error { return nil /* all work through tx */ })
 //
 // # Drivers
 //

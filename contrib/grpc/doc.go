@@ -12,6 +12,10 @@
 //		grpc.WithTransportCredentials(creds),
 //		grpc.WithDisableRetry(), // one retry layer: redress
 //	)...)
+//	if err != nil {
+//		return err
+//	}
+//	defer conn.Close()
 //
 // # What is retried
 //
@@ -28,6 +32,14 @@
 //	ic, err := redressgrpc.New(redressgrpc.Config{
 //		Idempotent: []string{"/inventory.v1.Inventory/Get", "grpc.health.v1.Health"},
 //	})
+//	if err != nil {
+//		return err
+//	}
+//	conn, err := grpc.NewClient(addr, ic.DialOptions()...)
+//	if err != nil {
+//		return err
+//	}
+//	defer conn.Close()
 //
 // For any other method such a failure is marked core.NoRetry (reason
 // grpc_not_idempotent): the call stops after it with

@@ -4,8 +4,15 @@
 // http.Client.Transport and nothing else changes:
 //
 //	rt, err := redresshttp.NewTransport(nil, redresshttp.Config{Bus: bus})
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	client := &http.Client{Transport: rt}
+//	resp, err := client.Get("https://api.example.com/users/42")
+//	if err != nil {
+//		return err
+//	}
+//	defer resp.Body.Close()
 //
 // # What is retried
 //

@@ -9,6 +9,6 @@
 //	f := coretest.FailTimes(2, coretest.ClassErr(core.ClassTransient))
 //	p, rec, clk, _ := coretest.NewRecordingPolicy(core.PolicyConfig{})
 //	err := p.Run(ctx, f.Op())
-//	// err == nil, f.Calls() == 3, len(clk.Sleeps()) == 2,
-//	// rec.Names() ends with "success".
+//	fmt.Println(err, f.Calls(), len(clk.Sleeps()), rec.Names())
+//	// <nil> 3 2 [... success]
 package coretest

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -115,8 +116,24 @@ func TestDashboardsAndRulesAgainstPrometheus(t *testing.T) {
 		t.Errorf("RedressCircuitOpen not firing at the end of the outage; active alerts: %v", as)
 	}
 
-	// Recovery: evaluate everything while the target is still up.
-	time.Sleep(1500 * time.Millisecond)
+	// Recovery: evaluate everything while the target is still up, once
+	// Prometheus holds a few scrapes of the recovery phase (polled, with a
+	// generous deadline, instead of a fixed sleep).
+	recoveryAt := time.Now()
+	scraped := func() bool {
+		res, err := prom.Query(ctx, `timestamp(up{job="redress-demo"} == 1)`)
+		if err != nil || len(res) == 0 {
+			return false
+		}
+		v, _ := res[0].Value[1].(string)
+		ts, err := strconv.ParseFloat(v, 64)
+		return err == nil && ts >= float64(recoveryAt.Add(3*scrapeEvery).UnixMilli())/1000
+	}
+	for deadline := time.Now().Add(15 * time.Second); !scraped(); sleepCtx(ctx, scrapeEvery) {
+		if time.Now().After(deadline) {
+			t.Fatal("prometheus did not scrape the recovery phase within 15s")
+		}
+	}
 	queries, err := dashboards.Queries(dashboards.Config{})
 	if err != nil {
 		t.Fatal(err)

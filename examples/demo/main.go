@@ -6,9 +6,9 @@
 // through the slog subscriber, prints a live summary each second, and ends
 // with a final summary.
 //
-//	go run ./examples/demo                    # 24s, then exits
-//	go run ./examples/demo -duration 0        # until Ctrl-C
-//	go run ./examples/demo -listen :9464 -profile degraded
+//	$ go run ./examples/demo                    # 24s, then exits
+//	$ go run ./examples/demo -duration 0        # until Ctrl-C
+//	$ go run ./examples/demo -listen :9464 -profile degraded
 package main
 
 import (
@@ -71,12 +71,7 @@ func defaults() config {
 
 func main() {
 	cfg := defaults()
-	flag.DurationVar(&cfg.duration, "duration", cfg.duration, "how long to run; 0 runs until Ctrl-C, repeating the profile")
-	flag.StringVar(&cfg.listen, "listen", cfg.listen, "address of the Prometheus /metrics endpoint")
-	flag.StringVar(&cfg.profile, "profile", cfg.profile, "fault profile: "+profileNames())
-	flag.IntVar(&cfg.workers, "workers", cfg.workers, "concurrent clients per upstream")
-	flag.StringVar(&cfg.logMode, "log", cfg.logMode, "events logged through slog: breaker, all or none")
-	flag.StringVar(&cfg.otel, "otel", cfg.otel, `also export spans and metrics through OpenTelemetry: "otlp" (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318) or "console"`)
+	cfg.flags(flag.CommandLine)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,6 +81,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// flags defines the command-line flags of cfg on fs.
+func (cfg *config) flags(fs *flag.FlagSet) {
+	fs.DurationVar(&cfg.duration, "duration", cfg.duration, "how long to run; 0 runs until Ctrl-C, repeating the profile")
+	fs.StringVar(&cfg.listen, "listen", cfg.listen, "address of the Prometheus /metrics endpoint")
+	fs.StringVar(&cfg.profile, "profile", cfg.profile, "fault profile: "+profileNames())
+	fs.IntVar(&cfg.workers, "workers", cfg.workers, "concurrent clients per upstream")
+	fs.StringVar(&cfg.logMode, "log", cfg.logMode, "events logged through slog: breaker, all or none")
+	fs.StringVar(&cfg.otel, "otel", cfg.otel, `also export spans and metrics through OpenTelemetry: "otlp" (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318 in plain text, or http://localhost:4317 with OTEL_EXPORTER_OTLP_PROTOCOL=grpc) or "console"`)
 }
 
 // syncWriter serialises writes of the summary and the log records.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"net/http"
 	"strings"
@@ -113,7 +114,7 @@ func TestRunCycle(t *testing.T) {
 func TestRunUntilCanceled(t *testing.T) {
 	cfg := shortConfig(0)
 	ctx, cancel := context.WithCancel(context.Background())
-	cfg.onListen = func(string) { time.AfterFunc(700*time.Millisecond, cancel) }
+	cfg.onListen = func(string) { cancel() } // Ctrl-C as soon as the demo serves
 	var out lockedBuffer
 	start := time.Now()
 	if err := run(ctx, cfg, &out); err != nil {
@@ -240,5 +241,27 @@ func TestOutagePhaseRetriesOrders(t *testing.T) {
 	}
 	if !strings.Contains(text, "orders-db=open") {
 		t.Errorf("the orders breaker did not open in the outage phase:\n%s", text)
+	}
+}
+
+// TestHelpStatesTheOTLPDefault: -help gives the OTLP default the exporters
+// package really uses (plain http on 4318, or 4317 for grpc), as the README
+// does.
+func TestHelpStatesTheOTLPDefault(t *testing.T) {
+	cfg := defaults()
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var help strings.Builder
+	fs.SetOutput(&help)
+	cfg.flags(fs)
+	if err := fs.Parse([]string{"-help"}); err != flag.ErrHelp {
+		t.Fatalf("Parse(-help) = %v", err)
+	}
+	for _, want := range []string{"http://localhost:4318 in plain text", "http://localhost:4317 with OTEL_EXPORTER_OTLP_PROTOCOL=grpc"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("-help lacks %q:\n%s", want, help.String())
+		}
+	}
+	if strings.Contains(help.String(), "https://localhost") {
+		t.Errorf("-help gives an https default:\n%s", help.String())
 	}
 }

@@ -3,7 +3,7 @@
 // two dial options classify, retry, guard and observe every call. Each
 // decision is printed by a small subscriber.
 //
-//	go run ./examples/grpc
+//	$ go run ./examples/grpc
 package main
 
 import (

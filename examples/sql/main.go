@@ -4,7 +4,7 @@
 // inside a transaction is reported and not retried, and RunInTx re-runs a
 // whole transaction. Every decision is printed from the bus.
 //
-//	go run ./examples/sql
+//	$ go run ./examples/sql
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -36,14 +37,21 @@ func main() {
 	}
 }
 
-// printer prints the retry and terminal events.
-type printer struct{ w io.Writer }
+// printer prints the retry and terminal events; onRetry, if set, runs
+// after a retry event is printed.
+type printer struct {
+	w       io.Writer
+	onRetry func()
+}
 
 func (p printer) Events() core.EventSet { return core.TerminalEvents | core.EventsOf(core.EventRetry) }
 func (p printer) Handle(_ context.Context, e core.Event) {
 	switch e.Kind {
 	case core.EventRetry:
 		fmt.Fprintf(p.w, "  %-18s retry  class=%s reason=%s\n", e.Operation, e.Class, e.Reason)
+		if p.onRetry != nil {
+			p.onRetry()
+		}
 	case core.EventSuccess:
 		if e.Outcome == core.OutcomeSuccessAfterRetry {
 			fmt.Fprintf(p.w, "  %-18s %s after %d attempts\n", e.Operation, e.Outcome, e.Attempt)
@@ -62,14 +70,35 @@ func (c connector) Connect(context.Context) (driver.Conn, error) { return c.d.Op
 func (c connector) Driver() driver.Driver                        { return c.d }
 
 // run runs the demonstration on the SQLite file path; hold is how long the
-// other connection keeps the write lock.
+// other connection keeps the write lock. With hold 0 (the test) the other
+// connection commits at the first retry instead, so the run does not depend
+// on timing: the retried statement then finds the lock free.
 func run(ctx context.Context, path string, hold time.Duration, w io.Writer) error {
+	var (
+		mu     sync.Mutex
+		commit func() // commits the current lock holder's transaction, once
+	)
+	commitNow := func() {
+		mu.Lock()
+		f := commit
+		commit = nil
+		mu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+	pr := printer{w: w}
+	backoff := hold / 4
+	if hold == 0 {
+		pr.onRetry = commitNow
+		backoff = time.Millisecond
+	}
 	d, err := redresssql.Wrap(&sqlite.Driver{}, redresssql.Config{Policy: core.PolicyConfig{
 		Name: "example",
-		Bus:  core.NewBus(printer{w}),
+		Bus:  core.NewBus(pr),
 		Retry: core.RetryConfig{
 			MaxAttempts: 10,
-			Strategy:    core.Constant(hold / 4),
+			Strategy:    core.Constant(backoff),
 		},
 	}})
 	if err != nil {
@@ -94,13 +123,21 @@ func run(ctx context.Context, path string, hold time.Duration, w io.Writer) erro
 			return nil, err
 		}
 		done := make(chan error, 1)
-		go func() {
-			time.Sleep(hold)
+		mu.Lock()
+		commit = func() {
 			_, err := c.ExecContext(ctx, "COMMIT")
 			c.Close()
 			done <- err
-		}()
+		}
+		mu.Unlock()
+		if hold > 0 {
+			go func() {
+				time.Sleep(hold)
+				commitNow()
+			}()
+		}
 		return func() {
+			commitNow() // if neither the timer nor a retry did
 			if err := <-done; err != nil {
 				fmt.Fprintf(w, "  lock holder: %v\n", err)
 			}

@@ -10,13 +10,16 @@ import (
 // Config configures New. The zero value records spans and metrics through
 // the global providers.
 type Config struct {
-	// TracerProvider makes the spans. Default otel.GetTracerProvider().
+	// TracerProvider makes the spans. Default otel.GetTracerProvider(). A
+	// typed nil (a nil *sdktrace.TracerProvider) is a construction error, as
+	// it is for MeterProvider.
 	TracerProvider trace.TracerProvider
 	// MeterProvider makes the instruments. Default otel.GetMeterProvider().
 	MeterProvider metric.MeterProvider
 	// DisableSpans turns spans off (metrics only). Default false.
 	DisableSpans bool
-	// DisableMetrics turns metrics off (spans only). Default false.
+	// DisableMetrics turns metrics off (spans only). Default false. Setting
+	// both DisableSpans and DisableMetrics is a construction error.
 	DisableMetrics bool
 	// AttemptsAsEvents records each attempt as an "attempt" span event on
 	// the operation span instead of a child span. Client spans made inside
@@ -30,7 +33,7 @@ type Config struct {
 	// span; the exported spans are the same either way.
 	StartAttributes bool
 	// Policies are declared at construction (see Subscriber.Declare).
-	// Default none.
+	// Default none. No entry may be nil.
 	Policies []*core.Policy
 	// RedactError returns the text recorded for an error (span status
 	// description and exception.message); "" records none. Default

@@ -54,6 +54,12 @@
 // # Example
 //
 //	sub, err := redressotel.New(redressotel.Config{}) // global providers
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	policy, err := core.NewPolicy(core.PolicyConfig{Name: "users", Bus: core.NewBus(sub)})
+//	if err != nil {
+//		return err
+//	}
+//	return policy.Run(ctx, ping) // a span and metrics per call
 package redressotel

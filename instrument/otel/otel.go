@@ -3,6 +3,7 @@ package redressotel
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
@@ -49,6 +50,20 @@ const metricEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.Ev
 // New returns a subscriber, or the error of the meter that refused an
 // instrument.
 func New(cfg Config) (*Subscriber, error) {
+	if cfg.DisableSpans && cfg.DisableMetrics {
+		return nil, &core.ConfigError{Field: "Config.DisableMetrics", Reason: "must not be set together with DisableSpans (the subscriber would record nothing)"}
+	}
+	if typedNil(cfg.TracerProvider) {
+		return nil, &core.ConfigError{Field: "Config.TracerProvider", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first span): leave it nil for the global provider", cfg.TracerProvider)}
+	}
+	if typedNil(cfg.MeterProvider) {
+		return nil, &core.ConfigError{Field: "Config.MeterProvider", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at construction): leave it nil for the global provider", cfg.MeterProvider)}
+	}
+	for i, p := range cfg.Policies {
+		if p == nil {
+			return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Policies[%d]", i), Reason: "must not be nil"}
+		}
+	}
 	s := &Subscriber{spans: !cfg.DisableSpans, asEvents: cfg.AttemptsAsEvents, startAttrs: cfg.StartAttributes, redact: cfg.RedactError}
 	if s.redact == nil {
 		s.redact = func(err error) string { return err.Error() }
@@ -182,4 +197,17 @@ func appendStatus(a []attribute.KeyValue, l *core.Labels) []attribute.KeyValue {
 		a = append(a, attribute.String(telemetry.AttrRPCStatusCode, l.RPCStatusCode))
 	}
 	return a
+}
+
+// typedNil reports whether v is a non-nil interface holding a nil pointer,
+// map, func, slice or channel.
+func typedNil(v any) bool {
+	if v == nil {
+		return false
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }

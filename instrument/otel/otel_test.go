@@ -536,3 +536,24 @@ func TestSameNamedPoliciesFoldIntoOnePoint(t *testing.T) {
 	check("closed")
 	runtime.KeepAlive(pa)
 }
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		cfg   redressotel.Config
+		field string
+	}{
+		{"spans and metrics both disabled", redressotel.Config{DisableSpans: true, DisableMetrics: true}, "Config.DisableMetrics"},
+		{"typed-nil tracer provider", redressotel.Config{TracerProvider: (*sdktrace.TracerProvider)(nil)}, "Config.TracerProvider"},
+		{"typed-nil meter provider", redressotel.Config{MeterProvider: (*sdkmetric.MeterProvider)(nil)}, "Config.MeterProvider"},
+		{"nil policy", redressotel.Config{Policies: []*core.Policy{nil}}, "Config.Policies[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := redressotel.New(tc.cfg)
+			var ce *core.ConfigError
+			if !errors.As(err, &ce) || ce.Field != tc.field {
+				t.Fatalf("err = %v, want ConfigError on %s", err, tc.field)
+			}
+		})
+	}
+}

@@ -6,16 +6,16 @@
 // types, label names and units: seconds, with explicit buckets from 5 ms to
 // 10 s), so one dashboard and one set of alert rules serve both pipelines:
 //
-//	redress_operation_duration_seconds   histogram  one logical call
-//	redress_attempt_duration_seconds     histogram  one attempt
-//	redress_retries_total                counter    retries scheduled
-//	redress_retry_delay_seconds          histogram  chosen backoff
-//	redress_events_total                 counter    one per event, label redress_event
-//	redress_budget_rejections_total      counter    retries denied by the budget
-//	redress_budget_utilization_ratio     gauge      share of the budget in use (at scrape)
-//	redress_circuit_breaker_state        gauge      1 for the current state (at scrape)
-//	redress_circuit_breaker_transitions_total counter state changes
-//	redress_circuit_breaker_rejections_total  counter calls refused
+//   - redress_operation_duration_seconds (histogram): one logical call
+//   - redress_attempt_duration_seconds (histogram): one attempt
+//   - redress_retries_total (counter): retries scheduled
+//   - redress_retry_delay_seconds (histogram): chosen backoff
+//   - redress_events_total (counter): one per event, label redress_event
+//   - redress_budget_rejections_total (counter): retries denied by the budget
+//   - redress_budget_utilization_ratio (gauge): share of the budget in use (at scrape)
+//   - redress_circuit_breaker_state (gauge): 1 for the current state (at scrape)
+//   - redress_circuit_breaker_transitions_total (counter): state changes
+//   - redress_circuit_breaker_rejections_total (counter): calls refused
 //
 // The subscriber takes a prometheus.Registerer and never touches the global
 // registry by itself; New returns the registration error on a conflict.
@@ -41,7 +41,13 @@
 //
 //	reg := prometheus.NewRegistry()
 //	sub, err := redressprom.New(redressprom.Config{Registerer: reg})
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	policy, err := core.NewPolicy(core.PolicyConfig{Name: "users", Bus: core.NewBus(sub)})
+//	if err != nil {
+//		return err
+//	}
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//	return policy.Run(ctx, ping) // counted and timed
 package redressprom

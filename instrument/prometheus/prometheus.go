@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,13 +90,27 @@ func New(cfg Config) (*Subscriber, error) {
 	if cfg.Registerer == nil {
 		return nil, &core.ConfigError{Field: "Config.Registerer", Reason: "must not be nil (pass prometheus.DefaultRegisterer explicitly to use the global registry)"}
 	}
+	if rv := reflect.ValueOf(cfg.Registerer); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return nil, &core.ConfigError{Field: "Config.Registerer", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at registration)", cfg.Registerer)}
+	}
 	buckets := cfg.Buckets
 	if len(buckets) == 0 {
 		buckets = telemetry.Buckets
 	}
-	for i := 1; i < len(buckets); i++ {
-		if !(buckets[i] > buckets[i-1]) {
+	for i, b := range buckets {
+		if math.IsNaN(b) || math.IsInf(b, 0) {
+			return nil, &core.ConfigError{Field: "Config.Buckets", Reason: fmt.Sprintf("must be finite numbers, but [%d] is %g (the +Inf bucket is implicit)", i, b)}
+		}
+		if i > 0 && !(b > buckets[i-1]) {
 			return nil, &core.ConfigError{Field: "Config.Buckets", Reason: "must be strictly increasing"}
+		}
+	}
+	if cfg.Events&^core.AllEvents != 0 {
+		return nil, &core.ConfigError{Field: "Config.Events", Reason: fmt.Sprintf("has bits %#x that are no event kind", uint32(cfg.Events&^core.AllEvents))}
+	}
+	for i, p := range cfg.Policies {
+		if p == nil {
+			return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Policies[%d]", i), Reason: "must not be nil"}
 		}
 	}
 	buckets = append([]float64(nil), buckets...)

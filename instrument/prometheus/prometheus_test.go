@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os/exec"
 	"runtime"
 	"sort"
@@ -41,8 +42,15 @@ func TestNewConfigErrors(t *testing.T) {
 		field string
 	}{
 		{"nil registerer", redressprom.Config{}, "Config.Registerer"},
+		{"typed-nil registerer", redressprom.Config{Registerer: (*prometheus.Registry)(nil)}, "Config.Registerer"},
 		{"decreasing buckets", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{1, 0.5}}, "Config.Buckets"},
 		{"repeated bucket", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{1, 1}}, "Config.Buckets"},
+		{"single NaN bucket", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{math.NaN()}}, "Config.Buckets"},
+		{"NaN bucket first", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{math.NaN(), 1}}, "Config.Buckets"},
+		{"+Inf bucket", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{1, math.Inf(1)}}, "Config.Buckets"},
+		{"-Inf bucket", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{math.Inf(-1), 1}}, "Config.Buckets"},
+		{"nil policy", redressprom.Config{Registerer: prometheus.NewRegistry(), Policies: []*core.Policy{nil}}, "Config.Policies[0]"},
+		{"unknown event bits", redressprom.Config{Registerer: prometheus.NewRegistry(), Events: 1 << 31}, "Config.Events"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := redressprom.New(tc.cfg)

@@ -12,7 +12,8 @@ import (
 // default levels.
 type Config struct {
 	// Handler receives the records. Default: slog.Default().Handler(),
-	// unless Handlers or Routes are set.
+	// unless Handlers or Routes are set. A typed nil (a nil
+	// *slog.JSONHandler) is a construction error.
 	Handler slog.Handler
 	// Handlers are more handlers that each receive every record they are
 	// enabled for (fan-out with slog-multi). A handler that returns an error
@@ -29,7 +30,8 @@ type Config struct {
 	// circuit_closed Info.
 	Levels map[core.EventKind]slog.Level
 	// Events is the set of events logged. Default every event but the
-	// operation_start and attempt_start markers.
+	// operation_start and attempt_start markers. Bits that are no event kind
+	// are a construction error.
 	Events core.EventSet
 	// RedactError returns the text logged for an event's error, under the
 	// "error" key; "" omits the key. Default err.Error(). The error message

@@ -32,6 +32,12 @@
 //		Handler: slog.NewJSONHandler(os.Stderr, nil),
 //		Routes:  []redressslog.Route{{Events: core.CircuitEvents, Handler: alerts}},
 //	})
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	policy, err := core.NewPolicy(core.PolicyConfig{Name: "users", Bus: core.NewBus(sub)})
+//	if err != nil {
+//		return err
+//	}
+//	return policy.Run(ctx, ping) // logs retries, failures and breaker changes
 package redressslog

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -74,6 +75,12 @@ func DefaultLevel(k core.EventKind) slog.Level {
 
 // New returns a subscriber, or a *core.ConfigError naming the invalid field.
 func New(cfg Config) (*Subscriber, error) {
+	if cfg.Events&^core.AllEvents != 0 {
+		return nil, &core.ConfigError{Field: "Config.Events", Reason: fmt.Sprintf("has bits %#x that are no event kind", uint32(cfg.Events&^core.AllEvents))}
+	}
+	if typedNil(cfg.Handler) {
+		return nil, &core.ConfigError{Field: "Config.Handler", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first record): leave it nil for slog.Default", cfg.Handler)}
+	}
 	s := &Subscriber{events: cfg.Events, redact: cfg.RedactError, onError: cfg.OnError}
 	if s.events == 0 {
 		s.events = DefaultEvents
@@ -96,7 +103,7 @@ func New(cfg Config) (*Subscriber, error) {
 		hs = append(hs, cfg.Handler)
 	}
 	for i, h := range cfg.Handlers {
-		if h == nil {
+		if h == nil || typedNil(h) {
 			return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Handlers[%d]", i), Reason: "must not be nil"}
 		}
 		hs = append(hs, h)
@@ -104,11 +111,14 @@ func New(cfg Config) (*Subscriber, error) {
 	if len(cfg.Routes) > 0 {
 		r := slogmulti.Router()
 		for i, rt := range cfg.Routes {
-			if rt.Handler == nil {
+			if rt.Handler == nil || typedNil(rt.Handler) {
 				return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Routes[%d].Handler", i), Reason: "must not be nil"}
 			}
 			if rt.Events == 0 {
 				return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Routes[%d].Events", i), Reason: "must not be empty"}
+			}
+			if rt.Events&^core.AllEvents != 0 {
+				return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Routes[%d].Events", i), Reason: fmt.Sprintf("has bits %#x that are no event kind", uint32(rt.Events&^core.AllEvents))}
 			}
 			r = r.Add(rt.Handler, MatchEvents(rt.Events))
 		}
@@ -278,4 +288,17 @@ func errorType(e *core.Event) string {
 		return ""
 	}
 	return e.Class.String()
+}
+
+// typedNil reports whether h is a non-nil interface holding a nil pointer,
+// map, func, slice or channel.
+func typedNil(h slog.Handler) bool {
+	if h == nil {
+		return false
+	}
+	switch v := reflect.ValueOf(h); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
 }

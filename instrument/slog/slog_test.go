@@ -93,6 +93,11 @@ func TestConfigErrors(t *testing.T) {
 		{"route without handler", redressslog.Config{Routes: []redressslog.Route{{Events: core.CircuitEvents}}}, "Config.Routes[0].Handler"},
 		{"route without events", redressslog.Config{Routes: []redressslog.Route{{Handler: h}}}, "Config.Routes[0].Events"},
 		{"invalid level kind", redressslog.Config{Levels: map[core.EventKind]slog.Level{200: slog.LevelInfo}}, "Config.Levels"},
+		{"unknown event bits", redressslog.Config{Events: 1 << 31}, "Config.Events"},
+		{"route with unknown event bits", redressslog.Config{Routes: []redressslog.Route{{Handler: h, Events: core.CircuitEvents | 1<<31}}}, "Config.Routes[0].Events"},
+		{"typed-nil handler", redressslog.Config{Handler: (*slog.JSONHandler)(nil)}, "Config.Handler"},
+		{"typed-nil fan-out handler", redressslog.Config{Handlers: []slog.Handler{(*capture)(nil)}}, "Config.Handlers[0]"},
+		{"typed-nil route handler", redressslog.Config{Routes: []redressslog.Route{{Handler: (*slog.TextHandler)(nil), Events: core.CircuitEvents}}}, "Config.Routes[0].Handler"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := redressslog.New(tc.cfg)
