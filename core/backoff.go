@@ -317,7 +317,7 @@ func (s *AdaptiveStrategy) validate() error {
 func ValidateStrategy(s Strategy) error { return validateStrategy(s) }
 
 func validateStrategy(s Strategy) error {
-	if s == nil {
+	if s == nil || isNil(s) {
 		return errors.New("redress: nil strategy")
 	}
 	if v, ok := s.(validator); ok {

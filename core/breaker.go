@@ -197,8 +197,14 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if cfg.HalfOpenProbes == 0 {
 		cfg.HalfOpenProbes = 1
 	}
+	if cfg.TripOn&^(1<<numClasses-1) != 0 {
+		return nil, cfgErr("BreakerConfig.TripOn", "has an invalid class")
+	}
 	if cfg.TripOn == 0 {
 		cfg.TripOn = SetOf(ClassTransient, ClassServerError)
+	}
+	if cfg.Clock != nil && isNil(cfg.Clock) {
+		return nil, cfgErr("BreakerConfig.Clock", "holds a nil pointer (leave it nil for SystemClock)")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}

@@ -103,6 +103,9 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 			cfg.MinRetriesPerSecond = 10
 		}
 	}
+	if cfg.Clock != nil && isNil(cfg.Clock) {
+		return nil, cfgErr("BudgetConfig.Clock", "holds a nil pointer (leave it nil for SystemClock)")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}

@@ -218,6 +218,9 @@ func (r *RetryConfig) validate() error {
 		}
 	}
 	if r.Strategy != nil {
+		if isNil(r.Strategy) {
+			return cfgErr("Retry.Strategy", "holds a nil function or pointer (leave it nil for the default)")
+		}
 		if err := validateStrategy(r.Strategy); err != nil {
 			return wrapField("Retry.Strategy", err)
 		}
@@ -226,7 +229,7 @@ func (r *RetryConfig) validate() error {
 		if !c.Valid() {
 			return cfgErr("Retry.Strategies", "has an invalid class")
 		}
-		if s == nil {
+		if s == nil || isNil(s) {
 			return cfgErr("Retry.Strategies["+c.String()+"]", "must not be nil")
 		}
 		if err := validateStrategy(s); err != nil {

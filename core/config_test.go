@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/core/coretest"
 )
 
 func asConfigError(err error, target **core.ConfigError) bool { return errors.As(err, target) }
 
 func TestInvalidConfigNamesTheField(t *testing.T) {
 	policy := func(r core.RetryConfig) error { _, err := core.NewPolicy(core.PolicyConfig{Retry: r}); return err }
+	policyCfg := func(c core.PolicyConfig) error { _, err := core.NewPolicy(c); return err }
 	breaker := func(c core.BreakerConfig) error { _, err := core.NewBreaker(c); return err }
 	budget := func(c core.BudgetConfig) error { _, err := core.NewBudget(c); return err }
 	tests := []struct {
@@ -37,6 +39,15 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 		{"budget fixed and ratio", budget(core.BudgetConfig{MaxRetries: 5, Ratio: 0.1}), "BudgetConfig.MaxRetries"},
 		{"budget negative window", budget(core.BudgetConfig{Window: -time.Second}), "BudgetConfig.Window"},
 		{"budget negative floor", budget(core.BudgetConfig{MinRetriesPerSecond: -1}), "BudgetConfig.MinRetriesPerSecond"},
+		{"nil strategy func", policy(core.RetryConfig{Strategy: core.StrategyFunc(nil)}), "Retry.Strategy"},
+		{"nil adaptive strategy", policy(core.RetryConfig{Strategy: (*core.AdaptiveStrategy)(nil)}), "Retry.Strategy"},
+		{"nil per-class strategy func", policy(core.RetryConfig{Strategies: map[core.Class]core.Strategy{core.ClassTransient: core.StrategyFunc(nil)}}), "Retry.Strategies[transient]"},
+		{"adaptive over a nil func", policy(core.RetryConfig{Strategy: core.Adaptive(core.StrategyFunc(nil), core.AdaptiveConfig{})}), "Retry.Strategy"},
+		{"typed-nil policy clock", policyCfg(core.PolicyConfig{Clock: (*coretest.FakeClock)(nil)}), "Clock"},
+		{"typed-nil policy sleeper", policyCfg(core.PolicyConfig{Sleeper: (*coretest.FakeClock)(nil)}), "Sleeper"},
+		{"breaker TripOn invalid class", breaker(core.BreakerConfig{TripOn: core.ClassSet(1 << 12)}), "BreakerConfig.TripOn"},
+		{"typed-nil breaker clock", breaker(core.BreakerConfig{Clock: (*coretest.FakeClock)(nil)}), "BreakerConfig.Clock"},
+		{"typed-nil budget clock", budget(core.BudgetConfig{Clock: (*coretest.FakeClock)(nil)}), "BudgetConfig.Clock"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

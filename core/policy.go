@@ -43,6 +43,12 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Clock != nil && isNil(cfg.Clock) {
+		return nil, cfgErr("Clock", "holds a nil pointer (leave it nil for SystemClock)")
+	}
+	if cfg.Sleeper != nil && isNil(cfg.Sleeper) {
+		return nil, cfgErr("Sleeper", "holds a nil pointer (leave it nil for TimerSleeper)")
+	}
 	p := &Policy{
 		name:       cfg.Name,
 		operation:  cfg.Operation,
