@@ -22,7 +22,9 @@ type BackoffInput struct {
 	PrevSleep time.Duration
 	// Remaining is the time left before the call's deadline; it is
 	// meaningful only when HasDeadline is true.
-	Remaining   time.Duration
+	Remaining time.Duration
+	// HasDeadline reports whether the call has a deadline (the policy's
+	// Retry.Deadline or the caller's context's), so that Remaining applies.
 	HasDeadline bool
 	// Err is the failure.
 	Err error
@@ -33,6 +35,8 @@ type BackoffInput struct {
 // zero, and a delay that would pass the call's deadline stops the call with
 // StopDeadline instead of sleeping.
 type Strategy interface {
+	// Backoff returns the delay before the attempt after the failure
+	// described by in.
 	Backoff(in BackoffInput) time.Duration
 }
 
@@ -51,6 +55,7 @@ type validator interface{ validate() error }
 // OutcomeObserver is implemented by strategies that learn from every
 // attempt's result (Adaptive). The policy calls Observe after each attempt.
 type OutcomeObserver interface {
+	// Observe is told the result of one attempt: failed or not.
 	Observe(failed bool)
 }
 

@@ -34,6 +34,8 @@ type Subscriber interface {
 // the bus calls Decorate instead of Handle, and the context it returns is the
 // one the operation (or the attempt) then runs with.
 type ContextDecorator interface {
+	// Decorate handles e and returns the context the operation or attempt
+	// runs with (ctx itself, or one derived from it; nil means ctx).
 	Decorate(ctx context.Context, e Event) context.Context
 }
 
@@ -46,15 +48,20 @@ type ContextDecorator interface {
 // zero durations (OnAttempt hooks still get theirs). DurationFree is asked
 // once, when the subscriber is added.
 type DurationFree interface {
+	// DurationFree reports whether the subscriber never reads durations.
 	DurationFree() bool
 }
 
 // SubscriberPanic describes a panic recovered from a subscriber.
 type SubscriberPanic struct {
+	// Subscriber is the subscriber that panicked.
 	Subscriber Subscriber
-	Event      EventKind
-	Value      any
-	Stack      []byte
+	// Event is the kind of event it was handling.
+	Event EventKind
+	// Value is the value passed to panic.
+	Value any
+	// Stack is the goroutine's stack at the panic.
+	Stack []byte
 }
 
 // Bus delivers events to subscribers. The zero value is not usable; use

@@ -40,17 +40,21 @@ type Classifier func(err error) Classification
 // other rule.
 type Classified interface {
 	error
+	// RedressClassification returns the error's class, reason and hint.
 	RedressClassification() Classification
 }
 
 // StatusCoder is implemented by errors that carry an HTTP status code.
 // DefaultClassifier and StrictClassifier map the code to a class.
 type StatusCoder interface {
+	// StatusCode returns the HTTP status code (e.g. 503).
 	StatusCode() int
 }
 
 // RetryAfterer is implemented by errors that carry a retry hint.
 type RetryAfterer interface {
+	// RetryAfter returns how long the downstream asked callers to wait
+	// (zero: no hint).
 	RetryAfter() time.Duration
 }
 
@@ -131,9 +135,12 @@ func RateLimited(err error, retryAfter time.Duration) error {
 // StatusError is an error carrying an HTTP status code and an optional retry
 // hint. Wrappers and users may return it so that the classifiers see the code.
 type StatusError struct {
+	// Code is the HTTP status code the classifiers map to a class.
 	Code int
-	Hint time.Duration // the retry hint, zero for none
-	Err  error
+	// Hint is the retry hint (a Retry-After), zero for none.
+	Hint time.Duration
+	// Err is the underlying error, if any (Unwrap returns it).
+	Err error
 }
 
 // Error implements error.

@@ -7,11 +7,13 @@ import (
 
 // Clock tells the time. Inject a fake one (coretest.FakeClock) in tests.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
 }
 
 // Sleeper waits. Sleep returns early with ctx's error when ctx is done.
 type Sleeper interface {
+	// Sleep waits for d; it returns ctx's error if ctx is done first.
 	Sleep(ctx context.Context, d time.Duration) error
 }
 

@@ -95,12 +95,19 @@ const (
 
 // SleepInfo describes a pending sleep.
 type SleepInfo struct {
-	Policy         string
-	Operation      string
-	Attempt        int // the attempt that just failed
+	// Policy is the policy's name.
+	Policy string
+	// Operation is the call's operation label.
+	Operation string
+	// Attempt is the number of the attempt that just failed (1 for the
+	// first).
+	Attempt int
+	// Classification is that attempt's failure, classified.
 	Classification Classification
-	Delay          time.Duration
-	Err            error
+	// Delay is the backoff chosen before the next attempt.
+	Delay time.Duration
+	// Err is that attempt's error.
+	Err error
 }
 
 // AttemptDecision is what the policy decided after an attempt.
@@ -134,12 +141,20 @@ func (d AttemptDecision) String() string {
 
 // AttemptInfo describes a finished attempt and the decision taken.
 type AttemptInfo struct {
-	Policy         string
-	Operation      string
-	Attempt        int
-	Err            error
+	// Policy is the policy's name.
+	Policy string
+	// Operation is the call's operation label.
+	Operation string
+	// Attempt is the attempt's number (1 for the first).
+	Attempt int
+	// Err is the attempt's error (nil when it succeeded).
+	Err error
+	// Classification is the failure's class, reason and hint (zero on
+	// success).
 	Classification Classification
-	Decision       AttemptDecision
+	// Decision is what the policy does next: succeed, retry, raise or
+	// schedule.
+	Decision AttemptDecision
 	// StopReason is set when the decision ends the call with a failure.
 	StopReason StopReason
 	// Sleep is the delay before the next attempt (DecisionRetry) or the
@@ -179,18 +194,29 @@ type Call struct {
 // Timeline collects a record of every attempt of one call. It is not safe
 // for concurrent use; give each call its own.
 type Timeline struct {
+	// Attempts holds one record per attempt, in order.
 	Attempts []AttemptRecord
 }
 
 // AttemptRecord is one attempt in a Timeline.
 type AttemptRecord struct {
-	Attempt        int
+	// Attempt is the attempt's number (1 for the first).
+	Attempt int
+	// Classification is the failure's class, reason and hint (zero on
+	// success).
 	Classification Classification
-	Err            error
-	Decision       AttemptDecision
-	StopReason     StopReason
-	Sleep          time.Duration
-	Duration       time.Duration
+	// Err is the attempt's error (nil when it succeeded).
+	Err error
+	// Decision is what the policy did after the attempt.
+	Decision AttemptDecision
+	// StopReason is why the call stopped, when the attempt was its last
+	// and failed (StopNone otherwise).
+	StopReason StopReason
+	// Sleep is the backoff before the next attempt (Decision retry) or
+	// the deferred delay (Decision scheduled).
+	Sleep time.Duration
+	// Duration is how long the attempt took.
+	Duration time.Duration
 }
 
 func (r *RetryConfig) validate() error {

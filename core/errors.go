@@ -10,7 +10,9 @@ import (
 // ConfigError is returned by constructors for an invalid configuration. Field
 // names the offending field as a user wrote it ("Retry.MaxAttempts").
 type ConfigError struct {
-	Field  string
+	// Field is the offending field, as a user wrote it.
+	Field string
+	// Reason says what is wrong with its value ("must not be negative").
 	Reason string
 }
 
