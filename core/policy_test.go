@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/redress-go/redress/core"
@@ -225,25 +226,28 @@ func TestCancelledBeforeStartMakesNoAttempt(t *testing.T) {
 	eq(t, "stop", r, core.StopCanceled)
 }
 
+// TestCancelDuringSleepStopsAtOnce: in a synctest bubble, the call is
+// cancelled once it sleeps (an hour's backoff on the real timer sleeper)
+// and returns at that same instant.
 func TestCancelDuringSleepStopsAtOnce(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{Strategy: core.Constant(time.Hour)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- p.Run(ctx, func(context.Context) error { return coretest.ClassErr(core.ClassTransient) })
-	}()
-	time.Sleep(ms(20))
-	cancel()
-	select {
-	case err := <-done:
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{Strategy: core.Constant(time.Hour)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			done <- p.Run(ctx, func(context.Context) error { return coretest.ClassErr(core.ClassTransient) })
+		}()
+		synctest.Wait() // the call sleeps
+		start := time.Now()
+		cancel()
+		err = <-done
 		r, _ := core.StopReasonOf(err)
 		eq(t, "stop", r, core.StopCanceled)
-	case <-time.After(5 * time.Second):
-		t.Fatal("a cancelled call kept sleeping")
-	}
+		eq(t, "returned after", time.Since(start), time.Duration(0))
+	})
 }
 
 func TestAttemptTimeoutIsRetried(t *testing.T) {
