@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redress-go/redress/internal/typednil"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -66,7 +67,7 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	traces := pick(cfg.Traces, env("OTEL_TRACES_EXPORTER"), "otlp")
 	metrics := pick(cfg.Metrics, env("OTEL_METRICS_EXPORTER"), "otlp")
 	console := cfg.Console
-	if typedNil(console) {
+	if typednil.Is(console) {
 		return nil, &core.ConfigError{Field: "Config.Console", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would fail at the first write): leave it nil for os.Stdout", console)}
 	}
 	if console == nil {
@@ -284,17 +285,4 @@ func protocol(cfg, specific string) (string, error) {
 		field = specific + " / OTEL_EXPORTER_OTLP_PROTOCOL"
 	}
 	return "", &core.ConfigError{Field: field, Reason: fmt.Sprintf("unsupported protocol %q (want grpc or http/protobuf)", p)}
-}
-
-// typedNil reports whether v is a non-nil interface holding a nil pointer,
-// map, func, slice or channel.
-func typedNil(v any) bool {
-	if v == nil {
-		return false
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
 }

@@ -6,8 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
-	"reflect"
 	"slices"
+
+	"github.com/redress-go/redress/internal/typednil"
 
 	"github.com/redress-go/redress/core"
 )
@@ -17,7 +18,7 @@ import (
 // implements driver.DriverContext exactly when d does. It returns a
 // *core.ConfigError naming the invalid field of cfg, or an error if d is nil.
 func Wrap(d driver.Driver, cfg Config) (driver.Driver, error) {
-	if isNil(d) {
+	if d == nil || typednil.Is(d) {
 		return nil, &core.ConfigError{Field: "driver", Reason: "must not be nil"}
 	}
 	w, err := newWrapper(cfg, d)
@@ -39,10 +40,10 @@ func wrapDriver(d driver.Driver, w *wrapper) driver.Driver {
 // io.Closer exactly when c does, and its Driver method returns the wrapped
 // driver (so that db.Driver() identifies the wrapper, which RunInTx uses).
 func WrapConnector(c driver.Connector, cfg Config) (driver.Connector, error) {
-	if isNil(c) {
+	if c == nil || typednil.Is(c) {
 		return nil, &core.ConfigError{Field: "connector", Reason: "must not be nil"}
 	}
-	if isNil(c.Driver()) {
+	if c.Driver() == nil || typednil.Is(c.Driver()) {
 		return nil, &core.ConfigError{Field: "connector", Reason: "has a nil Driver()"}
 	}
 	w, err := newWrapper(cfg, c.Driver())
@@ -109,19 +110,6 @@ func Register(name, driverName string, cfg Config) (err error) {
 	}()
 	sql.Register(name, wd)
 	return nil
-}
-
-// isNil reports whether v is nil or a nil pointer, map, func or channel
-// in an interface (a typed nil would fail at the first call).
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
 }
 
 func lookup(name string) (driver.Driver, error) {

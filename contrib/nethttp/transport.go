@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"sync"
 	"time"
+
+	"github.com/redress-go/redress/internal/typednil"
 
 	"github.com/redress-go/redress/core"
 )
@@ -41,7 +42,7 @@ var _ http.RoundTripper = (*Transport)(nil)
 // or any nil pointer or function in a non-nil base), which would panic at
 // the first request.
 func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
-	if typedNil(base) {
+	if typednil.Is(base) {
 		return nil, &core.ConfigError{Field: "base", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first request): pass nil for http.DefaultTransport", base)}
 	}
 	if err := cfg.validate(); err != nil {
@@ -91,19 +92,6 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		}
 	}
 	return t, nil
-}
-
-// typedNil reports whether rt is a non-nil interface holding a nil pointer
-// or function.
-func typedNil(rt http.RoundTripper) bool {
-	if rt == nil {
-		return false
-	}
-	switch v := reflect.ValueOf(rt); v.Kind() {
-	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice:
-		return v.IsNil()
-	}
-	return false
 }
 
 // Policy returns the policy the transport runs requests under.

@@ -3,8 +3,9 @@ package redressotel
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"sync/atomic"
+
+	"github.com/redress-go/redress/internal/typednil"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -53,10 +54,10 @@ func New(cfg Config) (*Subscriber, error) {
 	if cfg.DisableSpans && cfg.DisableMetrics {
 		return nil, &core.ConfigError{Field: "Config.DisableMetrics", Reason: "must not be set together with DisableSpans (the subscriber would record nothing)"}
 	}
-	if typedNil(cfg.TracerProvider) {
+	if typednil.Is(cfg.TracerProvider) {
 		return nil, &core.ConfigError{Field: "Config.TracerProvider", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first span): leave it nil for the global provider", cfg.TracerProvider)}
 	}
-	if typedNil(cfg.MeterProvider) {
+	if typednil.Is(cfg.MeterProvider) {
 		return nil, &core.ConfigError{Field: "Config.MeterProvider", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at construction): leave it nil for the global provider", cfg.MeterProvider)}
 	}
 	for i, p := range cfg.Policies {
@@ -197,17 +198,4 @@ func appendStatus(a []attribute.KeyValue, l *core.Labels) []attribute.KeyValue {
 		a = append(a, attribute.String(telemetry.AttrRPCStatusCode, l.RPCStatusCode))
 	}
 	return a
-}
-
-// typedNil reports whether v is a non-nil interface holding a nil pointer,
-// map, func, slice or channel.
-func typedNil(v any) bool {
-	if v == nil {
-		return false
-	}
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
-		return rv.IsNil()
-	}
-	return false
 }

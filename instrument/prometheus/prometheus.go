@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"sync/atomic"
+
+	"github.com/redress-go/redress/internal/typednil"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -90,7 +91,7 @@ func New(cfg Config) (*Subscriber, error) {
 	if cfg.Registerer == nil {
 		return nil, &core.ConfigError{Field: "Config.Registerer", Reason: "must not be nil (pass prometheus.DefaultRegisterer explicitly to use the global registry)"}
 	}
-	if rv := reflect.ValueOf(cfg.Registerer); rv.Kind() == reflect.Pointer && rv.IsNil() {
+	if typednil.Is(cfg.Registerer) {
 		return nil, &core.ConfigError{Field: "Config.Registerer", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at registration)", cfg.Registerer)}
 	}
 	buckets := cfg.Buckets

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strings"
 	"time"
+
+	"github.com/redress-go/redress/internal/typednil"
 
 	slogmulti "github.com/samber/slog-multi"
 	"go.opentelemetry.io/otel/trace"
@@ -78,7 +79,7 @@ func New(cfg Config) (*Subscriber, error) {
 	if cfg.Events&^core.AllEvents != 0 {
 		return nil, &core.ConfigError{Field: "Config.Events", Reason: fmt.Sprintf("has bits %#x that are no event kind", uint32(cfg.Events&^core.AllEvents))}
 	}
-	if typedNil(cfg.Handler) {
+	if typednil.Is(cfg.Handler) {
 		return nil, &core.ConfigError{Field: "Config.Handler", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first record): leave it nil for slog.Default", cfg.Handler)}
 	}
 	s := &Subscriber{events: cfg.Events, redact: cfg.RedactError, onError: cfg.OnError}
@@ -103,7 +104,7 @@ func New(cfg Config) (*Subscriber, error) {
 		hs = append(hs, cfg.Handler)
 	}
 	for i, h := range cfg.Handlers {
-		if h == nil || typedNil(h) {
+		if h == nil || typednil.Is(h) {
 			return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Handlers[%d]", i), Reason: "must not be nil"}
 		}
 		hs = append(hs, h)
@@ -111,7 +112,7 @@ func New(cfg Config) (*Subscriber, error) {
 	if len(cfg.Routes) > 0 {
 		r := slogmulti.Router()
 		for i, rt := range cfg.Routes {
-			if rt.Handler == nil || typedNil(rt.Handler) {
+			if rt.Handler == nil || typednil.Is(rt.Handler) {
 				return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Routes[%d].Handler", i), Reason: "must not be nil"}
 			}
 			if rt.Events == 0 {
@@ -288,17 +289,4 @@ func errorType(e *core.Event) string {
 		return ""
 	}
 	return e.Class.String()
-}
-
-// typedNil reports whether h is a non-nil interface holding a nil pointer,
-// map, func, slice or channel.
-func typedNil(h slog.Handler) bool {
-	if h == nil {
-		return false
-	}
-	switch v := reflect.ValueOf(h); v.Kind() {
-	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
-		return v.IsNil()
-	}
-	return false
 }
