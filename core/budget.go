@@ -23,7 +23,7 @@ type BudgetConfig struct {
 	// DisableFloor removes the floor: retries are then only Ratio of the
 	// recent requests. Not allowed with MinRetriesPerSecond or MaxRetries.
 	DisableFloor bool
-	// MaxRetries, when set, makes a fixed budget instead (the seed's): at
+	// MaxRetries, when set, makes a fixed budget instead: at
 	// most MaxRetries retries within any Window, whatever the traffic.
 	MaxRetries int
 	// Window is the rolling window. Default 10s.
