@@ -7,8 +7,8 @@ import (
 
 // RetryConfig is the retry part of a policy: classification, backoff and
 // limits. It is a plain value: build it once and reuse it in several
-// PolicyConfigs, or embed it in a configuration struct of your own (the
-// seed's RetryConfig / from_config). The zero value is all defaults.
+// PolicyConfigs, or embed it in a configuration struct of your own (for
+// example one loaded from a file). The zero value is all defaults.
 type RetryConfig struct {
 	// Classifier maps a failure to its class. Default DefaultClassifier.
 	Classifier Classifier

@@ -212,7 +212,7 @@ func ExampleRetryConfig_resultClassifier() {
 	// Output: max_attempts server_error {503}
 }
 
-// Wrap turns a function into a retried function (the seed's decorator).
+// Wrap turns a function into a retried function (a decorator).
 func ExampleWrap() {
 	p, _ := core.NewRetryPolicy(core.RetryConfig{Strategy: core.Constant(0)})
 	getUser := core.Wrap(p, core.Call{Operation: "GetUser"}, flaky(1, core.Transient(errors.New("reset")), "ada"))
@@ -220,8 +220,7 @@ func ExampleWrap() {
 	// Output: ada <nil>
 }
 
-// Bind shares an operation label and hooks across repeated calls (the
-// seed's context manager).
+// Bind shares an operation label and hooks across repeated calls.
 func ExamplePolicy_Bind() {
 	p, _ := core.NewRetryPolicy(core.RetryConfig{Strategy: core.Constant(0)})
 	batch := p.Bind(core.Call{Operation: "batch", OnAttempt: func(a core.AttemptInfo) {

@@ -293,8 +293,8 @@ func Execute[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Con
 	return o
 }
 
-// Wrap turns fn into a function that runs under p with the options of c
-// (the seed's decorator).
+// Wrap turns fn into a function that runs under p with the options of c:
+// a decorator.
 func Wrap[T any](p *Policy, c Call, fn func(context.Context) (T, error)) func(context.Context) (T, error) {
 	return func(ctx context.Context) (T, error) {
 		cc := c
@@ -303,7 +303,7 @@ func Wrap[T any](p *Policy, c Call, fn func(context.Context) (T, error)) func(co
 }
 
 // Bound is a policy bound to per-call options, for repeated calls that share
-// an operation label and hooks (the seed's context manager). It is safe for
+// an operation label and hooks. It is safe for
 // concurrent use: each call gets its own copy of the options.
 type Bound struct {
 	p *Policy

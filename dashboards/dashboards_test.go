@@ -126,7 +126,7 @@ func decode(t *testing.T, data []byte) dashboard.Dashboard {
 	return d
 }
 
-// TestDashboardShape checks what the issue asks of every dashboard:
+// TestDashboardShape checks what every dashboard must have:
 // variables for data source, job, policy and operation; every panel bound to
 // the data source variable, with a unit (but state timelines), a legend
 // and at least one query.
@@ -382,7 +382,7 @@ func TestPromtoolCatchesWrongThresholds(t *testing.T) {
 // TestWrapperBoardsAreScoped: every panel query of a wrapper dashboard is
 // restricted to that wrapper's series (its scope label non-empty, directly
 // or through a join), and the dashboards group by the wrapper attributes
-// the issue asks for, which the name table lists on the attempt-level
+// that the name table lists on the attempt-level
 // instruments.
 func TestWrapperBoardsAreScoped(t *testing.T) {
 	g, err := newGenerator(Config{})

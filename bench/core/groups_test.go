@@ -12,7 +12,7 @@ import (
 // The benchmark groups, shared by the benchmarks (bench_test.go) and by the
 // tests that check each variant does what its name says (semantics_test.go).
 
-// full is the redress policy of the success-path target: retry,
+// full is the redress policy of the success-path target: retry,
 // circuit breaker and retry budget, no bus.
 var full = policyOpts{breaker: true, budget: true}
 

@@ -168,7 +168,7 @@ func TestAttemptTimeoutVariants(t *testing.T) {
 	}
 }
 
-// TestZeroAllocs guards the target: the success path of redress, with
+// TestZeroAllocs guards the zero-allocation target: the success path of redress, with
 // retry, breaker and budget and no interested subscriber, allocates nothing;
 // so does the standalone breaker. A regression in core fails CI here.
 func TestZeroAllocs(t *testing.T) {

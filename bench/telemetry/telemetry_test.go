@@ -143,7 +143,7 @@ func BenchmarkOTelSpans(b *testing.B) {
 	b.Run("sdk_same_attributes", func(b *testing.B) {
 		// For reference, not a target: the policy plus, made directly, the
 		// SDK calls the subscriber makes on the success path: the two spans
-		// with the attributes the issue requires, each span's set in one
+		// with the attributes redressotel sets, each span's set in one
 		// call from a prebuilt slice. The cost of those attributes.
 		tr := newTP().Tracer("direct")
 		kind := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)}

@@ -37,7 +37,7 @@ func goTool(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// TestNoDriverLinked (#13 item 14): importing redresssql, or any package
+// TestNoDriverLinked: importing redresssql, or any package
 // under it, links no database driver and registers none; a SQLite-only
 // program links pgx, the MySQL driver and every other driver not at all,
 // and sql.Drivers() in it lists "sqlite" alone.

@@ -61,9 +61,25 @@ func pgConnector(t testing.TB) driver.Connector {
 	return c
 }
 
+// reachable skips (or fails, see testenv) unless the database behind c
+// answers a ping. It pings without the wrapper, so the skip does not depend
+// on the test's policy: a test Sleeper that waits for other participants
+// would otherwise hold the connection retries forever.
+func reachable(t testing.TB, c driver.Connector, service string) {
+	t.Helper()
+	db := sql.OpenDB(c)
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		testenv.Missing(t, service, err)
+	}
+}
+
 // openPG opens PostgreSQL through the wrapper, or skips.
 func openPG(t testing.TB, cfg redresssql.Config) *sql.DB {
 	t.Helper()
+	reachable(t, pgConnector(t), "PostgreSQL at "+pgDSN+" (REDRESS_PG_DSN)")
 	wc, err := redresssql.WrapConnector(pgConnector(t), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +89,7 @@ func openPG(t testing.TB, cfg redresssql.Config) *sql.DB {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		testenv.Missing(t, "PostgreSQL at "+pgDSN, err)
+		testenv.Missing(t, "PostgreSQL at "+pgDSN+" (REDRESS_PG_DSN)", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -84,7 +100,7 @@ func rawPG(t testing.TB) *sql.DB {
 	db := sql.OpenDB(pgConnector(t))
 	if err := db.Ping(); err != nil {
 		db.Close()
-		testenv.Missing(t, "PostgreSQL at "+pgDSN, err)
+		testenv.Missing(t, "PostgreSQL at "+pgDSN+" (REDRESS_PG_DSN)", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -105,6 +121,7 @@ func mysqlConnector(t testing.TB) driver.Connector {
 
 func openMySQL(t testing.TB, cfg redresssql.Config) *sql.DB {
 	t.Helper()
+	reachable(t, mysqlConnector(t), "MariaDB/MySQL at "+mysqlDSN+" (REDRESS_MYSQL_DSN)")
 	wc, err := redresssql.WrapConnector(mysqlConnector(t), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +131,7 @@ func openMySQL(t testing.TB, cfg redresssql.Config) *sql.DB {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		testenv.Missing(t, "MariaDB/MySQL at "+mysqlDSN, err)
+		testenv.Missing(t, "MariaDB/MySQL at "+mysqlDSN+" (REDRESS_MYSQL_DSN)", err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db

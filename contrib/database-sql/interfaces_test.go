@@ -155,7 +155,7 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestConfigErrorsNameTheField (#13 item 7): every value that cannot work
+// TestConfigErrorsNameTheField: every value that cannot work
 // is refused by the constructor with a *core.ConfigError naming it, instead
 // of failing (or being ignored) at call time.
 func TestConfigErrorsNameTheField(t *testing.T) {

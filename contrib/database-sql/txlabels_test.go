@@ -108,7 +108,7 @@ func (cd *conflictDB) transfer(t *testing.T, conflict func() bool) func(ctx cont
 	}
 }
 
-// TestRunInTxOperationIsTheTransaction (#19 item 1): 80 RunInTx
+// TestRunInTxOperationIsTheTransaction: 80 RunInTx
 // transactions labelled "Transfer", every other one meeting a real
 // concurrency failure in its first run, all succeed: the bus records 80
 // successful Transfer operations and no failed one. The calls inside
@@ -190,7 +190,7 @@ func TestRunInTxOperationIsTheTransaction(t *testing.T) {
 	}
 }
 
-// TestTxErrorText (#19 item 2): the error of a RunInTx that gave up states
+// TestTxErrorText: the error of a RunInTx that gave up states
 // one stop, then the database's error; a statement inside a transaction
 // begun with db.BeginTx, never retried, says so instead of claiming a
 // max_attempts stop. errors.As still reaches the driver's error, and

@@ -24,7 +24,7 @@ const PushbackKey = "grpc-retry-pushback-ms"
 // on every retry.
 const PreviousAttemptsKey = "grpc-previous-rpc-attempts"
 
-// codeClass is the seed's mapping, indexed by code.
+// codeClass is the default class of each status code, indexed by code.
 var codeClass = [...]core.Class{
 	codes.OK:                 core.ClassUnknown,
 	codes.Canceled:           core.ClassPermanent,
