@@ -70,11 +70,18 @@
 // The page wants only the terminal events (one per call) and the breaker
 // transitions, and is core.DurationFree: it asks the engine for no clock
 // read. On a call's success, Handle does one lock-free map lookup, one
-// clock read and three atomic operations, and allocates nothing once the
-// operation is known (a failure takes a mutex and formats the error). On
-// the success path of a policy (measured with
-// cd bench && for i in $(seq 8); do go test -run '^$' -bench 'Prometheus|DebugPage' -benchmem -benchtime 300ms ./telemetry; done | go run ./cmd/benchratio),
-// see the README's "Introspection page" section for the ratio.
+// clock read and a few atomic operations, and allocates nothing once the
+// operation is known (a failure takes a mutex and formats the error).
+// Measured on the success path of a policy (bench/results/debugpage.txt,
+// 2 vCPUs), with
+//
+//	$ cd bench && for i in $(seq 8); do go test -run '^$' -bench 'DebugPage' -benchmem -benchtime 300ms ./telemetry; done | go run ./cmd/benchratio
+//
+// the bare call takes 16.8 ns, with the page 182 ns (10.9× the bare call,
+// 0 allocations; of which 62 ns are the engine's own cost of publishing the
+// event to a subscriber that does nothing), and with the Prometheus
+// subscriber 258 ns: the page costs 0.71× what the Prometheus subscriber
+// does. About a third of its cost is the clock read.
 //
 // # Example
 //
