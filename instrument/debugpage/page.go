@@ -171,7 +171,7 @@ th{background:#f4f4f4;font-weight:600} .num{text-align:right;font-variant-numeri
 {{- else}}<p class="muted">No call seen yet.</p>{{end}}
 
 <p class="muted">Bounds: {{.Limits.MaxOperations}} operations, breakers and budgets; {{.Limits.MaxFailures}} failures per operation.
-{{- if .Limits.OtherEvents}} <span class="warn">{{.Limits.OtherEvents}} calls of further operations counted under (other).</span>{{end}}
+{{- if .Limits.OtherCalls}} <span class="warn">{{.Limits.OtherCalls}} calls of further operations counted under (other).</span>{{end}}
 {{- if .Limits.UntrackedBreakers}} <span class="warn">{{.Limits.UntrackedBreakers}} breakers not tracked.</span>{{end}}
 {{- if .Limits.UntrackedBudgets}} <span class="warn">{{.Limits.UntrackedBudgets}} budgets not tracked.</span>{{end}}
 Attempts per call and stop reasons cover the last 45 to 60 s.</p>

@@ -52,9 +52,14 @@ type Page struct {
 	redact         func(error) string
 	authorize      func(*http.Request) bool
 
+	sysClock bool      // clock is the system clock: read the monotonic clock only
+	epoch    time.Time // with sysClock, the wall and monotonic time at New
+	epochNs  int64     // epoch.UnixNano()
+
 	ops     cowmap.Map[opKey, *opEntry]
-	newMu   sync.Mutex  // serialises the creation of entries
-	full    atomic.Bool // ops holds maxOps entries: new pairs go to other
+	front   [frontSize]atomic.Pointer[opEntry] // see entry
+	newMu   sync.Mutex                         // serialises the creation of entries
+	full    atomic.Bool                        // ops holds maxOps entries: new pairs go to other
 	other   *opEntry
 	dropped atomic.Uint64 // events counted in other
 
@@ -67,6 +72,10 @@ type Page struct {
 }
 
 type opKey struct{ policy, op string }
+
+// frontSize is the number of slots of the lock-free front of the
+// (policy, operation) lookup.
+const frontSize = 64
 
 // second is one second of an operation's ring: the calls in the high 16
 // bits, the failures in the low 16; the calls saturate at maxPerSecond.
@@ -150,6 +159,10 @@ func New(cfg Config) (*Page, error) {
 	}
 	if p.clock == nil {
 		p.clock = core.SystemClock{}
+	}
+	if _, ok := p.clock.(core.SystemClock); ok {
+		p.sysClock, p.epoch = true, time.Now()
+		p.epochNs = p.epoch.UnixNano()
 	} else if v := reflect.ValueOf(p.clock); (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func) && v.IsNil() {
 		return nil, &core.ConfigError{Field: "Config.Clock", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first event): leave it nil for the system clock", cfg.Clock)}
 	}
@@ -240,9 +253,37 @@ func (p *Page) Handle(_ context.Context, e core.Event) {
 	}
 }
 
+// now returns the time. With the system clock it reads only the monotonic
+// clock (one clock read instead of time.Now's two): the wall time of New
+// plus the monotonic time since.
+func (p *Page) now() time.Time {
+	if p.sysClock {
+		return time.Unix(0, p.nowNs())
+	}
+	return p.clock.Now()
+}
+
+// nowNs is now in Unix nanoseconds.
+func (p *Page) nowNs() int64 {
+	if p.sysClock {
+		return p.epochNs + int64(time.Since(p.epoch))
+	}
+	return p.clock.Now().UnixNano()
+}
+
+// entry returns the view of (policy, op). A direct-mapped front, indexed by
+// the addresses of the two strings, answers most lookups with one atomic
+// load and two short string comparisons; a miss falls back to the map and
+// takes the slot over. An operation with a query string always takes the
+// map (its entry is named without it).
 func (p *Page) entry(policy, op string) *opEntry {
+	slot := &p.front[telemetry.FrontIndex(policy, op)%frontSize]
+	if en := slot.Load(); en != nil && en.op == op && en.policy == policy {
+		return en
+	}
 	k := opKey{policy, telemetry.CutQuery(op)}
 	if en, ok := p.ops.Load(k); ok {
+		slot.Store(en)
 		return en
 	}
 	if p.full.Load() {
@@ -263,7 +304,7 @@ func (p *Page) entry(policy, op string) *opEntry {
 }
 
 func (p *Page) terminal(e *core.Event) {
-	now := p.clock.Now()
+	now := p.nowNs()
 	en := p.entry(e.Policy, e.Operation)
 	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
 		en.breaker.Store(e.Breaker)
@@ -274,7 +315,7 @@ func (p *Page) terminal(e *core.Event) {
 		p.addBudget(e.Policy, e.Budget)
 	}
 	en.total.Add(1)
-	sec := now.Unix()
+	sec := now / int64(time.Second)
 	failed := e.Kind != core.EventSuccess
 	if en.advanceRing(sec) {
 		en.ring[sec%ringSecs].add(failed)
@@ -335,7 +376,7 @@ func (en *opEntry) advanceSlots(q int64) bool {
 	return q > last-numSlots
 }
 
-func (p *Page) recordFailure(en *opEntry, e *core.Event, now time.Time) {
+func (p *Page) recordFailure(en *opEntry, e *core.Event, now int64) {
 	var text string
 	if err := e.Err; err != nil {
 		// The page shows the stop reason and the attempts itself: show the
@@ -346,7 +387,7 @@ func (p *Page) recordFailure(en *opEntry, e *core.Event, now time.Time) {
 		text = p.cut(p.redact(err))
 	}
 	f := failure{
-		at: now.UnixNano(), attempts: int32(min(e.Attempt, 1<<30)), errIdx: uint8(telemetry.ErrIndex(e)),
+		at: now, attempts: int32(min(e.Attempt, 1<<30)), errIdx: uint8(telemetry.ErrIndex(e)),
 		stop: e.StopReason, kind: e.Kind, text: text,
 	}
 	en.mu.Lock()
@@ -420,7 +461,7 @@ func (p *Page) transition(e *core.Event) {
 	if e.Breaker == nil {
 		return
 	}
-	now := p.clock.Now().UnixNano()
+	now := p.nowNs()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	be := p.breakerLocked(e.Policy, e.Breaker)
@@ -458,36 +499,46 @@ type View struct {
 
 // Limits are the page's bounds, and the counts of what went past them.
 type Limits struct {
+	// MaxOperations is Config.MaxOperations (defaults applied).
 	MaxOperations int `json:"max_operations"`
-	MaxFailures   int `json:"max_failures"`
-	// OtherEvents is the number of calls counted in the "(other)" bucket.
-	OtherEvents uint64 `json:"other_calls"`
-	// UntrackedBreakers and UntrackedBudgets were seen past MaxOperations.
+	// MaxFailures is Config.MaxFailures (defaults applied).
+	MaxFailures int `json:"max_failures"`
+	// OtherCalls is the number of calls counted in the "(other)" bucket.
+	OtherCalls uint64 `json:"other_calls"`
+	// UntrackedBreakers is the number of breakers seen past MaxOperations.
 	UntrackedBreakers int `json:"untracked_breakers"`
-	UntrackedBudgets  int `json:"untracked_budgets"`
+	// UntrackedBudgets is the number of budgets seen past MaxOperations.
+	UntrackedBudgets int `json:"untracked_budgets"`
 }
 
 // OperationView is one (policy, operation).
 type OperationView struct {
-	Policy    string `json:"policy"`
+	// Policy is the policy's name (redress.policy).
+	Policy string `json:"policy"`
+	// Operation is the operation's name (redress.operation), without any
+	// query string.
 	Operation string `json:"operation"`
-	// Calls is the number of calls in the last minute; Total since the
-	// page started.
+	// Calls is the number of calls in the last minute.
 	Calls uint64 `json:"calls"`
+	// Total is the number of calls since the page started.
 	Total uint64 `json:"total"`
 	// Rate is Calls per second over the last minute.
 	Rate float64 `json:"rate"`
 	// SuccessRatio is the share of the last minute's calls that succeeded
 	// (1 when there were none).
 	SuccessRatio float64 `json:"success_ratio"`
-	// AttemptsPerCall is the mean attempts per call, and StopReasons the
-	// calls per stop reason, over the last 45 to 60 seconds (15-second
-	// slots).
-	AttemptsPerCall float64           `json:"attempts_per_call"`
-	StopReasons     map[string]uint64 `json:"stop_reasons"`
-	// CallsPerSecond and FailuresPerSecond are the last 60 seconds, oldest
+	// AttemptsPerCall is the mean attempts per call over the last 45 to
+	// 60 seconds (15-second slots); a call refused before any attempt
+	// counts 0.
+	AttemptsPerCall float64 `json:"attempts_per_call"`
+	// StopReasons counts the calls that failed, per stop reason
+	// ("max_attempts", "circuit_open", ...), over the last 45 to 60
+	// seconds.
+	StopReasons map[string]uint64 `json:"stop_reasons"`
+	// CallsPerSecond is the calls of each of the last 60 seconds, oldest
 	// first, the current (partial) second last.
-	CallsPerSecond    []uint32 `json:"calls_per_second"`
+	CallsPerSecond []uint32 `json:"calls_per_second"`
+	// FailuresPerSecond is the failed calls of each of the same seconds.
 	FailuresPerSecond []uint32 `json:"failures_per_second"`
 	// Breaker is the name of the breaker the operation's calls last went
 	// through, "" if none.
@@ -498,22 +549,28 @@ type OperationView struct {
 
 // FailureView is one failed call.
 type FailureView struct {
+	// Time is when the call ended.
 	Time time.Time `json:"time"`
 	// Event is the call's terminal event ("max_attempts_exceeded", ...).
 	Event string `json:"event"`
 	// Class is the failure class (error.type), "" when no attempt failed
 	// (a rejection).
-	Class      string `json:"class,omitempty"`
+	Class string `json:"class,omitempty"`
+	// StopReason is why the call stopped ("max_attempts", ...).
 	StopReason string `json:"stop_reason"`
-	Attempts   int    `json:"attempts"`
+	// Attempts is the number of attempts made (0 for a rejection).
+	Attempts int `json:"attempts"`
 	// Error is the redacted, bounded error text.
 	Error string `json:"error,omitempty"`
 }
 
 // BreakerView is one breaker.
 type BreakerView struct {
+	// Policy is the name of the policy the breaker was first seen with.
 	Policy string `json:"policy"`
-	Name   string `json:"name"`
+	// Name is the breaker's name (for the HTTP wrapper's per-host
+	// breakers, "<template name>:<host>").
+	Name string `json:"name"`
 	// State is the breaker's state when the view was taken.
 	State string `json:"state"`
 	// Since is the time of the last transition the page saw (nil: none
@@ -521,10 +578,10 @@ type BreakerView struct {
 	Since *time.Time `json:"since,omitempty"`
 	// Rejections is the number of calls the breaker refused, ever.
 	Rejections uint64 `json:"rejections"`
-	// Transitions are the last ones, newest first; TransitionsTotal counts
-	// all the page saw.
-	Transitions      []TransitionView `json:"transitions"`
-	TransitionsTotal int              `json:"transitions_total"`
+	// Transitions are the last Config.MaxTransitions, newest first.
+	Transitions []TransitionView `json:"transitions"`
+	// TransitionsTotal counts all the transitions the page saw.
+	TransitionsTotal int `json:"transitions_total"`
 	// StatesPerSecond is the state at the end of each of the last 60
 	// seconds, oldest first, derived from the transitions seen.
 	StatesPerSecond []string `json:"states_per_second"`
@@ -532,24 +589,29 @@ type BreakerView struct {
 
 // TransitionView is one breaker state change.
 type TransitionView struct {
+	// Time is when the page saw the transition.
 	Time time.Time `json:"time"`
-	From string    `json:"from"`
-	To   string    `json:"to"`
+	// From is the state before ("closed", "open", "half_open").
+	From string `json:"from"`
+	// To is the state after.
+	To string `json:"to"`
 }
 
 // BudgetView is one retry budget.
 type BudgetView struct {
+	// Policy is the name of the policy the budget was first seen with.
 	Policy string `json:"policy"`
-	// Utilization is the share of the budget in use, Remaining the retries
-	// it still allows, Denied the retries it refused, ever.
+	// Utilization is the share of the budget in use, from 0 to 1.
 	Utilization float64 `json:"utilization"`
-	Remaining   float64 `json:"remaining"`
-	Denied      uint64  `json:"denied"`
+	// Remaining is the number of retries the budget still allows now.
+	Remaining float64 `json:"remaining"`
+	// Denied is the number of retries the budget refused, ever.
+	Denied uint64 `json:"denied"`
 }
 
 // Snapshot returns the current view.
 func (p *Page) Snapshot() View {
-	now := p.clock.Now()
+	now := p.now()
 	v := View{Time: now, WindowSeconds: ringSecs}
 	for _, en := range p.ops.Snapshot() {
 		v.Operations = append(v.Operations, en.view(now))
@@ -578,7 +640,7 @@ func (p *Page) Snapshot() View {
 	for b, pol := range p.budgets {
 		buds = append(buds, bud{b, pol})
 	}
-	v.Limits = Limits{MaxOperations: p.maxOps, MaxFailures: p.maxFailures, OtherEvents: p.dropped.Load(),
+	v.Limits = Limits{MaxOperations: p.maxOps, MaxFailures: p.maxFailures, OtherCalls: p.dropped.Load(),
 		UntrackedBreakers: p.brkDropped, UntrackedBudgets: p.budDropped}
 	p.mu.Unlock()
 

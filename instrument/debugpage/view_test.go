@@ -224,8 +224,8 @@ func TestOtherBucket(t *testing.T) {
 	if want := "p/a2,p/b1,(other)/(other)2"; strings.Join(names, ",") != want {
 		t.Errorf("operations %v, want %s", names, want)
 	}
-	if v.Limits.OtherEvents != 2 {
-		t.Errorf("other calls %d, want 2", v.Limits.OtherEvents)
+	if v.Limits.OtherCalls != 2 {
+		t.Errorf("other calls %d, want 2", v.Limits.OtherCalls)
 	}
 }
 
@@ -424,7 +424,31 @@ func TestSnapshotWhileHandling(t *testing.T) {
 	for _, o := range v.Operations {
 		total += o.Total
 	}
-	if total != 1200 || len(v.Operations) != 4 || v.Limits.OtherEvents != 2*240 {
-		t.Errorf("%d calls in %d operations (other %d), want 1200 in 3 and (other)", total, len(v.Operations), v.Limits.OtherEvents)
+	if total != 1200 || len(v.Operations) != 4 || v.Limits.OtherCalls != 2*240 {
+		t.Errorf("%d calls in %d operations (other %d), want 1200 in 3 and (other)", total, len(v.Operations), v.Limits.OtherCalls)
+	}
+}
+
+// With the default (system) clock the page reads the monotonic clock only,
+// from the wall time it was made at: its times are the wall clock's.
+func TestSystemClock(t *testing.T) {
+	before := time.Now()
+	p, err := redressdebug.New(redressdebug.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	po, _ := core.NewPolicy(core.PolicyConfig{Name: "sys", Bus: core.NewBus(p), Retry: core.RetryConfig{MaxAttempts: 1}})
+	_ = po.Run(context.Background(), func(context.Context) error { return core.Transient(errors.New("x")) })
+	v := p.Snapshot()
+	after := time.Now()
+	if v.Time.Before(before) || v.Time.After(after) {
+		t.Errorf("view time %v not within [%v, %v]", v.Time, before, after)
+	}
+	o := opView(t, v, "sys", "sys")
+	if f := o.RecentFailures[0].Time; f.Before(before) || f.After(v.Time) {
+		t.Errorf("failure time %v not within [%v, %v]", f, before, v.Time)
+	}
+	if o.Calls != 1 || o.CallsPerSecond[59]+o.CallsPerSecond[58] != 1 {
+		t.Errorf("calls %d, last seconds %v", o.Calls, o.CallsPerSecond[55:])
 	}
 }
