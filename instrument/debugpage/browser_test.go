@@ -1,15 +1,11 @@
 package redressdebug_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +17,7 @@ import (
 	"github.com/redress-go/redress/core"
 	"github.com/redress-go/redress/core/coretest"
 	redressdebug "github.com/redress-go/redress/instrument/debugpage"
+	"github.com/redress-go/redress/internal/browsertest"
 	"github.com/redress-go/redress/internal/testenv"
 )
 
@@ -29,11 +26,11 @@ import (
 // an upstream on loopback fails, and must show the upstream's per-host
 // breaker open; once the upstream is healthy again and the breaker has
 // closed, a reload must show it closed, with its transitions. The
-// screenshots are saved under the test's temp dir (and, when
-// REDRESS_SCREENSHOT_DIR is set, the one of the outage is copied there as
-// debugpage.png: docs/img/debugpage.png comes from this test).
+// screenshots are saved under the test's temp dir. (The demo's browser
+// test, examples/demo, is the same proof on the whole demo; the README's
+// screenshot comes from it.)
 func TestBrowserShowsBreakerOpenThenClosed(t *testing.T) {
-	chromium := testenv.LookPath(t, "chromium", "chromium")
+	testenv.LookPath(t, "chromium", "chromium") // before any setup: skip at once without it
 
 	// The upstream: a catalog service that fails with 503 while failing is set.
 	var failing atomic.Bool
@@ -123,55 +120,19 @@ func TestBrowserShowsBreakerOpenThenClosed(t *testing.T) {
 	}
 
 	// The browser: generous timeouts, it may be slow to start on a busy machine.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1280, 1000), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser
-		testenv.Missing(t, "a working chromium", err)
-	}
-	within := func(d time.Duration) context.Context {
-		ctx, cancel := context.WithTimeout(bctx, d)
-		t.Cleanup(cancel)
-		return ctx
-	}
+	br := browsertest.Start(t)
+	within := br.Within
 	row := fmt.Sprintf(`tr.breaker[data-breaker=%q]`, breakerName)
-	shot := func(name string) []byte {
-		t.Helper()
-		img, err := chromedp.Run(within(30*time.Second), chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(img) == 0 {
-			t.Fatalf("%s: empty screenshot", name)
-		}
-		if _, err := png.Decode(bytes.NewReader(img)); err != nil {
-			t.Fatalf("%s: not a PNG: %v", name, err)
-		}
-		p := filepath.Join(t.TempDir(), name)
-		if err := os.WriteFile(p, img, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
-			t.Fatalf("screenshot %s: %v, %v", p, fi, err)
-		}
-		return img
-	}
 
 	// The outage: the breaker shows open.
-	if err := chromedp.Do(within(30*time.Second), chromedp.Navigate(pageURL), chromedp.WaitVisible(row)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := chromedp.Run(within(10*time.Second), chromedp.AttributeValue(row, "data-state"))
+	got, err := br.Attr(pageURL, row, "data-state")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Value != "open" {
-		t.Fatalf("during the outage the page shows breaker %s %q, want open", breakerName, got.Value)
+	if got != "open" {
+		t.Fatalf("during the outage the page shows breaker %s %q, want open", breakerName, got)
 	}
-	badge, err := chromedp.Run(within(10*time.Second), chromedp.Text(row+` .badge`))
+	badge, err := chromedp.Run(within(10*time.Second), chromedp.Text(chromedp.CSS(row+` .badge`)))
 	if err != nil || badge != "open" {
 		t.Errorf("badge %q (%v), want open", badge, err)
 	}
@@ -182,25 +143,20 @@ func TestBrowserShowsBreakerOpenThenClosed(t *testing.T) {
 	if strings.Contains(html, "session=secret") {
 		t.Error("the page shows the request's query string")
 	}
-	img := shot("open.png")
-	if dir := os.Getenv("REDRESS_SCREENSHOT_DIR"); dir != "" {
-		if err := os.WriteFile(filepath.Join(dir, "debugpage.png"), img, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	br.Screenshot("open.png")
 
 	// Recovery: the breaker probes, closes, and a reload shows it closed.
 	failing.Store(false)
 	drive("closed")
-	if err := chromedp.Do(within(30*time.Second), chromedp.Reload(), chromedp.WaitVisible(row+`[data-state="closed"]`)); err != nil {
+	if err := chromedp.Do(within(30*time.Second), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(row+`[data-state="closed"]`))); err != nil {
 		t.Fatalf("after recovery, the page does not show breaker %s closed: %v", breakerName, err)
 	}
-	hist, err := chromedp.Run(within(10*time.Second), chromedp.Text(row+` ul`))
+	hist, err := chromedp.Run(within(10*time.Second), chromedp.Text(chromedp.CSS(row+` ul`)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(hist, "half_open → closed") || !strings.Contains(hist, "closed → open") {
 		t.Errorf("transitions shown: %q, want closed → open, then half_open → closed", hist)
 	}
-	shot("closed.png")
+	br.Screenshot("closed.png")
 }

@@ -125,7 +125,7 @@ table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:.25em .
 th{background:#f4f4f4;font-weight:600} .num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;padding:0 .5em;border-radius:.6em;color:#fff;font-weight:600}
 .muted{color:#777} .fails td{background:#fbf4f4;font-size:.9em} code{font-size:.92em}
-.warn{color:#a33} ul{margin:0;padding-left:1.1em}
+.warn{color:#a33} ul{margin:0;padding-left:1.1em} .nw{white-space:nowrap} .stops{font-size:.9em;white-space:nowrap}
 </style></head><body>
 <h1>redress: live view</h1>
 <div class="muted">at {{clock .Time}} · last {{.WindowSeconds}} s ·
@@ -136,7 +136,7 @@ th{background:#f4f4f4;font-weight:600} .num{text-align:right;font-variant-numeri
 <table id="breakers"><tr><th>policy</th><th>breaker</th><th>state</th><th>since</th><th class="num">rejections</th><th>last minute</th><th>recent transitions</th></tr>
 {{- range .Breakers}}
 <tr class="breaker" data-policy="{{.Policy}}" data-breaker="{{.Name}}" data-state="{{.State}}">
-<td>{{.Policy}}</td><td><code>{{.Name}}</code></td>
+<td class="nw">{{.Policy}}</td><td><code>{{.Name}}</code></td>
 <td><span class="badge state-{{stateof .State}}" style="background:{{color .State}}">{{.State}}</span></td>
 <td>{{if .Since}}{{clock (deref .Since)}} <span class="muted">({{ago $.Time (deref .Since)}} ago)</span>{{else}}<span class="muted">no change seen</span>{{end}}</td>
 <td class="num">{{.Rejections}}</td><td>{{strip .StatesPerSecond}}</td>
@@ -148,7 +148,7 @@ th{background:#f4f4f4;font-weight:600} .num{text-align:right;font-variant-numeri
 {{- if .Budgets}}
 <table id="budgets"><tr><th>policy</th><th class="num">in use</th><th class="num">retries left</th><th class="num">denied (ever)</th></tr>
 {{- range .Budgets}}
-<tr class="budget" data-policy="{{.Policy}}"><td>{{.Policy}}</td><td class="num">{{pct .Utilization}}</td><td class="num">{{num .Remaining}}</td><td class="num">{{.Denied}}</td></tr>
+<tr class="budget" data-policy="{{.Policy}}"><td class="nw">{{.Policy}}</td><td class="num">{{pct .Utilization}}</td><td class="num">{{num .Remaining}}</td><td class="num">{{.Denied}}</td></tr>
 {{- end}}</table>
 {{- else}}<p class="muted">No budget seen yet.</p>{{end}}
 
@@ -157,10 +157,10 @@ th{background:#f4f4f4;font-weight:600} .num{text-align:right;font-variant-numeri
 <table id="operations"><tr><th>policy</th><th>operation</th><th class="num">calls/s</th><th class="num">success</th><th class="num">attempts/call</th><th>stop reasons</th><th>calls/s, last minute</th><th>failures/s</th><th>breaker</th></tr>
 {{- range .Operations}}
 <tr class="operation" data-policy="{{.Policy}}" data-operation="{{.Operation}}">
-<td>{{.Policy}}</td><td><code>{{.Operation}}</code></td>
+<td class="nw">{{.Policy}}</td><td><code>{{.Operation}}</code></td>
 <td class="num">{{num .Rate}}</td><td class="num">{{pct .SuccessRatio}}</td><td class="num">{{num .AttemptsPerCall}}</td>
-<td>{{range $k, $v := .StopReasons}}{{$k}}: {{$v}}<br>{{else}}<span class="muted">none</span>{{end}}</td>
-<td>{{calls .CallsPerSecond}}</td><td>{{fails .FailuresPerSecond}}</td>
+<td class="stops">{{range $k, $v := .StopReasons}}{{$k}} {{$v}}<br>{{else}}<span class="muted">none</span>{{end}}</td>
+<td class="nw">{{calls .CallsPerSecond}}</td><td class="nw">{{fails .FailuresPerSecond}}</td>
 <td>{{if .Breaker}}<code>{{.Breaker}}</code>{{end}}</td></tr>
 {{- if .RecentFailures}}
 <tr class="fails"><td></td><td colspan="8"><b>last failures</b><ul>
