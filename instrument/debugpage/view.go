@@ -317,21 +317,28 @@ func (p *Page) terminal(e *core.Event) {
 	en.total.Add(1)
 	sec := now / int64(time.Second)
 	failed := e.Kind != core.EventSuccess
+	if sec >= 0 { // a clock before 1970 counts in Total only
+		en.count(sec, e.Attempt, e.StopReason, failed)
+	}
+	if failed {
+		p.recordFailure(en, e, now)
+	}
+}
+
+// count counts one call ending in second sec (not negative).
+func (en *opEntry) count(sec int64, attempt int, stop core.StopReason, failed bool) {
 	if en.advanceRing(sec) {
 		en.ring[sec%ringSecs].add(failed)
 	}
 	q := sec / slotSecs
 	if en.advanceSlots(q) {
 		sl := &en.slots[q%numSlots]
-		if e.Attempt > 0 {
-			sl.attempts.Add(uint32(e.Attempt))
+		if attempt > 0 {
+			sl.attempts.Add(uint32(attempt))
 		}
-		if int(e.StopReason) < numStops {
-			sl.stops[e.StopReason].Add(1)
+		if int(stop) < numStops {
+			sl.stops[stop].Add(1)
 		}
-	}
-	if failed {
-		p.recordFailure(en, e, now)
 	}
 }
 
@@ -345,7 +352,7 @@ func (en *opEntry) advanceRing(sec int64) bool {
 	defer en.mu.Unlock()
 	last := en.lastSec.Load()
 	if sec > last {
-		for t := max(last+1, sec-ringSecs+1); t <= sec; t++ {
+		for t := max(last+1, sec-ringSecs+1, 0); t <= sec; t++ {
 			en.ring[t%ringSecs].v.Store(0)
 		}
 		en.lastSec.Store(sec)
@@ -363,7 +370,7 @@ func (en *opEntry) advanceSlots(q int64) bool {
 	defer en.mu.Unlock()
 	last := en.lastSlot.Load()
 	if q > last {
-		for t := max(last+1, q-numSlots+1); t <= q; t++ {
+		for t := max(last+1, q-numSlots+1, 0); t <= q; t++ {
 			sl := &en.slots[t%numSlots]
 			sl.attempts.Store(0)
 			for i := range sl.stops {
@@ -738,7 +745,7 @@ func (en *opEntry) view(now time.Time) OperationView {
 	var calls, fails uint64
 	for i := range ringSecs {
 		t := sec - int64(ringSecs-1-i)
-		if t > last || t <= last-ringSecs {
+		if t < 0 || t > last || t <= last-ringSecs {
 			continue
 		}
 		ov.CallsPerSecond[i], ov.FailuresPerSecond[i] = en.ring[t%ringSecs].load()
@@ -748,7 +755,7 @@ func (en *opEntry) view(now time.Time) OperationView {
 	lastQ := en.lastSlot.Load()
 	var sCalls, sAttempts uint64
 	for t := q - numSlots + 1; t <= q; t++ {
-		if t > lastQ || t <= lastQ-numSlots {
+		if t < 0 || t > lastQ || t <= lastQ-numSlots {
 			continue
 		}
 		sl := &en.slots[t%numSlots]

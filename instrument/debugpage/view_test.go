@@ -452,3 +452,35 @@ func TestSystemClock(t *testing.T) {
 		t.Errorf("calls %d, last seconds %v", o.Calls, o.CallsPerSecond[55:])
 	}
 }
+
+// A clock at the Unix epoch (the zero coretest.FakeClock) leaves seconds
+// before it in the window; one before 1970 counts calls in Total only.
+// Neither may panic.
+func TestClockNearTheEpoch(t *testing.T) {
+	for _, start := range []time.Time{time.Unix(0, 0), time.Unix(-100, 0)} {
+		clk := coretest.NewFakeClock(start)
+		p, err := redressdebug.New(redressdebug.Config{Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bus := core.NewBus(p)
+		var panics []any
+		bus.SetPanicHandler(func(sp core.SubscriberPanic) { panics = append(panics, sp.Value) })
+		po, _ := core.NewPolicy(core.PolicyConfig{Name: "e", Bus: bus, Clock: clk, Retry: core.RetryConfig{MaxAttempts: 1}})
+		for range 3 {
+			_ = po.Run(context.Background(), func(context.Context) error { return core.Transient(errors.New("x")) })
+			clk.Advance(time.Second)
+		}
+		if len(panics) > 0 {
+			t.Fatalf("start %v: the page panicked: %v", start, panics)
+		}
+		o := opView(t, p.Snapshot(), "e", "e")
+		wantCalls := uint64(3)
+		if start.Unix() < 0 {
+			wantCalls = 0
+		}
+		if o.Total != 3 || o.Calls != wantCalls || len(o.RecentFailures) != 3 {
+			t.Errorf("start %v: total %d calls %d failures %d, want 3, %d, 3", start, o.Total, o.Calls, len(o.RecentFailures), wantCalls)
+		}
+	}
+}
