@@ -23,9 +23,6 @@ import (
 // call) and the breaker transitions.
 const Events = core.TerminalEvents | core.CircuitEvents
 
-// Window is the span of the page's rates, ratios and sparklines.
-const Window = 60 * time.Second
-
 // OtherName is the policy and operation name of the bucket that counts the
 // operations beyond Config.MaxOperations.
 const OtherName = "(other)"
@@ -114,6 +111,7 @@ type opEntry struct {
 	total      atomic.Uint64 // calls since the page started
 	lastSec    atomic.Int64  // newest second ring holds
 	lastSlot   atomic.Int64  // newest slot index slots hold
+	firstSec   atomic.Int64  // the second of the first call counted
 	ring       [ringSecs]second
 	slots      [numSlots]slot
 	breaker    atomic.Pointer[core.Breaker]
@@ -352,6 +350,9 @@ func (en *opEntry) advanceRing(sec int64) bool {
 	defer en.mu.Unlock()
 	last := en.lastSec.Load()
 	if sec > last {
+		if last == farPast {
+			en.firstSec.Store(sec)
+		}
 		for t := max(last+1, sec-ringSecs+1, 0); t <= sec; t++ {
 			en.ring[t%ringSecs].v.Store(0)
 		}
@@ -529,7 +530,8 @@ type OperationView struct {
 	Calls uint64 `json:"calls"`
 	// Total is the number of calls since the page started.
 	Total uint64 `json:"total"`
-	// Rate is Calls per second over the last minute.
+	// Rate is Calls per second over the last minute (over the time since
+	// the operation's first call, if that is shorter).
 	Rate float64 `json:"rate"`
 	// SuccessRatio is the share of the last minute's calls that succeeded
 	// (1 when there were none).
@@ -778,7 +780,11 @@ func (en *opEntry) view(now time.Time) OperationView {
 	}
 	en.mu.Unlock()
 	ov.Calls = calls
-	ov.Rate = float64(calls) / float64(ringSecs)
+	span := int64(ringSecs)
+	if first := en.firstSec.Load(); en.lastSec.Load() != farPast && sec-first+1 < span {
+		span = max(sec-first+1, 1) // a young operation: per second since its first call
+	}
+	ov.Rate = float64(calls) / float64(span)
 	ov.SuccessRatio = 1
 	if calls > 0 {
 		ov.SuccessRatio = float64(calls-min(fails, calls)) / float64(calls)

@@ -116,6 +116,9 @@ func TestWindowsFollowTheClock(t *testing.T) {
 	if got, f := o.CallsPerSecond[49], o.FailuresPerSecond[49]; got != 5 || f != 1 {
 		t.Errorf("10 s ago: %d calls %d failures, want 5 and 1", got, f)
 	}
+	if want := 6.0 / 11; o.Rate != want {
+		t.Errorf("rate %v, want %v (6 calls in the 11 seconds since the first)", o.Rate, want)
+	}
 	if want := 5.0 / 6; o.SuccessRatio != want {
 		t.Errorf("success ratio %v, want %v", o.SuccessRatio, want)
 	}
@@ -130,8 +133,8 @@ func TestWindowsFollowTheClock(t *testing.T) {
 	// 15-second slots no longer hold it either.
 	clk.Advance(55 * time.Second)
 	o = opView(t, p.Snapshot(), "users", "get")
-	if o.Calls != 1 || o.Total != 6 || o.CallsPerSecond[4] != 1 {
-		t.Errorf("after 55 s: calls %d total %d, series %v", o.Calls, o.Total, o.CallsPerSecond)
+	if o.Calls != 1 || o.Total != 6 || o.CallsPerSecond[4] != 1 || o.Rate != 1.0/60 {
+		t.Errorf("after 55 s: calls %d total %d rate %v, series %v", o.Calls, o.Total, o.Rate, o.CallsPerSecond)
 	}
 	if len(o.StopReasons) != 0 {
 		t.Errorf("after 55 s: stop reasons %v, want none", o.StopReasons)
@@ -177,8 +180,14 @@ func TestRedaction(t *testing.T) {
 	t.Run("default cuts query strings", func(t *testing.T) {
 		p, clk := newPage(t, redressdebug.Config{})
 		po := pol(t, "api", p, clk, func(c *core.PolicyConfig) { c.Retry.MaxAttempts = 1 })
-		_ = po.RunCall(context.Background(), &core.Call{Operation: "GET https://api.example.com/v1/users?token=s3cr3t"},
+		_ = po.RunCall(context.Background(), &core.Call{Operation: "GET https://api.example.com/v1/users?token=s3cr3t",
+			Labels: core.Labels{HTTPRoute: "/v1/users?token=s3cr3t", ServerAddress: "s3cr3t.example.com"}},
 			func(context.Context) error { return core.Transient(secret) })
+		rec := httptest.NewRecorder()
+		p.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if strings.Contains(rec.Body.String(), "s3cr3t") {
+			t.Fatalf("the page shows the secret:\n%s", rec.Body.String())
+		}
 		v := p.Snapshot()
 		b, _ := json.Marshal(v)
 		if strings.Contains(string(b), "s3cr3t") || strings.Contains(string(b), "frag") {
