@@ -19,6 +19,12 @@
 //     against the policy plus two bare SDK span start/end pairs (operation
 //     and attempt).
 //
+//   - BenchmarkDebugPage: the success path with the introspection page
+//     (redressdebug), against the bare policy, the engine's cost of
+//     publishing the page's events to a duration-free subscriber that does
+//     nothing (nop_subscriber), and the Prometheus subscriber for
+//     comparison.
+//
 //   - BenchmarkSlowSubscriberAsync: a call doing ~50µs of work, with a
 //     subscriber that takes 1 ms per event behind core.NewAsync.
 //

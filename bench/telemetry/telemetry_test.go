@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/redress-go/redress/core"
+	redressdebug "github.com/redress-go/redress/instrument/debugpage"
 	redressotel "github.com/redress-go/redress/instrument/otel"
 	redressprom "github.com/redress-go/redress/instrument/prometheus"
 )
@@ -175,6 +176,54 @@ func BenchmarkOTelSpans(b *testing.B) {
 		loop(b, policy(b, core.NewBus(sub)), nil)
 	})
 }
+
+func BenchmarkDebugPage(b *testing.B) {
+	b.Run("baseline", func(b *testing.B) { loop(b, policy(b, nil), nil) })
+	b.Run("nop_subscriber", func(b *testing.B) {
+		// The engine's own cost of publishing the events the page wants
+		// (the terminal event, here success) to a duration-free subscriber
+		// that does nothing with them.
+		loop(b, policy(b, core.NewBus(nopDurationFree{redressdebug.Events})), nil)
+	})
+	b.Run("prometheus", func(b *testing.B) {
+		// For comparison: the Prometheus subscriber on the same path.
+		sub, err := redressprom.New(redressprom.Config{Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		loop(b, policy(b, core.NewBus(sub)), nil)
+	})
+	b.Run("redress", func(b *testing.B) {
+		page, err := redressdebug.New(redressdebug.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		loop(b, policy(b, core.NewBus(page)), nil)
+	})
+}
+
+// The introspection page adds no allocation to the success path.
+func TestDebugPageSuccessPathAllocatesNothing(t *testing.T) {
+	page, err := redressdebug.New(redressdebug.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, with := policy(t, nil), policy(t, core.NewBus(page))
+	ctx := context.Background()
+	_ = with.Run(ctx, succeed) // the operation's entry
+	a0 := testing.AllocsPerRun(50, func() { _ = bare.Run(ctx, succeed) })
+	a1 := testing.AllocsPerRun(50, func() { _ = with.Run(ctx, succeed) })
+	if a1 != a0 {
+		t.Fatalf("allocs per call: %v with the page, %v without", a1, a0)
+	}
+}
+
+// nopDurationFree wants events, reads no duration and does nothing.
+type nopDurationFree struct{ set core.EventSet }
+
+func (n nopDurationFree) Events() core.EventSet            { return n.set }
+func (nopDurationFree) Handle(context.Context, core.Event) {}
+func (nopDurationFree) DurationFree() bool                 { return true }
 
 // nopDecorator wants every event, decorates no context and does nothing.
 type nopDecorator struct{}

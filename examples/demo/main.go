@@ -2,7 +2,8 @@
 // flaky upstreams (an HTTP service and a gRPC service on loopback) whose
 // failure rates follow a fault profile (healthy, degraded, outage,
 // recovery), drives concurrent traffic through redress-wrapped clients,
-// serves the Prometheus metrics on /metrics, logs breaker transitions
+// serves the Prometheus metrics on /metrics and the live introspection
+// page on /debug/redress, logs breaker transitions
 // through the slog subscriber, prints a live summary each second, and ends
 // with a final summary.
 //
@@ -32,6 +33,7 @@ import (
 
 	"github.com/redress-go/redress/core"
 	redressexport "github.com/redress-go/redress/exporters"
+	redressdebug "github.com/redress-go/redress/instrument/debugpage"
 	redressotel "github.com/redress-go/redress/instrument/otel"
 	redressprom "github.com/redress-go/redress/instrument/prometheus"
 	redressslog "github.com/redress-go/redress/instrument/slog"
@@ -53,6 +55,9 @@ type config struct {
 	onListen func(addr string)
 	onPhase  func(name string)
 }
+
+// debugPath is where the introspection page is served, beside /metrics.
+const debugPath = "/debug/redress"
 
 // defaultListen is the default address of the /metrics endpoint.
 const defaultListen = "127.0.0.1:9464"
@@ -165,14 +170,19 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		defer cancel()
 	}
 
-	// Telemetry: Prometheus, slog and the live tally, on one bus.
+	// Telemetry: Prometheus, the introspection page, slog and the live
+	// tally, on one bus.
 	reg := prometheus.NewRegistry()
 	prom, err := redressprom.New(redressprom.Config{Registerer: reg})
 	if err != nil {
 		return err
 	}
+	page, err := redressdebug.New(redressdebug.Config{})
+	if err != nil {
+		return err
+	}
 	tl := newTally()
-	bus := core.NewBus(prom, tl)
+	bus := core.NewBus(prom, page, tl)
 	if events != 0 {
 		logger, err := redressslog.New(redressslog.Config{
 			Handler: slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}),
@@ -194,7 +204,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		defer shutdown()
 	}
 
-	// The metrics endpoint.
+	// The metrics endpoint, and beside it the introspection page (on the
+	// same loopback listener: never expose it publicly).
 	ml, err := net.Listen("tcp", cfg.listen)
 	if err != nil && cfg.listen == defaultListen {
 		// The default port is taken (another demo, an exporter): the
@@ -207,12 +218,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle(debugPath, page)
 	msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = msrv.Serve(ml) })
 	defer wg.Wait()
 	defer msrv.Close()
 	metricsURL := "http://" + ml.Addr().String() + "/metrics"
+	debugURL := "http://" + ml.Addr().String() + debugPath
 
 	// The upstreams and the clients.
 	cur := &current{s: sched}
@@ -227,7 +240,8 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 
 	fmt.Fprintf(w, "redress demo: profile %s, %s, %d clients per upstream\n", cfg.profile, durationText(cfg.duration), cfg.workers)
 	fmt.Fprintf(w, "upstreams: %s\n", strings.Join(ups.names, ", "))
-	fmt.Fprintf(w, "metrics:   %s  (scrape it with Prometheus; dashboards in dashboards/grafana)\n\n", metricsURL)
+	fmt.Fprintf(w, "metrics:   %s  (scrape it with Prometheus; dashboards in dashboards/grafana)\n", metricsURL)
+	fmt.Fprintf(w, "live view: %s  (breakers, budgets, operations; ?format=json for scripts)\n\n", debugURL)
 	if cfg.onListen != nil {
 		cfg.onListen(ml.Addr().String())
 	}

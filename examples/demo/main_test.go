@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	redressdebug "github.com/redress-go/redress/instrument/debugpage"
 	"github.com/redress-go/redress/internal/telemetry"
 )
 
@@ -65,11 +67,13 @@ func TestRunCycle(t *testing.T) {
 	var addr string
 	var phases []string
 	var metrics string
+	var view redressdebug.View
 	cfg.onListen = func(a string) { addr = a }
 	cfg.onPhase = func(name string) {
 		phases = append(phases, name)
 		if name == "recovery" {
 			metrics = scrape(t, addr)
+			view = liveView(t, addr)
 		}
 	}
 	var out lockedBuffer
@@ -86,6 +90,7 @@ func TestRunCycle(t *testing.T) {
 	}
 	for _, want := range []string{
 		"metrics:   http://" + addr + "/metrics",
+		"live view: http://" + addr + "/debug/redress",
 		"------ phase: outage",
 		"msg=\"redress circuit_opened\"", // the slog subscriber
 		"circuit_open=",                  // rejected calls in the live summary
@@ -107,6 +112,62 @@ func TestRunCycle(t *testing.T) {
 			t.Errorf("/metrics lacks %s", m.Prom)
 		}
 	}
+	// The introspection page, at the start of recovery: the upstreams'
+	// breakers have opened during the outage, every policy has calls.
+	policies := map[string]bool{}
+	for _, o := range view.Operations {
+		if o.Total > 0 {
+			policies[o.Policy] = true
+		}
+	}
+	for _, p := range []string{"catalog", "inventory", "orders-db"} {
+		if !policies[p] {
+			t.Errorf("the live view has no call of policy %s: %+v", p, view.Operations)
+		}
+	}
+	opened := 0
+	for _, b := range view.Breakers {
+		for _, tr := range b.Transitions {
+			if tr.To == "open" {
+				opened++
+			}
+		}
+	}
+	if opened == 0 {
+		t.Errorf("the live view shows no breaker opening during the outage: %+v", view.Breakers)
+	}
+	if len(view.Budgets) < 3 {
+		t.Errorf("the live view shows %d budgets, want the three policies'", len(view.Budgets))
+	}
+}
+
+// liveView fetches the introspection page's JSON form, and checks that its
+// HTML form serves too.
+func liveView(t *testing.T, addr string) redressdebug.View {
+	t.Helper()
+	var v redressdebug.View
+	for _, q := range []string{"", "?format=json"} {
+		resp, err := http.Get("http://" + addr + "/debug/redress" + q)
+		if err != nil {
+			t.Errorf("live view: %v", err)
+			return v
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("live view%s: %s", q, resp.Status)
+		}
+		if q == "" {
+			if !strings.Contains(string(body), `class="breaker"`) {
+				t.Errorf("the live view's HTML shows no breaker:\n%s", body)
+			}
+			continue
+		}
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Errorf("live view JSON: %v", err)
+		}
+	}
+	return v
 }
 
 // TestRunUntilCanceled is Ctrl-C: with no duration the demo runs until its

@@ -46,6 +46,7 @@ var imports = map[string]string{
 	"redressotel":   "github.com/redress-go/redress/instrument/otel",
 	"redressprom":   "github.com/redress-go/redress/instrument/prometheus",
 	"redressslog":   "github.com/redress-go/redress/instrument/slog",
+	"redressdebug":  "github.com/redress-go/redress/instrument/debugpage",
 	"redresshttp":   "github.com/redress-go/redress/contrib/nethttp",
 	"redresssql":    "github.com/redress-go/redress/contrib/database-sql",
 	"redressgrpc":   "github.com/redress-go/redress/contrib/grpc",
