@@ -106,7 +106,11 @@ type breakerBucket struct {
 // event's BreakerState. An event is published by the goroutine that made
 // the change, or, when an earlier change of the same breaker is still being
 // published on another goroutine, by that goroutine right after it; a call
-// therefore may return before the event of a change it made is handled.
+// therefore may return before the event of a change it made is handled,
+// and may publish, before it returns, the events of changes other calls made
+// meanwhile (keep subscribers fast, or behind NewAsync); a queued event is
+// handed the context of the call that made the change, which may have
+// ended by then.
 type Breaker struct {
 	name        string
 	threshold   int64
@@ -358,29 +362,29 @@ func (b *Breaker) emit(ctx context.Context, tr transition, e *Event) {
 	b.deliver(ctx, tr, e)
 }
 
-// drain publishes the queued transitions that are next in order, then
-// gives up the publisher's role.
+// drain marks the transition just published as done, then publishes the
+// next one in order if it is queued, or gives up the publisher's role. Each
+// delivery defers the next drain, so the role is handed on even when a
+// subscriber ends its goroutine (runtime.Goexit, which recover does not
+// stop).
 func (b *Breaker) drain() {
 	b.pubMu.Lock()
 	b.pubNext++
-	for {
-		i := slices.IndexFunc(b.pubQ, func(q queuedTransition) bool { return q.tr.seq == b.pubNext })
-		if i < 0 {
-			break
-		}
-		q := b.pubQ[i]
-		b.pubQ = slices.Delete(b.pubQ, i, i+1)
+	i := slices.IndexFunc(b.pubQ, func(q queuedTransition) bool { return q.tr.seq == b.pubNext })
+	if i < 0 {
+		b.pubBusy = false
 		b.pubMu.Unlock()
-		var e *Event
-		if q.has {
-			e = &q.e
-		}
-		b.deliver(q.ctx, q.tr, e)
-		b.pubMu.Lock()
-		b.pubNext++
+		return
 	}
-	b.pubBusy = false
+	q := b.pubQ[i]
+	b.pubQ = slices.Delete(b.pubQ, i, i+1)
 	b.pubMu.Unlock()
+	defer b.drain()
+	var e *Event
+	if q.has {
+		e = &q.e
+	}
+	b.deliver(q.ctx, q.tr, e)
 }
 
 // deliver publishes the event of tr on every bus that wants it.

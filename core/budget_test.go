@@ -143,3 +143,37 @@ func (s cancelSleeper) Sleep(ctx context.Context, _ time.Duration) error {
 	s.cancel()
 	return ctx.Err()
 }
+
+// TestBudgetRefundsRetryStoppedAfterSleep: a retry whose token was taken
+// but that a check after the sleep stops (here another call opened the
+// breaker meanwhile) is not made: its token is given back.
+func TestBudgetRefundsRetryStoppedAfterSleep(t *testing.T) {
+	clk := coretest.NewFakeClock(time.Unix(0, 0))
+	b := mustBudget(t, core.BudgetConfig{MaxRetries: 5, Window: time.Minute, Clock: clk})
+	br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 100, RecoveryTimeout: time.Hour, Clock: clk})
+	opener := func(ctx context.Context, _ time.Duration) error { // another call trips it during the sleep
+		for br.State() != core.StateOpen {
+			permit, err := br.Allow()
+			if err != nil {
+				break
+			}
+			permit.Failure(core.ClassTransient)
+		}
+		return ctx.Err()
+	}
+	p, err := core.NewPolicy(core.PolicyConfig{Budget: b, Breaker: br, Clock: clk, Sleeper: sleeperFunc(opener), Retry: core.RetryConfig{MaxAttempts: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Run(context.Background(), func(context.Context) error { return coretest.ClassErr(core.ClassTransient) })
+	if r, _ := core.StopReasonOf(err); r != core.StopCircuitOpen {
+		t.Fatalf("stop = %v, want circuit_open", r)
+	}
+	if got := b.Remaining(); got != 5 {
+		t.Fatalf("Remaining() = %v after a retry the breaker refused, want 5", got)
+	}
+}
+
+type sleeperFunc func(ctx context.Context, d time.Duration) error
+
+func (f sleeperFunc) Sleep(ctx context.Context, d time.Duration) error { return f(ctx, d) }

@@ -35,6 +35,7 @@ type runResult struct {
 	elapsed   time.Duration
 	nextDelay time.Duration
 	re        *RetryError
+	tl        *Timeline // Execute's RecordTimeline: the timeline of a Call that has none
 }
 
 // callState is one call's bookkeeping. It lives on the caller's stack.
@@ -143,6 +144,9 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 		mask, timedMask = p.bus.masks()
 	}
 	s := callState{p: p, tl: c.Timeline, onAtt: c.OnAttempt, op: c.Operation, mask: mask}
+	if s.tl == nil {
+		s.tl = res.tl
+	}
 	if s.op == "" {
 		s.op = p.operation
 	}
@@ -154,7 +158,7 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 		s.maxAtt = c.MaxAttempts
 	}
 	// Hooks get each attempt's duration too.
-	s.timed = p.deadline > 0 || wantElapsed || c.Timeline != nil ||
+	s.timed = p.deadline > 0 || wantElapsed || s.tl != nil ||
 		p.onAttempt != nil || c.OnAttempt != nil || timedMask&timedEvents != 0
 	if s.timed {
 		s.begin()
@@ -167,6 +171,18 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 	}
 	var prevSleep time.Duration
 	deposited := false
+	// The budget token of the retry about to be made (granted at token, ns
+	// since the budget's epoch): given back when the retry is not made
+	// after all (the sleep cancelled or aborted, or a check before the
+	// attempt stops the call).
+	var token int64
+	hasToken := false
+	refund := func() {
+		if hasToken {
+			hasToken = false
+			p.budget.refund(token)
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		var (
 			permit Permit
@@ -186,9 +202,11 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 			res.attempts = attempt - 1
 			// Before the attempt: the caller, the abort predicate, the deadline.
 			if err := ctx.Err(); err != nil {
+				refund()
 				return s.stop(opCtx, c, res, StopCanceled, attempt-1, err)
 			}
 			if p.abortIf != nil && p.abortIf() {
+				refund()
 				return s.stop(opCtx, c, res, StopAborted, attempt-1, nil)
 			}
 			// One clock read serves the deadline check, the attempt context and
@@ -197,6 +215,7 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 				astart = s.since()
 			}
 			if p.deadline > 0 && astart >= p.deadline {
+				refund()
 				return s.stop(opCtx, c, res, StopDeadline, attempt-1, nil)
 			}
 			if s.breaker != nil {
@@ -205,9 +224,11 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 				permit, rej, tr = s.breaker.allow()
 				s.publishTransition(opCtx, c, tr, attempt)
 				if rej != nil {
+					refund() // the breaker opened during the sleep: no retry
 					return s.stop(opCtx, c, res, StopCircuitOpen, attempt-1, rej)
 				}
 			}
+			hasToken = false // the retry is made: its token is spent
 			if !deposited && p.budget != nil {
 				p.budget.Deposit()
 				deposited = true
@@ -353,20 +374,14 @@ func (p *Policy) runFrom(ctx context.Context, c *Call, fn func(context.Context) 
 			}
 		}
 		remaining := math.NaN()
-		var granted time.Time // when the budget gave this retry its token
 		if p.budget != nil {
 			var ok bool
-			granted = p.budget.clock.Now()
+			granted := p.budget.clock.Now()
 			ok, remaining = p.budget.TryWithdrawAt(granted)
 			if !ok {
 				return s.stopBudget(opCtx, c, res, attempt, remaining)
 			}
-		}
-		// refund gives the token back when the retry is not made after all.
-		refund := func() {
-			if p.budget != nil {
-				p.budget.refund(int64(granted.Sub(p.budget.epoch)))
-			}
+			token, hasToken = int64(granted.Sub(p.budget.epoch)), true
 		}
 		if s.mask.Has(EventRetry) {
 			var e Event

@@ -24,14 +24,14 @@ func (e *ConfigError) Error() string {
 func cfgErr(field, reason string) error { return &ConfigError{Field: field, Reason: reason} }
 
 // isNil reports whether v, an interface value that is not nil itself, holds
-// a nil pointer, function, map, channel or slice (a typed nil, such as
+// a nil pointer, function or channel (a typed nil, such as
 // StrategyFunc(nil) or a nil *FakeClock): calling it would panic later.
 func isNil(v any) bool {
 	if v == nil {
 		return true
 	}
 	switch r := reflect.ValueOf(v); r.Kind() {
-	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
+	case reflect.Pointer, reflect.Func, reflect.Chan, reflect.UnsafePointer:
 		return r.IsNil()
 	}
 	return false

@@ -64,6 +64,9 @@ func (p *Policy) Inline(ctx context.Context, c *Call) (in Inline, ok bool, err e
 func (p *Policy) admitFirst(ctx context.Context, c *Call) (Permit, error) {
 	var permit Permit
 	if br := p.breakerFor(c); br != nil {
+		if br != p.breaker && p.bus != nil {
+			br.attach(p.bus) // a per-call breaker serves the policy's bus from its first use on
+		}
 		var closed bool
 		if permit, closed = br.closedPermit(); !closed {
 			var rej error

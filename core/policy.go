@@ -258,19 +258,17 @@ func Execute[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Con
 	if c == nil {
 		c = &Call{}
 	}
-	if c.Timeline == nil && c.RecordTimeline {
-		cc := *c // the caller's Call stays as it was: it may be shared
-		cc.Timeline = &Timeline{}
-		c = &cc
-	}
 	var o Outcome[T]
+	var res runResult
+	if c.Timeline == nil && c.RecordTimeline {
+		res.tl = &Timeline{} // the caller's Call stays as it was: it may be shared
+	}
 	if p == nil {
 		o.Value, o.Err = fn(ctx)
 		o.Attempts = 1
 		return o
 	}
 	var last any
-	var res runResult
 	o.Err = p.run(ctx, c, func(ctx context.Context) error {
 		var err error
 		o.Value, err = fn(ctx)
@@ -290,6 +288,9 @@ func Execute[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Con
 	o.Elapsed = res.elapsed
 	o.NextDelay = res.nextDelay
 	o.Timeline = c.Timeline
+	if o.Timeline == nil {
+		o.Timeline = res.tl
+	}
 	return o
 }
 

@@ -629,3 +629,22 @@ func TestSharedCallIsSafe(t *testing.T) {
 	wg.Wait()
 	eq(t, "shared Call", *shared, want)
 }
+
+// TestExecuteTimelineKeepsLabelUpdates: with RecordTimeline, labels the
+// attempt sets on the caller's Call still reach the events.
+func TestExecuteTimelineKeepsLabelUpdates(t *testing.T) {
+	f := newFixture(t, core.PolicyConfig{})
+	c := &core.Call{RecordTimeline: true}
+	o := core.Execute(context.Background(), f.p, c, func(context.Context) (int, error) {
+		c.Labels.StatusCode = 200
+		return 1, nil
+	})
+	if o.Timeline == nil || len(o.Timeline.Attempts) != 1 || c.Timeline != nil {
+		t.Fatalf("timeline %+v, Call.Timeline %v; want one attempt, the Call unchanged", o.Timeline, c.Timeline)
+	}
+	for _, e := range f.rec.All() {
+		if e.Kind == core.EventAttemptEnd && e.Labels.StatusCode != 200 {
+			t.Fatalf("attempt_end StatusCode = %d, want 200", e.Labels.StatusCode)
+		}
+	}
+}

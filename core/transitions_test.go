@@ -3,6 +3,8 @@ package core_test
 import (
 	"context"
 	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
 	"sync"
 	"testing"
 	"time"
@@ -178,4 +180,63 @@ func (l *circuitLog) checkChainLen(t *testing.T, b *core.Breaker, n int) {
 		t.Fatalf("%d events, want %d", len(l.evs), n)
 	}
 	l.checkChain(t, b)
+}
+
+// blockingLog holds the first circuit_half_open in Handle until released,
+// and ends the goroutine (as t.FailNow in a subscriber would) on the second
+// circuit_opened.
+type blockingLog struct {
+	circuitLog
+	entered, release chan struct{}
+	halfOpens, opens atomic.Int32
+}
+
+func (g *blockingLog) Handle(ctx context.Context, e core.Event) {
+	g.circuitLog.Handle(ctx, e)
+	switch e.Kind {
+	case core.EventCircuitHalfOpen:
+		if g.halfOpens.Add(1) == 1 {
+			close(g.entered)
+			<-g.release
+		}
+	case core.EventCircuitOpened:
+		if g.opens.Add(1) == 2 {
+			runtime.Goexit()
+		}
+	}
+}
+
+// TestTransitionsFlowAfterSubscriberGoexit: while one goroutine publishes a
+// transition, another is queued behind it; the subscriber ends the
+// publishing goroutine on the queued one. The breaker's later transitions
+// are still published.
+func TestTransitionsFlowAfterSubscriberGoexit(t *testing.T) {
+	clk := coretest.NewFakeClock(time.Unix(0, 0))
+	sub := &blockingLog{entered: make(chan struct{}), release: make(chan struct{})}
+	br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Second, HalfOpenProbes: 2, Clock: clk, Bus: core.NewBus(sub)})
+	if permit, err := br.Allow(); err == nil {
+		permit.Failure(core.ClassTransient) // opened
+	}
+	clk.Advance(time.Second)
+	done := make(chan struct{})
+	go func() { defer close(done); _, _ = br.Allow() }() // half_open: held in the subscriber
+	<-sub.entered
+	permit, err := br.Allow() // the second probe
+	if err != nil {
+		t.Fatal(err)
+	}
+	permit.Failure(core.ClassTransient) // opened again: queued behind half_open
+	close(sub.release)
+	<-done // the publisher delivered the queued open, and the subscriber ended it
+	clk.Advance(time.Second)
+	if permit, err := br.Allow(); err == nil { // half_open, then closed
+		permit.Success()
+	}
+	var got []string
+	sub.mu.Lock()
+	for _, e := range sub.evs {
+		got = append(got, e.Kind.String())
+	}
+	sub.mu.Unlock()
+	eq(t, "events", got, []string{"circuit_opened", "circuit_half_open", "circuit_opened", "circuit_half_open", "circuit_closed"})
 }

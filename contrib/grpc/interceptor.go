@@ -69,7 +69,7 @@ func New(cfg Config) (*Interceptors, error) {
 			bc = *cfg.Breaker
 		}
 		if bc.Bus != nil && bc.Bus != ic.policy.Bus() {
-			return nil, &core.ConfigError{Field: "Config.Breaker (BreakerConfig.Bus)", Reason: "would receive nothing: the call's policy publishes the breakers' transitions and rejections on its own bus (set Config.Bus, or the policy's Bus)"}
+			return nil, &core.ConfigError{Field: "Config.Breaker (BreakerConfig.Bus)", Reason: "must be unset or the policy's bus: the per-target breakers publish their transitions, and the policy their rejections, on the policy's bus (set Config.Bus, or the policy's Bus)"}
 		}
 		bc.Bus = nil // the policy publishes on its own bus
 		g, err := core.NewBreakerGroup(bc)

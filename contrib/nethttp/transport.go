@@ -76,7 +76,7 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 			tmpl = *cfg.Breaker
 		}
 		if tmpl.Bus != nil && tmpl.Bus != t.policy.Bus() {
-			return nil, &core.ConfigError{Field: "Config.Breaker (BreakerConfig.Bus)", Reason: "would receive nothing: the policy publishes the breakers' transitions and rejections on its own bus (set Config.Bus, or the policy's Bus)"}
+			return nil, &core.ConfigError{Field: "Config.Breaker (BreakerConfig.Bus)", Reason: "must be unset or the policy's bus: the per-host breakers publish their transitions, and the policy their rejections, on the policy's bus (set Config.Bus, or the policy's Bus)"}
 		}
 		tmpl.Bus = nil // the policy publishes on its own bus
 		bs, err := core.NewBreakerGroup(tmpl)
