@@ -4,8 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"runtime"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
