@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -97,9 +98,48 @@ func TestOutage(t *testing.T) {
 		fmt.Println(r.Row())
 	}
 	fmt.Println()
+	fmt.Println("Issue 15's targets (measured on this run):")
+	for _, r := range results {
+		fmt.Printf("  %-13s %-14s %s\n", r.Scenario, r.Variant, verdict(r))
+	}
+	fmt.Println()
 	for _, r := range results {
 		fmt.Println(r.Detail())
 	}
+}
+
+// verdict checks r against the targets of issue 15 for its scenario.
+func verdict(r Result) string {
+	var out []string
+	check := func(ok bool, what string) {
+		mark := "MISS"
+		if ok {
+			mark = "ok"
+		}
+		out = append(out, mark+" "+what)
+	}
+	switch r.Scenario {
+	case "hard-503", "hard-reset":
+		check(r.SteadyReqs > 0 && r.SteadyAttempts() <= 1.15, fmt.Sprintf("att/req from onset+1s <= 1.15 (%s)", num("%.3f", r.SteadyAttempts(), r.SteadyReqs)))
+		check(r.Recovery >= 0 && r.Recovery <= time.Second, "95% success <= 1s after heal ("+recovery(r)+")")
+	case "random-30%":
+		check(r.SteadyFinished > 0 && r.SteadySuccess() >= 0.95, fmt.Sprintf("steady success >= 95%% (%s)", num("%.1f%%", 100*r.SteadySuccess(), r.SteadyFinished)))
+		check(r.SteadyReqs > 0 && r.SteadyAttempts() <= 1.5, fmt.Sprintf("steady att/req <= 1.5 (%s)", num("%.3f", r.SteadyAttempts(), r.SteadyReqs)))
+	case "429-hint-10s":
+		check(r.MaxCallerFaultHits <= 1, fmt.Sprintf("<= 1 hit per caller during the hint (max %d)", r.MaxCallerFaultHits))
+	case "chain-A-B-C":
+		check(r.FaultReqs > 0 && r.FaultAttempts() <= 1.5, fmt.Sprintf("hits at C per top-level request during C's outage <= 1.5 (%s)", num("%.3f", r.FaultAttempts(), r.FaultReqs)))
+	}
+	check(r.GoroutinesAfter <= r.GoroutinesBefore && r.FDsAfter <= r.FDsBefore,
+		fmt.Sprintf("no goroutine or fd left (%d→%d, %d→%d)", r.GoroutinesBefore, r.GoroutinesAfter, r.FDsBefore, r.FDsAfter))
+	return strings.Join(out, "; ")
+}
+
+func recovery(r Result) string {
+	if r.Recovery < 0 {
+		return "never within the run"
+	}
+	return r.Recovery.String()
 }
 
 // TestSmoke runs one very short hard outage through redress and checks

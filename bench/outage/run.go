@@ -370,7 +370,15 @@ func Run(sc Scenario, v Variant) (Result, error) {
 }
 
 // Header is the header line of the table Row prints.
-const Header = "scenario      client         hops  reqs    ok%   att/req  fault-att  steady-att  steady-ok%  recovery  hits/caller(fault) max/mean  goroutines  fds"
+const Header = "scenario      client         hops   reqs   ok%  att/req  fault-att (n)      steady-att (n)     steady-ok%  recovery  fault hits/caller max/mean  goroutines  fds"
+
+// num formats v with format f, or "-" when there was nothing to measure.
+func num(f string, v float64, n int64) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(f, v)
+}
 
 // Row formats r as a line of the table.
 func (r Result) Row() string {
@@ -378,9 +386,11 @@ func (r Result) Row() string {
 	if r.Recovery >= 0 {
 		rec = r.Recovery.String()
 	}
-	return fmt.Sprintf("%-13s %-14s %4d %6d %6.1f %8.3f %10.3f %11.3f %10.1f %9s %12d / %-8.1f %5d→%-5d %3d→%-3d",
-		r.Scenario, r.Variant, r.Hops, r.Requests, 100*ratio(int64(r.Successes), int64(r.Finished)),
-		r.AttemptsPerRequest(), r.FaultAttempts(), r.SteadyAttempts(), 100*r.SteadySuccess(), rec,
+	return fmt.Sprintf("%-13s %-14s %4d %6d %5s %8.3f %7s (%-6d) %8s (%-6d) %10s %9s %10d / %-8.1f %5d→%-5d %3d→%-3d",
+		r.Scenario, r.Variant, r.Hops, r.Requests, num("%.1f", 100*ratio(int64(r.Successes), int64(r.Finished)), int64(r.Finished)),
+		r.AttemptsPerRequest(), num("%.3f", r.FaultAttempts(), r.FaultReqs), r.FaultReqs,
+		num("%.3f", r.SteadyAttempts(), r.SteadyReqs), r.SteadyReqs,
+		num("%.1f", 100*r.SteadySuccess(), r.SteadyFinished), rec,
 		r.MaxCallerFaultHits, r.MeanCallerFaultHits,
 		r.GoroutinesBefore, r.GoroutinesAfter, r.FDsBefore, r.FDsAfter)
 }
