@@ -2,6 +2,8 @@ package outage
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -194,10 +196,60 @@ func TestSmoke(t *testing.T) {
 	if min := int64(r.Finished - r.Rejected); r.Attributed <= min {
 		t.Errorf("%d hits for %d finished requests not refused by the breaker: want more (redress retries a 503)", r.Attributed, min)
 	}
+	if r.ServerErrors != 0 {
+		t.Errorf("%d lines in the server's error log, the first: %s", r.ServerErrors, r.FirstServerError)
+	}
 	if r.GoroutinesAfter > r.GoroutinesBefore {
 		t.Errorf("goroutines: %d before, %d after", r.GoroutinesBefore, r.GoroutinesAfter)
 	}
 	if r.FDsAfter > r.FDsBefore {
 		t.Errorf("open fds: %d before, %d after", r.FDsBefore, r.FDsAfter)
+	}
+}
+
+// TestServerPhases checks what each kind of phase answers and that every
+// request is counted, per request, phase and caller.
+func TestServerPhases(t *testing.T) {
+	phases := []Phase{{Kind: Healthy}, {Kind: Fail503}, {Kind: RateLimit}, {Kind: Random503, Ratio: 1}, {Kind: Random503, Ratio: 0}, {Kind: Reset}}
+	s := NewServer(phases, nil)
+	defer s.Close()
+	base := NewBase()
+	defer base.CloseIdleConnections()
+	client := &http.Client{Transport: base}
+	want := []struct {
+		status     int
+		retryAfter string
+	}{{200, ""}, {503, ""}, {429, "10"}, {503, ""}, {200, ""}, {0, ""}}
+	for i, w := range want {
+		s.SetPhase(i)
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/", nil) // POST: the transport does not resend it after a reset
+		req.Header.Set(HeaderRequest, strconv.Itoa(100+i))
+		req.Header.Set(HeaderCaller, "7")
+		resp, err := client.Do(req)
+		if w.status == 0 {
+			if err == nil {
+				resp.Body.Close()
+				t.Errorf("phase %d (%v): status %d, want a connection error", i, phases[i].Kind, resp.StatusCode)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("phase %d (%v): %v", i, phases[i].Kind, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != w.status || resp.Header.Get("Retry-After") != w.retryAfter {
+			t.Errorf("phase %d (%v): %d Retry-After %q, want %d %q", i, phases[i].Kind, resp.StatusCode, resp.Header.Get("Retry-After"), w.status, w.retryAfter)
+		}
+	}
+	h := s.Hits()
+	if h.Total != int64(len(phases)) {
+		t.Errorf("%d hits, want %d", h.Total, len(phases))
+	}
+	for i := range phases {
+		if h.PerPhase[i] != 1 || h.PerRequest[uint64(100+i)] != 1 || h.CallerPhase[[2]int{i, 7}] != 1 {
+			t.Errorf("phase %d: %d hits in the phase, %d for its request, %d for its caller; want 1 each",
+				i, h.PerPhase[i], h.PerRequest[uint64(100+i)], h.CallerPhase[[2]int{i, 7}])
+		}
 	}
 }

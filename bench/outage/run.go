@@ -79,11 +79,19 @@ type Result struct {
 	MaxCallerFaultHits  int
 	MeanCallerFaultHits float64
 
+	// ServerErrors counts the lines of the servers' error logs (such as
+	// accept errors when the process runs out of fds); FirstServerError is
+	// the first.
+	ServerErrors     int
+	FirstServerError string
+
 	PhaseHits     []int64 // hits at the failing server per phase
 	HitsPerSecond []int64
 
-	GoroutinesBefore, GoroutinesAfter int
-	FDsBefore, FDsAfter               int
+	// Goroutines and open fds of the process: before the run, their peak
+	// during it (sampled every 50ms), and after it (after a settle).
+	GoroutinesBefore, GoroutinesPeak, GoroutinesAfter int
+	FDsBefore, FDsPeak, FDsAfter                      int
 }
 
 func ratio(a, b int64) float64 {
@@ -224,7 +232,7 @@ func Run(sc Scenario, v Variant) (Result, error) {
 	defer cancel()
 	start := time.Now()
 	for _, s := range servers {
-		s.Start(start)
+		s.SetOrigin(start)
 	}
 	var (
 		ids   atomic.Uint64
@@ -263,6 +271,21 @@ func Run(sc Scenario, v Variant) (Result, error) {
 			}
 		})
 	}
+	sampled := make(chan struct{})
+	go func() { // samples the peaks until ctx is cancelled
+		defer close(sampled)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			res.GoroutinesPeak = max(res.GoroutinesPeak, runtime.NumGoroutine())
+			res.FDsPeak = max(res.FDsPeak, OpenFDs())
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	phaseAt := make([]time.Duration, len(sc.Phases)+1)
 	for i, p := range sc.Phases {
 		phaseAt[i] = time.Since(start)
@@ -273,8 +296,16 @@ func Run(sc Scenario, v Variant) (Result, error) {
 	stop.Store(true)
 	cancel()
 	wg.Wait()
+	<-sampled
 	hits := failing.Hits()
 	top := target.Hits()
+	for _, s := range servers {
+		n, first := s.Errors()
+		res.ServerErrors += n
+		if res.FirstServerError == "" {
+			res.FirstServerError = first
+		}
+	}
 	cleanup()
 	res.GoroutinesAfter, res.FDsAfter = settle(res.GoroutinesBefore, res.FDsBefore, 5*time.Second)
 
@@ -370,7 +401,7 @@ func Run(sc Scenario, v Variant) (Result, error) {
 }
 
 // Header is the header line of the table Row prints.
-const Header = "scenario      client         hops   reqs   ok%  att/req  fault-att (n)      steady-att (n)     steady-ok%  recovery  fault hits/caller max/mean  goroutines  fds"
+const Header = "scenario      client         hops   reqs   ok%  att/req  fault-att (n)      steady-att (n)     steady-ok%  recovery  fault hits/caller max/mean  goroutines before→peak→after  fds before→peak→after"
 
 // num formats v with format f, or "-" when there was nothing to measure.
 func num(f string, v float64, n int64) string {
@@ -386,17 +417,21 @@ func (r Result) Row() string {
 	if r.Recovery >= 0 {
 		rec = r.Recovery.String()
 	}
-	return fmt.Sprintf("%-13s %-14s %4d %6d %5s %8.3f %7s (%-6d) %8s (%-6d) %10s %9s %10d / %-8.1f %5d→%-5d %3d→%-3d",
+	return fmt.Sprintf("%-13s %-14s %4d %6d %5s %8.3f %7s (%-6d) %8s (%-6d) %10s %9s %10d / %-8.1f %5d→%d→%-5d %3d→%d→%d",
 		r.Scenario, r.Variant, r.Hops, r.Requests, num("%.1f", 100*ratio(int64(r.Successes), int64(r.Finished)), int64(r.Finished)),
 		r.AttemptsPerRequest(), num("%.3f", r.FaultAttempts(), r.FaultReqs), r.FaultReqs,
 		num("%.3f", r.SteadyAttempts(), r.SteadyReqs), r.SteadyReqs,
 		num("%.1f", 100*r.SteadySuccess(), r.SteadyFinished), rec,
 		r.MaxCallerFaultHits, r.MeanCallerFaultHits,
-		r.GoroutinesBefore, r.GoroutinesAfter, r.FDsBefore, r.FDsAfter)
+		r.GoroutinesBefore, r.GoroutinesPeak, r.GoroutinesAfter, r.FDsBefore, r.FDsPeak, r.FDsAfter)
 }
 
 // Detail formats the hits per phase and per second of r.
 func (r Result) Detail() string {
-	return fmt.Sprintf("  %s/%s: %d hits at the failing server (%d attributed), %d at the first hop; %d finished, %d refused by an open breaker, %d cut by the end; steady window from onset+%v; hits per phase %v; hits/s %v",
-		r.Scenario, r.Variant, r.Hits, r.Attributed, r.TopHits, r.Finished, r.Rejected, r.Requests-r.Finished, r.SteadyFrom, r.PhaseHits, r.HitsPerSecond)
+	errs := ""
+	if r.ServerErrors > 0 {
+		errs = fmt.Sprintf("; %d server error log lines, the first: %q", r.ServerErrors, r.FirstServerError)
+	}
+	return fmt.Sprintf("  %s/%s: %d hits at the failing server (%d attributed), %d at the first hop; %d finished, %d refused by an open breaker, %d cut by the end; steady window from onset+%v; hits per phase %v; hits/s %v%s",
+		r.Scenario, r.Variant, r.Hits, r.Attributed, r.TopHits, r.Finished, r.Rejected, r.Requests-r.Finished, r.SteadyFrom, r.PhaseHits, r.HitsPerSecond, errs)
 }

@@ -2,11 +2,13 @@ package outage
 
 import (
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,8 +76,10 @@ type Server struct {
 	// next, when set, serves the healthy requests (a hop of a chain).
 	next http.HandlerFunc
 
+	errs errorLines
+
 	mu          sync.Mutex
-	start       time.Time
+	origin      time.Time
 	total       int64
 	perRequest  map[uint64]int32
 	perPhase    []int64
@@ -93,16 +97,44 @@ func NewServer(phases []Phase, next http.HandlerFunc) *Server {
 		perRequest:  map[uint64]int32{},
 		perPhase:    make([]int64, len(phases)),
 		callerPhase: map[[2]int]int{},
-		start:       time.Now(),
+		origin:      time.Now(),
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Config.ErrorLog = log.New(&s.errs, "", 0)
+	s.Start()
 	return s
 }
 
-// Start resets the origin of the time buckets.
-func (s *Server) Start(at time.Time) {
+// errorLines counts the lines of the server's error log (accept errors such
+// as "too many open files", panics) instead of printing them.
+type errorLines struct {
+	mu    sync.Mutex
+	n     int
+	first string
+}
+
+func (e *errorLines) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.n == 0 {
+		e.first = strings.TrimSpace(string(p))
+	}
+	e.n++
+	return len(p), nil
+}
+
+// Errors returns how many lines the server's error log received, and the
+// first of them.
+func (s *Server) Errors() (int, string) {
+	s.errs.mu.Lock()
+	defer s.errs.mu.Unlock()
+	return s.errs.n, s.errs.first
+}
+
+// SetOrigin sets the origin of the time buckets.
+func (s *Server) SetOrigin(at time.Time) {
 	s.mu.Lock()
-	s.start = at
+	s.origin = at
 	s.mu.Unlock()
 }
 
@@ -118,7 +150,7 @@ func (s *Server) count(r *http.Request, phase int) {
 	s.perRequest[id]++
 	s.perPhase[phase]++
 	s.callerPhase[[2]int{phase, caller}]++
-	if b := int(now.Sub(s.start) / BucketWidth); b >= 0 {
+	if b := int(now.Sub(s.origin) / BucketWidth); b >= 0 {
 		for len(s.buckets) <= b {
 			s.buckets = append(s.buckets, 0)
 		}
