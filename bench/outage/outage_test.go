@@ -13,7 +13,7 @@ import (
 
 // scale multiplies every phase of the full harness: REDRESS_OUTAGE_SCALE
 // (default 1; 0.2 for a quick look, whose windows are then shorter than
-// the issue asks).
+// the targets assume).
 func scale(t *testing.T) float64 {
 	s := os.Getenv("REDRESS_OUTAGE_SCALE")
 	if s == "" {
@@ -26,7 +26,7 @@ func scale(t *testing.T) float64 {
 	return f
 }
 
-// Scenarios returns the scenarios of issue 15, their phases multiplied by k.
+// Scenarios returns the scenarios of the outage-protection targets, their phases multiplied by k.
 func Scenarios(k float64) []Scenario {
 	d := func(x time.Duration) time.Duration { return time.Duration(float64(x) * k) }
 	const callers, think = 20, 2 * time.Millisecond
@@ -100,7 +100,7 @@ func TestOutage(t *testing.T) {
 		fmt.Println(r.Row())
 	}
 	fmt.Println()
-	fmt.Println("Issue 15's targets (measured on this run):")
+	fmt.Println("Outage targets (measured on this run):")
 	for _, r := range results {
 		fmt.Printf("  %-13s %-14s %s\n", r.Scenario, r.Variant, verdict(r))
 	}
@@ -110,7 +110,7 @@ func TestOutage(t *testing.T) {
 	}
 }
 
-// verdict checks r against the targets of issue 15 for its scenario: "ok",
+// verdict checks r against the targets of the outage-protection targets for its scenario: "ok",
 // "MISS", or "n/a" when the window held no request to measure.
 func verdict(r Result) string {
 	var out []string
