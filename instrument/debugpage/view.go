@@ -60,11 +60,13 @@ type Page struct {
 	other   *opEntry
 	dropped atomic.Uint64 // events counted in other
 
-	mu          sync.Mutex // guards breakers, budgets and declared
-	breakers    map[*core.Breaker]*brkEntry
-	budgets     map[*core.Budget]string
-	brkDropped  int // breakers beyond maxOps, not tracked
-	budDropped  int
+	mu       sync.Mutex // guards breakers, budgets and declared
+	breakers map[*core.Breaker]*brkEntry
+	budgets  map[*core.Budget]string
+	// The breakers and budgets seen beyond maxOps, not tracked: each is
+	// counted once (up to maxOps of them are remembered for that).
+	brkDropped  map[*core.Breaker]struct{}
+	budDropped  map[*core.Budget]struct{}
 	breakerList []*brkEntry // in order of discovery
 }
 
@@ -154,6 +156,7 @@ func New(cfg Config) (*Page, error) {
 		maxTransitions: cfg.MaxTransitions, maxErrLen: cfg.MaxErrorLen, redact: cfg.RedactError,
 		authorize: cfg.Authorize,
 		breakers:  map[*core.Breaker]*brkEntry{}, budgets: map[*core.Budget]string{},
+		brkDropped: map[*core.Breaker]struct{}{}, budDropped: map[*core.Budget]struct{}{},
 	}
 	if p.clock == nil {
 		p.clock = core.SystemClock{}
@@ -206,7 +209,11 @@ func New(cfg Config) (*Page, error) {
 var queryRE = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'?#]*)[?#][^\s"']*`)
 
 // DefaultRedactError is the default Config.RedactError: err.Error() with
-// the query string and fragment of every URL in it cut.
+// the query string and fragment of every absolute URL in it cut (the form
+// net/http's errors take). It does not recognise a relative request target
+// ("GET /v1/users?token=…") or credentials in a URL's userinfo
+// ("postgres://user:secret@host"): when errors of yours may carry those,
+// set a RedactError that scrubs them.
 func DefaultRedactError(err error) string {
 	s := err.Error()
 	if strings.ContainsAny(s, "?#") {
@@ -440,7 +447,9 @@ func (p *Page) breakerLocked(policy string, b *core.Breaker) *brkEntry {
 		return be
 	}
 	if len(p.breakers) >= p.maxOps {
-		p.brkDropped++
+		if len(p.brkDropped) < p.maxOps {
+			p.brkDropped[b] = struct{}{}
+		}
 		return nil
 	}
 	be := &brkEntry{b: b, policy: strings.Clone(policy), name: b.Name()}
@@ -459,7 +468,9 @@ func (p *Page) addBudget(policy string, b *core.Budget) {
 		return
 	}
 	if len(p.budgets) >= p.maxOps {
-		p.budDropped++
+		if len(p.budDropped) < p.maxOps {
+			p.budDropped[b] = struct{}{}
+		}
 		return
 	}
 	p.budgets[b] = strings.Clone(policy)
@@ -513,9 +524,11 @@ type Limits struct {
 	MaxFailures int `json:"max_failures"`
 	// OtherCalls is the number of calls counted in the "(other)" bucket.
 	OtherCalls uint64 `json:"other_calls"`
-	// UntrackedBreakers is the number of breakers seen past MaxOperations.
+	// UntrackedBreakers is the number of distinct breakers seen past
+	// MaxOperations (counted up to MaxOperations of them).
 	UntrackedBreakers int `json:"untracked_breakers"`
-	// UntrackedBudgets is the number of budgets seen past MaxOperations.
+	// UntrackedBudgets is the number of distinct budgets seen past
+	// MaxOperations (counted up to MaxOperations of them).
 	UntrackedBudgets int `json:"untracked_budgets"`
 }
 
@@ -650,7 +663,7 @@ func (p *Page) Snapshot() View {
 		buds = append(buds, bud{b, pol})
 	}
 	v.Limits = Limits{MaxOperations: p.maxOps, MaxFailures: p.maxFailures, OtherCalls: p.dropped.Load(),
-		UntrackedBreakers: p.brkDropped, UntrackedBudgets: p.budDropped}
+		UntrackedBreakers: len(p.brkDropped), UntrackedBudgets: len(p.budDropped)}
 	p.mu.Unlock()
 
 	for _, x := range brks {

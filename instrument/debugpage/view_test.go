@@ -493,3 +493,31 @@ func TestClockNearTheEpoch(t *testing.T) {
 		}
 	}
 }
+
+// TestUntrackedBreakersCountedOnce: past the bound, a breaker is counted
+// once however many events name it.
+func TestUntrackedBreakersCountedOnce(t *testing.T) {
+	page, _ := newPage(t, redressdebug.Config{MaxOperations: 1})
+	tracked := mustNewBreaker(t, "tracked")
+	extra := mustNewBreaker(t, "extra")
+	for i := range 50 {
+		br := tracked
+		if i > 0 {
+			br = extra
+		}
+		page.Handle(context.Background(), core.Event{Kind: core.EventSuccess, Policy: "p", Operation: "op", Attempt: 1, Breaker: br})
+		page.Handle(context.Background(), core.Event{Kind: core.EventCircuitOpened, Policy: "p", Breaker: br, BreakerState: core.StateOpen})
+	}
+	if got := page.Snapshot().Limits.UntrackedBreakers; got != 1 {
+		t.Fatalf("UntrackedBreakers = %d, want 1 (one breaker past the bound)", got)
+	}
+}
+
+func mustNewBreaker(t *testing.T, name string) *core.Breaker {
+	t.Helper()
+	b, err := core.NewBreaker(core.BreakerConfig{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
