@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,51 +27,13 @@ func TestBrowserLiveViewDuringOutage(t *testing.T) {
 	testenv.LookPath(t, "chromium", "chromium")
 	br := browsertest.Start(t) // before the demo: it may take seconds
 
-	cfg := shortConfig(16 * time.Second) // healthy 3.2s, degraded 4s, outage 4.8s, recovery 4s
-	listening := make(chan string, 1)
-	phases := make(chan string, 8)
-	cfg.onListen = func(a string) { listening <- a }
-	cfg.onPhase = func(name string) { phases <- name }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out lockedBuffer
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = run(ctx, cfg, &out) })
-	defer func() {
-		cancel()
-		wg.Wait()
-		if runErr != nil {
-			t.Errorf("demo: %v", runErr)
-		}
-		if t.Failed() {
-			t.Logf("demo output:\n%s", out.String())
-		}
-	}()
-	select {
-	case <-listening:
-	case <-time.After(10 * time.Second):
-		t.Fatal("demo did not start")
-	}
+	demo := startDemo(t, shortConfig(16*time.Second)) // healthy 3.2s, degraded 4s, outage 4.8s, recovery 4s
+	out, phases := demo.out, demo.phases
 	m := regexp.MustCompile(`live view: (http://\S+/debug/redress)`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no live view URL in the startup lines:\n%s", out.String())
 	}
 	url := m[1]
-	waitPhase := func(name string) {
-		t.Helper()
-		deadline := time.After(20 * time.Second)
-		for {
-			select {
-			case p := <-phases:
-				if p == name {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("phase %s did not start within 20s", name)
-			}
-		}
-	}
 	// states loads the page and returns "breaker=state" for each breaker row.
 	states := func() string {
 		if err := chromedp.Do(br.Within(30*time.Second), chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`#breakers`))); err != nil {
@@ -106,7 +66,7 @@ func TestBrowserLiveViewDuringOutage(t *testing.T) {
 		}
 	}
 
-	waitPhase("outage")
+	demo.waitPhase(t, "outage", 20*time.Second)
 	until("the catalog breaker open", "recovery", func(s string) bool {
 		return regexp.MustCompile(`(^| )catalog:\S+=open`).MatchString(s)
 	})
@@ -116,7 +76,7 @@ func TestBrowserLiveViewDuringOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitPhase("recovery")
+	demo.waitPhase(t, "recovery", 20*time.Second)
 	until("the catalog breaker closed", "", func(s string) bool {
 		return regexp.MustCompile(`(^| )catalog:\S+=closed`).MatchString(s)
 	})

@@ -36,32 +36,8 @@ func TestDashboardsAndRulesAgainstPrometheus(t *testing.T) {
 	}
 
 	cfg := shortConfig(16 * time.Second) // healthy 3.2s, degraded 4s, outage 4.8s, recovery 4s
-	listening := make(chan string, 1)
-	phases := make(chan string, 8)
-	cfg.onListen = func(a string) { listening <- a }
-	cfg.onPhase = func(name string) { phases <- name }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out lockedBuffer
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = run(ctx, cfg, &out) })
-	defer func() {
-		cancel()
-		wg.Wait()
-		if runErr != nil {
-			t.Errorf("demo: %v", runErr)
-		}
-		if t.Failed() {
-			t.Logf("demo output:\n%s", out.String())
-		}
-	}()
-	var addr string
-	select {
-	case addr = <-listening:
-	case <-time.After(10 * time.Second):
-		t.Fatal("demo did not start")
-	}
+	demo := startDemo(t, cfg)
+	ctx, addr := demo.ctx, demo.addr
 	prom := promtest.Start(t, promtest.Config{Targets: []string{addr}, Job: "redress-demo", ScrapeInterval: scrapeEvery, RuleFiles: rules})
 
 	// Record every alert seen firing while the demo runs.
@@ -85,23 +61,8 @@ func TestDashboardsAndRulesAgainstPrometheus(t *testing.T) {
 	})
 	defer func() { stopPoll(); poll.Wait() }()
 
-	waitPhase := func(name string, within time.Duration) {
-		t.Helper()
-		deadline := time.After(within)
-		for {
-			select {
-			case p := <-phases:
-				if p == name {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("phase %s did not start within %s", name, within)
-			}
-		}
-	}
-
 	// End of the outage: the breakers have been open for seconds.
-	waitPhase("recovery", 20*time.Second)
+	demo.waitPhase(t, "recovery", 20*time.Second)
 	as, err := prom.Alerts(ctx)
 	if err != nil {
 		t.Fatal(err)
