@@ -53,12 +53,17 @@ type Page struct {
 	epoch    time.Time // with sysClock, the wall and monotonic time at New
 	epochNs  int64     // epoch.UnixNano()
 
-	ops     cowmap.Map[opKey, *opEntry]
-	front   [frontSize]atomic.Pointer[opEntry] // see entry
-	newMu   sync.Mutex                         // serialises the creation of entries
-	full    atomic.Bool                        // ops holds maxOps entries: new pairs go to other
-	other   *opEntry
-	dropped atomic.Uint64 // events counted in other
+	ops cowmap.Map[opKey, *opEntry]
+	// tracked holds the breakers and budgets already in p.breakers and
+	// p.budgets, read without p.mu: an operation whose calls alternate
+	// between per-host breakers takes no lock on its success path.
+	trackedBrk cowmap.Map[*core.Breaker, struct{}]
+	trackedBud cowmap.Map[*core.Budget, struct{}]
+	front      [frontSize]atomic.Pointer[opEntry] // see entry
+	newMu      sync.Mutex                         // serialises the creation of entries
+	full       atomic.Bool                        // ops holds maxOps entries: new pairs go to other
+	other      *opEntry
+	dropped    atomic.Uint64 // events counted in other
 
 	mu       sync.Mutex // guards breakers, budgets and declared
 	breakers map[*core.Breaker]*brkEntry
@@ -435,6 +440,9 @@ func (p *Page) addBreaker(policy string, b *core.Breaker) {
 	if b == nil {
 		return
 	}
+	if _, ok := p.trackedBrk.Load(b); ok {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.breakerLocked(policy, b)
@@ -454,12 +462,16 @@ func (p *Page) breakerLocked(policy string, b *core.Breaker) *brkEntry {
 	}
 	be := &brkEntry{b: b, policy: strings.Clone(policy), name: b.Name()}
 	p.breakers[b] = be
+	p.trackedBrk.LoadOrStore(b, func() struct{} { return struct{}{} })
 	p.breakerList = append(p.breakerList, be)
 	return be
 }
 
 func (p *Page) addBudget(policy string, b *core.Budget) {
 	if b == nil {
+		return
+	}
+	if _, ok := p.trackedBud.Load(b); ok {
 		return
 	}
 	p.mu.Lock()
@@ -474,6 +486,7 @@ func (p *Page) addBudget(policy string, b *core.Budget) {
 		return
 	}
 	p.budgets[b] = strings.Clone(policy)
+	p.trackedBud.LoadOrStore(b, func() struct{} { return struct{}{} })
 }
 
 func (p *Page) transition(e *core.Event) {

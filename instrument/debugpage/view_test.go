@@ -521,3 +521,30 @@ func mustNewBreaker(t *testing.T, name string) *core.Breaker {
 	}
 	return b
 }
+
+// BenchmarkHandleAlternatingBreakers: the success path of an operation
+// whose calls alternate between per-host breakers (the HTTP wrapper's
+// BreakerGroup), against one breaker throughout.
+func BenchmarkHandleAlternatingBreakers(b *testing.B) {
+	for _, n := range []int{1, 8} {
+		b.Run(fmt.Sprintf("breakers=%d", n), func(b *testing.B) {
+			page, err := redressdebug.New(redressdebug.Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			brs := make([]*core.Breaker, n)
+			for i := range brs {
+				brs[i], _ = core.NewBreaker(core.BreakerConfig{Name: fmt.Sprint("host", i)})
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					page.Handle(ctx, core.Event{Kind: core.EventSuccess, Policy: "http", Operation: "GET /users/{id}", Attempt: 1, Breaker: brs[i%n]})
+					i++
+				}
+			})
+		})
+	}
+}
