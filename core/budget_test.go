@@ -116,7 +116,7 @@ func TestBudgetRefundsCancelledRetry(t *testing.T) {
 			defer cancel()
 			cfg := core.PolicyConfig{Budget: b, Clock: clk, Retry: core.RetryConfig{MaxAttempts: 3}}
 			if how == "canceled" {
-				cfg.Sleeper = cancelSleeper{cancel}
+				cfg.Sleeper = sleeperFunc(func(ctx context.Context, _ time.Duration) error { cancel(); return ctx.Err() }) // cancels instead of sleeping
 			} else {
 				cfg.Sleeper = coretest.InstantSleeper{}
 				cfg.Retry.SleepHandler = func(context.Context, core.SleepInfo) core.SleepAction { return core.SleepAbort }
@@ -134,14 +134,6 @@ func TestBudgetRefundsCancelledRetry(t *testing.T) {
 			}
 		})
 	}
-}
-
-// cancelSleeper cancels the call's context instead of sleeping.
-type cancelSleeper struct{ cancel context.CancelFunc }
-
-func (s cancelSleeper) Sleep(ctx context.Context, _ time.Duration) error {
-	s.cancel()
-	return ctx.Err()
 }
 
 // TestBudgetRefundsRetryStoppedAfterSleep: a retry whose token was taken
@@ -174,6 +166,7 @@ func TestBudgetRefundsRetryStoppedAfterSleep(t *testing.T) {
 	}
 }
 
+// sleeperFunc adapts a function to core.Sleeper.
 type sleeperFunc func(ctx context.Context, d time.Duration) error
 
 func (f sleeperFunc) Sleep(ctx context.Context, d time.Duration) error { return f(ctx, d) }
