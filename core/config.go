@@ -164,31 +164,93 @@ type AttemptInfo struct {
 	Duration time.Duration
 }
 
-// Call holds the per-call options. A nil *Call means the policy's defaults.
-// The engine never writes to a Call, so one Call may be shared by
-// concurrent calls, unless it has a Timeline (which records one call) or
-// its attempts update Labels (a wrapper's own Call per request).
-// An operation that needs its attempt number counts its own invocations.
+// Call holds the per-call options as one value: what Begin of a Step
+// takes, and what the Options of Do, Run and Execute set field by field.
+// The engine copies it and never writes to it, so one Call may serve many
+// concurrent calls (a Timeline in it records every call that uses it,
+// though: give each call its own).
 type Call struct {
 	// Operation is the operation label; default the policy's.
 	Operation string
-	// Labels are the wrapper's labels. An attempt may update StatusCode and
-	// RPCStatusCode before it returns: attempt_end carries them.
+	// Labels are the wrapper's labels (Step.SetStatusCode and
+	// SetRPCStatusCode update the running call's copy).
 	Labels Labels
 	// Timeline, if set, receives a record of every attempt.
 	Timeline *Timeline
-	// RecordTimeline makes Execute collect a fresh Timeline when Timeline
-	// is nil, returned in Outcome.Timeline (the Call is not changed).
-	RecordTimeline bool
 	// OnAttempt, if set, is called after each attempt, after the policy's.
 	OnAttempt func(a AttemptInfo)
 	// MaxAttempts, if positive, lowers the policy's MaxAttempts for this
 	// call: 1 runs the operation once, still guarded by the breaker and
-	// published on the bus (for requests that are unsafe to retry).
+	// published on the bus.
 	MaxAttempts int
 	// Breaker, if set, replaces the policy's breaker for this call (a
 	// wrapper's per-host or per-target breaker).
 	Breaker *Breaker
+}
+
+// Option is one per-call option of Do, Run and Execute: each sets one
+// field of the call's Call. Options are values (building one allocates
+// nothing, except WithLabels), applied in order.
+type Option struct {
+	kind optionKind
+	n    int
+	s    string
+	v    any
+}
+
+type optionKind uint8
+
+const (
+	optNone optionKind = iota
+	optOperation
+	optLabels
+	optTimeline
+	optOnAttempt
+	optMaxAttempts
+	optBreaker
+)
+
+// WithOperation sets the call's operation label (Call.Operation).
+func WithOperation(name string) Option { return Option{kind: optOperation, s: name} }
+
+// WithLabels sets the call's wrapper labels (Call.Labels).
+func WithLabels(l Labels) Option { return Option{kind: optLabels, v: l} }
+
+// WithTimeline makes the call record every attempt in tl (Call.Timeline);
+// Execute returns it in Outcome.Timeline. A nil tl records nothing.
+func WithTimeline(tl *Timeline) Option { return Option{kind: optTimeline, v: tl} }
+
+// WithOnAttempt sets a hook called after each attempt, after the
+// policy's (Call.OnAttempt).
+func WithOnAttempt(fn func(AttemptInfo)) Option { return Option{kind: optOnAttempt, v: fn} }
+
+// WithMaxAttempts lowers the policy's MaxAttempts for the call
+// (Call.MaxAttempts); n ≤ 0 keeps the policy's.
+func WithMaxAttempts(n int) Option { return Option{kind: optMaxAttempts, n: n} }
+
+// WithBreaker makes br guard the call instead of the policy's breaker
+// (Call.Breaker); nil keeps the policy's.
+func WithBreaker(br *Breaker) Option { return Option{kind: optBreaker, v: br} }
+
+// applyOptions sets the fields of c that opts name.
+func applyOptions(c *Call, opts []Option) {
+	for i := range opts {
+		o := &opts[i]
+		switch o.kind {
+		case optOperation:
+			c.Operation = o.s
+		case optLabels:
+			c.Labels, _ = o.v.(Labels)
+		case optTimeline:
+			c.Timeline, _ = o.v.(*Timeline)
+		case optOnAttempt:
+			c.OnAttempt, _ = o.v.(func(AttemptInfo))
+		case optMaxAttempts:
+			c.MaxAttempts = o.n
+		case optBreaker:
+			c.Breaker, _ = o.v.(*Breaker)
+		}
+	}
 }
 
 // Timeline collects a record of every attempt of one call. It is not safe

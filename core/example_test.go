@@ -175,7 +175,7 @@ func ExampleRetryConfig_scheduled() {
 		Strategy:     core.Constant(30 * time.Second),
 		SleepHandler: func(context.Context, core.SleepInfo) core.SleepAction { return core.SleepDefer },
 	})
-	out := core.Execute(context.Background(), p, nil, flaky(1, core.Transient(errors.New("busy")), "done"))
+	out := core.Execute(context.Background(), p, flaky(1, core.Transient(errors.New("busy")), "done"))
 	fmt.Println(out.StopReason, out.NextDelay)
 	// Output: scheduled 30s
 }
@@ -212,22 +212,13 @@ func ExampleRetryConfig_resultClassifier() {
 	// Output: max_attempts server_error {503}
 }
 
-// Wrap turns a function into a retried function (a decorator).
-func ExampleWrap() {
+// Options name the call and watch its attempts; every way to run a call
+// takes them.
+func ExampleWithOnAttempt() {
 	p, _ := core.NewRetryPolicy(core.RetryConfig{Strategy: core.Constant(0)})
-	getUser := core.Wrap(p, core.Call{Operation: "GetUser"}, flaky(1, core.Transient(errors.New("reset")), "ada"))
-	fmt.Println(getUser(context.Background()))
-	// Output: ada <nil>
-}
-
-// Bind shares an operation label and hooks across repeated calls.
-func ExamplePolicy_Bind() {
-	p, _ := core.NewRetryPolicy(core.RetryConfig{Strategy: core.Constant(0)})
-	batch := p.Bind(core.Call{Operation: "batch", OnAttempt: func(a core.AttemptInfo) {
-		fmt.Println(a.Operation, a.Attempt, a.Decision)
-	}})
+	hook := core.WithOnAttempt(func(a core.AttemptInfo) { fmt.Println(a.Operation, a.Attempt, a.Decision) })
 	for _, n := range []int{0, 1} {
-		_ = batch.Run(context.Background(), coretest.FailTimes(n, core.Transient(errors.New("x"))).Op())
+		_ = p.Run(context.Background(), coretest.FailTimes(n, core.Transient(errors.New("x"))).Op(), core.WithOperation("batch"), hook)
 	}
 	// Output:
 	// batch 1 success
@@ -235,12 +226,37 @@ func ExamplePolicy_Bind() {
 	// batch 2 success
 }
 
+// A Step lets the caller make each attempt in its own code, as the
+// wrappers do: no function value, the labels set per attempt.
+func ExampleStep() {
+	p, _ := core.NewPolicy(core.PolicyConfig{Bus: core.NewBus(printSub{}), Retry: core.RetryConfig{Strategy: core.Constant(0)}})
+	call := core.Call{Operation: "GetUser"}
+	statuses := []int{503, 200}
+	var s core.Step
+	s.Begin(context.Background(), p, &call)
+	defer s.Close()
+	for s.Next() {
+		code := statuses[s.Attempt()-1]
+		s.SetStatusCode(code)
+		if code >= 500 {
+			s.End(&core.StatusError{Code: code})
+			continue
+		}
+		s.End(nil)
+	}
+	fmt.Println(s.Err())
+	// Output:
+	// retry GetUser 1 server_error
+	// success GetUser 2 unknown
+	// <nil>
+}
+
 // Execute returns a structured outcome, with an optional timeline.
 func ExampleExecute() {
 	clk := coretest.NewFakeClock(coretest.StartTime)
 	p, _ := core.NewPolicy(core.PolicyConfig{Clock: clk, Sleeper: clk, Retry: core.RetryConfig{Strategy: core.Constant(time.Second)}})
-	out := core.Execute(context.Background(), p, &core.Call{RecordTimeline: true},
-		flaky(1, &core.StatusError{Code: 503}, "ok"))
+	var tl core.Timeline
+	out := core.Execute(context.Background(), p, flaky(1, &core.StatusError{Code: 503}, "ok"), core.WithTimeline(&tl))
 	fmt.Println(out.OK(), out.Value, out.Attempts, out.LastClass, out.Elapsed)
 	for _, a := range out.Timeline.Attempts {
 		fmt.Println(a.Attempt, a.Decision, a.Classification.Class, a.Sleep)
@@ -275,8 +291,7 @@ func (printSub) Handle(_ context.Context, e core.Event) {
 // Subscribers receive the events they ask for, in subscription order.
 func ExampleNewBus() {
 	p, _ := core.NewPolicy(core.PolicyConfig{Bus: core.NewBus(printSub{}), Retry: core.RetryConfig{Strategy: core.Constant(0)}})
-	_ = p.RunCall(context.Background(), &core.Call{Operation: "Charge"},
-		coretest.FailTimes(1, &core.StatusError{Code: 429}).Op())
+	_ = p.Run(context.Background(), coretest.FailTimes(1, &core.StatusError{Code: 429}).Op(), core.WithOperation("Charge"))
 	// Output:
 	// retry Charge 1 rate_limit
 	// success Charge 2 unknown
@@ -287,7 +302,7 @@ func ExampleNewBus() {
 func ExampleNewAsync() {
 	async, _ := core.NewAsync(printSub{}, core.AsyncConfig{QueueSize: 128})
 	p, _ := core.NewPolicy(core.PolicyConfig{Bus: core.NewBus(async)})
-	_ = p.RunCall(context.Background(), &core.Call{Operation: "Ping"}, func(context.Context) error { return nil })
+	_ = p.Run(context.Background(), func(context.Context) error { return nil }, core.WithOperation("Ping"))
 	_ = async.Close(context.Background()) // flushes what is queued
 	fmt.Println("dropped:", async.Dropped())
 	// Output:

@@ -69,7 +69,7 @@ func TestFastPathEndsLikeTheFullEngine(t *testing.T) {
 			}
 			var err error
 			if inline {
-				err = runInline(p, context.Background(), &core.Call{}, func(ctx context.Context) error {
+				err = runStep(p, context.Background(), &core.Call{}, func(ctx context.Context) error {
 					_, err := attempt(ctx)
 					return err
 				})
@@ -99,7 +99,7 @@ func TestFastPathEndsLikeTheFullEngine(t *testing.T) {
 					}
 				}
 				if rejectResult {
-					return // an inline attempt has no value to classify, as in RunCall
+					return // a step attempt has no value to classify
 				}
 				inline := run(t, script, false, false, true, 6)
 				for i := range inline {
@@ -252,9 +252,9 @@ func TestFastPathHandOver(t *testing.T) {
 			var ends [3]end
 			for i, mode := range []string{"fast path", "full engine", "inline"} {
 				observed := mode == "full engine"
-				run := (*core.Policy).RunCall
+				run := runOptions
 				if mode == "inline" {
-					run = runInline
+					run = runStep
 				}
 				br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 2, RecoveryTimeout: time.Hour})
 				cfg := core.PolicyConfig{Breaker: br, Budget: mustBudget(t, core.BudgetConfig{}), Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}}

@@ -33,7 +33,6 @@ type Policy struct {
 	bus        *Bus
 	clock      Clock
 	mono       bool // clock is SystemClock: time calls on the monotonic clock alone
-	fast       bool // no deadline, attempt timeout, abort predicate or hook: see runFast
 	sleeper    Sleeper
 }
 
@@ -87,7 +86,6 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		p.clock = SystemClock{}
 	}
 	_, p.mono = p.clock.(SystemClock)
-	p.fast = p.deadline == 0 && p.attemptTO == 0 && p.abortIf == nil && p.onAttempt == nil
 	if p.sleeper == nil {
 		p.sleeper = TimerSleeper{}
 	}
@@ -152,82 +150,46 @@ func (p *Policy) Classifier() Classifier { return p.classify }
 
 // Run calls fn until it succeeds or the policy stops it, and returns nil or
 // the error that stopped it (a *RetryError wrapping the last failure, or a
-// *CircuitOpenError when the breaker refused before any attempt).
-func (p *Policy) Run(ctx context.Context, fn func(context.Context) error) error {
-	var c Call
-	return p.RunCall(ctx, &c, fn)
-}
-
-// RunCall is Run with per-call options.
-func (p *Policy) RunCall(ctx context.Context, c *Call, fn func(context.Context) error) error {
-	if c == nil {
-		c = &Call{}
+// *CircuitOpenError when the breaker refused before any attempt). opts are
+// the per-call options (WithOperation, WithLabels, WithMaxAttempts,
+// WithBreaker, WithOnAttempt, WithTimeline). A nil p calls fn once.
+func (p *Policy) Run(ctx context.Context, fn func(context.Context) error, opts ...Option) error {
+	var s Step
+	applyOptions(&s.call, opts)
+	s.begin(ctx, p, false)
+	defer s.Close()
+	for s.Next() {
+		s.End(fn(s.actx))
 	}
-	if p == nil {
-		return fn(ctx)
-	}
-	var res runResult
-	if p.fastFor(c) {
-		return p.runFast(ctx, c, fn, &res)
-	}
-	return p.run(ctx, c, fn, &res, false)
-}
-
-// fastFor reports whether a call with c can start in runFast.
-// A nil c is a call without per-call options.
-func (p *Policy) fastFor(c *Call) bool {
-	return p.fast && (c == nil || c.Timeline == nil && c.OnAttempt == nil) && p.bus.mask() == 0
-}
-
-// breakerFor returns the breaker that guards a call with c (nil for none):
-// the per-call one, else the policy's.
-func (p *Policy) breakerFor(c *Call) *Breaker {
-	if c != nil && c.Breaker != nil {
-		return c.Breaker
-	}
-	return p.breaker
+	return s.err
 }
 
 // Do calls fn under p until it succeeds or p stops it. It returns the value
-// of the last attempt and nil, or the error that stopped the call (see Run).
-// A nil p calls fn once.
-func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error)) (T, error) {
-	var c Call
-	return DoCall(ctx, p, &c, fn)
-}
-
-// DoCall is Do with per-call options (operation label, wrapper labels,
-// timeline, attempt hook).
-func DoCall[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Context) (T, error)) (T, error) {
+// of the last attempt and nil, or the error that stopped the call (see
+// Policy.Run, which takes the same options). A value that the policy's
+// Retry.ResultClassifier turns into an error is retried like an error. A
+// nil p calls fn once.
+func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), opts ...Option) (T, error) {
+	var s Step
+	applyOptions(&s.call, opts)
+	s.begin(ctx, p, false)
+	defer s.Close()
 	var v T
-	if c == nil {
-		c = &Call{}
-	}
-	if p == nil {
-		return fn(ctx)
-	}
 	var last any
-	var res runResult
-	attempt := func(ctx context.Context) error {
+	for s.Next() {
 		var err error
-		v, err = fn(ctx)
-		if err == nil && p.resultCl != nil {
+		v, err = fn(s.actx)
+		if err == nil && p != nil && p.resultCl != nil {
 			if err = p.resultCl(v); err != nil {
 				last = v
 			}
 		}
-		return err
+		s.End(err)
 	}
-	var err error
-	if p.fastFor(c) {
-		err = p.runFast(ctx, c, attempt, &res)
-	} else {
-		err = p.run(ctx, c, attempt, &res, false)
+	if s.re != nil && last != nil {
+		s.re.LastResult = last
 	}
-	if res.re != nil && last != nil {
-		res.re.LastResult = last
-	}
-	return v, err
+	return v, s.err
 }
 
 // Outcome is the structured result of Execute.
@@ -253,76 +215,34 @@ type Outcome[T any] struct {
 // OK reports whether the call succeeded.
 func (o Outcome[T]) OK() bool { return o.Err == nil }
 
-// Execute is Do returning a structured Outcome. c may be nil.
-func Execute[T any](ctx context.Context, p *Policy, c *Call, fn func(context.Context) (T, error)) Outcome[T] {
-	if c == nil {
-		c = &Call{}
-	}
+// Execute is Do returning a structured Outcome, with the call's attempts,
+// stop reason, duration and, with WithTimeline, its timeline.
+func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), opts ...Option) Outcome[T] {
+	var s Step
+	applyOptions(&s.call, opts)
+	s.begin(ctx, p, true)
+	defer s.Close()
 	var o Outcome[T]
-	var res runResult
-	if c.Timeline == nil && c.RecordTimeline {
-		res.tl = &Timeline{} // the caller's Call stays as it was: it may be shared
-	}
-	if p == nil {
-		o.Value, o.Err = fn(ctx)
-		o.Attempts = 1
-		return o
-	}
 	var last any
-	o.Err = p.run(ctx, c, func(ctx context.Context) error {
+	for s.Next() {
 		var err error
-		o.Value, err = fn(ctx)
-		if err == nil && p.resultCl != nil {
+		o.Value, err = fn(s.actx)
+		if err == nil && p != nil && p.resultCl != nil {
 			if err = p.resultCl(o.Value); err != nil {
 				last = o.Value
 			}
 		}
-		return err
-	}, &res, true)
-	if res.re != nil && last != nil {
-		res.re.LastResult = last
+		s.End(err)
 	}
-	o.Attempts = res.attempts
-	o.StopReason = res.stop
-	o.LastClass = res.lastClass
-	o.Elapsed = res.elapsed
-	o.NextDelay = res.nextDelay
-	o.Timeline = c.Timeline
-	if o.Timeline == nil {
-		o.Timeline = res.tl
+	if s.re != nil && last != nil {
+		s.re.LastResult = last
 	}
+	o.Err = s.err
+	o.Attempts = s.attempts
+	o.StopReason = s.stop
+	o.LastClass = s.lastCl.Class
+	o.Elapsed = s.elapsed
+	o.NextDelay = s.nextDelay
+	o.Timeline = s.call.Timeline
 	return o
-}
-
-// Wrap turns fn into a function that runs under p with the options of c:
-// a decorator.
-func Wrap[T any](p *Policy, c Call, fn func(context.Context) (T, error)) func(context.Context) (T, error) {
-	return func(ctx context.Context) (T, error) {
-		cc := c
-		return DoCall(ctx, p, &cc, fn)
-	}
-}
-
-// Bound is a policy bound to per-call options, for repeated calls that share
-// an operation label and hooks. It is safe for
-// concurrent use: each call gets its own copy of the options.
-type Bound struct {
-	p *Policy
-	c Call
-}
-
-// Bind returns p bound to c. A Timeline in c is shared by every call: leave
-// it nil for concurrent use.
-func (p *Policy) Bind(c Call) *Bound { return &Bound{p: p, c: c} }
-
-// Run is Policy.RunCall with the bound options.
-func (b *Bound) Run(ctx context.Context, fn func(context.Context) error) error {
-	c := b.c
-	return b.p.RunCall(ctx, &c, fn)
-}
-
-// DoBound is DoCall with the options bound in b.
-func DoBound[T any](ctx context.Context, b *Bound, fn func(context.Context) (T, error)) (T, error) {
-	c := b.c
-	return DoCall(ctx, b.p, &c, fn)
 }

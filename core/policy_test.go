@@ -323,7 +323,7 @@ func TestScheduledDefersInsteadOfSleeping(t *testing.T) {
 		},
 	}})
 	faults := coretest.FailTimes(1, coretest.ClassErr(core.ClassTransient))
-	out := core.Execute(context.Background(), f.p, nil, func(ctx context.Context) (int, error) {
+	out := core.Execute(context.Background(), f.p, func(ctx context.Context) (int, error) {
 		return 0, faults.Op()(ctx)
 	})
 	eq(t, "stop", out.StopReason, core.StopScheduled)
@@ -404,10 +404,10 @@ func TestResultClassifier(t *testing.T) {
 func TestExecuteOutcomeAndTimeline(t *testing.T) {
 	f := newFixture(t, core.PolicyConfig{Retry: core.RetryConfig{Strategy: core.Constant(ms(5))}})
 	faults := coretest.FailClasses(core.ClassTransient)
-	out := core.Execute(context.Background(), f.p, &core.Call{RecordTimeline: true}, func(ctx context.Context) (int, error) {
+	out := core.Execute(context.Background(), f.p, func(ctx context.Context) (int, error) {
 		f.clk.Advance(ms(2)) // each attempt "takes" 2ms on the fake clock
 		return 7, faults.Op()(ctx)
-	})
+	}, core.WithTimeline(new(core.Timeline)))
 	eq(t, "ok", out.OK(), true)
 	eq(t, "value", out.Value, 7)
 	eq(t, "attempts", out.Attempts, 2)
@@ -424,10 +424,11 @@ func TestExecuteOutcomeAndTimeline(t *testing.T) {
 	eq(t, "t0 class", a[0].Classification.Class, core.ClassTransient)
 	eq(t, "t1 decision", a[1].Decision, core.DecisionSuccess)
 
-	// A caller-supplied collector receives the records too.
+	// Do and Run record a timeline too.
 	var tl core.Timeline
-	_ = core.Execute(context.Background(), f.p, &core.Call{Timeline: &tl}, func(context.Context) (int, error) { return 0, nil })
-	eq(t, "supplied timeline", len(tl.Attempts), 1)
+	_, _ = core.Do(context.Background(), f.p, func(context.Context) (int, error) { return 0, nil }, core.WithTimeline(&tl))
+	_ = f.p.Run(context.Background(), func(context.Context) error { return nil }, core.WithTimeline(&tl))
+	eq(t, "supplied timeline", len(tl.Attempts), 2)
 }
 
 func TestAttemptHooksSeeDecisions(t *testing.T) {
@@ -436,8 +437,8 @@ func TestAttemptHooksSeeDecisions(t *testing.T) {
 		MaxAttempts: 3, Strategy: core.Constant(0),
 		OnAttempt: func(a core.AttemptInfo) { policyHook = append(policyHook, fmt.Sprint(a.Attempt, a.Decision)) },
 	}})
-	c := &core.Call{OnAttempt: func(a core.AttemptInfo) { callHook = append(callHook, fmt.Sprint(a.Attempt, a.Decision, a.StopReason)) }}
-	_ = f.p.RunCall(context.Background(), c, coretest.FailTimes(9, coretest.ClassErr(core.ClassTransient)).Op())
+	hook := core.WithOnAttempt(func(a core.AttemptInfo) { callHook = append(callHook, fmt.Sprint(a.Attempt, a.Decision, a.StopReason)) })
+	_ = f.p.Run(context.Background(), coretest.FailTimes(9, coretest.ClassErr(core.ClassTransient)).Op(), hook)
 	eq(t, "policy hook", policyHook, []string{"1 retry", "2 retry", "3 raise"})
 	eq(t, "call hook", callHook, []string{"1 retry none", "2 retry none", "3 raise max_attempts"})
 
@@ -452,7 +453,7 @@ func TestBeforeSleepHook(t *testing.T) {
 		Strategy:    core.Constant(ms(3)),
 		BeforeSleep: func(_ context.Context, s core.SleepInfo) { got = append(got, s) },
 	}})
-	_ = f.p.RunCall(context.Background(), &core.Call{Operation: "op"}, coretest.FailTimes(1, coretest.ClassErr(core.ClassTransient)).Op())
+	_ = f.p.Run(context.Background(), coretest.FailTimes(1, coretest.ClassErr(core.ClassTransient)).Op(), core.WithOperation("op"))
 	eq(t, "hook calls", len(got), 1)
 	eq(t, "delay", got[0].Delay, ms(3))
 	eq(t, "operation", got[0].Operation, "op")
@@ -462,10 +463,12 @@ func TestBeforeSleepHook(t *testing.T) {
 func TestOperationLabelsOnEveryEvent(t *testing.T) {
 	f := newFixture(t, core.PolicyConfig{Name: "pol", Operation: "default-op", Retry: core.RetryConfig{Strategy: core.Constant(0)}})
 	c := &core.Call{Operation: "GetUser", Labels: core.Labels{HTTPMethod: "GET", ServerAddress: "users"}}
-	_ = f.p.RunCall(context.Background(), c, func(context.Context) error {
-		c.Labels.StatusCode = 200
-		return nil
-	})
+	var s core.Step
+	s.Begin(context.Background(), f.p, c)
+	for s.Next() {
+		s.SetStatusCode(200)
+		s.End(nil)
+	}
 	for _, e := range f.rec.All() {
 		if e.Operation != "GetUser" || e.Policy != "pol" || e.Labels.HTTPMethod != "GET" {
 			t.Errorf("%s: operation=%q policy=%q labels=%+v", e.Kind, e.Operation, e.Policy, e.Labels)
@@ -479,34 +482,12 @@ func TestOperationLabelsOnEveryEvent(t *testing.T) {
 	eq(t, "default operation", f.rec.All()[0].Operation, "default-op")
 }
 
-func TestWrapAndBind(t *testing.T) {
-	f := newFixture(t, core.PolicyConfig{Retry: core.RetryConfig{Strategy: core.Constant(0)}})
-	faults := coretest.FailTimes(1, coretest.ClassErr(core.ClassTransient))
-	get := core.Wrap(f.p, core.Call{Operation: "wrapped"}, func(ctx context.Context) (int, error) {
-		return 5, faults.Op()(ctx)
-	})
-	v, err := get(context.Background())
-	eq(t, "value", v, 5)
-	eq(t, "err", err, nil)
-	eq(t, "operation", f.rec.All()[0].Operation, "wrapped")
-
-	var attempts []int
-	b := f.p.Bind(core.Call{Operation: "batch", OnAttempt: func(a core.AttemptInfo) { attempts = append(attempts, a.Attempt) }})
-	f.rec.Reset()
-	eq(t, "bound run", b.Run(context.Background(), func(context.Context) error { return nil }), nil)
-	n, err := core.DoBound(context.Background(), b, func(context.Context) (int, error) { return 9, nil })
-	eq(t, "bound do", n, 9)
-	eq(t, "bound err", err, nil)
-	eq(t, "bound attempts", attempts, []int{1, 1})
-	eq(t, "bound operation", f.rec.All()[0].Operation, "batch")
-}
-
 func TestCallOverrides(t *testing.T) {
 	br := mustBreaker(t, core.BreakerConfig{Name: "per-host", FailureThreshold: 1})
 	f := newFixture(t, core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 5, Strategy: core.Constant(0)}})
 	faults := coretest.FailTimes(10, coretest.ClassErr(core.ClassTransient))
 	c := &core.Call{MaxAttempts: 1, Breaker: br}
-	err := f.p.RunCall(context.Background(), c, faults.Op())
+	err := runStep(f.p, context.Background(), c, faults.Op())
 	eq(t, "calls", faults.Calls(), 1)
 	r, _ := core.StopReasonOf(err)
 	eq(t, "stop", r, core.StopMaxAttempts)
@@ -597,7 +578,7 @@ func TestZeroHintMeansRetryNow(t *testing.T) {
 
 // TestSharedCallIsSafe runs one *Call from several goroutines through every
 // entry point, with retries: the engine writes nothing to it (run under
-// -race), and Execute's RecordTimeline leaves it unchanged.
+// -race), and a timeline given with the options leaves it unchanged.
 func TestSharedCallIsSafe(t *testing.T) {
 	p, err := core.NewPolicy(core.PolicyConfig{
 		Bus:     core.NewBus(&coretest.Recorder{}),
@@ -607,7 +588,7 @@ func TestSharedCallIsSafe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared := &core.Call{Operation: "shared", MaxAttempts: 2, RecordTimeline: true}
+	shared := &core.Call{Operation: "shared", MaxAttempts: 2}
 	want := *shared
 	blip := coretest.ClassErr(core.ClassTransient)
 	var wg sync.WaitGroup
@@ -616,9 +597,9 @@ func TestSharedCallIsSafe(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 50 {
-				_ = p.RunCall(context.Background(), shared, func(context.Context) error { return blip })
-				_, _ = core.DoCall(context.Background(), p, shared, func(context.Context) (int, error) { return 0, blip })
-				o := core.Execute(context.Background(), p, shared, func(context.Context) (int, error) { return 0, blip })
+				_ = runStep(p, context.Background(), shared, func(context.Context) error { return blip })
+				_ = runOptions(p, context.Background(), shared, func(context.Context) error { return blip })
+				o := core.Execute(context.Background(), p, func(context.Context) (int, error) { return 0, blip }, append(optionsOf(shared), core.WithTimeline(new(core.Timeline)))...)
 				if o.Timeline == nil || len(o.Timeline.Attempts) != 2 {
 					t.Errorf("Execute's timeline = %+v, want 2 attempts", o.Timeline)
 					return
@@ -628,23 +609,4 @@ func TestSharedCallIsSafe(t *testing.T) {
 	}
 	wg.Wait()
 	eq(t, "shared Call", *shared, want)
-}
-
-// TestExecuteTimelineKeepsLabelUpdates: with RecordTimeline, labels the
-// attempt sets on the caller's Call still reach the events.
-func TestExecuteTimelineKeepsLabelUpdates(t *testing.T) {
-	f := newFixture(t, core.PolicyConfig{})
-	c := &core.Call{RecordTimeline: true}
-	o := core.Execute(context.Background(), f.p, c, func(context.Context) (int, error) {
-		c.Labels.StatusCode = 200
-		return 1, nil
-	})
-	if o.Timeline == nil || len(o.Timeline.Attempts) != 1 || c.Timeline != nil {
-		t.Fatalf("timeline %+v, Call.Timeline %v; want one attempt, the Call unchanged", o.Timeline, c.Timeline)
-	}
-	for _, e := range f.rec.All() {
-		if e.Kind == core.EventAttemptEnd && e.Labels.StatusCode != 200 {
-			t.Fatalf("attempt_end StatusCode = %d, want 200", e.Labels.StatusCode)
-		}
-	}
 }

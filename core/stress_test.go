@@ -44,7 +44,7 @@ func TestStressSharedPolicy(t *testing.T) {
 			for i := range perG {
 				op := fmt.Sprintf("op-%d-%d", g, i)
 				ctx, cancel := context.WithCancel(context.Background())
-				err := p.RunCall(ctx, &core.Call{Operation: op}, func(context.Context) error {
+				err := p.Run(ctx, func(context.Context) error {
 					x := r.IntN(10)
 					switch {
 					case x < 5:
@@ -55,7 +55,7 @@ func TestStressSharedPolicy(t *testing.T) {
 					default:
 						return coretest.ClassErr(classes[r.IntN(len(classes))])
 					}
-				})
+				}, core.WithOperation(op))
 				cancel()
 				stop, _ := core.StopReasonOf(err)
 				results <- result{op, stop}

@@ -125,19 +125,7 @@ func TestBreakerTransitionsPublishedOnceInOrder(t *testing.T) {
 						case tc.standalone && i%97 == 50:
 							br.Reset()
 						case i%2 == 0:
-							in, ok, err := p.Inline(context.Background(), nil)
-							if !ok {
-								_ = p.Run(context.Background(), op)
-								continue
-							}
-							if err != nil {
-								continue
-							}
-							if e := op(context.Background()); e != nil {
-								_ = in.Failed(context.Background(), nil, e, op)
-							} else {
-								in.Succeeded()
-							}
+							_ = runStep(p, context.Background(), nil, op)
 						default:
 							_ = p.Run(context.Background(), op)
 						}

@@ -151,11 +151,11 @@ var subscriberFailOnce = []variant{
 	{"redress-sub-all", withBus(nopSub{core.AllEvents})},
 }
 
-// redressExecute is core.Execute with a nil *Call.
+// redressExecute is core.Execute with no options.
 func redressExecute(tb testing.TB, fn op) op {
 	p := newPolicy(tb, full)
 	return func(ctx context.Context) (int, error) {
-		o := core.Execute(ctx, p, nil, fn)
+		o := core.Execute(ctx, p, fn)
 		return o.Value, o.Err
 	}
 }
@@ -164,7 +164,7 @@ func redressExecute(tb testing.TB, fn op) op {
 func redressExecuteTimeline(tb testing.TB, fn op) op {
 	p := newPolicy(tb, full)
 	return func(ctx context.Context) (int, error) {
-		o := core.Execute(ctx, p, &core.Call{RecordTimeline: true}, fn)
+		o := core.Execute(ctx, p, fn, core.WithTimeline(new(core.Timeline)))
 		return o.Value, o.Err
 	}
 }

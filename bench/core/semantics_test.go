@@ -86,7 +86,7 @@ func TestFlakyReallyFails(t *testing.T) {
 	}
 	p := newPolicy(t, policyOpts{})
 	f.left = 1
-	_, err := core.DoCall(context.Background(), p, &core.Call{MaxAttempts: 1}, f.op)
+	_, err := core.Do(context.Background(), p, f.op, core.WithMaxAttempts(1))
 	if r, ok := core.StopReasonOf(err); !ok || r != core.StopMaxAttempts {
 		t.Fatalf("one attempt: err %v (stop %v); want StopMaxAttempts", err, r)
 	}

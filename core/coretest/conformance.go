@@ -119,7 +119,7 @@ func TestSubscriber(t *testing.T, newSub func(t *testing.T) core.Subscriber) {
 				defer wg.Done()
 				f := FailWithProbability(0.3, ClassErr(core.ClassTransient), uint64(g))
 				for range 50 {
-					_ = p.RunCall(context.Background(), &core.Call{Operation: "concurrent"}, f.Op())
+					_ = p.Run(context.Background(), f.Op(), core.WithOperation("concurrent"))
 				}
 			}()
 		}
@@ -180,7 +180,7 @@ func scenarios() []scenario {
 			}
 			ctx, cancel := ctxFn()
 			defer cancel()
-			out := core.Execute(ctx, p, &core.Call{Operation: "conformance"}, op())
+			out := core.Execute(ctx, p, op(), core.WithOperation("conformance"))
 			for _, v := range panics {
 				t.Errorf("subscriber panicked: %v", v)
 			}
