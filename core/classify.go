@@ -106,6 +106,33 @@ func IsNoRetry(err error) bool {
 	return ok
 }
 
+// notResendableError is the error NotResendable returns.
+type notResendableError struct{ err error }
+
+func (e *notResendableError) Error() string { return e.err.Error() }
+func (e *notResendableError) Unwrap() error { return e.err }
+
+// NotResendable marks err, the failure of an attempt that must not be sent
+// again (a request that is not idempotent, a stream whose messages can no
+// longer be replayed, a statement inside a transaction), so that the call
+// stops after it with StopNotResendable, where a retry would otherwise have
+// been made. The class the classifier gives err is kept (the breaker counts
+// it, telemetry reports it); a failure that would not have been retried
+// anyway stops with its own reason (StopNonRetryableClass, StopMaxAttempts,
+// ...). NotResendable(nil) returns nil.
+func NotResendable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &notResendableError{err: err}
+}
+
+// IsNotResendable reports whether err was marked by NotResendable.
+func IsNotResendable(err error) bool {
+	_, ok := errors.AsType[*notResendableError](err)
+	return ok
+}
+
 // Permanent marks err as a permanent failure: it is never retried.
 func Permanent(err error) error {
 	return Classify(err, Classification{Class: ClassPermanent, Reason: "marked_permanent"})

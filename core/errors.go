@@ -70,8 +70,13 @@ const (
 	StopCanceled
 	// StopCircuitOpen: the circuit breaker refused the attempt.
 	StopCircuitOpen
+	// StopNotResendable: the failure would have been retried, but the
+	// operation is not safe to send again (a non-idempotent request, a
+	// stream or transaction already under way): see NotResendable. Every
+	// wrapper stops with it for that reason.
+	StopNotResendable
 
-	numStopReasons = int(StopCircuitOpen) + 1
+	numStopReasons = int(StopNotResendable) + 1
 )
 
 var stopNames = [numStopReasons]string{
@@ -87,6 +92,7 @@ var stopNames = [numStopReasons]string{
 	StopAborted:             "aborted",
 	StopCanceled:            "canceled",
 	StopCircuitOpen:         "circuit_open",
+	StopNotResendable:       "not_resendable",
 }
 
 // String returns the stable snake_case name used in telemetry.

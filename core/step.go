@@ -275,6 +275,13 @@ func (s *Step) SetStatusCode(code int) { s.call.Labels.StatusCode = code }
 // attempt being made and of the call's later events, until set again.
 func (s *Step) SetRPCStatusCode(code string) { s.call.Labels.RPCStatusCode = code }
 
+// Retrying reports whether the attempt End just ended is to be retried:
+// Next will sleep the backoff and admit the next attempt (unless the
+// caller's context or the breaker stops it first). A wrapper uses it to
+// release what the failed attempt held (a response body, a connection)
+// before the sleep.
+func (s *Step) Retrying() bool { return s.phase == stepRetry }
+
 // Err returns the call's error once Next has reported false: nil when an
 // attempt succeeded, else the error that stopped the call (see
 // Policy.Run). Before that it returns nil.
@@ -378,7 +385,7 @@ func (s *Step) failed(err error, attempt int) {
 			s.publishTransition(s.permit.success(), attempt)
 		}
 	}
-	if r := s.retryVerdict(cl, attempt); r != StopNone {
+	if r := s.retryVerdict(cl, err, attempt); r != StopNone {
 		s.finish(r, attempt, nil)
 		return
 	}
@@ -463,10 +470,11 @@ func (s *Step) failed(err error, attempt int) {
 	s.phase = stepRetry
 }
 
-// retryVerdict is the stop reason that forbids a retry of a failure of
-// class cl after attempt attempts, StopNone when a retry is allowed (the
-// caps of the class, of unknown failures and of the call).
-func (s *Step) retryVerdict(cl Classification, attempt int) StopReason {
+// retryVerdict is the stop reason that forbids a retry of err, a failure
+// of class cl, after attempt attempts, StopNone when a retry is allowed
+// (the class, the caps of the class, of unknown failures and of the call,
+// and last whether the operation may be sent again).
+func (s *Step) retryVerdict(cl Classification, err error, attempt int) StopReason {
 	p := s.p
 	if !cl.Class.Retryable() || cl.NoRetry {
 		return StopNonRetryableClass
@@ -483,6 +491,9 @@ func (s *Step) retryVerdict(cl Classification, attempt int) StopReason {
 	}
 	if attempt >= s.maxAtt {
 		return StopMaxAttempts
+	}
+	if IsNotResendable(err) {
+		return StopNotResendable
 	}
 	return StopNone
 }

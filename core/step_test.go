@@ -218,3 +218,36 @@ func TestStepCopiesTheCall(t *testing.T) {
 		t.Errorf("the Call was written: %+v", c.Labels)
 	}
 }
+
+// A failure marked NotResendable stops the call with StopNotResendable
+// where it would have been retried, keeping its class for the breaker; a
+// failure that would not have been retried keeps its own stop reason.
+func TestNotResendableStops(t *testing.T) {
+	br := mustBreaker(t, core.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Hour})
+	p, err := core.NewPolicy(core.PolicyConfig{Breaker: br, Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = p.Run(context.Background(), func(context.Context) error {
+		n++
+		return core.NotResendable(core.Transient(errors.New("reset")))
+	})
+	var re *core.RetryError
+	if !errors.As(err, &re) || re.Reason != core.StopNotResendable || re.Class != core.ClassTransient || n != 1 {
+		t.Fatalf("err %v after %d attempts; want not_resendable, class transient, after 1", err, n)
+	}
+	if br.State() != core.StateOpen {
+		t.Errorf("breaker %s: the failure was not counted", br.State())
+	}
+	p2, _ := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}})
+	err = p2.Run(context.Background(), func(context.Context) error {
+		return core.NotResendable(core.Permanent(errors.New("bad request")))
+	})
+	if r, _ := core.StopReasonOf(err); r != core.StopNonRetryableClass {
+		t.Errorf("permanent failure: stop %v, want non_retryable_class", r)
+	}
+	if core.NotResendable(nil) != nil || !core.IsNotResendable(core.NotResendable(errors.New("x"))) {
+		t.Error("NotResendable(nil) or IsNotResendable is wrong")
+	}
+}

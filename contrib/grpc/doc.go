@@ -41,9 +41,9 @@
 //	}
 //	defer conn.Close()
 //
-// For any other method such a failure is marked core.NoRetry (reason
+// For any other method such a failure is marked core.NotResendable (reason
 // grpc_not_idempotent): the call stops after it with
-// core.StopNonRetryableClass and a permanent_fail event, while its class
+// core.StopNotResendable and a permanent_fail event, while its class
 // stays the status code's (INTERNAL stays server_error), so the breaker
 // counts it and error.type reports it as what it is. A stream obeys this
 // rule and its own (see Streams): a committed stream is not retried even
@@ -104,9 +104,9 @@
 // and every message sent so far fits in a replay buffer
 // (Config.StreamBufferBytes); a new attempt replays the buffer, in order and
 // byte for byte. After that the stream is committed and a failure goes
-// through to the caller unchanged: it is marked core.NoRetry (reason
+// through to the caller unchanged: it is marked core.NotResendable (reason
 // grpc_stream_committed), so the operation ends with permanent_fail and
-// core.StopNonRetryableClass, keeping the status code's class for the
+// core.StopNotResendable, keeping the status code's class for the
 // breaker and telemetry. Server-streaming, client-streaming and
 // bidirectional streams all follow this rule. Each stream runs its
 // operation on a goroutine of its own, which ends with the stream.

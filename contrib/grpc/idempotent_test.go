@@ -95,8 +95,8 @@ func TestRetrySafety(t *testing.T) {
 				if status.Code(err) != tc.wantCode {
 					t.Errorf("status = %v, want %v", err, tc.wantCode)
 				}
-				if re := retryError(t, err); re.Reason != core.StopNonRetryableClass || re.Class != tc.wantClass || re.Attempts != 1 {
-					t.Errorf("stop %s class %s after %d attempts, want non_retryable_class %s after 1", re.Reason, re.Class, re.Attempts, tc.wantClass)
+				if re := retryError(t, err); re.Reason != core.StopNotResendable || re.Class != tc.wantClass || re.Attempts != 1 {
+					t.Errorf("stop %s class %s after %d attempts, want not_resendable %s after 1", re.Reason, re.Class, re.Attempts, tc.wantClass)
 				}
 				if te.Kind != core.EventPermanentFail || te.Reason != tc.wantReason || te.Class != tc.wantClass {
 					t.Errorf("terminal = %s reason %q class %s, want permanent_fail %q %s", te.Kind, te.Reason, te.Class, tc.wantReason, tc.wantClass)
@@ -123,8 +123,8 @@ func TestNotIdempotentCountsForTheBreaker(t *testing.T) {
 	ctx := ctxTimeout(t, 5*time.Second)
 	for i := range 3 {
 		_, err := e.client.UnaryCall(ctx, &testpb.SimpleRequest{})
-		if re := retryError(t, err); re.Reason != core.StopNonRetryableClass || re.Attempts != 1 {
-			t.Fatalf("call %d: stop %s after %d attempts, want non_retryable_class after 1", i+1, re.Reason, re.Attempts)
+		if re := retryError(t, err); re.Reason != core.StopNotResendable || re.Attempts != 1 {
+			t.Fatalf("call %d: stop %s after %d attempts, want not_resendable after 1", i+1, re.Reason, re.Attempts)
 		}
 	}
 	if st := e.ic.Breaker(e.conn.Target()).State(); st != core.StateOpen {
@@ -201,8 +201,8 @@ func TestStreamRetrySafety(t *testing.T) {
 				}
 				return
 			}
-			if te.Kind != core.EventPermanentFail || te.StopReason != core.StopNonRetryableClass || te.Reason != tc.wantReason || te.Class != core.ClassServerError {
-				t.Errorf("terminal = %s stop %s reason %q class %s, want permanent_fail non_retryable_class %q server_error",
+			if te.Kind != core.EventPermanentFail || te.StopReason != core.StopNotResendable || te.Reason != tc.wantReason || te.Class != core.ClassServerError {
+				t.Errorf("terminal = %s stop %s reason %q class %s, want permanent_fail not_resendable %q server_error",
 					te.Kind, te.StopReason, te.Reason, te.Class, tc.wantReason)
 			}
 		})

@@ -185,12 +185,10 @@ func splitTarget(t string) (string, int) {
 type run struct {
 	ic     *Interceptors
 	policy *core.Policy
-	call   core.Call
+	call   core.Call       // the call's options, copied by step
+	step   core.Step       // the running call
 	caller context.Context // the caller's context
 	idem   bool            // WithIdempotent: the call is safe to repeat
-	// attempts counts the attempts begun (attemptContext): the Call is
-	// options only, the engine does not write the attempt number there.
-	attempts int
 }
 
 // start prepares r for a call of method on cc with options o.
@@ -199,7 +197,7 @@ type run struct {
 // whose delay would reach it (core.StopDeadline), before any retry event,
 // budget token or sleep, and stops a call whose context is done.
 func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, method string, cc *grpc.ClientConn, o *callOpts) {
-	r.ic, r.policy, r.caller, r.idem, r.attempts = ic, p, ctx, o.idempotent, 0
+	r.ic, r.policy, r.caller, r.idem = ic, p, ctx, o.idempotent
 	tg := ic.target(cc.Target())
 	r.call = core.Call{
 		Operation: method,
@@ -214,11 +212,11 @@ func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, metho
 	}
 }
 
-// attemptContext begins an attempt: it returns ctx with the
-// previous-attempts metadata of the attempt.
-func (r *run) attemptContext(ctx context.Context) context.Context {
-	r.attempts++
-	if n := r.attempts; n > 1 {
+// attemptContext returns the context of the attempt the step admitted,
+// with the previous-attempts metadata of the attempt.
+func (r *run) attemptContext() context.Context {
+	ctx := r.step.Context()
+	if n := r.step.Attempt(); n > 1 {
 		return metadata.AppendToOutgoingContext(ctx, PreviousAttemptsKey, strconv.Itoa(n-1))
 	}
 	return ctx
@@ -232,7 +230,7 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 	if isStatus {
 		code = st.Code()
 	}
-	r.call.Labels.RPCStatusCode = CodeName(code)
+	r.step.SetRPCStatusCode(CodeName(code))
 	if r.caller.Err() != nil || atCallerDeadline(r.caller) {
 		// The caller gave up, or its deadline has passed or is within
 		// core.DeadlineSlack (a DEADLINE_EXCEEDED from the server often
@@ -258,7 +256,8 @@ func (r *run) failed(err error, trailer metadata.MD) error {
 		// (which gives every failure of a call a status) but from an
 		// interceptor chained after redress, on the caller's side: its own
 		// classification decides.
-		cl.NoRetry, cl.Reason = true, "grpc_not_idempotent"
+		cl.Reason = "grpc_not_idempotent"
+		return core.NotResendable(mark(err, cl))
 	}
 	return mark(err, cl)
 }

@@ -94,12 +94,13 @@ func TestOtelErrorTypeOfCallsThatMustNotBeRetried(t *testing.T) {
 		name string
 		call func(t *testing.T, c testpb.TestServiceClient)
 		f    fault
+		stop string // the pushback asks for no retry; the others are not safe to resend
 	}{
 		{"pushback -1", func(t *testing.T, c testpb.TestServiceClient) {
 			if _, err := c.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}); status.Code(err) != codes.Unavailable {
 				t.Fatalf("EmptyCall = %v, want UNAVAILABLE", err)
 			}
-		}, fault{code: codes.Unavailable, pushback: "-1"}},
+		}, fault{code: codes.Unavailable, pushback: "-1"}, "non_retryable_class"},
 		{"committed stream", func(t *testing.T, c testpb.TestServiceClient) {
 			st, err := c.StreamingOutputCall(ctxTimeout(t, 5*time.Second), outputRequest(1, 2))
 			if err != nil {
@@ -113,12 +114,12 @@ func TestOtelErrorTypeOfCallsThatMustNotBeRetried(t *testing.T) {
 			if status.Code(err) != codes.Unavailable {
 				t.Fatalf("Recv = %v, want UNAVAILABLE", err)
 			}
-		}, fault{code: codes.Unavailable, after: 1}},
+		}, fault{code: codes.Unavailable, after: 1}, "not_resendable"},
 		{"not idempotent", func(t *testing.T, c testpb.TestServiceClient) {
 			if _, err := c.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); status.Code(err) != codes.DeadlineExceeded {
 				t.Fatalf("UnaryCall = %v, want DEADLINE_EXCEEDED", err)
 			}
-		}, fault{code: codes.DeadlineExceeded}},
+		}, fault{code: codes.DeadlineExceeded}, "not_resendable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,7 +156,7 @@ func TestOtelErrorTypeOfCallsThatMustNotBeRetried(t *testing.T) {
 			}
 			for key, want := range map[attribute.Key]string{
 				"error.type":          "transient",
-				"redress.stop_reason": "non_retryable_class",
+				"redress.stop_reason": tc.stop,
 			} {
 				if v, _ := attrs[0].Value(key); v.AsString() != want {
 					t.Errorf("%s = %q, want %q (attributes %v)", key, v.AsString(), want, attrs[0].ToSlice())

@@ -81,8 +81,15 @@ var _ grpc.ClientStream = (*retryStream)(nil)
 
 // engine runs the operation; it ends when the stream does.
 func (s *retryStream) engine(ectx context.Context) {
-	_, err := core.DoCall(ectx, s.r.policy, &s.r.call, s.attempt)
-	err = s.r.finish(err)
+	st := &s.r.step
+	st.Begin(ectx, s.r.policy, &s.r.call)
+	func() {
+		defer st.Close()
+		for st.Next() {
+			st.End(s.attempt())
+		}
+	}()
+	err := s.r.finish(st.Err())
 	s.mu.Lock()
 	s.done, s.final = true, err
 	s.cur, s.curEnd = nil, nil
@@ -93,10 +100,11 @@ func (s *retryStream) engine(ectx context.Context) {
 
 // attempt is one attempt: open a stream, replay the buffer, publish the
 // stream, and wait for its end.
-func (s *retryStream) attempt(actx context.Context) (struct{}, error) {
-	cs, err := s.streamer(s.r.attemptContext(actx), s.desc, s.cc, s.method, s.opts...)
+func (s *retryStream) attempt() error {
+	actx := s.r.attemptContext()
+	cs, err := s.streamer(actx, s.desc, s.cc, s.method, s.opts...)
 	if err != nil {
-		return struct{}{}, s.outcome(err, nil)
+		return s.outcome(err, nil)
 	}
 	end := make(chan error, 1)
 	for i := 0; ; i++ {
@@ -117,7 +125,7 @@ func (s *retryStream) attempt(actx context.Context) (struct{}, error) {
 	}
 	select {
 	case err := <-end:
-		return struct{}{}, s.outcome(err, cs)
+		return s.outcome(err, cs)
 	case <-actx.Done():
 		s.mu.Lock()
 		if s.cur == cs {
@@ -125,14 +133,14 @@ func (s *retryStream) attempt(actx context.Context) (struct{}, error) {
 			s.ready = make(chan struct{})
 		}
 		s.mu.Unlock()
-		return struct{}{}, s.outcome(status.FromContextError(actx.Err()).Err(), nil)
+		return s.outcome(status.FromContextError(actx.Err()).Err(), nil)
 	}
 }
 
 // outcome classifies the end of an attempt (nil: the stream succeeded).
 func (s *retryStream) outcome(err error, cs grpc.ClientStream) error {
 	if err == nil {
-		s.r.call.Labels.RPCStatusCode = "OK"
+		s.r.step.SetRPCStatusCode("OK")
 		return nil
 	}
 	var trailer metadata.MD
@@ -148,8 +156,8 @@ func (s *retryStream) outcome(err error, cs grpc.ClientStream) error {
 		if cl.Class.Retryable() && !cl.NoRetry {
 			// Not safe to retry (the caller has consumed the stream): stop
 			// here, keeping the code's class for the breaker and telemetry.
-			cl.NoRetry, cl.Reason = true, "grpc_stream_committed"
-			return mark(err, cl)
+			cl.Reason = "grpc_stream_committed"
+			return core.NotResendable(mark(err, cl))
 		}
 	}
 	return marked

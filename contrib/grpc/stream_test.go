@@ -97,8 +97,12 @@ func TestServerStreaming(t *testing.T) {
 			if te.Kind != tc.wantFinal || te.Reason != tc.wantReason || te.Class != tc.wantClass {
 				t.Errorf("terminal %s reason %q class %s, want %s %q %s", te.Kind, te.Reason, te.Class, tc.wantFinal, tc.wantReason, tc.wantClass)
 			}
-			if tc.wantFinal == core.EventPermanentFail && te.StopReason != core.StopNonRetryableClass {
-				t.Errorf("stop reason %s, want non_retryable_class", te.StopReason)
+			wantStop := core.StopNonRetryableClass
+			if tc.wantReason == "grpc_stream_committed" {
+				wantStop = core.StopNotResendable // retryable, but the stream cannot be replayed
+			}
+			if tc.wantFinal == core.EventPermanentFail && te.StopReason != wantStop {
+				t.Errorf("stop reason %s, want %s", te.StopReason, wantStop)
 			}
 		})
 	}

@@ -40,9 +40,8 @@ func (ic *Interceptors) unary(ctx context.Context, method string, req, reply any
 	u.method, u.req, u.reply, u.cc, u.invoker = method, req, reply, cc, invoker
 	u.opts = append(append(u.optBuf[:0], opts...), grpc.Trailer(&u.trailer))
 	u.start(ctx, ic, p, method, cc, &o)
-	_, err := core.DoCall(ctx, p, &u.call, u.attempt)
-	err = u.finish(err)
-	*u = unaryRun{} // nothing outlives the call: the engine keeps no reference
+	err := u.finish(u.do(ctx, p))
+	*u = unaryRun{} // nothing outlives the call
 	unaryPool.Put(u)
 	return err
 }
@@ -51,13 +50,20 @@ func (ic *Interceptors) unary(ctx context.Context, method string, req, reply any
 // nothing of its own.
 var unaryPool = sync.Pool{New: func() any { return new(unaryRun) }}
 
-// attempt is one attempt of the call.
-func (u *unaryRun) attempt(actx context.Context) (struct{}, error) {
-	u.trailer = nil
-	err := u.invoker(u.attemptContext(actx), u.method, u.req, u.reply, u.cc, u.opts...)
-	if err == nil {
-		u.call.Labels.RPCStatusCode = "OK"
-		return struct{}{}, nil
+// do runs the call's attempts under p.
+func (u *unaryRun) do(ctx context.Context, p *core.Policy) error {
+	s := &u.step
+	s.Begin(ctx, p, &u.call)
+	defer s.Close()
+	for s.Next() {
+		u.trailer = nil
+		err := u.invoker(u.attemptContext(), u.method, u.req, u.reply, u.cc, u.opts...)
+		if err == nil {
+			s.SetRPCStatusCode("OK")
+		} else {
+			err = u.failed(err, u.trailer)
+		}
+		s.End(err)
 	}
-	return struct{}{}, u.failed(err, u.trailer)
+	return s.Err()
 }

@@ -152,9 +152,9 @@ func TestUnaryStatusClassification(t *testing.T) {
 		{codes.ResourceExhausted, 4, core.StopMaxAttempts, core.ClassRateLimit},
 		// EmptyCall is not declared idempotent: the server may have
 		// applied it (TestRetrySafety covers idempotent methods).
-		{codes.Internal, 1, core.StopNonRetryableClass, core.ClassServerError},
-		{codes.DataLoss, 1, core.StopNonRetryableClass, core.ClassServerError},
-		{codes.DeadlineExceeded, 1, core.StopNonRetryableClass, core.ClassTransient},
+		{codes.Internal, 1, core.StopNotResendable, core.ClassServerError},
+		{codes.DataLoss, 1, core.StopNotResendable, core.ClassServerError},
+		{codes.DeadlineExceeded, 1, core.StopNotResendable, core.ClassTransient},
 		{codes.NotFound, 1, core.StopNonRetryableClass, core.ClassPermanent},
 		{codes.InvalidArgument, 1, core.StopNonRetryableClass, core.ClassPermanent},
 		{codes.Unauthenticated, 1, core.StopNonRetryableClass, core.ClassAuth},
@@ -513,8 +513,8 @@ func TestDefaultPolicyUnknownCodesNotRetried(t *testing.T) {
 		{"ALREADY_EXISTS", codes.AlreadyExists, true, 1, core.StopMaxUnknownAttempts},
 		{"UNIMPLEMENTED", codes.Unimplemented, true, 1, core.StopMaxUnknownAttempts},
 		{"ABORTED", codes.Aborted, true, 1, core.StopMaxUnknownAttempts},
-		// Any other method stops first as not idempotent.
-		{"ABORTED not idempotent", codes.Aborted, false, 1, core.StopNonRetryableClass},
+		// Any other method too: the cap stops it before its resend safety.
+		{"ABORTED not idempotent", codes.Aborted, false, 1, core.StopMaxUnknownAttempts},
 		{"UNAVAILABLE retried", codes.Unavailable, false, 3, core.StopMaxAttempts},
 	}
 	for _, tc := range cases {

@@ -121,18 +121,14 @@ type roundTrip struct {
 	t    *Transport
 	req  *http.Request
 	ctx  context.Context // the caller's
-	call core.Call
+	call core.Call       // the request's options, copied by step
+	step core.Step
 	// kept is the response of the latest attempt that the policy may still
 	// give back to the caller (a failing status); it is discarded when the
 	// policy decides to retry.
 	kept *http.Response
 	sent bool // the base transport took ownership of req.Body
-	// attempts counts the attempts begun (the engine does not write the
-	// attempt number into the Call, which holds options only).
-	attempts int
-	deco     bool // the bus may decorate attempt contexts
-	// onAttemptFn is rt.onAttempt, bound once per pooled roundTrip.
-	onAttemptFn func(core.AttemptInfo)
+	deco bool // the bus may decorate attempt contexts
 }
 
 // RoundTrip implements http.RoundTripper. It sends req through the base
@@ -153,27 +149,21 @@ type roundTrip struct {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := rtPool.Get().(*roundTrip)
 	resp, err := rt.run(t, req)
-	*rt = roundTrip{onAttemptFn: rt.onAttemptFn}
+	*rt = roundTrip{}
 	rtPool.Put(rt)
 	return resp, err
 }
 
 // rtPool recycles the per-request state: nothing refers to it once
 // RoundTrip has returned.
-var rtPool = sync.Pool{New: func() any {
-	rt := &roundTrip{}
-	rt.onAttemptFn = rt.onAttempt
-	return rt
-}}
+var rtPool = sync.Pool{New: func() any { return new(roundTrip) }}
 
-func (rt *roundTrip) run(t *Transport, req *http.Request) (*http.Response, error) {
+func (rt *roundTrip) run(t *Transport, req *http.Request) (resp *http.Response, err error) {
 	ctx := req.Context()
 	rt.t, rt.req, rt.ctx = t, req, ctx
 	o := optionsFrom(ctx)
 	t.labels(req, o, &rt.call)
-	if !t.resendable(req, o) {
-		rt.call.MaxAttempts = 1
-	}
+	resendable := t.resendable(req, o)
 	if t.breakers != nil {
 		if k := t.key(req); k != "" {
 			rt.call.Breaker = t.breakers.Get(k)
@@ -182,10 +172,20 @@ func (rt *roundTrip) run(t *Transport, req *http.Request) (*http.Response, error
 	if bus := t.policy.Bus(); bus != nil {
 		rt.deco = bus.Wants(core.EventOperationStart) || bus.Wants(core.EventAttemptStart)
 	}
-	rt.call.OnAttempt = rt.onAttemptFn
-
-	resp, err := core.DoCall(ctx, t.policy, &rt.call, rt.attempt)
-	if err == nil {
+	s := &rt.step
+	s.Begin(ctx, t.policy, &rt.call)
+	defer s.Close()
+	for s.Next() {
+		resp, err = rt.attempt(s)
+		if err != nil && !resendable {
+			err = core.NotResendable(err)
+		}
+		s.End(err)
+		if s.Retrying() {
+			rt.release()
+		}
+	}
+	if err = s.Err(); err == nil {
 		return resp, nil
 	}
 	if kept := rt.kept; kept != nil {
@@ -203,13 +203,13 @@ func (rt *roundTrip) run(t *Transport, req *http.Request) (*http.Response, error
 	return nil, err
 }
 
-// onAttempt releases the kept response as soon as the policy decides to
+// release discards the kept response as soon as the policy decides to
 // retry, so that its connection serves the next attempt, unless the breaker
 // is open: then the retry will most likely be refused, and the response is
 // what the caller gets (it is released when the next attempt starts, if it
 // does).
-func (rt *roundTrip) onAttempt(a core.AttemptInfo) {
-	if a.Decision != core.DecisionRetry || rt.kept == nil {
+func (rt *roundTrip) release() {
+	if rt.kept == nil {
 		return
 	}
 	b := rt.call.Breaker
@@ -223,15 +223,16 @@ func (rt *roundTrip) onAttempt(a core.AttemptInfo) {
 	rt.kept = nil
 }
 
-// attempt sends one attempt of the request.
-func (rt *roundTrip) attempt(actx context.Context) (*http.Response, error) {
+// attempt sends attempt s.Attempt() of the request.
+func (rt *roundTrip) attempt(s *core.Step) (*http.Response, error) {
 	if rt.kept != nil {
 		rt.t.discard(rt.kept)
 		rt.kept = nil
 	}
-	rt.call.Labels.StatusCode = 0
+	actx := s.Context()
+	s.SetStatusCode(0)
 	req := rt.req
-	if rt.attempts++; rt.attempts > 1 {
+	if s.Attempt() > 1 {
 		body, err := replayBody(req)
 		if err != nil {
 			return nil, core.Classify(fmt.Errorf("redresshttp: cannot replay the request body: %w", err),
@@ -260,7 +261,7 @@ func (rt *roundTrip) attempt(actx context.Context) (*http.Response, error) {
 	}
 	rt.kept = resp
 	code := resp.StatusCode
-	rt.call.Labels.StatusCode = code
+	s.SetStatusCode(code)
 	if !failing(code) {
 		return resp, nil
 	}

@@ -351,6 +351,19 @@ func TestSafeToResend(t *testing.T) {
 			if n := rec.Count(core.EventRetry); n != tc.hits-1 {
 				t.Errorf("retry events = %d, want %d", n, tc.hits-1)
 			}
+			want := core.StopMaxAttempts
+			if tc.hits == 1 {
+				want = core.StopNotResendable // one stop reason for every wrapper
+			}
+			var stops []core.StopReason
+			for _, e := range rec.All() {
+				if e.Kind.Terminal() {
+					stops = append(stops, e.StopReason)
+				}
+			}
+			if len(stops) != 1 || stops[0] != want {
+				t.Errorf("terminal stop reasons %v, want [%v]", stops, want)
+			}
 		})
 	}
 }

@@ -66,13 +66,13 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// An operation that fails twice with a transient error, then succeeds.
 	calls := 0
-	stock, err := core.DoCall(ctx, policy, &core.Call{Operation: "GetStock"}, func(ctx context.Context) (int, error) {
+	stock, err := core.Do(ctx, policy, func(ctx context.Context) (int, error) {
 		calls++
 		if calls <= 2 {
 			return 0, core.Transient(errors.New("connection reset"))
 		}
 		return 42, nil
-	})
+	}, core.WithOperation("GetStock"))
 	if err != nil {
 		return err
 	}
