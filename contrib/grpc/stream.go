@@ -39,36 +39,43 @@ func (ic *Interceptors) stream(ctx context.Context, desc *grpc.StreamDesc, cc *g
 	}
 	s := &retryStream{
 		desc: desc, cc: cc, method: method, streamer: streamer, opts: opts,
-		limit: ic.cfg.StreamBufferBytes, ready: make(chan struct{}),
+		limit: ic.cfg.StreamBufferBytes,
 	}
 	s.committed = s.limit < 0
 	s.r.start(ctx, ic, p, method, cc, &o)
-	ready := s.ready
-	go s.engine(ctx)
-	<-ready
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.done && s.final != nil && s.last == nil {
+	s.r.step.Begin(ctx, p, &s.r.call)
+	s.advanceLocked()
+	if s.done && s.last == nil {
 		return nil, s.final
+	}
+	if !s.done {
+		// A caller that cancels and never reads again still ends the call.
+		s.stopWatch = context.AfterFunc(ctx, s.callerDone)
 	}
 	return s, nil
 }
 
-// retryStream is the grpc.ClientStream the caller holds.
+// retryStream is the grpc.ClientStream the caller holds. The call's Step
+// is driven under mu by whichever method sees an attempt end (RecvMsg,
+// Header, or the caller's context ending): it decides, sleeps the backoff
+// and opens the next attempt's stream before the lock is released, so a
+// method that holds the lock sees either a live stream or a call that is
+// over.
 type retryStream struct {
-	desc     *grpc.StreamDesc
-	cc       *grpc.ClientConn
-	method   string
-	streamer grpc.Streamer
-	opts     []grpc.CallOption
-	limit    int
-	r        run // owned by the engine goroutine
+	desc      *grpc.StreamDesc
+	cc        *grpc.ClientConn
+	method    string
+	streamer  grpc.Streamer
+	opts      []grpc.CallOption
+	limit     int
+	stopWatch func() bool // stops the watch of the caller's context
 
 	mu        sync.Mutex
-	cur       grpc.ClientStream // the live attempt's stream; nil between attempts
-	curEnd    chan error        // where the live attempt's end is reported
+	r         run               // the policy, labels and Step of the call
+	cur       grpc.ClientStream // the live attempt's stream; nil once the call is over
 	last      grpc.ClientStream // the latest attempt's stream (Trailer, Context)
-	ready     chan struct{}     // closed when cur is set or the call is over
 	buf       []any             // messages sent so far, until committed
 	bufBytes  int
 	committed bool
@@ -79,66 +86,58 @@ type retryStream struct {
 
 var _ grpc.ClientStream = (*retryStream)(nil)
 
-// engine runs the operation; it ends when the stream does.
-func (s *retryStream) engine(ectx context.Context) {
+// advanceLocked makes attempts until one opens its stream (cur) or the
+// call is over (done). s.mu is held.
+func (s *retryStream) advanceLocked() {
 	st := &s.r.step
-	st.Begin(ectx, s.r.policy, &s.r.call)
-	func() {
-		defer st.Close()
-		for st.Next() {
-			st.End(s.attempt())
-		}
-	}()
-	err := s.r.finish(st.Err())
-	s.mu.Lock()
-	s.done, s.final = true, err
-	s.cur, s.curEnd = nil, nil
-	close(s.ready)
-	s.buf = nil
-	s.mu.Unlock()
-}
-
-// attempt is one attempt: open a stream, replay the buffer, publish the
-// stream, and wait for its end.
-func (s *retryStream) attempt() error {
-	actx := s.r.attemptContext()
-	cs, err := s.streamer(actx, s.desc, s.cc, s.method, s.opts...)
-	if err != nil {
-		return s.outcome(err, nil)
-	}
-	end := make(chan error, 1)
-	for i := 0; ; i++ {
-		s.mu.Lock()
-		if i >= len(s.buf) {
+	for st.Next() {
+		cs, err := s.streamer(s.r.attemptContext(), s.desc, s.cc, s.method, s.opts...)
+		if err == nil {
+			// A failed send ends the attempt; its status comes from RecvMsg.
+			for _, m := range s.buf {
+				_ = cs.SendMsg(m)
+			}
 			if s.closeSent {
 				_ = cs.CloseSend() // always nil for a grpc-go stream
 			}
-			s.cur, s.curEnd, s.last = cs, end, cs
-			close(s.ready)
-			s.mu.Unlock()
-			break
+			s.cur, s.last = cs, cs
+			return
 		}
-		m := s.buf[i]
-		s.mu.Unlock()
-		// A failed send ends the attempt; its status comes from RecvMsg.
-		_ = cs.SendMsg(m)
+		st.End(s.outcomeLocked(err, nil))
 	}
-	select {
-	case err := <-end:
-		return s.outcome(err, cs)
-	case <-actx.Done():
-		s.mu.Lock()
-		if s.cur == cs {
-			s.cur, s.curEnd = nil, nil
-			s.ready = make(chan struct{})
-		}
-		s.mu.Unlock()
-		return s.outcome(status.FromContextError(actx.Err()).Err(), nil)
+	s.done, s.final = true, s.r.finish(st.Err())
+	s.cur, s.buf, s.bufBytes = nil, nil, 0
+	if s.stopWatch != nil {
+		s.stopWatch()
 	}
 }
 
-// outcome classifies the end of an attempt (nil: the stream succeeded).
-func (s *retryStream) outcome(err error, cs grpc.ClientStream) error {
+// endLocked ends the live attempt cs with err (nil: success) and reports
+// whether a next attempt's stream is live. An attempt already ended (by
+// another method, or the caller's context) is not ended again. s.mu is
+// held.
+func (s *retryStream) endLocked(cs grpc.ClientStream, err error) bool {
+	if s.cur != cs {
+		return s.cur != nil
+	}
+	s.cur = nil
+	s.r.step.End(s.outcomeLocked(err, cs))
+	s.advanceLocked()
+	return s.cur != nil
+}
+
+// callerDone ends the live attempt when the caller's context ends.
+func (s *retryStream) callerDone() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cs := s.cur; cs != nil {
+		s.endLocked(cs, status.FromContextError(s.r.caller.Err()).Err())
+	}
+}
+
+// outcomeLocked classifies the end of an attempt (nil: the stream
+// succeeded). s.mu is held.
+func (s *retryStream) outcomeLocked(err error, cs grpc.ClientStream) error {
 	if err == nil {
 		s.r.step.SetRPCStatusCode("OK")
 		return nil
@@ -148,10 +147,7 @@ func (s *retryStream) outcome(err error, cs grpc.ClientStream) error {
 		trailer = cs.Trailer()
 	}
 	marked := s.r.failed(err, trailer)
-	s.mu.Lock()
-	committed := s.committed
-	s.mu.Unlock()
-	if committed && s.r.caller.Err() == nil {
+	if s.committed && s.r.caller.Err() == nil {
 		cl := s.r.ic.cfg.Classifier(marked)
 		if cl.Class.Retryable() && !cl.NoRetry {
 			// Not safe to retry (the caller has consumed the stream): stop
@@ -161,48 +157,6 @@ func (s *retryStream) outcome(err error, cs grpc.ClientStream) error {
 		}
 	}
 	return marked
-}
-
-// live returns the live attempt's stream, waiting for one; when the call is
-// over it returns nil and the error to give the caller.
-func (s *retryStream) live() (grpc.ClientStream, error) {
-	s.mu.Lock()
-	for {
-		if s.cur != nil {
-			cs := s.cur
-			s.mu.Unlock()
-			return cs, nil
-		}
-		if s.done {
-			err := s.final
-			s.mu.Unlock()
-			if err == nil {
-				err = io.EOF
-			}
-			return nil, err
-		}
-		ready := s.ready
-		s.mu.Unlock()
-		<-ready
-		s.mu.Lock()
-	}
-}
-
-// report ends the live attempt cs with err (nil: success) and reports
-// whether the caller should wait for another attempt.
-func (s *retryStream) report(cs grpc.ClientStream, err error) (retry bool) {
-	s.mu.Lock()
-	committed := s.committed
-	if s.cur != cs {
-		s.mu.Unlock()
-		return !committed && err != nil // already ended by someone else
-	}
-	end := s.curEnd
-	s.cur, s.curEnd = nil, nil
-	s.ready = make(chan struct{})
-	s.mu.Unlock()
-	end <- err
-	return !committed && err != nil
 }
 
 // commitLocked makes the stream final: no more retries. s.mu is held.
@@ -225,37 +179,66 @@ func msgSize(m any) int {
 // failure is seen (and retried, or returned) by RecvMsg.
 func (s *retryStream) SendMsg(m any) error {
 	s.mu.Lock()
-	for {
-		if s.done {
-			s.mu.Unlock()
-			return io.EOF
-		}
-		if !s.committed {
-			if n := msgSize(m); n >= 0 && s.bufBytes+n <= s.limit {
-				s.buf = append(s.buf, m)
-				s.bufBytes += n
-				cs := s.cur
-				s.mu.Unlock()
-				if cs != nil {
-					_ = cs.SendMsg(m)
-				}
-				return nil
-			}
-			// It does not fit: commit, once every buffered message is on
-			// a live stream.
-			if s.cur != nil {
-				s.commitLocked()
-			}
-		}
-		if s.committed && s.cur != nil {
-			cs := s.cur
-			s.mu.Unlock()
-			return cs.SendMsg(m)
-		}
-		ready := s.ready
+	cs := s.cur
+	if s.done || cs == nil {
 		s.mu.Unlock()
-		<-ready
-		s.mu.Lock()
+		return io.EOF
+	}
+	if !s.committed {
+		if n := msgSize(m); n >= 0 && s.bufBytes+n <= s.limit {
+			s.buf = append(s.buf, m)
+			s.bufBytes += n
+			s.mu.Unlock()
+			_ = cs.SendMsg(m)
+			return nil
+		}
+		// It does not fit: commit (every buffered message is on the live
+		// stream).
+		s.commitLocked()
+	}
+	s.mu.Unlock()
+	return cs.SendMsg(m)
+}
+
+// live returns the live attempt's stream; when the call is over it returns
+// nil and the error to give the caller (io.EOF after a success).
+func (s *retryStream) live() (grpc.ClientStream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil {
+		return s.cur, nil
+	}
+	if s.final == nil {
+		return nil, io.EOF
+	}
+	return nil, s.final
+}
+
+// failedAttempt ends the live attempt cs with err, a failure RecvMsg or
+// Header saw, and reports whether the caller should go on with the next
+// attempt's stream; if not, it returns the error to give the caller: err
+// itself once the stream was committed, else the call's error.
+func (s *retryStream) failedAttempt(cs grpc.ClientStream, err error) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	committed := s.committed
+	if s.endLocked(cs, err) {
+		return true, nil
+	}
+	if committed || s.final == nil {
+		return false, err // goes through as it is
+	}
+	return false, s.final
+}
+
+// succeeded ends the live attempt cs as a success, after receiving; with
+// commit, the caller has seen something of the stream.
+func (s *retryStream) succeeded(cs grpc.ClientStream, end bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commitLocked()
+	if end {
+		s.endLocked(cs, nil)
 	}
 }
 
@@ -271,32 +254,18 @@ func (s *retryStream) RecvMsg(m any) error {
 		err = cs.RecvMsg(m)
 		switch {
 		case err == nil:
-			s.mu.Lock()
-			s.commitLocked()
-			s.mu.Unlock()
-			if !s.desc.ServerStreams {
-				s.report(cs, nil) // the single response: the call is over
-			}
+			s.succeeded(cs, !s.desc.ServerStreams) // a single response ends the call
 			return nil
 		case err == io.EOF:
-			s.report(cs, nil)
+			s.mu.Lock()
+			s.endLocked(cs, nil)
+			s.mu.Unlock()
 			return io.EOF
 		}
-		if !s.report(cs, err) {
-			if s.isCommitted() {
-				return err // goes through as it is
-			}
-			// Not retried: wait for the engine's verdict.
-			_, ferr := s.live()
-			return ferr
+		if more, err := s.failedAttempt(cs, err); !more {
+			return err
 		}
 	}
-}
-
-func (s *retryStream) isCommitted() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.committed
 }
 
 // Header returns the live attempt's header metadata. Non-empty header
@@ -310,18 +279,12 @@ func (s *retryStream) Header() (metadata.MD, error) {
 		md, err := cs.Header()
 		if err == nil {
 			if len(md) > 0 {
-				s.mu.Lock()
-				s.commitLocked()
-				s.mu.Unlock()
+				s.succeeded(cs, false)
 			}
 			return md, nil
 		}
-		if !s.report(cs, err) {
-			if s.isCommitted() {
-				return nil, err
-			}
-			_, ferr := s.live()
-			return nil, ferr
+		if more, err := s.failedAttempt(cs, err); !more {
+			return nil, err
 		}
 	}
 }
