@@ -185,8 +185,7 @@ func splitTarget(t string) (string, int) {
 type run struct {
 	ic     *Interceptors
 	policy *core.Policy
-	call   core.Call       // the call's options, copied by step
-	step   core.Step       // the running call
+	call   core.Call       // the call's options, copied by its Step
 	caller context.Context // the caller's context
 	idem   bool            // WithIdempotent: the call is safe to repeat
 }
@@ -212,11 +211,11 @@ func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, metho
 	}
 }
 
-// attemptContext returns the context of the attempt the step admitted,
-// with the previous-attempts metadata of the attempt.
-func (r *run) attemptContext() context.Context {
-	ctx := r.step.Context()
-	if n := r.step.Attempt(); n > 1 {
+// attemptContext returns the context of the attempt st admitted, with the
+// previous-attempts metadata of the attempt.
+func attemptContext(st *core.Step) context.Context {
+	ctx := st.Context()
+	if n := st.Attempt(); n > 1 {
 		return metadata.AppendToOutgoingContext(ctx, PreviousAttemptsKey, strconv.Itoa(n-1))
 	}
 	return ctx
@@ -224,13 +223,13 @@ func (r *run) attemptContext() context.Context {
 
 // failed classifies the error of a failed attempt, with the server's
 // trailer, and returns what the engine must see.
-func (r *run) failed(err error, trailer metadata.MD) error {
+func (r *run) failed(step *core.Step, err error, trailer metadata.MD) error {
 	st, isStatus := statusOf(err)
 	code := codes.Unknown
 	if isStatus {
 		code = st.Code()
 	}
-	r.step.SetRPCStatusCode(CodeName(code))
+	step.SetRPCStatusCode(CodeName(code))
 	if r.caller.Err() != nil || atCallerDeadline(r.caller) {
 		// The caller gave up, or its deadline has passed or is within
 		// core.DeadlineSlack (a DEADLINE_EXCEEDED from the server often

@@ -45,7 +45,7 @@ func (ic *Interceptors) stream(ctx context.Context, desc *grpc.StreamDesc, cc *g
 	s.r.start(ctx, ic, p, method, cc, &o)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.r.step.Begin(ctx, p, &s.r.call)
+	s.step.Begin(ctx, p, &s.r.call)
 	s.advanceLocked()
 	if s.done && s.last == nil {
 		return nil, s.final
@@ -73,7 +73,8 @@ type retryStream struct {
 	stopWatch func() bool // stops the watch of the caller's context
 
 	mu        sync.Mutex
-	r         run               // the policy, labels and Step of the call
+	r         run               // the policy and labels of the call
+	step      core.Step         // the running call
 	cur       grpc.ClientStream // the live attempt's stream; nil once the call is over
 	last      grpc.ClientStream // the latest attempt's stream (Trailer, Context)
 	buf       []any             // messages sent so far, until committed
@@ -89,9 +90,9 @@ var _ grpc.ClientStream = (*retryStream)(nil)
 // advanceLocked makes attempts until one opens its stream (cur) or the
 // call is over (done). s.mu is held.
 func (s *retryStream) advanceLocked() {
-	st := &s.r.step
+	st := &s.step
 	for st.Next() {
-		cs, err := s.streamer(s.r.attemptContext(), s.desc, s.cc, s.method, s.opts...)
+		cs, err := s.streamer(attemptContext(st), s.desc, s.cc, s.method, s.opts...)
 		if err == nil {
 			// A failed send ends the attempt; its status comes from RecvMsg.
 			for _, m := range s.buf {
@@ -121,7 +122,7 @@ func (s *retryStream) endLocked(cs grpc.ClientStream, err error) bool {
 		return s.cur != nil
 	}
 	s.cur = nil
-	s.r.step.End(s.outcomeLocked(err, cs))
+	s.step.End(s.outcomeLocked(err, cs))
 	s.advanceLocked()
 	return s.cur != nil
 }
@@ -139,14 +140,14 @@ func (s *retryStream) callerDone() {
 // succeeded). s.mu is held.
 func (s *retryStream) outcomeLocked(err error, cs grpc.ClientStream) error {
 	if err == nil {
-		s.r.step.SetRPCStatusCode("OK")
+		s.step.SetRPCStatusCode("OK")
 		return nil
 	}
 	var trailer metadata.MD
 	if cs != nil {
 		trailer = cs.Trailer()
 	}
-	marked := s.r.failed(err, trailer)
+	marked := s.r.failed(&s.step, err, trailer)
 	if s.committed && s.r.caller.Err() == nil {
 		cl := s.r.ic.cfg.Classifier(marked)
 		if cl.Class.Retryable() && !cl.NoRetry {

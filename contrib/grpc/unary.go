@@ -50,18 +50,18 @@ func (ic *Interceptors) unary(ctx context.Context, method string, req, reply any
 // nothing of its own.
 var unaryPool = sync.Pool{New: func() any { return new(unaryRun) }}
 
-// do runs the call's attempts under p.
+// do runs the call's attempts under p, its Step on this stack.
 func (u *unaryRun) do(ctx context.Context, p *core.Policy) error {
-	s := &u.step
+	var s core.Step
 	s.Begin(ctx, p, &u.call)
 	defer s.Close()
 	for s.Next() {
 		u.trailer = nil
-		err := u.invoker(u.attemptContext(), u.method, u.req, u.reply, u.cc, u.opts...)
+		err := u.invoker(attemptContext(&s), u.method, u.req, u.reply, u.cc, u.opts...)
 		if err == nil {
 			s.SetRPCStatusCode("OK")
 		} else {
-			err = u.failed(err, u.trailer)
+			err = u.failed(&s, err, u.trailer)
 		}
 		s.End(err)
 	}
