@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -66,9 +67,20 @@ type BreakerConfig struct {
 	// RecoveryTimeout is how long the breaker stays open before it lets
 	// probes through. Default 30s.
 	RecoveryTimeout time.Duration
-	// HalfOpenProbes is the number of calls let through while half-open.
-	// Default 1.
+	// HalfOpenProbes is the number of calls let through at once while
+	// half-open. Default 1.
 	HalfOpenProbes int
+	// ConsecutiveFailures opens the breaker when this many TripOn failures
+	// came in a row, with no healthy call between them, whatever the
+	// window holds: a breaker that saw a long healthy history still opens
+	// within a few failures of a hard outage. Zero disables it.
+	ConsecutiveFailures int
+	// RampUp makes recovery gradual: once half-open, the breaker admits
+	// HalfOpenProbes calls at once and, beyond them, a share of the calls
+	// that grows linearly from 0 to all over RampUp; a TripOn failure
+	// reopens it, and the first success after RampUp closes it. Zero: the
+	// first probe that succeeds closes it at once.
+	RampUp time.Duration
 	// Clock tells the time. Default SystemClock.
 	Clock Clock
 	// Bus receives the breaker's transition events (with those of every
@@ -123,6 +135,8 @@ type Breaker struct {
 	width       int64 // bucket width, ns
 	recovery    time.Duration
 	probes      int64
+	consecMax   int64
+	rampUp      int64 // ns
 	clock       Clock
 	bus         *Bus
 	epoch       time.Time
@@ -131,7 +145,8 @@ type Breaker struct {
 	state      atomic.Uint64
 	_          [56]byte
 	pending    atomic.Int64 // healthy calls not yet folded into the window
-	_          [56]byte
+	consec     atomic.Int64 // TripOn failures in a row (with ConsecutiveFailures)
+	_          [48]byte
 	inflight   atomic.Int64 // probes admitted in the current half-open period
 	openedAt   atomic.Int64 // ns since epoch
 	halfAt     atomic.Int64 // ns since epoch: start of the half-open period
@@ -201,6 +216,12 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if cfg.HalfOpenProbes == 0 {
 		cfg.HalfOpenProbes = 1
 	}
+	if cfg.ConsecutiveFailures < 0 {
+		return nil, cfgErr("BreakerConfig.ConsecutiveFailures", "must not be negative")
+	}
+	if cfg.RampUp < 0 {
+		return nil, cfgErr("BreakerConfig.RampUp", "must not be negative")
+	}
 	if cfg.TripOn&^(1<<numClasses-1) != 0 {
 		return nil, cfgErr("BreakerConfig.TripOn", "has an invalid class")
 	}
@@ -223,6 +244,8 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		width:     int64(cfg.Window) / breakerBuckets,
 		recovery:  cfg.RecoveryTimeout,
 		probes:    int64(cfg.HalfOpenProbes),
+		consecMax: int64(cfg.ConsecutiveFailures),
+		rampUp:    int64(cfg.RampUp),
 		clock:     cfg.Clock,
 		bus:       cfg.Bus,
 		pubNext:   1,
@@ -273,6 +296,7 @@ type Permit struct {
 	b     *Breaker
 	gen   uint64
 	probe bool
+	ramp  bool // a half-open permit of the ramp's share: no probe slot
 }
 
 // transition is a state change to publish after the lock is released, with
@@ -455,11 +479,18 @@ func (b *Breaker) allow() (Permit, error, transition) {
 				return Permit{b: b, gen: s >> 2, probe: true}, nil, transition{}
 			}
 			b.inflight.Add(-1)
+			if b.rampUp > 0 && b.rampAdmits(b.since(b.clock.Now())) && b.state.Load() == s {
+				// Beyond the probes, the ramp's share: a permit that
+				// holds no probe slot, whose verdict counts all the same.
+				return Permit{b: b, gen: s >> 2, probe: true, ramp: true}, nil, transition{}
+			}
 			// Probes that never report (a permit dropped without Success,
 			// Failure or Cancel) must not wedge the breaker: after a recovery
 			// timeout without a verdict, a new probe period begins (not a
 			// transition: the breaker stays half-open).
-			if now := b.since(b.clock.Now()); now-b.halfAt.Load() >= int64(b.recovery) {
+			// (With RampUp the ramp admits every call once it is over, and
+			// their verdicts move the breaker.)
+			if now := b.since(b.clock.Now()); b.rampUp == 0 && now-b.halfAt.Load() >= int64(b.recovery) {
 				b.mu.Lock()
 				if b.state.Load() == s {
 					b.inflight.Store(0)
@@ -494,7 +525,7 @@ func (p Permit) Failure(c Class) {
 // Cancel records that the call ended without a verdict on the downstream
 // (the caller gave up): it counts neither way and frees its probe slot.
 func (p Permit) Cancel() {
-	if p.b != nil && p.probe && p.b.state.Load()>>2 == p.gen {
+	if p.b != nil && p.probe && !p.ramp && p.b.state.Load()>>2 == p.gen {
 		p.b.inflight.Add(-1)
 	}
 }
@@ -508,10 +539,26 @@ func (p Permit) success() transition {
 }
 
 // closedSuccess is success for a permit of the closed breaker b (inlined).
+// A healthy call breaks a run of consecutive failures (read first: the
+// success path of a healthy breaker writes nothing shared for it).
 func (b *Breaker) closedSuccess() {
 	if b.ratio > 0 {
 		b.pending.Add(1)
 	}
+	if b.consecMax > 0 && b.consec.Load() != 0 {
+		b.consec.Store(0)
+	}
+}
+
+// rampAdmits reports whether a call at t (ns since epoch), beyond the
+// half-open probes, falls in the ramp's share: the time since the
+// breaker went half-open over RampUp.
+func (b *Breaker) rampAdmits(t int64) bool {
+	el := t - b.halfAt.Load()
+	if el >= b.rampUp {
+		return true
+	}
+	return el > 0 && rand.Int64N(b.rampUp) < el
 }
 
 // probeSucceeded is success for a half-open probe.
@@ -523,7 +570,15 @@ func (p Permit) probeSucceeded() transition {
 	if s>>2 != p.gen || BreakerState(s&3) != StateHalfOpen {
 		return transition{}
 	}
-	b.reset(b.since(b.clock.Now()))
+	t := b.since(b.clock.Now())
+	if b.rampUp > 0 && t-b.halfAt.Load() < b.rampUp {
+		// Still ramping: the probe's slot serves the next call.
+		if !p.ramp {
+			b.inflight.Add(-1)
+		}
+		return transition{}
+	}
+	b.reset(t)
 	b.state.Store((p.gen+1)<<2 | uint64(StateClosed))
 	return b.made(StateHalfOpen, StateClosed)
 }
@@ -550,6 +605,10 @@ func (p Permit) failure(c Class, now time.Time) transition {
 		b.open(p.gen, t)
 		return b.made(StateHalfOpen, StateOpen)
 	case StateClosed:
+		if b.consecMax > 0 && b.tripOn.Has(c) && b.consec.Add(1) >= b.consecMax {
+			b.open(p.gen, t)
+			return b.made(StateClosed, StateOpen)
+		}
 		b.fold(t)
 		bk := b.bucket(t)
 		bk.calls++
@@ -577,6 +636,7 @@ func (b *Breaker) open(gen uint64, t int64) {
 func (b *Breaker) reset(t int64) {
 	b.buckets = [breakerBuckets]breakerBucket{}
 	b.pending.Store(0)
+	b.consec.Store(0)
 	b.lastFold = t
 }
 

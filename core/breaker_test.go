@@ -252,3 +252,116 @@ func TestDroppedProbeExpires(t *testing.T) {
 	succeed(t, b)
 	eq(t, "state", b.State(), core.StateClosed)
 }
+
+// ConsecutiveFailures opens a breaker whose window is full of healthy
+// calls: a ratio breaker alone would need as many failures as the window
+// holds successes. A healthy call (or a failure of a class that does not
+// trip) breaks the run.
+func TestBreakerConsecutiveFailuresIgnoreTheHistory(t *testing.T) {
+	b, clk, rec := newBreaker(t, core.BreakerConfig{FailureRatio: 0.5, MinCalls: 10, Window: 10 * time.Second, ConsecutiveFailures: 5})
+	for range 5000 { // 5 s of healthy traffic at 1,000 calls/s
+		succeed(t, b)
+	}
+	clk.Advance(5 * time.Second)
+	for range 4 {
+		fail(t, b, core.ClassTransient)
+	}
+	succeed(t, b) // breaks the run
+	for range 3 {
+		fail(t, b, core.ClassServerError)
+	}
+	fail(t, b, core.ClassRateLimit) // the server answered: breaks it too
+	for range 4 {
+		fail(t, b, core.ClassTransient)
+	}
+	eq(t, "state after runs of 4", b.State(), core.StateClosed)
+	fail(t, b, core.ClassTransient)
+	eq(t, "state after 5 in a row", b.State(), core.StateOpen)
+	eq(t, "events", rec.Names(), []string{"circuit_opened"})
+}
+
+// With RampUp a half-open breaker admits its probes and a share of the
+// other calls that grows with the time since it went half-open; a probe's
+// success before the ramp's end keeps it half-open (its slot serves the
+// next probe), the first success after it closes the breaker, and a
+// failure anywhere in the ramp reopens it.
+func TestBreakerRampUp(t *testing.T) {
+	b, clk, rec := newBreaker(t, core.BreakerConfig{ConsecutiveFailures: 1, RecoveryTimeout: time.Second, RampUp: time.Second, HalfOpenProbes: 1})
+	fail(t, b, core.ClassTransient)
+	eq(t, "opened", b.State(), core.StateOpen)
+	clk.Advance(time.Second)
+	probe, err := b.Allow()
+	if err != nil {
+		t.Fatalf("probe refused: %v", err)
+	}
+	eq(t, "half-open", b.State(), core.StateHalfOpen)
+	share := func() float64 {
+		const n = 20000
+		admitted := 0
+		for range n {
+			if p, err := b.Allow(); err == nil {
+				admitted++
+				p.Cancel()
+			}
+		}
+		return float64(admitted) / n
+	}
+	if got := share(); got != 0 {
+		t.Fatalf("at the ramp's start, with the probe out: %.3f of the calls admitted, want 0", got)
+	}
+	clk.Advance(250 * time.Millisecond)
+	if got := share(); got < 0.22 || got > 0.28 {
+		t.Fatalf("a quarter into the ramp: %.3f of the calls admitted, want ~0.25", got)
+	}
+	probe.Success() // before the ramp's end: still half-open, the slot is free
+	eq(t, "after an early success", b.State(), core.StateHalfOpen)
+	probe, err = b.Allow() // the freed slot: held while the share is measured
+	if err != nil {
+		t.Fatalf("the probe's slot was not freed: %v", err)
+	}
+	clk.Advance(500 * time.Millisecond)
+	if got := share(); got < 0.72 || got > 0.78 {
+		t.Fatalf("three quarters into the ramp: %.3f admitted, want ~0.75", got)
+	}
+	clk.Advance(250 * time.Millisecond)
+	if got := share(); got != 1 {
+		t.Fatalf("after the ramp: %.3f admitted, want all", got)
+	}
+	probe.Cancel()
+	succeed(t, b)
+	eq(t, "after a success past the ramp", b.State(), core.StateClosed)
+
+	// A failure during the ramp reopens the breaker.
+	fail(t, b, core.ClassTransient)
+	clk.Advance(time.Second)
+	succeed(t, b) // the probe: half-open, still ramping
+	clk.Advance(500 * time.Millisecond)
+	var p core.Permit
+	for {
+		if p, err = b.Allow(); err == nil {
+			break
+		}
+	}
+	p.Failure(core.ClassTransient)
+	eq(t, "after a failure in the ramp", b.State(), core.StateOpen)
+	var transitions []string
+	for _, n := range rec.Names() {
+		if n != "circuit_rejected" {
+			transitions = append(transitions, n)
+		}
+	}
+	eq(t, "transitions", transitions, []string{"circuit_opened", "circuit_half_open", "circuit_closed", "circuit_opened", "circuit_half_open", "circuit_opened"})
+}
+
+func TestBreakerRampConfigErrors(t *testing.T) {
+	for field, cfg := range map[string]core.BreakerConfig{
+		"BreakerConfig.ConsecutiveFailures": {ConsecutiveFailures: -1},
+		"BreakerConfig.RampUp":              {RampUp: -time.Second},
+	} {
+		_, err := core.NewBreaker(cfg)
+		var ce *core.ConfigError
+		if !errors.As(err, &ce) || ce.Field != field {
+			t.Errorf("%s: err %v, want a ConfigError naming it", field, err)
+		}
+	}
+}
