@@ -1,0 +1,106 @@
+package core_test
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/core/coretest"
+)
+
+func newThrottler(t *testing.T, cfg core.ThrottlerConfig) (*core.Throttler, *coretest.FakeClock) {
+	t.Helper()
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	cfg.Clock = clk
+	th, err := core.NewThrottler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th, clk
+}
+
+// While the downstream accepts everything, nothing is rejected; when it
+// accepts nothing, the rejection probability follows the SRE formula
+// (requests − K·accepts)/(requests + 1) over the window, healthy history
+// included, and falls back to zero once accepts return and the failures
+// leave the window.
+func TestThrottlerFormula(t *testing.T) {
+	th, clk := newThrottler(t, core.ThrottlerConfig{K: 2, Window: 2 * time.Second})
+	for range 100 {
+		if !th.Allow() {
+			t.Fatal("a healthy downstream's request was rejected")
+		}
+		th.Record(true)
+	}
+	eq(t, "healthy probability", th.Probability(), 0.0)
+	// 300 failures: 400 requests, 100 accepts: (400 - 200) / 401.
+	for range 300 {
+		th.Record(false)
+	}
+	if got, want := th.Probability(), 200.0/401; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("probability %v, want %v", got, want)
+	}
+	// The healthy history leaves the window: only failures remain.
+	clk.Advance(1500 * time.Millisecond)
+	for range 100 {
+		th.Record(false)
+	}
+	clk.Advance(time.Second) // the first 100 accepts and 300 failures are out
+	if got, want := th.Probability(), 100.0/101; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("after the history left the window: probability %v, want %v", got, want)
+	}
+	// Accepts come back: the probability falls to zero.
+	for range 99 {
+		th.Record(true)
+	}
+	if got, want := th.Probability(), 1.0/200; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("after 99 accepts against 100 failures: probability %v, want %v", got, want)
+	}
+	th.Record(true)
+	eq(t, "after 100 accepts against 100 failures (K = 2)", th.Probability(), 0.0)
+}
+
+// Requests rejected locally count as requests: the rejection rate of a
+// downstream that stays down climbs toward 1, and about a share p of the
+// requests is rejected.
+func TestThrottlerRejectsLocally(t *testing.T) {
+	th, _ := newThrottler(t, core.ThrottlerConfig{})
+	for range 100 {
+		th.Record(false)
+	}
+	p := th.Probability()
+	const n = 10000
+	rejected := 0
+	for range n {
+		if !th.Allow() {
+			rejected++
+		} else {
+			th.Record(false)
+		}
+	}
+	if share := float64(rejected) / n; share < p-0.05 {
+		t.Fatalf("rejected %.3f of the requests, want at least ~%.3f", share, p)
+	}
+	if got := th.Probability(); got < 0.999 {
+		t.Fatalf("probability %v after %d more requests of a dead downstream, want ~1", got, n)
+	}
+	eq(t, "Rejected", th.Rejected(), uint64(rejected))
+}
+
+func TestThrottlerConfigErrors(t *testing.T) {
+	for field, cfg := range map[string]core.ThrottlerConfig{
+		"ThrottlerConfig.K":      {K: 0.5},
+		"ThrottlerConfig.Window": {Window: -time.Second},
+	} {
+		_, err := core.NewThrottler(cfg)
+		var ce *core.ConfigError
+		if !errors.As(err, &ce) || ce.Field != field {
+			t.Errorf("%s: err %v, want a ConfigError naming it", field, err)
+		}
+	}
+	if _, err := core.NewThrottler(core.ThrottlerConfig{K: math.NaN()}); err == nil {
+		t.Error("K NaN accepted")
+	}
+}
