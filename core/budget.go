@@ -12,9 +12,22 @@ import (
 // the defaults below (the Finagle design).
 type BudgetConfig struct {
 	// Ratio is the share of recent requests that may be retried: 0.2 lets
-	// one retry through for every five requests within Window. Default 0.2.
-	// Must be in [0, 1]. Not allowed with MaxRetries.
+	// one retry through for every five requests within Window. Must be in
+	// [0, 1]. Not allowed with MaxRetries. Default: an adaptive budget
+	// (Adaptive) of ratio 0.5.
 	Ratio float64
+	// Adaptive scales Ratio with the downstream's health, read from the
+	// attempts the budget's policies report over the last fifth of Window
+	// (2s by default): the whole Ratio
+	// while at least 70% of the attempts succeed, none at or below 40%
+	// (only the floor remains), linearly between. Retries then flow freely
+	// through a partial failure (30% of attempts failing at random are all
+	// retried) and stop when the downstream is down. A failure counts
+	// against the downstream's health when its class is transient, server
+	// error, rate limit or unknown; the downstream answered the others.
+	// It is the default when neither Ratio nor MaxRetries is set; with an
+	// explicit Ratio it must be asked for. Not allowed with MaxRetries.
+	Adaptive bool
 	// MinRetriesPerSecond is the floor that lets a low-traffic client retry
 	// at all: MinRetriesPerSecond × Window seconds retries are always
 	// allowed within Window. Default 10 (zero means the default: use
@@ -44,6 +57,7 @@ type budgetBucket struct {
 	epoch    int64
 	requests int64
 	retries  int64
+	failures int64 // failed attempts against the downstream's health (Adaptive)
 }
 
 // Budget caps retries across every policy and goroutine that shares it, so
@@ -56,6 +70,7 @@ type budgetBucket struct {
 // only read and updated, under a mutex, when a retry asks for a token.
 type Budget struct {
 	ratio    float64
+	adaptive bool
 	floor    float64 // retries always allowed per window
 	fixed    int64
 	window   time.Duration
@@ -74,8 +89,8 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 	if cfg.MaxRetries < 0 {
 		return nil, cfgErr("BudgetConfig.MaxRetries", "must not be negative")
 	}
-	if cfg.MaxRetries > 0 && (cfg.Ratio != 0 || cfg.MinRetriesPerSecond != 0 || cfg.DisableFloor) {
-		return nil, cfgErr("BudgetConfig.MaxRetries", "cannot be combined with Ratio, MinRetriesPerSecond or DisableFloor")
+	if cfg.MaxRetries > 0 && (cfg.Ratio != 0 || cfg.MinRetriesPerSecond != 0 || cfg.DisableFloor || cfg.Adaptive) {
+		return nil, cfgErr("BudgetConfig.MaxRetries", "cannot be combined with Ratio, Adaptive, MinRetriesPerSecond or DisableFloor")
 	}
 	if cfg.DisableFloor && cfg.MinRetriesPerSecond != 0 {
 		return nil, cfgErr("BudgetConfig.DisableFloor", "cannot be combined with MinRetriesPerSecond")
@@ -97,7 +112,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 	}
 	if cfg.MaxRetries == 0 {
 		if cfg.Ratio == 0 {
-			cfg.Ratio = 0.2
+			cfg.Ratio, cfg.Adaptive = 0.5, true
 		}
 		if cfg.MinRetriesPerSecond == 0 && !cfg.DisableFloor {
 			cfg.MinRetriesPerSecond = 10
@@ -110,12 +125,13 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		cfg.Clock = SystemClock{}
 	}
 	b := &Budget{
-		ratio:  cfg.Ratio,
-		floor:  cfg.MinRetriesPerSecond * cfg.Window.Seconds(),
-		fixed:  int64(cfg.MaxRetries),
-		window: cfg.Window,
-		width:  int64(cfg.Window) / budgetBuckets,
-		clock:  cfg.Clock,
+		ratio:    cfg.Ratio,
+		adaptive: cfg.Adaptive,
+		floor:    cfg.MinRetriesPerSecond * cfg.Window.Seconds(),
+		fixed:    int64(cfg.MaxRetries),
+		window:   cfg.Window,
+		width:    int64(cfg.Window) / budgetBuckets,
+		clock:    cfg.Clock,
 	}
 	b.epoch = cfg.Clock.Now()
 	return b, nil
@@ -208,7 +224,78 @@ func (b *Budget) level(t int64) (allowance, used float64) {
 	if b.fixed > 0 {
 		return float64(b.fixed), float64(ret)
 	}
-	return b.floor + b.ratio*float64(req), float64(ret)
+	h := 1.0
+	if b.adaptive {
+		h = b.recentHealth(cur)
+	}
+	return b.floor + b.ratio*h*float64(req), float64(ret)
+}
+
+// healthBuckets is how many of the newest tenths of Window an adaptive
+// budget reads the downstream's health from: the current one and the one
+// before, so that the health follows an outage within a fifth of Window
+// (2s by default) rather than the whole window's history.
+const healthBuckets = 2
+
+// recentHealth is health over the newest healthBuckets buckets up to cur;
+// b.mu must be held.
+func (b *Budget) recentHealth(cur int64) float64 {
+	var req, ret, fail int64
+	for i := range b.buckets {
+		bk := &b.buckets[i]
+		if bk.epoch > cur-healthBuckets && bk.epoch <= cur {
+			req += bk.requests
+			ret += bk.retries
+			fail += bk.failures
+		}
+	}
+	return b.health(req, ret, fail)
+}
+
+// Adaptive budgets: the share of the ratio allowed at a success share of
+// attempts, from none at healthLow to all at healthHigh.
+const (
+	healthLow  = 0.4
+	healthHigh = 0.7
+)
+
+// health is the share of the ratio an adaptive budget allows, given the
+// window's requests, retries and failed attempts (1 for a static budget).
+func (b *Budget) health(req, ret, fail int64) float64 {
+	attempts := req + ret
+	if !b.adaptive || attempts <= 0 {
+		return 1
+	}
+	ok := 1 - float64(fail)/float64(attempts)
+	return math.Min(1, math.Max(0, (ok-healthLow)/(healthHigh-healthLow)))
+}
+
+// Health returns the share of its ratio an adaptive budget allows now,
+// from the success share of the attempts of the last fifth of Window (1
+// for a static or fixed budget).
+func (b *Budget) Health() float64 {
+	if !b.adaptive {
+		return 1
+	}
+	t := int64(b.clock.Now().Sub(b.epoch))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fold(t)
+	return b.recentHealth(t / b.width)
+}
+
+// Failed records an attempt that failed against the downstream's health
+// (an adaptive budget scales its ratio with it). Policies call it for
+// their failed attempts; a standalone user of an adaptive budget calls it
+// too. It does nothing for a static or fixed budget.
+func (b *Budget) Failed() {
+	if !b.adaptive {
+		return
+	}
+	t := int64(b.clock.Now().Sub(b.epoch))
+	b.mu.Lock()
+	b.bucket(t).failures++
+	b.mu.Unlock()
 }
 
 // bucket returns the bucket for t; b.mu must be held.

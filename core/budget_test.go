@@ -2,6 +2,9 @@ package core_test
 
 import (
 	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -170,3 +173,130 @@ func TestBudgetRefundsRetryStoppedAfterSleep(t *testing.T) {
 type sleeperFunc func(ctx context.Context, d time.Duration) error
 
 func (f sleeperFunc) Sleep(ctx context.Context, d time.Duration) error { return f(ctx, d) }
+
+// The default budget is adaptive: half of the recent requests may be
+// retried while at least 70% of the attempts succeed, none (only the
+// floor) at 40% or less, linearly between; an explicit Ratio is static
+// unless Adaptive is set.
+func TestAdaptiveBudgetFollowsHealth(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	b := mustBudget(t, core.BudgetConfig{DisableFloor: true, Clock: clk})
+	for range 1000 {
+		b.Deposit()
+	}
+	eq(t, "healthy: half of 1000", b.Remaining(), 500.0)
+	eq(t, "health", b.Health(), 1.0)
+	for range 300 { // 30% of the attempts fail: still all of it
+		b.Failed()
+	}
+	if got := b.Remaining(); math.Abs(got-500) > 1e-6 {
+		t.Fatalf("30%% failing: remaining %v, want 500", got)
+	}
+	for range 250 { // 55% fail: 45% succeed, a sixth of the ratio
+		b.Failed()
+	}
+	if got := b.Remaining(); got < 83 || got > 84 {
+		t.Fatalf("55%% failing: remaining %v, want ~83.3", got)
+	}
+	for range 450 { // all fail
+		b.Failed()
+	}
+	eq(t, "down", b.Remaining(), 0.0)
+	eq(t, "down: health", b.Health(), 0.0)
+	clk.Advance(11 * time.Second) // the failures leave the window
+	_ = b.Remaining()
+	for range 10 {
+		b.Deposit()
+	}
+	eq(t, "recovered", b.Remaining(), 5.0)
+
+	static := mustBudget(t, core.BudgetConfig{Ratio: 0.5, DisableFloor: true, Clock: clk})
+	for range 100 {
+		static.Deposit()
+		static.Failed() // not adaptive: ignored
+	}
+	eq(t, "static ratio", static.Remaining(), 50.0)
+	eq(t, "static health", static.Health(), 1.0)
+	scaled := mustBudget(t, core.BudgetConfig{Ratio: 0.2, Adaptive: true, DisableFloor: true, Clock: clk})
+	for range 100 {
+		scaled.Deposit()
+		scaled.Failed()
+	}
+	eq(t, "explicit adaptive, down", scaled.Remaining(), 0.0)
+	if _, err := core.NewBudget(core.BudgetConfig{MaxRetries: 3, Adaptive: true}); err == nil {
+		t.Error("MaxRetries with Adaptive accepted")
+	}
+}
+
+// Through a policy, the failed attempts of a dead downstream leave only
+// the floor: after a healthy start, a hard outage gets about one attempt
+// per request; failures of the caller's own (permanent) do not count.
+func TestAdaptiveBudgetInAPolicy(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	b := mustBudget(t, core.BudgetConfig{DisableFloor: true, Clock: clk})
+	p, err := core.NewPolicy(core.PolicyConfig{Budget: b, Clock: clk, Sleeper: clk, Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// 5s of healthy traffic, 1,000 calls per second, a fifth of them
+	// failing with the caller's own mistakes.
+	for i := range 5000 {
+		if i%5 == 0 {
+			_ = p.Run(ctx, func(context.Context) error { return core.Permanent(errors.New("bad request")) })
+		} else {
+			_ = p.Run(ctx, func(context.Context) error { return nil })
+		}
+		clk.Advance(time.Millisecond)
+	}
+	eq(t, "permanent failures keep it healthy", b.Health(), 1.0)
+	// Then the downstream is down for 3s: from 1s after the onset, about
+	// one attempt per request.
+	attempts, calls := 0, 0
+	for i := range 3000 {
+		n := 0
+		_ = p.Run(ctx, func(context.Context) error { n++; return core.Transient(errors.New("down")) })
+		if i >= 1000 {
+			attempts += n
+			calls++
+		}
+		clk.Advance(time.Millisecond)
+	}
+	if per := float64(attempts) / float64(calls); per > 1.1 {
+		t.Fatalf("%.3f attempts per request against a dead downstream from 1s after the onset, want ≤ 1.1", per)
+	}
+}
+
+// Through a policy, the default budget lets the retries of a partial
+// failure through: with 30% of the attempts failing at random and three
+// attempts, ≥ 95% of the calls succeed at ≤ 1.5 attempts per call (a
+// static 10% or 20% budget starves once its reserve is spent).
+func TestAdaptiveBudgetAbsorbsPartialFailure(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	b := mustBudget(t, core.BudgetConfig{Clock: clk})
+	p, err := core.NewPolicy(core.PolicyConfig{Budget: b, Clock: clk, Sleeper: clk, Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	ok, attempts := 0, 0
+	const calls = 15000 // 15 s at 1,000 calls per second
+	for range calls {
+		err := p.Run(context.Background(), func(context.Context) error {
+			attempts++
+			if r.Float64() < 0.3 {
+				return core.Transient(errors.New("503"))
+			}
+			return nil
+		})
+		if err == nil {
+			ok++
+		}
+		clk.Advance(time.Millisecond)
+	}
+	success, per := float64(ok)/calls, float64(attempts)/calls
+	if success < 0.95 || per > 1.5 {
+		t.Fatalf("success %.3f at %.3f attempts per call; want ≥ 0.95 at ≤ 1.5", success, per)
+	}
+	t.Logf("success %.3f at %.3f attempts per call", success, per)
+}

@@ -377,6 +377,9 @@ func (s *Step) failed(err error, attempt int) {
 	for _, o := range p.observers {
 		o.Observe(true)
 	}
+	if p.budget != nil && p.budget.adaptive && againstHealth(cl.Class) {
+		p.budget.Failed()
+	}
 	s.attemptEnd(attempt, cl)
 	if br := s.breaker; br != nil {
 		if br.trips(cl.Class) {
@@ -468,6 +471,17 @@ func (s *Step) failed(err error, attempt int) {
 	}
 	s.sleep = delay
 	s.phase = stepRetry
+}
+
+// againstHealth reports whether a failure of class c says the downstream
+// is unhealthy (an adaptive budget scales its ratio down): it failed, timed
+// out or asked callers to slow down; it answered the other classes.
+func againstHealth(c Class) bool {
+	switch c {
+	case ClassTransient, ClassServerError, ClassRateLimit, ClassUnknown:
+		return true
+	}
+	return false
 }
 
 // retryVerdict is the stop reason that forbids a retry of err, a failure

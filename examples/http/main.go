@@ -66,6 +66,8 @@ func (p *printer) Handle(_ context.Context, e core.Event) {
 		fmt.Fprintln(p.w)
 	case e.Kind == core.EventRetry:
 		fmt.Fprintf(p.w, "  %-24s retry after %s\n", e.Operation, e.Sleep.Round(time.Millisecond))
+	case e.Kind.Terminal() && e.StopReason != core.StopNone && e.StopReason != core.StopCircuitOpen:
+		fmt.Fprintf(p.w, "  %-24s %s (outcome=%s, stop=%s)\n", e.Operation, e.Kind, e.Outcome, e.StopReason)
 	case e.Kind.Terminal():
 		fmt.Fprintf(p.w, "  %-24s %s (outcome=%s)\n", e.Operation, e.Kind, e.Outcome)
 	default: // breaker transitions

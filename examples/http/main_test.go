@@ -23,7 +23,7 @@ func TestRun(t *testing.T) {
 		"GET /stock/{sku}         success (outcome=success_after_retry)",
 		"GET /quota               attempt 1: status 429 class=rate_limit",
 		"GET /quota               retry after 20ms", // Retry-After: 1, capped
-		"POST /orders             attempt 1: status 503 class=server_error\n  POST /orders             max_attempts_exceeded (outcome=failure)\n  => 503",
+		"POST /orders             attempt 1: status 503 class=server_error\n  POST /orders             permanent_fail (outcome=failure, stop=not_resendable)\n  => 503",
 		"POST /orders             attempt 2: status 200",
 		"breaker 127.0.0.1:",
 		"closed -> open",
