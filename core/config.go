@@ -46,6 +46,14 @@ type RetryConfig struct {
 	// AbortIf is checked before each attempt and before each sleep; when it
 	// reports true the call stops with StopAborted (cooperative shutdown).
 	AbortIf func() bool
+	// RetryUnderRetryingCaller makes the policy retry even while serving a
+	// request whose caller retries it itself (WithCallerRetries, set by
+	// the redresshttp and redressgrpc server middleware from the caller's
+	// attempt marker). Default false: such a call stops after a failure
+	// that would have been retried, with StopCallerRetries, so that a
+	// chain of services retries at one layer instead of multiplying the
+	// attempts at every hop.
+	RetryUnderRetryingCaller bool
 	// SleepHandler, if set, decides what to do instead of sleeping: sleep,
 	// defer (stop with StopScheduled and the delay in Outcome.NextDelay, for
 	// job queues) or abort.

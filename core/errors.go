@@ -75,8 +75,13 @@ const (
 	// stream or transaction already under way): see NotResendable. Every
 	// wrapper stops with it for that reason.
 	StopNotResendable
+	// StopCallerRetries: the failure would have been retried, but the
+	// request being served comes from a caller that retries it itself
+	// (WithCallerRetries): one layer retries, not every layer. See
+	// RetryConfig.RetryUnderRetryingCaller.
+	StopCallerRetries
 
-	numStopReasons = int(StopNotResendable) + 1
+	numStopReasons = int(StopCallerRetries) + 1
 )
 
 var stopNames = [numStopReasons]string{
@@ -93,6 +98,7 @@ var stopNames = [numStopReasons]string{
 	StopCanceled:            "canceled",
 	StopCircuitOpen:         "circuit_open",
 	StopNotResendable:       "not_resendable",
+	StopCallerRetries:       "caller_retries",
 }
 
 // String returns the stable snake_case name used in telemetry.

@@ -97,7 +97,7 @@ func terminalFor(r StopReason) EventKind {
 		return EventDeadlineExceeded
 	case StopMaxUnknownAttempts:
 		return EventMaxUnknownAttemptsExceeded
-	case StopNonRetryableClass, StopNotResendable:
+	case StopNonRetryableClass, StopNotResendable, StopCallerRetries:
 		return EventPermanentFail
 	case StopNoStrategy:
 		return EventNoStrategyConfigured

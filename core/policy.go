@@ -25,6 +25,7 @@ type Policy struct {
 	attemptTO  time.Duration
 	resultCl   func(any) error
 	abortIf    func() bool
+	nested     bool // RetryUnderRetryingCaller
 	sleepH     func(context.Context, SleepInfo) SleepAction
 	beforeS    func(context.Context, SleepInfo)
 	onAttempt  func(AttemptInfo)
@@ -57,6 +58,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		deadline:   r.Deadline,
 		attemptTO:  r.AttemptTimeout,
 		resultCl:   r.ResultClassifier,
+		nested:     r.RetryUnderRetryingCaller,
 		abortIf:    r.AbortIf,
 		sleepH:     r.SleepHandler,
 		beforeS:    r.BeforeSleep,

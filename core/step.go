@@ -509,6 +509,9 @@ func (s *Step) retryVerdict(cl Classification, err error, attempt int) StopReaso
 	if IsNotResendable(err) {
 		return StopNotResendable
 	}
+	if !p.nested && CallerRetries(s.ctx) {
+		return StopCallerRetries
+	}
 	return StopNone
 }
 

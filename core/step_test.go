@@ -251,3 +251,29 @@ func TestNotResendableStops(t *testing.T) {
 		t.Error("NotResendable(nil) or IsNotResendable is wrong")
 	}
 }
+
+// A policy serving a request whose caller retries (WithCallerRetries) does
+// not retry its own failures: it stops with StopCallerRetries where it
+// would have retried; RetryUnderRetryingCaller turns that off.
+func TestCallerRetriesStopsNestedRetries(t *testing.T) {
+	ctx := core.WithCallerRetries(context.Background())
+	for _, nested := range []bool{false, true} {
+		p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0), RetryUnderRetryingCaller: nested}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err = p.Run(ctx, func(context.Context) error { n++; return core.Transient(errors.New("down")) })
+		r, _ := core.StopReasonOf(err)
+		want, wantN := core.StopCallerRetries, 1
+		if nested {
+			want, wantN = core.StopMaxAttempts, 3
+		}
+		if r != want || n != wantN {
+			t.Errorf("nested=%v: stop %v after %d attempts, want %v after %d", nested, r, n, want, wantN)
+		}
+	}
+	if core.CallerRetries(context.Background()) || !core.CallerRetries(ctx) {
+		t.Error("CallerRetries does not read the mark")
+	}
+}
