@@ -143,7 +143,8 @@ type Breaker struct {
 
 	// state packs the state (low 2 bits) and a generation counter.
 	state      atomic.Uint64
-	_          [56]byte
+	holdUntil  atomic.Int64 // ns since epoch: refuse calls until then (Hold); 0: none
+	_          [48]byte
 	pending    atomic.Int64 // healthy calls not yet folded into the window
 	consec     atomic.Int64 // TripOn failures in a row (with ConsecutiveFailures)
 	_          [48]byte
@@ -444,12 +445,71 @@ func (b *Breaker) Allow() (Permit, error) {
 // atomic load, inlined); else allow decides.
 func (b *Breaker) closedPermit() (Permit, bool) {
 	s := b.state.Load()
-	return Permit{b: b, gen: s >> 2}, BreakerState(s&3) == StateClosed
+	return Permit{b: b, gen: s >> 2}, BreakerState(s&3) == StateClosed && b.holdUntil.Load() == 0
+}
+
+// Hold makes the breaker refuse calls for d, with a *HeldError carrying
+// the wait that remains, whatever its state: the downstream asked callers
+// to wait (a 429 or 503 with Retry-After, a gRPC pushback). A policy holds
+// its call's breaker on such a failure by itself; a standalone user calls
+// Hold. A hold never shortens one in force. d ≤ 0 does nothing.
+func (b *Breaker) Hold(d time.Duration) { b.hold(d) }
+
+// hold is Hold; it returns the end of the hold now in force (ns since
+// epoch), 0 when d ≤ 0.
+func (b *Breaker) hold(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	until := b.since(b.clock.Now()) + int64(d)
+	for {
+		cur := b.holdUntil.Load()
+		if cur >= until {
+			return cur
+		}
+		if b.holdUntil.CompareAndSwap(cur, until) {
+			return until
+		}
+	}
+}
+
+// heldFor returns the wait that remains of a hold now (0 for none).
+func (b *Breaker) heldFor() time.Duration {
+	if b.holdUntil.Load() == 0 {
+		return 0
+	}
+	return b.held(b.since(b.clock.Now()))
+}
+
+// held returns the wait that remains of a hold at t (ns since epoch), or
+// 0 when none is in force (clearing one that has elapsed).
+func (b *Breaker) held(t int64) time.Duration {
+	h := b.holdUntil.Load()
+	if h == 0 {
+		return 0
+	}
+	if t < h {
+		return time.Duration(h - t)
+	}
+	b.holdUntil.CompareAndSwap(h, 0)
+	return 0
 }
 
 // allow is Allow without publishing: the caller emits the transition it
 // returns (at most one: open to half-open).
 func (b *Breaker) allow() (Permit, error, transition) {
+	if b.holdUntil.Load() != 0 {
+		if wait := b.held(b.since(b.clock.Now())); wait > 0 {
+			b.rejections.Add(1)
+			return Permit{}, &HeldError{Breaker: b.name, RetryIn: wait}, transition{}
+		}
+	}
+	return b.allowState()
+}
+
+// allowState is allow without the hold: the admission of the breaker's
+// state alone.
+func (b *Breaker) allowState() (Permit, error, transition) {
 	for {
 		s := b.state.Load()
 		switch BreakerState(s & 3) {

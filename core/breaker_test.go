@@ -365,3 +365,69 @@ func TestBreakerRampConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A rate limit or server error with a Retry-After hint holds the call's
+// breaker: until the hint elapses every other call fails fast, unsent,
+// with a *HeldError carrying the remaining wait (StopHeld), while the call
+// that got the hint sleeps it and retries; a hint on a client error holds
+// nothing. Hold never shortens a hold in force.
+func TestRetryAfterHoldsTheBreaker(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	br := mustBreaker(t, core.BreakerConfig{Clock: clk})
+	var p *core.Policy
+	var during error // another call's error while the hinted call sleeps
+	p, err := core.NewPolicy(core.PolicyConfig{Breaker: br, Clock: clk, Sleeper: clk, Retry: core.RetryConfig{
+		MaxAttempts: 2, Strategy: core.RetryAfterOr(core.Constant(0), 0),
+		BeforeSleep: func(ctx context.Context, _ core.SleepInfo) {
+			if during == nil {
+				during = p.Run(context.Background(), func(context.Context) error { return nil })
+			}
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	hint := func(code int) error { return &core.StatusError{Code: code, Hint: 10 * time.Second} }
+	sent := 0
+	// The first call: a 429 asking for 10s; while it sleeps, others are refused.
+	err = p.Run(ctx, func(context.Context) error {
+		sent++
+		if sent == 1 {
+			return hint(429)
+		}
+		return nil // the retry, 10s later
+	})
+	if err != nil || sent != 2 {
+		t.Fatalf("the hinted call: err %v after %d attempts, want success after 2", err, sent)
+	}
+	eq(t, "elapsed", clk.Now().Sub(coretest.StartTime), 10*time.Second)
+	if !errors.Is(during, core.ErrHeld) {
+		t.Fatalf("a call during the hint: %v, want it refused as held", during)
+	}
+
+	br.Hold(20 * time.Second)
+	br.Hold(time.Second) // shorter: ignored
+	clk.Advance(5 * time.Second)
+	called := false
+	err = p.Run(ctx, func(context.Context) error { called = true; return nil })
+	var he *core.HeldError
+	if called || !errors.As(err, &he) || !errors.Is(err, core.ErrHeld) || he.RetryIn != 15*time.Second {
+		t.Fatalf("during the hold: called %v, err %v; want a HeldError with 15s left, unsent", called, err)
+	}
+	if r, _ := core.StopReasonOf(err); r != core.StopHeld {
+		t.Errorf("stop reason %v, want held", r)
+	}
+	if cl := core.DefaultClassifier(err); cl.Class != core.ClassRateLimit || cl.RetryAfter != 15*time.Second {
+		t.Errorf("HeldError classified %+v, want rate_limit with the remaining wait", cl)
+	}
+	clk.Advance(15 * time.Second)
+	if err := p.Run(ctx, func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("after the hold: %v", err)
+	}
+	// A 400 with a hint holds nothing.
+	_ = p.Run(ctx, func(context.Context) error { return hint(400) })
+	if err := p.Run(ctx, func(context.Context) error { return nil }); err != nil {
+		t.Fatalf("after a hinted 400: %v, want no hold", err)
+	}
+}

@@ -80,8 +80,13 @@ const (
 	// (WithCallerRetries): one layer retries, not every layer. See
 	// RetryConfig.RetryUnderRetryingCaller.
 	StopCallerRetries
+	// StopHeld: the attempt was not sent because the downstream asked
+	// callers to wait (a Retry-After or pushback hint) and the wait has not
+	// elapsed: the call's breaker is held (Breaker.Hold). The error is a
+	// *HeldError carrying the remaining wait.
+	StopHeld
 
-	numStopReasons = int(StopCallerRetries) + 1
+	numStopReasons = int(StopHeld) + 1
 )
 
 var stopNames = [numStopReasons]string{
@@ -99,6 +104,7 @@ var stopNames = [numStopReasons]string{
 	StopCircuitOpen:         "circuit_open",
 	StopNotResendable:       "not_resendable",
 	StopCallerRetries:       "caller_retries",
+	StopHeld:                "held",
 }
 
 // String returns the stable snake_case name used in telemetry.
@@ -199,7 +205,44 @@ func StopReasonOf(err error) (r StopReason, ok bool) {
 	if errors.As(err, &co) {
 		return StopCircuitOpen, true
 	}
+	var he *HeldError
+	if errors.As(err, &he) {
+		return StopHeld, true
+	}
 	return StopNone, false
+}
+
+// ErrHeld matches (errors.Is) every refusal of a breaker held by a
+// downstream's Retry-After or pushback hint.
+var ErrHeld = errors.New("redress: the downstream asked to wait")
+
+// HeldError is the typed error of an attempt refused because its breaker
+// is held (Breaker.Hold): the downstream asked callers to wait, and the
+// wait has not elapsed. The request never reached the downstream. It is a
+// rate limit (Classified: ClassRateLimit, reason "held", the remaining
+// wait as its RetryAfter hint).
+type HeldError struct {
+	// Breaker is the name of the held breaker.
+	Breaker string
+	// RetryIn is the wait that remains.
+	RetryIn time.Duration
+}
+
+// Error implements error.
+func (e *HeldError) Error() string {
+	s := "redress: the downstream"
+	if e.Breaker != "" {
+		s += " " + strconv.Quote(e.Breaker)
+	}
+	return s + " asked to wait " + e.RetryIn.String() + " more"
+}
+
+// Is matches ErrHeld.
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// RedressClassification implements Classified.
+func (e *HeldError) RedressClassification() Classification {
+	return Classification{Class: ClassRateLimit, Reason: "held", RetryAfter: e.RetryIn, HasRetryAfter: true}
 }
 
 // ErrCircuitOpen matches (errors.Is) every rejection by a circuit breaker.

@@ -109,7 +109,7 @@ func terminalFor(r StopReason) EventKind {
 		return EventAborted
 	case StopCanceled:
 		return EventCanceled
-	case StopCircuitOpen:
+	case StopCircuitOpen, StopHeld:
 		return EventCircuitRejected
 	}
 	return EventAborted

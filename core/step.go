@@ -58,6 +58,7 @@ type Step struct {
 	prevSleep time.Duration
 	nextDelay time.Duration // StopScheduled's delay
 	token     int64         // the budget token of the retry about to be made (granted at, ns since the budget's epoch)
+	ownHold   int64         // the end of the breaker hold this call's last failure set (ns since the breaker's epoch), 0: none
 
 	maxAtt   int
 	attempt  int // the attempt made or being made
@@ -221,11 +222,22 @@ func (s *Step) next() bool {
 		if !closed {
 			var rej error
 			var tr transition
-			permit, rej, tr = br.allow()
+			if s.ownHold != 0 && br.holdUntil.Load() <= s.ownHold {
+				// The hold is the one this call's own failure set, and the
+				// call has waited it out (on its Sleeper's time, which may
+				// not be the breaker's clock): it goes on.
+				permit, rej, tr = br.allowState()
+			} else {
+				permit, rej, tr = br.allow()
+			}
 			s.publishTransition(tr, prev+1)
 			if rej != nil {
-				s.refund() // the breaker opened during the sleep: no retry
-				s.finish(StopCircuitOpen, prev, rej)
+				s.refund() // the breaker opened (or was held) during the sleep: no retry
+				r := StopCircuitOpen
+				if _, ok := rej.(*HeldError); ok {
+					r = StopHeld
+				}
+				s.finish(r, prev, rej)
 				return false
 			}
 		}
@@ -382,6 +394,9 @@ func (s *Step) failed(err error, attempt int) {
 	}
 	s.attemptEnd(attempt, cl)
 	if br := s.breaker; br != nil {
+		if cl.RetryAfter > 0 && (cl.Class == ClassRateLimit || cl.Class == ClassServerError) {
+			s.ownHold = br.hold(cl.RetryAfter) // the downstream asked every caller to wait
+		}
 		if br.trips(cl.Class) {
 			s.publishTransition(s.permit.failure(cl.Class, br.clock.Now()), attempt)
 		} else {
@@ -422,6 +437,10 @@ func (s *Step) failed(err error, attempt int) {
 	// A breaker that will still be open when the sleep ends would only
 	// reject the next attempt: stop now, without a token or a sleep.
 	if br := s.breaker; br != nil {
+		if wait := br.heldFor(); wait > delay && br.holdUntil.Load() > s.ownHold {
+			s.finish(StopHeld, attempt, &HeldError{Breaker: br.name, RetryIn: wait})
+			return
+		}
 		if wait := br.openFor(); wait > delay {
 			s.finish(StopCircuitOpen, attempt, &CircuitOpenError{Breaker: br.name, State: StateOpen, RetryIn: wait})
 			return
@@ -660,7 +679,7 @@ func (s *Step) hook(r AttemptRecord) {
 // caller's cancellation after one), with cause: the caller's context error
 // or the breaker's rejection, if that is why.
 func (s *Step) finish(r StopReason, attempts int, cause error) {
-	if attempts > 0 && r != StopCircuitOpen && r != StopCanceled {
+	if attempts > 0 && r != StopCircuitOpen && r != StopHeld && r != StopCanceled {
 		d := DecisionRaise
 		if r == StopAborted {
 			d = DecisionAborted
@@ -679,7 +698,7 @@ func (s *Step) done(r StopReason, attempts int, cause error, remaining float64) 
 	var err error
 	switch {
 	case r == StopNone:
-	case r == StopCircuitOpen && attempts == 0:
+	case (r == StopCircuitOpen || r == StopHeld) && attempts == 0:
 		err = cause // the typed rejection itself
 	default:
 		s.re = &RetryError{Reason: r, Class: s.lastCl.Class, Attempts: attempts, Err: s.lastErr, NextDelay: s.nextDelay, cause: cause}
@@ -710,7 +729,7 @@ func (s *Step) done(r StopReason, attempts int, cause error, remaining float64) 
 		e.Outcome = OutcomeSuccess
 	case r == StopNone:
 		e.Outcome = OutcomeSuccessAfterRetry
-	case r == StopCircuitOpen:
+	case r == StopCircuitOpen || r == StopHeld:
 		e.Outcome = OutcomeRejected
 	default:
 		e.Outcome = OutcomeFailure
