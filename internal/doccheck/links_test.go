@@ -154,3 +154,64 @@ func TestCitedResultsExist(t *testing.T) {
 		t.Fatalf("only %d recorded runs cited", len(cited))
 	}
 }
+
+// figure is a measured ratio ("1.03x", "0.25×").
+var figure = regexp.MustCompile(`\b\d+(?:\.\d+)?[x×](?:\W|$)`)
+
+// TestFiguresStayWithTheirRun: a section (down to its subsections) of
+// README.md or docs/*.md that quotes a measured ratio also names the
+// recorded run it comes from (bench/results/*.txt) or the benchmark
+// command that produces it, so that no figure travels without its source.
+func TestFiguresStayWithTheirRun(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := 0
+	for _, doc := range documents(t, root) {
+		if doc == design {
+			continue // it quotes no figure; the test below checks that
+		}
+		lines := strings.Split(readFile(t, root, doc), "\n")
+		// Sections: from a heading to the next heading of the same or a
+		// higher level.
+		in := false
+		type heading struct{ line, level int }
+		var hs []heading
+		for i, l := range lines {
+			if fence.MatchString(l) {
+				in = !in
+			}
+			if !in && strings.HasPrefix(l, "#") {
+				hs = append(hs, heading{i, len(l) - len(strings.TrimLeft(l, "#"))})
+			}
+		}
+		for k, h := range hs {
+			end := len(lines)
+			next := len(lines)
+			if k+1 < len(hs) {
+				next = hs[k+1].line
+			}
+			for _, h2 := range hs[k+1:] {
+				if h2.level <= h.level {
+					end = h2.line
+					break
+				}
+			}
+			own := strings.Join(lines[h.line:next], "\n")
+			whole := strings.Join(lines[h.line:end], "\n")
+			if m := figure.FindString(own); m != "" {
+				if !result.MatchString(whole) && !strings.Contains(whole, "-bench") {
+					t.Errorf("%s:%d: section %q quotes %q but names no recorded run (bench/results/*.txt) or benchmark command", doc, h.line+1, lines[h.line], strings.TrimSpace(m))
+				}
+				sources++
+			}
+		}
+	}
+	if sources < 5 {
+		t.Fatalf("only %d sections with figures found", sources)
+	}
+	if m := figure.FindString(readFile(t, root, design)); m != "" {
+		t.Errorf("%s quotes the figure %q: figures belong in docs/benchmarks.md, beside their command", design, m)
+	}
+}
