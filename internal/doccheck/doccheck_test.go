@@ -54,10 +54,28 @@ var imports = map[string]string{
 
 var fence = regexp.MustCompile("^\\s*```(\\S*)")
 
-// readmeSnippets returns the ```go blocks of README.md (```go-fragment
-// blocks are deliberately left out).
-func readmeSnippets(t *testing.T, root string) []snippet {
-	f, err := os.Open(filepath.Join(root, "README.md"))
+// documents returns the Markdown documents whose snippets, links and cited
+// results are checked: README.md and every docs/*.md, relative to root.
+func documents(t *testing.T, root string) []string {
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{"README.md"}
+	for _, d := range docs {
+		rel, _ := filepath.Rel(root, d)
+		out = append(out, filepath.ToSlash(rel))
+	}
+	if len(out) < 5 {
+		t.Fatalf("found only %v", out)
+	}
+	return out
+}
+
+// markdownSnippets returns the ```go blocks of the Markdown file rel
+// (```go-fragment blocks are deliberately left out).
+func markdownSnippets(t *testing.T, root, rel string) []snippet {
+	f, err := os.Open(filepath.Join(root, rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +93,7 @@ func readmeSnippets(t *testing.T, root string) []snippet {
 				cur = nil
 				continue
 			case m[1] == "go":
-				cur = &snippet{file: "README.md", line: n + 1}
+				cur = &snippet{file: rel, line: n + 1}
 				indent = line[:len(line)-len(strings.TrimLeft(line, " \t"))]
 			}
 			if cur == nil && m[1] != "go" {
@@ -204,18 +222,26 @@ func source(t *testing.T, root string, s snippet) string {
 	return wrap(specs)
 }
 
-// TestSnippetsCompile type-checks (go vet) every Go snippet of README.md and
-// of the package doc comments, each as a main package beside givens.go's
+// TestSnippetsCompile type-checks (go vet) every Go snippet of README.md,
+// of docs/*.md and of the package doc comments, each as a main package beside givens.go's
 // declarations, in a temporary directory inside the module.
 func TestSnippetsCompile(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}
-	snips := append(readmeSnippets(t, root), docSnippets(t, root)...)
-	if n := len(readmeSnippets(t, root)); n != strings.Count(readme(t, root), "```go\n") {
-		t.Fatalf("found %d README snippets, want one per ```go fence", n)
+	var snips []snippet
+	for _, doc := range documents(t, root) {
+		s := markdownSnippets(t, root, doc)
+		if n, want := len(s), strings.Count(readFile(t, root, doc), "```go\n"); n != want {
+			t.Fatalf("found %d snippets in %s, want one per ```go fence (%d)", n, doc, want)
+		}
+		snips = append(snips, s...)
 	}
+	if n := len(markdownSnippets(t, root, "README.md")); n < 8 {
+		t.Fatalf("found only %d README snippets", n)
+	}
+	snips = append(snips, docSnippets(t, root)...)
 	if len(snips) < 20 {
 		t.Fatalf("found only %d snippets", len(snips))
 	}
@@ -255,8 +281,9 @@ func TestSnippetsCompile(t *testing.T) {
 	}
 }
 
-func readme(t *testing.T, root string) string {
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+func readFile(t *testing.T, root, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, rel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,294 @@
+package doccheck
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/internal/telemetry"
+)
+
+var update = flag.Bool("update", false, "rewrite the generated tables of docs/DESIGN.md")
+
+const design = "docs/DESIGN.md"
+
+// stopReasons describes each stop reason and names its terminal event
+// (the engine's mapping). A stop reason the code declares and this map
+// lacks fails TestDesignTables.
+var stopReasons = map[string][2]string{
+	"max_attempts":           {"max_attempts_exceeded", "`MaxAttempts` reached (or a per-call cap, e.g. a wrapper's one attempt for a request that is not safe to resend)"},
+	"max_attempts_per_class": {"max_attempts_exceeded", "`MaxAttemptsPerClass[class]` attempts failed with that class"},
+	"deadline":               {"deadline_exceeded", "the policy's `Deadline` passed, or the next sleep would pass it or the caller's deadline (refused up front)"},
+	"max_unknown_attempts":   {"max_unknown_attempts_exceeded", "`MaxUnknownAttempts` attempts failed with class `unknown`"},
+	"non_retryable_class":    {"permanent_fail", "the class is never retried (auth, permission, permanent) or the failure is marked `core.NoRetry`"},
+	"no_strategy":            {"no_strategy_configured", "per-class strategies only, none for this class"},
+	"budget_exhausted":       {"budget_exhausted", "the retry budget denied the token"},
+	"scheduled":              {"scheduled", "the `SleepHandler` deferred the retry (`Outcome.NextDelay`)"},
+	"aborted":                {"aborted", "`AbortIf`, `core.Abort(err)` or the `SleepHandler` stopped the call"},
+	"canceled":               {"canceled", "the caller's context is done, or a failure came within `DeadlineSlack` of its deadline; breaker-neutral"},
+	"circuit_open":           {"circuit_rejected", "the breaker refused an attempt, or will still be open when the next sleep ends"},
+}
+
+// classNotes says what each class stands for.
+var classNotes = map[string]string{
+	"unknown":      "nothing recognised the failure; retried, optionally capped by `MaxUnknownAttempts`",
+	"transient":    "a passing fault: timeout, reset or refused connection, HTTP 408, gRPC `UNAVAILABLE`",
+	"server_error": "the downstream failed: HTTP 5xx, gRPC `INTERNAL`",
+	"rate_limit":   "slow down: HTTP 429, gRPC `RESOURCE_EXHAUSTED`, MySQL 1040; carries a `RetryAfter` hint when the server gave one",
+	"concurrency":  "a conflict with concurrent work: HTTP 409, SQLSTATE 40001 / 40P01, MySQL 1213 / 1205, SQLite BUSY",
+	"permanent":    "will fail again unchanged: HTTP 400/404/422, gRPC `INVALID_ARGUMENT`",
+	"permission":   "known caller, not allowed: HTTP 403, gRPC `PERMISSION_DENIED`",
+	"auth":         "caller not authenticated: HTTP 401, gRPC `UNAUTHENTICATED`",
+}
+
+// spanAttrs are the attribute keys that no metric carries, and where
+// they appear instead.
+var spanAttrs = []string{telemetry.AttrAttempts, telemetry.AttrResendCount, telemetry.AttrServerPort, telemetry.AttrRPCSystem}
+
+var spanOnly = map[string]string{
+	telemetry.AttrAttempts:    "spans (operation: attempts made; attempt: its number) and slog records",
+	telemetry.AttrResendCount: "HTTP attempt spans of retries (attempt − 1)",
+	telemetry.AttrServerPort:  "spans and slog records (from `core.Labels`)",
+	telemetry.AttrRPCSystem:   "spans and slog records (from `core.Labels`)",
+}
+
+func code(s string) string { return "`" + s + "`" }
+
+func codes(ss []string) string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, code(s))
+	}
+	return strings.Join(out, ", ")
+}
+
+// designTables returns the generated tables of docs/DESIGN.md by name.
+func designTables(t *testing.T) map[string]string {
+	tables := map[string]string{}
+	var b strings.Builder
+
+	// Event kinds.
+	b.WriteString("| event | terminal | published when |\n|---|---|---|\n")
+	when := map[core.EventKind]string{
+		core.EventOperationStart:  "a call starts (a `ContextDecorator` may decorate the operation's context)",
+		core.EventAttemptStart:    "an attempt starts (a `ContextDecorator` may decorate the attempt's context)",
+		core.EventAttemptEnd:      "an attempt ends, with its class and error if it failed, its duration",
+		core.EventRetry:           "a retry is decided, after every limit and the budget allowed it, before the sleep",
+		core.EventSuccess:         "the call succeeded (outcome `success` or `success_after_retry`)",
+		core.EventCircuitOpened:   "a breaker opened",
+		core.EventCircuitHalfOpen: "a breaker let probes through after its recovery timeout",
+		core.EventCircuitClosed:   "a breaker closed on a probe's success",
+	}
+	for _, sr := range core.StopReasons() {
+		r, v := sr.String(), stopReasons[sr.String()]
+		k, ok := core.ParseEventKind(v[0])
+		if !ok {
+			t.Errorf("stop reason %s: no event %q", r, v[0])
+			continue
+		}
+		if when[k] == "" {
+			when[k] = "the call stopped: " + code(r)
+		} else if k.Terminal() && k != core.EventSuccess {
+			when[k] += " or " + code(r)
+		}
+	}
+	for _, k := range core.EventKinds() {
+		if when[k] == "" {
+			t.Errorf("event %s: not described", k)
+		}
+		term := ""
+		if k.Terminal() {
+			term = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(k.String()), term, when[k])
+	}
+	tables["events"] = b.String()
+	b.Reset()
+
+	// Stop reasons.
+	b.WriteString("| stop reason | terminal event | when |\n|---|---|---|\n")
+	var names []string
+	for _, r := range core.StopReasons() {
+		d, ok := stopReasons[r.String()]
+		if !ok {
+			t.Errorf("stop reason %s: not described", r)
+			continue
+		}
+		names = append(names, r.String())
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(r.String()), code(d[0]), d[1])
+	}
+	for r := range stopReasons {
+		if !slices.Contains(names, r) {
+			t.Errorf("stop reason %s: described but not declared by core", r)
+		}
+	}
+	tables["stops"] = b.String()
+	b.Reset()
+
+	// Classes.
+	b.WriteString("| class (`error.type`) | retried | stands for |\n|---|---|---|\n")
+	for _, c := range core.Classes() {
+		n := classNotes[c.String()]
+		if n == "" {
+			t.Errorf("class %s: not described", c)
+		}
+		r := "no"
+		if c.Retryable() {
+			r = "yes"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(c.String()), r, n)
+	}
+	tables["classes"] = b.String()
+	b.Reset()
+
+	// Metrics.
+	kinds := map[telemetry.Kind]string{telemetry.Counter: "counter", telemetry.Histogram: "histogram", telemetry.Gauge: "gauge"}
+	b.WriteString("| OTel instrument | kind, unit | Prometheus series | attributes | description |\n|---|---|---|---|---|\n")
+	for _, m := range telemetry.Metrics {
+		attrs := m.Attrs
+		wrapper := ""
+		if len(attrs) > telemetry.NumWrapperAttrs && slices.Equal(attrs[len(attrs)-telemetry.NumWrapperAttrs:], telemetry.WrapperAttrs) {
+			attrs, wrapper = attrs[:len(attrs)-telemetry.NumWrapperAttrs], " + the wrapper labels"
+		}
+		fmt.Fprintf(&b, "| %s | %s, %s | %s | %s%s | %s |\n", code(m.Name), kinds[m.Kind], code(m.Unit), code(m.Prom), codes(attrs), wrapper, m.Description)
+	}
+	var bk []string
+	for _, x := range telemetry.Buckets {
+		bk = append(bk, strconv.FormatFloat(x, 'g', -1, 64))
+	}
+	fmt.Fprintf(&b, "\nHistogram buckets (seconds): %s.\n", strings.Join(bk, ", "))
+	tables["metrics"] = b.String()
+	b.Reset()
+
+	// Attributes.
+	b.WriteString("| OTel attribute | Prometheus label | carried by |\n|---|---|---|\n")
+	var attrs []string
+	for _, m := range telemetry.Metrics {
+		for _, a := range m.Attrs {
+			if !slices.Contains(attrs, a) {
+				attrs = append(attrs, a)
+			}
+		}
+	}
+	for _, a := range attrs {
+		var on []string
+		for _, m := range telemetry.Metrics {
+			if slices.Contains(m.Attrs, a) {
+				on = append(on, m.Name)
+			}
+		}
+		what := codes(on)
+		if len(on) == len(telemetry.Metrics) {
+			what = "every instrument"
+		}
+		if slices.Contains(telemetry.WrapperAttrs, a) {
+			what = "wrapper label: " + what
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(a), code(telemetry.PromLabel(a)), what)
+	}
+	for _, a := range spanAttrs {
+		fmt.Fprintf(&b, "| %s | none | %s |\n", code(a), spanOnly[a])
+	}
+	tables["attrs"] = b.String()
+	b.Reset()
+
+	// Values.
+	var outcomes, states []string
+	for o := core.OutcomeSuccess; o <= core.OutcomeRejected; o++ {
+		outcomes = append(outcomes, o.String())
+	}
+	for _, s := range core.BreakerStates() {
+		states = append(states, s.String())
+	}
+	fmt.Fprintf(&b, "- `redress.outcome`: %s.\n", codes(outcomes))
+	fmt.Fprintf(&b, "- `redress.circuit_breaker.state`: %s.\n", codes(states))
+	fmt.Fprintf(&b, "- `redress.stop_reason`: the stop reasons above; absent on success.\n")
+	fmt.Fprintf(&b, "- `error.type`: the classes above; absent when the event is not about a failure.\n")
+	fmt.Fprintf(&b, "- `redress.event`: the events above.\n")
+	tables["values"] = b.String()
+	return tables
+}
+
+var generated = regexp.MustCompile(`(?s)(<!-- generated: (\w+) [^>]*-->\n)(.*?)(<!-- end generated: (\w+) -->)`)
+
+// TestDesignTables: the generated tables of docs/DESIGN.md (event kinds,
+// stop reasons, classes, metrics, attributes, values) are what the code
+// declares. -update rewrites them.
+func TestDesignTables(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := designTables(t)
+	doc := readFile(t, root, design)
+	found := map[string]bool{}
+	out := generated.ReplaceAllStringFunc(doc, func(m string) string {
+		p := generated.FindStringSubmatch(m)
+		name := p[2]
+		if p[5] != name {
+			t.Errorf("%s: generated block %q ends as %q", design, name, p[5])
+		}
+		found[name] = true
+		want, ok := tables[name]
+		if !ok {
+			t.Errorf("%s: no generated table %q", design, name)
+			return m
+		}
+		if p[3] != want && !*update {
+			t.Errorf("%s: table %q is stale (go test ./internal/doccheck -run TestDesignTables -update); want\n%s", design, name, want)
+		}
+		return p[1] + want + p[4]
+	})
+	for name := range tables {
+		if !found[name] {
+			t.Errorf("%s: lacks the generated table %q", design, name)
+		}
+	}
+	if *update && out != doc {
+		if err := os.WriteFile(filepath.Join(root, design), []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// testRef is one "file, function" pair of the promise table.
+var testRef = regexp.MustCompile("`((?:[\\w.-]+/)*[\\w.-]+_test\\.go)` `((?:Test|Fuzz|Benchmark|Example)\\w*)`")
+
+// TestDesignPromisesTested: every test that the "where each promise is
+// tested" table of docs/DESIGN.md names exists, in the file it names.
+func TestDesignPromisesTested(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := readFile(t, root, design)
+	i := strings.Index(doc, "## Where each promise is tested")
+	if i < 0 {
+		t.Fatalf("%s: no section \"Where each promise is tested\"", design)
+	}
+	sec := doc[i:]
+	if j := strings.Index(sec[3:], "\n## "); j >= 0 {
+		sec = sec[:j+3]
+	}
+	refs := testRef.FindAllStringSubmatch(sec, -1)
+	if len(refs) < 30 {
+		t.Fatalf("%s: only %d tests named in the promise table", design, len(refs))
+	}
+	for _, r := range refs {
+		src, err := os.ReadFile(filepath.Join(root, r[1]))
+		if err != nil {
+			t.Errorf("%s: promise table names %s: %v", design, r[1], err)
+			continue
+		}
+		if !regexp.MustCompile(`(?m)^func ` + r[2] + `\(`).Match(src) {
+			t.Errorf("%s: promise table names %s in %s, which has no such function", design, r[2], r[1])
+		}
+	}
+}
