@@ -86,6 +86,10 @@ func ParseEventKind(s string) (EventKind, bool) {
 	return 0, false
 }
 
+// Event returns the terminal event of a call that stopped for r
+// (EventSuccess for StopNone).
+func (r StopReason) Event() EventKind { return terminalFor(r) }
+
 // terminalFor maps a stop reason to its terminal event.
 func terminalFor(r StopReason) EventKind {
 	switch r {

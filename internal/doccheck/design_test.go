@@ -19,21 +19,24 @@ var update = flag.Bool("update", false, "rewrite the generated tables of docs/DE
 
 const design = "docs/DESIGN.md"
 
-// stopReasons describes each stop reason and names its terminal event
-// (the engine's mapping). A stop reason the code declares and this map
+// stopReasons describes each stop reason (its terminal event comes from
+// core: StopReason.Event). A stop reason the code declares and this map
 // lacks fails TestDesignTables.
-var stopReasons = map[string][2]string{
-	"max_attempts":           {"max_attempts_exceeded", "`MaxAttempts` reached (or a per-call cap, e.g. a wrapper's one attempt for a request that is not safe to resend)"},
-	"max_attempts_per_class": {"max_attempts_exceeded", "`MaxAttemptsPerClass[class]` attempts failed with that class"},
-	"deadline":               {"deadline_exceeded", "the policy's `Deadline` passed, or the next sleep would pass it or the caller's deadline (refused up front)"},
-	"max_unknown_attempts":   {"max_unknown_attempts_exceeded", "`MaxUnknownAttempts` attempts failed with class `unknown`"},
-	"non_retryable_class":    {"permanent_fail", "the class is never retried (auth, permission, permanent) or the failure is marked `core.NoRetry`"},
-	"no_strategy":            {"no_strategy_configured", "per-class strategies only, none for this class"},
-	"budget_exhausted":       {"budget_exhausted", "the retry budget denied the token"},
-	"scheduled":              {"scheduled", "the `SleepHandler` deferred the retry (`Outcome.NextDelay`)"},
-	"aborted":                {"aborted", "`AbortIf`, `core.Abort(err)` or the `SleepHandler` stopped the call"},
-	"canceled":               {"canceled", "the caller's context is done, or a failure came within `DeadlineSlack` of its deadline; breaker-neutral"},
-	"circuit_open":           {"circuit_rejected", "the breaker refused an attempt, or will still be open when the next sleep ends"},
+var stopReasons = map[string]string{
+	"max_attempts":           "`MaxAttempts` reached (or a per-call cap, `WithMaxAttempts`)",
+	"max_attempts_per_class": "`MaxAttemptsPerClass[class]` attempts failed with that class",
+	"deadline":               "the policy's `Deadline` passed, or the next sleep would pass it or the caller's deadline (refused up front)",
+	"max_unknown_attempts":   "`MaxUnknownAttempts` attempts failed with class `unknown`",
+	"non_retryable_class":    "the class is never retried (auth, permission, permanent) or the failure is marked `core.NoRetry`",
+	"no_strategy":            "per-class strategies only, none for this class",
+	"budget_exhausted":       "the retry budget denied the token",
+	"scheduled":              "the `SleepHandler` deferred the retry (`Outcome.NextDelay`)",
+	"aborted":                "`AbortIf`, `core.Abort(err)` or the `SleepHandler` stopped the call",
+	"canceled":               "the caller's context is done, or a failure came within `DeadlineSlack` of its deadline; breaker-neutral",
+	"circuit_open":           "the breaker refused an attempt, or will still be open when the next sleep ends",
+	"not_resendable":         "the failure would have been retried, but the operation must not be sent again (marked `core.NotResendable`: a non-idempotent request, a committed stream, a statement in a transaction)",
+	"caller_retries":         "the failure would have been retried, but the request being served comes from a caller that retries it (`core.WithCallerRetries`, set by the server middleware)",
+	"held":                   "the downstream asked callers to wait (Retry-After, pushback) and the wait has not elapsed: the breaker is held, the attempt not sent",
 }
 
 // classNotes says what each class stands for.
@@ -87,12 +90,7 @@ func designTables(t *testing.T) map[string]string {
 		core.EventCircuitClosed:   "a breaker closed on a probe's success",
 	}
 	for _, sr := range core.StopReasons() {
-		r, v := sr.String(), stopReasons[sr.String()]
-		k, ok := core.ParseEventKind(v[0])
-		if !ok {
-			t.Errorf("stop reason %s: no event %q", r, v[0])
-			continue
-		}
+		r, k := sr.String(), sr.Event()
 		if when[k] == "" {
 			when[k] = "the call stopped: " + code(r)
 		} else if k.Terminal() && k != core.EventSuccess {
@@ -122,7 +120,7 @@ func designTables(t *testing.T) map[string]string {
 			continue
 		}
 		names = append(names, r.String())
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(r.String()), code(d[0]), d[1])
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(r.String()), code(r.Event().String()), d)
 	}
 	for r := range stopReasons {
 		if !slices.Contains(names, r) {
