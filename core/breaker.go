@@ -144,7 +144,8 @@ type Breaker struct {
 	// state packs the state (low 2 bits) and a generation counter.
 	state      atomic.Uint64
 	holdUntil  atomic.Int64 // ns since epoch: refuse calls until then (Hold); 0: none
-	_          [48]byte
+	lastFail   atomic.Int64 // ns since epoch of the last TripOn failure, 0: none yet
+	_          [40]byte
 	pending    atomic.Int64 // healthy calls not yet folded into the window
 	consec     atomic.Int64 // TripOn failures in a row (with ConsecutiveFailures)
 	_          [48]byte
@@ -473,6 +474,22 @@ func (b *Breaker) hold(d time.Duration) int64 {
 	}
 }
 
+// Failing reports whether the breaker's downstream is failing now: the
+// breaker is open or half-open, held, or saw a TripOn failure within its
+// Window. Cheap when the breaker has never seen one (one atomic load);
+// otherwise it reads the clock. Wrappers use it to pay for something only
+// while a downstream fails (redresshttp's attempt marker).
+func (b *Breaker) Failing() bool {
+	lf := b.lastFail.Load()
+	if lf == 0 {
+		return false
+	}
+	if BreakerState(b.state.Load()&3) != StateClosed || b.holdUntil.Load() != 0 {
+		return true
+	}
+	return b.since(b.clock.Now())-lf < int64(b.window)
+}
+
 // heldFor returns the wait that remains of a hold now (0 for none).
 func (b *Breaker) heldFor() time.Duration {
 	if b.holdUntil.Load() == 0 {
@@ -654,6 +671,9 @@ func (p Permit) failure(c Class, now time.Time) transition {
 		return p.success()
 	}
 	t := b.since(now)
+	if b.tripOn.Has(c) {
+		b.lastFail.Store(max(t, 1))
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := b.state.Load()

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,6 +34,7 @@ type Transport struct {
 	retryAll   bool
 	maxRA      time.Duration
 	maxDrain   int64
+	marker     bool // send AttemptHeader on requests it may retry
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -60,6 +63,7 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		retryAll:   cfg.RetryNonIdempotent,
 		maxRA:      cfg.MaxRetryAfter,
 		maxDrain:   cfg.MaxDrainBytes,
+		marker:     true,
 	}
 	if t.policy == nil {
 		pc := DefaultPolicyConfig()
@@ -127,9 +131,43 @@ type roundTrip struct {
 	// give back to the caller (a failing status); it is discarded when the
 	// policy decides to retry.
 	kept *http.Response
-	sent bool // the base transport took ownership of req.Body
-	deco bool // the bus may decorate attempt contexts
+	sent   bool        // the base transport took ownership of req.Body
+	deco   bool        // the bus may decorate attempt contexts
+	marker bool        // send AttemptHeader
+	header http.Header // the request's headers with AttemptHeader, once made
 }
+
+// hostFailing reports whether the request's breaker (the host's, else the
+// policy's) says its downstream is failing; with no breaker, it is taken
+// to be.
+func (rt *roundTrip) hostFailing() bool {
+	b := rt.call.Breaker
+	if b == nil {
+		b = rt.t.policy.Breaker()
+	}
+	return b == nil || b.Failing()
+}
+
+// markedHeader returns the request's headers with AttemptHeader set to
+// attempt: a copy made once per request (the caller's are never
+// modified), updated per attempt (the previous attempt's response is
+// closed by then, so the transport is done with it).
+func (rt *roundTrip) markedHeader(attempt int) http.Header {
+	if rt.header == nil {
+		rt.header = maps.Clone(rt.req.Header) // the values are shared, never written
+		if rt.header == nil {
+			rt.header = make(http.Header, 1)
+		}
+	}
+	v := strconv.Itoa(attempt)
+	if attempt < len(attemptValues) {
+		v = attemptValues[attempt]
+	}
+	rt.header[AttemptHeader] = []string{v}
+	return rt.header
+}
+
+var attemptValues = [...]string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
 
 // RoundTrip implements http.RoundTripper. It sends req through the base
 // transport, once or, when the request is safe to resend and the failure is
@@ -164,6 +202,9 @@ func (rt *roundTrip) run(t *Transport, req *http.Request) (resp *http.Response, 
 	o := optionsFrom(ctx)
 	t.labels(req, o, &rt.call)
 	resendable := t.resendable(req, o)
+	// The server may retry nothing of its own while this transport may
+	// still retry the request: tell it (AttemptHeader).
+	rt.marker = resendable && t.marker && t.policy.MaxAttempts() != 1
 	if t.breakers != nil {
 		if k := t.key(req); k != "" {
 			rt.call.Breaker = t.breakers.Get(k)
@@ -232,14 +273,23 @@ func (rt *roundTrip) attempt(s *core.Step) (*http.Response, error) {
 	actx := s.Context()
 	s.SetStatusCode(0)
 	req := rt.req
-	if s.Attempt() > 1 {
-		body, err := replayBody(req)
-		if err != nil {
-			return nil, core.Classify(fmt.Errorf("redresshttp: cannot replay the request body: %w", err),
-				core.Classification{Class: core.ClassPermanent, Reason: reasonBodyReplay})
+	// The marker costs a copy of the headers: it is sent on retries, and
+	// on first attempts while the host is failing (its breaker says so),
+	// when the server's own retries would multiply ours.
+	mark := rt.marker && (s.Attempt() > 1 || rt.hostFailing())
+	if s.Attempt() > 1 || mark {
+		r := *req // a shallow copy: the caller's headers are never modified
+		if s.Attempt() > 1 {
+			body, err := replayBody(req)
+			if err != nil {
+				return nil, core.Classify(fmt.Errorf("redresshttp: cannot replay the request body: %w", err),
+					core.Classification{Class: core.ClassPermanent, Reason: reasonBodyReplay})
+			}
+			r.Body = body
 		}
-		r := *req // a shallow copy: headers are never modified
-		r.Body = body
+		if mark {
+			r.Header = rt.markedHeader(s.Attempt())
+		}
 		req = &r
 	}
 	rt.sent = true
@@ -265,7 +315,11 @@ func (rt *roundTrip) attempt(s *core.Step) (*http.Response, error) {
 	if !failing(code) {
 		return resp, nil
 	}
-	return nil, &core.StatusError{Code: code, Hint: retryAfter(resp, time.Now, rt.t.maxRA)}
+	serr := &core.StatusError{Code: code, Hint: retryAfter(resp, time.Now, rt.t.maxRA)}
+	if _, ok := resp.Header[OverloadedHeader]; ok {
+		return nil, core.NoRetry(serr) // the server said: do not retry
+	}
+	return nil, serr
 }
 
 // roundTripDetached sends req on a context that carries actx's values and
