@@ -130,7 +130,7 @@ type roundTrip struct {
 	// kept is the response of the latest attempt that the policy may still
 	// give back to the caller (a failing status); it is discarded when the
 	// policy decides to retry.
-	kept *http.Response
+	kept   *http.Response
 	sent   bool        // the base transport took ownership of req.Body
 	deco   bool        // the bus may decorate attempt contexts
 	marker bool        // send AttemptHeader
