@@ -46,7 +46,7 @@ func (s *Subscriber) DurationFree() bool { return s.in == nil }
 
 // Events the subscriber wants: all of them with spans (the start markers
 // open the spans), all but the start markers without.
-const metricEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.EventAttemptStart)
+const metricEvents = telemetry.DefaultEvents
 
 // New returns a subscriber, or the error of the meter that refused an
 // instrument.

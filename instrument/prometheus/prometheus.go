@@ -19,7 +19,7 @@ import (
 
 // DefaultEvents is the set of events a Subscriber handles by default: every
 // event but the operation_start and attempt_start markers.
-const DefaultEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.EventAttemptStart)
+const DefaultEvents = telemetry.DefaultEvents
 
 // Subscriber is a core.Subscriber that turns events into Prometheus metrics,
 // with the series names, label names and units the OTel Prometheus exporter
@@ -106,8 +106,8 @@ func New(cfg Config) (*Subscriber, error) {
 			return nil, &core.ConfigError{Field: "Config.Buckets", Reason: "must be strictly increasing"}
 		}
 	}
-	if cfg.Events&^core.AllEvents != 0 {
-		return nil, &core.ConfigError{Field: "Config.Events", Reason: fmt.Sprintf("has bits %#x that are no event kind", uint32(cfg.Events&^core.AllEvents))}
+	if err := telemetry.CheckEvents(cfg.Events); err != nil {
+		return nil, err
 	}
 	for i, p := range cfg.Policies {
 		if p == nil {
@@ -161,6 +161,16 @@ func (s *Subscriber) Unregister() bool {
 		ok = s.reg.Unregister(c) && ok
 	}
 	return ok
+}
+
+// Close unregisters the subscriber's collectors from its Registerer, like
+// Unregister; it is the Close every redress subscriber has. It returns an
+// error when some collector was not registered there.
+func (s *Subscriber) Close() error {
+	if !s.Unregister() {
+		return errors.New("redressprom: some collectors were not registered with Config.Registerer")
+	}
+	return nil
 }
 
 // Events implements core.Subscriber.

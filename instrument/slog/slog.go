@@ -39,7 +39,7 @@ const (
 )
 
 // DefaultEvents is the set of events logged by default.
-const DefaultEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.EventAttemptStart)
+const DefaultEvents = telemetry.DefaultEvents
 
 const maxKinds = 32
 
@@ -76,8 +76,8 @@ func DefaultLevel(k core.EventKind) slog.Level {
 
 // New returns a subscriber, or a *core.ConfigError naming the invalid field.
 func New(cfg Config) (*Subscriber, error) {
-	if cfg.Events&^core.AllEvents != 0 {
-		return nil, &core.ConfigError{Field: "Config.Events", Reason: fmt.Sprintf("has bits %#x that are no event kind", uint32(cfg.Events&^core.AllEvents))}
+	if err := telemetry.CheckEvents(cfg.Events); err != nil {
+		return nil, err
 	}
 	if typednil.Is(cfg.Handler) {
 		return nil, &core.ConfigError{Field: "Config.Handler", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first record): leave it nil for slog.Default", cfg.Handler)}
@@ -153,6 +153,11 @@ func MatchEvents(set core.EventSet) func(ctx context.Context, r slog.Record) boo
 		return found
 	}
 }
+
+// Close releases nothing (the subscriber holds no resources beyond its
+// handler, which it does not own) and returns nil; it is the Close every
+// redress subscriber has.
+func (s *Subscriber) Close() error { return nil }
 
 // Events implements core.Subscriber.
 func (s *Subscriber) Events() core.EventSet { return s.events }

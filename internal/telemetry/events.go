@@ -1,6 +1,10 @@
 package telemetry
 
-import "github.com/redress-go/redress/core"
+import (
+	"fmt"
+
+	"github.com/redress-go/redress/core"
+)
 
 // NumErrorTypes is the number of error.type slots: none, then one per class.
 const NumErrorTypes = 9
@@ -73,4 +77,20 @@ type WrapperKey struct {
 type WrapperEventKey struct {
 	W        Wrapper
 	Kind, EI uint8
+}
+
+// DefaultEvents is the set of events a subscriber handles by default: every
+// event but the start markers (operation_start, attempt_start), which carry
+// nothing a metric or log record needs. It is defined here once; the
+// subscriber packages re-export it.
+const DefaultEvents = core.AllEvents &^ (1<<core.EventOperationStart | 1<<core.EventAttemptStart)
+
+// CheckEvents validates a subscriber's Config.Events: a *core.ConfigError
+// naming the field when it has bits that are no event kind, else nil. It is
+// the one check every subscriber's New runs.
+func CheckEvents(set core.EventSet) error {
+	if set&^core.AllEvents != 0 {
+		return &core.ConfigError{Field: "Config.Events", Reason: fmt.Sprintf("has bits %#x that are no event kind", uint32(set&^core.AllEvents))}
+	}
+	return nil
 }
