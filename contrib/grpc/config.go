@@ -111,14 +111,17 @@ type Config struct {
 //   - Strategy RetryAfterOr(DecorrelatedJitter(100ms, 5s)): the server's
 //     pushback (already capped by Config.MaxPushback) when it gives one,
 //     decorrelated jitter otherwise;
-//   - a fresh ratio retry Budget: retries may add at most 10% to the
-//     traffic of the last 10s, with a floor of 10 retries per second;
+//   - a fresh core.Budget with core's defaults, the one default of the
+//     project: adaptive, retries may add up to 50% to the traffic of the
+//     last 10s while at least 70% of the recent attempts succeed, scaled
+//     down to none (only a floor of 10 retries per second) when 40% or
+//     fewer do;
 //   - no breaker (the interceptors add one per target), no attempt timeout
 //     (the caller's context deadline bounds the whole call).
 //
 // Change what you need and build the policy with core.NewPolicy.
 func DefaultPolicyConfig() core.PolicyConfig {
-	budget, err := core.NewBudget(core.BudgetConfig{Ratio: 0.1})
+	budget, err := core.NewBudget(core.BudgetConfig{})
 	if err != nil {
 		panic(err) // unreachable: the configuration is constant and valid
 	}
@@ -135,20 +138,24 @@ func DefaultPolicyConfig() core.PolicyConfig {
 }
 
 // DefaultBreakerConfig returns the template of the per-target breakers the
-// interceptors use when Config.Breaker is nil. A breaker opens when at
-// least half of the last 10s of calls to its target, and at least 10 of
-// them, failed with a transient fault or a server error (UNAVAILABLE,
-// DEADLINE_EXCEEDED, INTERNAL, DATA_LOSS); it lets one probe through after
-// 5s. RESOURCE_EXHAUSTED and the caller's mistakes (INVALID_ARGUMENT,
-// NOT_FOUND, ...) do not trip it: the server answered.
+// interceptors use when Config.Breaker is nil. A breaker opens after 5
+// failures in a row, or when at least half of the last 2s of calls to its
+// target, and at least 10 of them, failed with a transient fault or a
+// server error (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, DATA_LOSS); after
+// 250ms it lets 3 probes through and ramps the admitted share up over
+// 500ms. RESOURCE_EXHAUSTED and the caller's mistakes (INVALID_ARGUMENT,
+// NOT_FOUND, ...) do not trip it: the server answered (pushback holds it
+// instead).
 func DefaultBreakerConfig() core.BreakerConfig {
 	return core.BreakerConfig{
-		FailureRatio:    0.5,
-		MinCalls:        10,
-		Window:          10 * time.Second,
-		RecoveryTimeout: 5 * time.Second,
-		HalfOpenProbes:  1,
-		TripOn:          core.SetOf(core.ClassTransient, core.ClassServerError),
+		FailureRatio:        0.5,
+		MinCalls:            10,
+		Window:              2 * time.Second,
+		ConsecutiveFailures: 5,
+		RecoveryTimeout:     250 * time.Millisecond,
+		HalfOpenProbes:      3,
+		RampUp:              500 * time.Millisecond,
+		TripOn:              core.SetOf(core.ClassTransient, core.ClassServerError),
 	}
 }
 

@@ -83,15 +83,18 @@ type Config struct {
 //   - Strategy RetryAfterOr(DecorrelatedJitter(100ms, 5s)): the server's
 //     Retry-After (already capped by Config.MaxRetryAfter) when it gives
 //     one, decorrelated jitter otherwise;
-//   - a fresh ratio retry Budget: retries may add at most 10% to the
-//     traffic of the last 10s, with a floor of 10 retries per second for
-//     quiet clients;
+//   - a fresh core.Budget with core's defaults, the one default of the
+//     project: adaptive, retries may add up to 50% to the traffic of the
+//     last 10s while at least 70% of the recent attempts succeed, scaled
+//     down to none (only a floor of 10 retries per second) when 40% or
+//     fewer do, so that a partial failure is retried away and a dead
+//     downstream gets about one attempt per request;
 //   - no breaker (the transport adds one per host), no attempt timeout (the
 //     caller's context and http.Client.Timeout bound the whole call).
 //
 // Change what you need and build the policy with core.NewPolicy.
 func DefaultPolicyConfig() core.PolicyConfig {
-	budget, err := core.NewBudget(core.BudgetConfig{Ratio: 0.1})
+	budget, err := core.NewBudget(core.BudgetConfig{})
 	if err != nil {
 		panic(err) // unreachable: the configuration is constant and valid
 	}
@@ -106,20 +109,26 @@ func DefaultPolicyConfig() core.PolicyConfig {
 }
 
 // DefaultBreakerConfig returns the template of the per-host breakers a
-// Transport uses when Config.Breaker is nil. A breaker opens when at least
-// half of the last 10s of calls to its host, and at least 10 of them,
-// failed with a transient fault or a server error (5xx but 501, timeouts,
-// refused or reset connections); it lets one probe through after 5s (a
-// short delay, as Polly's: an HTTP client recovers with its server). Rate
-// limits (429) and client errors (4xx) do not trip it: the server answered.
+// Transport uses when Config.Breaker is nil. A breaker opens after 5
+// failures in a row, or when at least half of the last 2s of calls to its
+// host, and at least 10 of them, failed, counting transient faults and
+// server errors (5xx but 501, timeouts, refused or reset connections): a
+// recent rate, so that it opens within a few failures of a hard outage
+// whatever the healthy traffic before it. After 250ms it lets 3 probes
+// through and ramps the admitted share up over 500ms, closing on the first
+// success after the ramp: traffic is back within about a second of the
+// host healing. Rate limits (429) and client errors (4xx) do not trip it:
+// the server answered (a Retry-After hint holds it instead).
 func DefaultBreakerConfig() core.BreakerConfig {
 	return core.BreakerConfig{
-		FailureRatio:    0.5,
-		MinCalls:        10,
-		Window:          10 * time.Second,
-		RecoveryTimeout: 5 * time.Second,
-		HalfOpenProbes:  1,
-		TripOn:          core.SetOf(core.ClassTransient, core.ClassServerError),
+		FailureRatio:        0.5,
+		MinCalls:            10,
+		Window:              2 * time.Second,
+		ConsecutiveFailures: 5,
+		RecoveryTimeout:     250 * time.Millisecond,
+		HalfOpenProbes:      3,
+		RampUp:              500 * time.Millisecond,
+		TripOn:              core.SetOf(core.ClassTransient, core.ClassServerError),
 	}
 }
 
