@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"modernc.org/sqlite"
 
 	redresssql "github.com/redress-go/redress/contrib/database-sql"
 )
@@ -494,5 +497,128 @@ func TestFallbacksMatchDatabaseSQL(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// realDB is a real database opened bare and wrapped, with the statements a
+// parity scenario needs.
+type realDB struct {
+	name       string
+	open       func(t *testing.T) (bare, wrapped *sql.DB)
+	columns    string // a query with typed columns
+	connection string // a query identifying the connection
+	named      string // a statement taking one argument
+}
+
+var realDBs = []realDB{
+	{"pgx", func(t *testing.T) (*sql.DB, *sql.DB) {
+		w := openPG(t, redresssql.Config{})
+		return rawPG(t), w
+	}, "SELECT 1::int4 AS a, 'x'::varchar(8) AS b, 1.5::numeric(4,2) AS c, NULL::bool AS d", "SELECT pg_backend_pid()", "SELECT $1::int"},
+	{"mysql", func(t *testing.T) (*sql.DB, *sql.DB) {
+		w := openMySQL(t, redresssql.Config{})
+		b := sql.OpenDB(mysqlConnector(t))
+		t.Cleanup(func() { b.Close() })
+		return b, w
+	}, "SELECT CAST(1 AS SIGNED) AS a, 'x' AS b, CAST(1.5 AS DECIMAL(4,2)) AS c, NULL AS d", "SELECT CONNECTION_ID()", "SELECT ?"},
+	{"sqlite", func(t *testing.T) (*sql.DB, *sql.DB) {
+		b := sql.OpenDB(dsnConn{&sqlite.Driver{}, ":memory:"})
+		t.Cleanup(func() { b.Close() })
+		return b, openSQLite(t, ":memory:", redresssql.Config{})
+	}, "SELECT 1 AS a, 'x' AS b, 1.5 AS c, NULL AS d", "SELECT count(*) FROM sqlite_master WHERE name = 'marker'", "SELECT ?"},
+}
+
+// stopPrefix is what the policy puts before a driver's error it did not
+// retry (the wrapper's own behaviour, not a fallback's).
+var stopPrefix = regexp.MustCompile(`redress: stopped \([a-z_]+\) after \d+ attempts?: `)
+
+// TestFallbacksMatchRealDrivers: against each real driver, what database/sql
+// decides from the optional interfaces (argument checks, column types and
+// result sets of the driver's own rows, transaction options, whether the
+// connection survives a transaction whose context ended) is the same bare
+// and wrapped.
+func TestFallbacksMatchRealDrivers(t *testing.T) {
+	scenarios := []struct {
+		name string
+		run  func(ctx context.Context, r realDB, db *sql.DB) string
+	}{
+		{"column types", func(ctx context.Context, r realDB, db *sql.DB) string {
+			return fbQuery(ctx, db, r.columns)
+		}},
+		{"prepared column types", func(ctx context.Context, r realDB, db *sql.DB) string {
+			st, err := db.PrepareContext(ctx, r.columns)
+			if err != nil {
+				return fbErr(err)
+			}
+			defer st.Close()
+			rows, err := st.QueryContext(ctx)
+			if err != nil {
+				return fbErr(err)
+			}
+			defer rows.Close()
+			return fbRowsString(rows)
+		}},
+		{"arguments", func(ctx context.Context, r realDB, db *sql.DB) string {
+			var nilValuer *fbValuer
+			var out []string
+			for _, arg := range []any{int(5), uint16(9), int8(-1), "7", []byte("8"), sql.NullInt64{Int64: 4, Valid: true}, nilValuer, struct{}{}, sql.Named("a", 1)} {
+				var v any
+				out = append(out, fmt.Sprintf("%T: %s %v", arg, fbErr(db.QueryRowContext(ctx, r.named, arg).Scan(&v)), v))
+			}
+			return strings.Join(out, "\n")
+		}},
+		{"transaction options", func(ctx context.Context, r realDB, db *sql.DB) string {
+			var out []string
+			for _, o := range []*sql.TxOptions{nil, {ReadOnly: true}, {Isolation: sql.LevelSerializable}, {Isolation: sql.LevelReadCommitted}, {Isolation: sql.LevelLinearizable}} {
+				tx, err := db.BeginTx(ctx, o)
+				if err == nil {
+					err = tx.Rollback()
+				}
+				out = append(out, fmt.Sprintf("%+v: %s", o, fbErr(err)))
+			}
+			return strings.Join(out, "\n")
+		}},
+		{"transaction whose context ends", func(ctx context.Context, r realDB, db *sql.DB) string {
+			db.SetMaxOpenConns(1)
+			if r.name == "sqlite" { // a new :memory: connection is a new database
+				if _, err := db.ExecContext(ctx, "CREATE TABLE marker (id INTEGER)"); err != nil {
+					return fbErr(err)
+				}
+			}
+			var before, after any
+			if err := db.QueryRowContext(ctx, r.connection).Scan(&before); err != nil {
+				return fbErr(err)
+			}
+			tctx, cancel := context.WithCancel(ctx)
+			if _, err := db.BeginTx(tctx, nil); err != nil {
+				cancel()
+				return fbErr(err)
+			}
+			cancel() // database/sql rolls back; the next query waits for the connection
+			if err := db.QueryRowContext(ctx, r.connection).Scan(&after); err != nil {
+				return fbErr(err)
+			}
+			return fmt.Sprintf("same connection: %v", fmt.Sprint(before) == fmt.Sprint(after))
+		}},
+		{"ping", func(ctx context.Context, r realDB, db *sql.DB) string {
+			return fbErr(db.PingContext(ctx))
+		}},
+	}
+	for _, r := range realDBs {
+		t.Run(r.name, func(t *testing.T) {
+			for _, sc := range scenarios {
+				t.Run(sc.name, func(t *testing.T) {
+					ctx := context.Background()
+					bare, wrapped := r.open(t)
+					b, w := sc.run(ctx, r, bare), stopPrefix.ReplaceAllString(sc.run(ctx, r, wrapped), "")
+					if w != b {
+						t.Errorf("wrapped:\n%s\nbare:\n%s", w, b)
+					}
+					if testing.Verbose() {
+						t.Logf("%s", b)
+					}
+				})
+			}
+		})
 	}
 }
