@@ -16,12 +16,15 @@ type conn struct {
 	w      *wrapper
 	policy *core.Policy // the wrapper's, shared by all its connections
 	inner  driver.Conn
-	// inner's optional interfaces (nil when it lacks one), asserted once
-	// per driver connection rather than on every statement.
+	// inner's optional interfaces, asserted once per driver connection
+	// rather than on every statement: execer and queryer are its context
+	// forms, else its legacy forms (legacyExecer), else nil.
 	execer  driver.ExecerContext
 	queryer driver.QueryerContext
-	check   func() error // liveness check before sending, or nil
-	closed  func() bool  // the driver closed its connection (pgx), or nil
+	// legacyExec, legacyQuery: execer, queryer are legacyExecer.
+	legacyExec, legacyQuery bool
+	check                   func() error // liveness check before sending, or nil
+	closed                  func() bool  // the driver closed its connection (pgx), or nil
 
 	// An attempt whose failure would be unsafe to retry returns it marked
 	// with core.NoRetry (see noRetry): the policy stops
@@ -45,6 +48,14 @@ type conn struct {
 	used int
 	gen  uint64 // bumped on every reconnection; statements check it
 
+	// discard is set when database/sql would have discarded the connection
+	// after rolling back its transaction (see wtx.Rollback): IsValid then
+	// reports false, so that database/sql closes it.
+	discard bool
+
+	pinger    driver.Pinger
+	preparer  driver.ConnPrepareContext
+	beginner  driver.ConnBeginTx
 	resetter  driver.SessionResetter
 	validator driver.Validator
 	checker   driver.NamedValueChecker
@@ -56,8 +67,20 @@ type conn struct {
 func (c *conn) setInner(inner driver.Conn) {
 	c.inner = inner
 	c.check, c.closed = liveness(inner)
-	c.execer, _ = inner.(driver.ExecerContext)
-	c.queryer, _ = inner.(driver.QueryerContext)
+	c.execer, c.queryer, c.legacyExec, c.legacyQuery = nil, nil, false, false
+	if e, ok := inner.(driver.ExecerContext); ok {
+		c.execer = e
+	} else if e, ok := inner.(driver.Execer); ok { //nolint:staticcheck // legacy drivers
+		c.execer, c.legacyExec = legacyExecer{e: e}, true
+	}
+	if q, ok := inner.(driver.QueryerContext); ok {
+		c.queryer = q
+	} else if q, ok := inner.(driver.Queryer); ok { //nolint:staticcheck // legacy drivers
+		c.queryer, c.legacyQuery = legacyExecer{q: q}, true
+	}
+	c.pinger, _ = inner.(driver.Pinger)
+	c.preparer, _ = inner.(driver.ConnPrepareContext)
+	c.beginner, _ = inner.(driver.ConnBeginTx)
 	c.resetter, _ = inner.(driver.SessionResetter)
 	c.validator, _ = inner.(driver.Validator)
 	c.checker, _ = inner.(driver.NamedValueChecker)
@@ -265,9 +288,21 @@ func opName(info stmtInfo) string {
 	return info.verb + " " + info.table
 }
 
+// ExecContext implements driver.ExecerContext. Without the driver's
+// ExecerContext or Execer it returns driver.ErrSkip before anything runs,
+// and database/sql prepares the statement, as it does for such a driver.
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.exec(ctx, query, args)
+}
+
 func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if c.skipExecArgs && len(args) > 0 {
+	if c.execer == nil || c.skipExecArgs && len(args) > 0 {
 		return nil, driver.ErrSkip
+	}
+	if c.legacyExec {
+		if err := legacyCheck(ctx, args); err != nil {
+			return nil, err
+		}
 	}
 	st := c.stmts.lookup(query)
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session)}
@@ -306,7 +341,7 @@ type stmtRun struct {
 
 // execOnce is one attempt of exec.
 func (c *conn) execOnce(ctx context.Context, s *stmtRun) (driver.Result, error) {
-	inner, err := c.ready(ctx, true)
+	_, err := c.ready(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +349,7 @@ func (c *conn) execOnce(ctx context.Context, s *stmtRun) (driver.Result, error) 
 	if c.execer != nil { // inner's
 		res, err = c.execer.ExecContext(ctx, s.query, s.args)
 	} else {
-		res, err = execConn(ctx, inner, s.query, s.args)
+		err = driver.ErrSkip // a reconnection without it
 	}
 	if err == driver.ErrSkip {
 		c.skipExecArgs = len(s.args) > 0
@@ -323,9 +358,20 @@ func (c *conn) execOnce(ctx context.Context, s *stmtRun) (driver.Result, error) 
 	return res, c.after(err, s.single, true)
 }
 
+// QueryContext implements driver.QueryerContext, with the fallback of
+// ExecContext.
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.query(ctx, query, args)
+}
+
 func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if c.skipQueryArgs && len(args) > 0 {
+	if c.queryer == nil || c.skipQueryArgs && len(args) > 0 {
 		return nil, driver.ErrSkip
+	}
+	if c.legacyQuery {
+		if err := legacyCheck(ctx, args); err != nil {
+			return nil, err
+		}
 	}
 	st := c.stmts.lookup(query)
 	// The retry happens only until the driver returns rows: once they are
@@ -352,19 +398,19 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 
 // queryOnce is one attempt of query, on the attempt context ctx.
 func (c *conn) queryOnce(ctx context.Context, s *stmtRun) (driver.Rows, error) {
-	inner, err := c.ready(ctx, true)
-	if err != nil {
+	if _, err := c.ready(ctx, true); err != nil {
 		return nil, err
 	}
 	var rows driver.Rows
-	if ctx.Done() == s.caller.Done() && c.queryer != nil {
-		rows, err = c.queryer.QueryContext(ctx, s.query, s.args) // see queryDetached
-	} else {
+	var err error
+	switch q := c.queryer; { // inner's
+	case q == nil:
+		err = driver.ErrSkip // a reconnection without it
+	case ctx.Done() == s.caller.Done():
+		rows, err = q.QueryContext(ctx, s.query, s.args) // see queryDetached
+	default:
 		rows, err = queryDetached(s.caller, ctx, func(ctx context.Context) (driver.Rows, error) {
-			if c.queryer != nil { // inner's
-				return c.queryer.QueryContext(ctx, s.query, s.args)
-			}
-			return queryConn(ctx, inner, s.query, s.args)
+			return q.QueryContext(ctx, s.query, s.args)
 		})
 	}
 	if err == driver.ErrSkip {
@@ -472,56 +518,16 @@ func queryDetached(caller, actx context.Context, q func(context.Context) (driver
 	return nil, err
 }
 
-func execConn(ctx context.Context, inner driver.Conn, query string, args []driver.NamedValue) (driver.Result, error) {
-	if e, ok := inner.(driver.ExecerContext); ok {
-		return e.ExecContext(ctx, query, args)
-	}
-	e, ok := inner.(driver.Execer) //nolint:staticcheck // legacy drivers
-	if !ok {
-		return nil, driver.ErrSkip
-	}
-	dargs, err := namedToValues(args)
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return e.Exec(query, dargs)
-}
-
-func queryConn(ctx context.Context, inner driver.Conn, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if q, ok := inner.(driver.QueryerContext); ok {
-		return q.QueryContext(ctx, query, args)
-	}
-	q, ok := inner.(driver.Queryer) //nolint:staticcheck // legacy drivers
-	if !ok {
-		return nil, driver.ErrSkip
-	}
-	dargs, err := namedToValues(args)
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return q.Query(query, dargs)
-}
-
-func namedToValues(named []driver.NamedValue) ([]driver.Value, error) {
-	out := make([]driver.Value, len(named))
-	for i, nv := range named {
-		if nv.Name != "" {
-			return nil, errors.New("redresssql: driver does not support the use of Named Parameters")
-		}
-		out[i] = nv.Value
-	}
-	return out, nil
-}
-
 // Prepare implements driver.Conn.
 func (c *conn) Prepare(query string) (driver.Stmt, error) {
 	return c.prepare(context.Background(), query)
+}
+
+// PrepareContext implements driver.ConnPrepareContext. Without the
+// driver's, it calls Prepare and then returns the context's error, if any,
+// as database/sql does.
+func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.prepare(ctx, query)
 }
 
 func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
@@ -537,9 +543,9 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 			return nil, err
 		}
 		var st driver.Stmt
-		if p, ok := inner.(driver.ConnPrepareContext); ok {
-			st, err = p.PrepareContext(ctx, query)
-		} else {
+		if c.preparer != nil { // inner's
+			st, err = c.preparer.PrepareContext(ctx, query)
+		} else { // database/sql's ctxDriverPrepare
 			st, err = inner.Prepare(query)
 			if err == nil {
 				if cerr := ctx.Err(); cerr != nil {
@@ -565,7 +571,7 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 	if err != nil {
 		return nil, c.txErr(err)
 	}
-	return wrapStmt(&stmt{c: c, inner: st, gen: c.gen, op: op, session: session}), nil
+	return newStmt(c, st, op, session), nil
 }
 
 // Close implements driver.Conn.
@@ -574,6 +580,30 @@ func (c *conn) Close() error { return c.inner.Close() }
 // Begin implements driver.Conn.
 func (c *conn) Begin() (driver.Tx, error) {
 	return c.begin(context.Background(), driver.TxOptions{}, false)
+}
+
+// Errors of database/sql's for a driver without driver.ConnBeginTx, word
+// for word.
+var (
+	errIsolation = errors.New("sql: driver does not support non-default isolation level")
+	errReadOnly  = errors.New("sql: driver does not support read-only transactions")
+)
+
+// BeginTx implements driver.ConnBeginTx. Without the driver's, it refuses
+// a non-default isolation level or a read-only transaction with
+// database/sql's errors, before anything runs, and otherwise calls Begin and
+// rolls the transaction back when the context ended meanwhile, as
+// database/sql does.
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.beginner == nil {
+		if opts.Isolation != 0 { // sql.LevelDefault
+			return nil, errIsolation
+		}
+		if opts.ReadOnly {
+			return nil, errReadOnly
+		}
+	}
+	return c.begin(ctx, opts, true)
 }
 
 func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) (driver.Tx, error) {
@@ -586,8 +616,8 @@ func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) 
 			return nil, err
 		}
 		var tx driver.Tx
-		if withOpts {
-			tx, err = inner.(driver.ConnBeginTx).BeginTx(ctx, opts)
+		if withOpts && c.beginner != nil { // inner's
+			tx, err = c.beginner.BeginTx(ctx, opts)
 		} else {
 			tx, err = inner.Begin() //nolint:staticcheck // the driver's own legacy path
 		}
@@ -596,19 +626,34 @@ func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) 
 	if err != nil {
 		return nil, err
 	}
+	if withOpts && c.beginner == nil && ctx.Err() != nil {
+		_ = tx.Rollback() // database/sql's ctxDriverBegin
+		return nil, ctx.Err()
+	}
 	c.inTx, c.scope = true, scope
-	return &wtx{c: c, inner: tx}, nil
+	return &wtx{c: c, inner: tx, done: ctx.Done()}, nil
+}
+
+// Ping implements driver.Pinger. Without the driver's, it returns nil
+// without a call, as database/sql does.
+func (c *conn) Ping(ctx context.Context) error {
+	if c.pinger == nil {
+		return nil
+	}
+	return c.ping(ctx)
 }
 
 func (c *conn) ping(ctx context.Context) error {
 	var call core.Call
 	c.call(ctx, &call, "PING")
 	return c.txErr(c.policy.RunCall(ctx, &call, func(ctx context.Context) error {
-		inner, err := c.ready(ctx, true)
-		if err != nil {
+		if _, err := c.ready(ctx, true); err != nil {
 			return err
 		}
-		err = inner.(driver.Pinger).Ping(ctx)
+		if c.pinger == nil {
+			return nil // a reconnection without it
+		}
+		err := c.pinger.Ping(ctx)
 		if err != nil {
 			if err = c.broke(err); c.broken && !c.canReconnect() {
 				return c.noRetry(err)
@@ -618,7 +663,15 @@ func (c *conn) ping(ctx context.Context) error {
 	}))
 }
 
-func (c *conn) resetSession(ctx context.Context) error {
+// ResetSession implements driver.SessionResetter: driver.ErrBadConn for a
+// connection the wrapper found broken, else the driver's ResetSession,
+// after which the statements on the connection may be retried again.
+// Without the driver's it returns nil, as database/sql does, and the
+// session stays marked as changed (nothing reset it).
+func (c *conn) ResetSession(ctx context.Context) error {
+	if c.resetter == nil {
+		return nil
+	}
 	if c.broken {
 		return driver.ErrBadConn
 	}
@@ -629,11 +682,42 @@ func (c *conn) resetSession(ctx context.Context) error {
 	return nil
 }
 
-func (c *conn) isValid() bool {
+// IsValid implements driver.Validator: false for a connection the wrapper
+// found broken or database/sql would discard (see wtx.Rollback), else the
+// driver's IsValid. Without the driver's it is true, as database/sql
+// assumes.
+func (c *conn) IsValid() bool {
+	switch {
+	case c.discard:
+		return false
+	case c.validator == nil:
+		return true
+	}
 	return !c.broken && c.validator.IsValid()
 }
 
-func (c *conn) checkNamedValue(nv *driver.NamedValue) error {
+// CheckNamedValue implements driver.NamedValueChecker: the driver's, else
+// driver.ErrSkip, after which database/sql converts the argument as it does
+// for a driver without one.
+//
+// database/sql checks the arguments of a statement run on the connection
+// (not prepared) only when the connection has ExecerContext or Execer
+// (QueryerContext or Queryer for a query); otherwise it prepares the
+// statement and checks them for it (stmt.CheckNamedValue). For a driver
+// connection with neither pair, the wrapped connection's ExecContext and
+// QueryContext answer driver.ErrSkip, and this method accepts every
+// argument as it is, so that only the statement's checks run, as without
+// the wrapper. A driver connection with exactly one of the pairs has its
+// arguments checked for the other too, once, before the ErrSkip: the one
+// case where the wrapped connection cannot tell which statement the check
+// is for.
+func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if c.execer == nil && c.queryer == nil {
+		return nil
+	}
+	if c.checker == nil {
+		return driver.ErrSkip
+	}
 	return c.checker.CheckNamedValue(nv)
 }
 
@@ -646,10 +730,31 @@ func (c *conn) checkNamedValue(nv *driver.NamedValue) error {
 type wtx struct {
 	c     *conn
 	inner driver.Tx
+	done  <-chan struct{} // the Done channel of BeginTx's context
 }
 
-func (t *wtx) Commit() error   { return t.end("COMMIT", t.inner.Commit) }
-func (t *wtx) Rollback() error { return t.end("ROLLBACK", t.inner.Rollback) }
+func (t *wtx) Commit() error { return t.end("COMMIT", t.inner.Commit) }
+
+// Rollback rolls the transaction back. When the transaction's context has
+// ended, database/sql rolls it back itself and then discards the
+// connection, unless the driver's connection has both SessionResetter and
+// Validator (which the wrapped connection always has): for a driver
+// without both, the connection is then marked for IsValid to report it
+// invalid, and database/sql closes it. This differs from database/sql in
+// one race only: a caller's own Rollback that runs after the context ended
+// but before database/sql's discards a connection that database/sql would
+// have kept.
+func (t *wtx) Rollback() error {
+	c := t.c
+	if (c.resetter == nil || c.validator == nil) && t.done != nil {
+		select {
+		case <-t.done:
+			c.discard = true
+		default:
+		}
+	}
+	return t.end("ROLLBACK", t.inner.Rollback)
+}
 
 func (t *wtx) end(op string, fn func() error) error {
 	c := t.c

@@ -38,7 +38,8 @@ func goTool(t *testing.T, args ...string) string {
 }
 
 // TestNoDriverLinked: importing redresssql, or any package
-// under it, links no database driver and registers none; a SQLite-only
+// under it, links no database driver and registers none (its non-test
+// files import the standard library and this module only); a SQLite-only
 // program links pgx, the MySQL driver and every other driver not at all,
 // and sql.Drivers() in it lists "sqlite" alone.
 func TestNoDriverLinked(t *testing.T) {
@@ -51,6 +52,13 @@ func TestNoDriverLinked(t *testing.T) {
 			if d == f || strings.HasPrefix(d, f+"/") {
 				t.Errorf("a package under contrib/database-sql links %s", d)
 			}
+		}
+	}
+	// Nothing outside the standard library and this module, so that no
+	// driver (known to the list above or not) can be linked.
+	for _, d := range strings.Fields(goTool(t, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./...")) {
+		if !strings.HasPrefix(d, "github.com/redress-go/redress/") {
+			t.Errorf("a package under contrib/database-sql links %s, outside the standard library and this module", d)
 		}
 	}
 	progDeps := strings.Fields(goTool(t, "list", "-deps", "./testdata/sqliteonly"))

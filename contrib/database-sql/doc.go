@@ -45,9 +45,12 @@
 // and success ratio for Transfer count transactions only. A statement given
 // its own name with WithOperation inside the function keeps it.
 //
-// The wrapped connection has exactly the optional driver interfaces of the
-// driver's own (database/sql changes behaviour on each of them); reach the
-// driver's connection from sql.Conn.Raw with Unwrap.
+// The wrapped driver, connector, connection and statement implement every
+// optional driver interface database/sql looks for, and each method does
+// what database/sql does when the driver lacks the interface (driver.ErrSkip
+// from ExecContext so that database/sql prepares, Begin for default
+// transaction options, nil from Ping, ...); rows are the driver's own.
+// Reach the driver's connection from sql.Conn.Raw with Unwrap.
 //
 // # Wiring
 //

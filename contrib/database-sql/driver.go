@@ -15,8 +15,9 @@ import (
 
 // Wrap returns d wrapped: every connection it opens runs its statements
 // under the policy of cfg, with the safety rules of the package. The result
-// implements driver.DriverContext exactly when d does. It returns a
-// *core.ConfigError naming the invalid field of cfg, or an error if d is nil.
+// implements driver.DriverContext whether d does or not (see OpenConnector).
+// It returns a *core.ConfigError naming the invalid field of cfg, or an
+// error if d is nil.
 func Wrap(d driver.Driver, cfg Config) (driver.Driver, error) {
 	if d == nil || typednil.Is(d) {
 		return nil, &core.ConfigError{Field: "driver", Reason: "must not be nil"}
@@ -25,20 +26,13 @@ func Wrap(d driver.Driver, cfg Config) (driver.Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrapDriver(d, w), nil
-}
-
-func wrapDriver(d driver.Driver, w *wrapper) driver.Driver {
-	base := &wdriver{inner: d, w: w}
-	if _, ok := d.(driver.DriverContext); ok {
-		return &wdriverCtx{base}
-	}
-	return base
+	return &wdriver{inner: d, w: w}, nil
 }
 
 // WrapConnector returns c wrapped, for sql.OpenDB. The result implements
-// io.Closer exactly when c does, and its Driver method returns the wrapped
-// driver (so that db.Driver() identifies the wrapper, which RunInTx uses).
+// io.Closer, closing c when c implements it, and its Driver method returns
+// the wrapped driver (so that db.Driver() identifies the wrapper, which
+// RunInTx uses).
 func WrapConnector(c driver.Connector, cfg Config) (driver.Connector, error) {
 	if c == nil || typednil.Is(c) {
 		return nil, &core.ConfigError{Field: "connector", Reason: "must not be nil"}
@@ -54,12 +48,7 @@ func WrapConnector(c driver.Connector, cfg Config) (driver.Connector, error) {
 }
 
 func wrapConnector(c driver.Connector, w *wrapper) driver.Connector {
-	base := &wconnector{inner: c, w: w}
-	base.drv = wrapDriver(c.Driver(), w)
-	if _, ok := c.(io.Closer); ok {
-		return &wconnectorCloser{base}
-	}
-	return base
+	return &wconnector{inner: c, w: w, drv: &wdriver{inner: c.Driver(), w: w}}
 }
 
 // Open opens a database whose driver is the registered driverName wrapped
@@ -73,16 +62,11 @@ func Open(driverName, dsn string, cfg Config) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	var c driver.Connector
-	if dc, ok := d.(driver.DriverContext); ok {
-		c, err = dc.OpenConnector(dsn)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		c = dsnConnector{d: d, dsn: dsn}
+	c, err := (&wdriver{inner: d, w: w}).OpenConnector(dsn)
+	if err != nil {
+		return nil, err
 	}
-	return sql.OpenDB(wrapConnector(c, w)), nil
+	return sql.OpenDB(c), nil
 }
 
 // Register registers, under name, the registered driver driverName wrapped
@@ -139,18 +123,21 @@ func (d *wdriver) Open(dsn string) (driver.Conn, error) {
 // Unwrap returns the wrapped driver.
 func (d *wdriver) Unwrap() driver.Driver { return d.inner }
 
-type wdriverCtx struct{ *wdriver }
-
-func (d *wdriverCtx) OpenConnector(dsn string) (driver.Connector, error) {
-	c, err := d.inner.(driver.DriverContext).OpenConnector(dsn)
+// OpenConnector implements driver.DriverContext: the driver's connector,
+// wrapped, or, for a driver without DriverContext, a connector that opens
+// connections with the driver's Open, as database/sql's own does. Unlike
+// database/sql's, that connector does not drop the context of Connect: the
+// policy's attempts to connect obey it (Open itself cannot).
+func (d *wdriver) OpenConnector(dsn string) (driver.Connector, error) {
+	dc, ok := d.inner.(driver.DriverContext)
+	if !ok {
+		return &wconnector{inner: dsnConnector{d: d.inner, dsn: dsn}, w: d.w, drv: d}, nil
+	}
+	c, err := dc.OpenConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	base := &wconnector{inner: c, w: d.w, drv: d}
-	if _, ok := c.(io.Closer); ok {
-		return &wconnectorCloser{base}, nil
-	}
-	return base, nil
+	return &wconnector{inner: c, w: d.w, drv: d}, nil
 }
 
 // wconnector is the wrapped connector.
@@ -166,9 +153,14 @@ func (c *wconnector) Connect(ctx context.Context) (driver.Conn, error) {
 
 func (c *wconnector) Driver() driver.Driver { return c.drv }
 
-type wconnectorCloser struct{ *wconnector }
-
-func (c *wconnectorCloser) Close() error { return c.inner.(io.Closer).Close() }
+// Close implements io.Closer, which database/sql's DB.Close calls: the
+// connector's Close, or nil when it has none, as database/sql does.
+func (c *wconnector) Close() error {
+	if cl, ok := c.inner.(io.Closer); ok {
+		return cl.Close()
+	}
+	return nil
+}
 
 // dsnConnector is database/sql's own adapter for drivers without
 // DriverContext.
@@ -190,5 +182,5 @@ func dial(ctx context.Context, w *wrapper, connect func(context.Context) (driver
 		return nil, err
 	}
 	c.setInner(inner)
-	return wrapConn(c), nil
+	return c, nil
 }

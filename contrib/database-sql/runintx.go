@@ -193,10 +193,7 @@ var defaultWrapper = func() *wrapper {
 
 // wrapperOf returns the configuration db was wrapped with.
 func wrapperOf(db *sql.DB) *wrapper {
-	switch d := db.Driver().(type) {
-	case *wdriver:
-		return d.w
-	case *wdriverCtx:
+	if d, ok := db.Driver().(*wdriver); ok {
 		return d.w
 	}
 	return defaultWrapper

@@ -12,11 +12,34 @@ import (
 type stmt struct {
 	c     *conn
 	inner driver.Stmt
-	gen   uint64
-	op    string
+	// inner's optional interfaces: execer and queryer are its context
+	// forms, else legacyStmt; checker and converter are nil when it lacks
+	// them.
+	execer  driver.StmtExecContext
+	queryer driver.StmtQueryContext
+	// legacyExec, legacyQuery: execer, queryer are legacyStmt.
+	legacyExec, legacyQuery bool
+	checker                 driver.NamedValueChecker
+	converter               driver.ColumnConverter //nolint:staticcheck // legacy drivers
+	gen                     uint64
+	op                      string
 	// session: the text may open a transaction or change the session
 	// (stmtInfo.session).
 	session bool
+}
+
+func newStmt(c *conn, inner driver.Stmt, op string, session bool) *stmt {
+	s := &stmt{c: c, inner: inner, gen: c.gen, op: op, session: session}
+	var ok bool
+	if s.execer, ok = inner.(driver.StmtExecContext); !ok {
+		s.execer, s.legacyExec = legacyStmt{inner}, true
+	}
+	if s.queryer, ok = inner.(driver.StmtQueryContext); !ok {
+		s.queryer, s.legacyQuery = legacyStmt{inner}, true
+	}
+	s.checker, _ = inner.(driver.NamedValueChecker)
+	s.converter, _ = inner.(driver.ColumnConverter) //nolint:staticcheck // legacy drivers
+	return s
 }
 
 // Close implements driver.Stmt.
@@ -89,9 +112,16 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	return r, err
 }
 
-func (s *stmt) execContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	v, err := s.run(ctx, func(ctx context.Context, st driver.Stmt) (any, error) {
-		r, err := st.(driver.StmtExecContext).ExecContext(ctx, args)
+// ExecContext implements driver.StmtExecContext; without the driver's, it
+// calls Exec as database/sql does (legacyStmt).
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if s.legacyExec {
+		if err := legacyCheck(ctx, args); err != nil {
+			return nil, err
+		}
+	}
+	v, err := s.run(ctx, func(ctx context.Context, _ driver.Stmt) (any, error) {
+		r, err := s.execer.ExecContext(ctx, args)
 		if r == nil {
 			return nil, err
 		}
@@ -101,12 +131,19 @@ func (s *stmt) execContext(ctx context.Context, args []driver.NamedValue) (drive
 	return r, err
 }
 
-func (s *stmt) queryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+// QueryContext implements driver.StmtQueryContext; without the driver's, it
+// calls Query as database/sql does (legacyStmt).
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if s.legacyQuery {
+		if err := legacyCheck(ctx, args); err != nil {
+			return nil, err
+		}
+	}
 	caller := ctx
-	v, err := s.run(ctx, func(ctx context.Context, st driver.Stmt) (any, error) {
+	v, err := s.run(ctx, func(ctx context.Context, _ driver.Stmt) (any, error) {
 		// The rows must outlive the attempt's context (see queryDetached).
 		r, err := queryDetached(caller, ctx, func(ctx context.Context) (driver.Rows, error) {
-			return st.(driver.StmtQueryContext).QueryContext(ctx, args)
+			return s.queryer.QueryContext(ctx, args)
 		})
 		if r == nil {
 			return nil, err
@@ -117,10 +154,27 @@ func (s *stmt) queryContext(ctx context.Context, args []driver.NamedValue) (driv
 	return r, err
 }
 
-func (s *stmt) checkNamedValue(nv *driver.NamedValue) error {
-	return s.inner.(driver.NamedValueChecker).CheckNamedValue(nv)
-}
-
-func (s *stmt) columnConverter(idx int) driver.ValueConverter {
-	return s.inner.(driver.ColumnConverter).ColumnConverter(idx) //nolint:staticcheck // mirrored as is
+// CheckNamedValue implements driver.NamedValueChecker with the checks
+// database/sql runs on an argument of the driver's statement before its
+// default converter: the statement's NamedValueChecker, else its
+// connection's, then (first, or after driver.ErrSkip from the checker) the
+// statement's ColumnConverter, as database/sql's ccChecker applies it
+// (columnConvert). With none of them it returns driver.ErrSkip, and
+// database/sql applies its default converter. The wrapped statement has no
+// ColumnConverter of its own: database/sql would try it again after this
+// method's driver.ErrSkip.
+func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
+	check := s.checker
+	if check == nil {
+		check = s.c.checker
+	}
+	if check != nil {
+		if err := check.CheckNamedValue(nv); err != driver.ErrSkip || s.converter == nil {
+			return err
+		}
+	}
+	if s.converter == nil {
+		return driver.ErrSkip
+	}
+	return columnConvert(s.converter, s.inner.NumInput(), nv)
 }
