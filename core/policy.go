@@ -177,19 +177,15 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 	s.begin(ctx, p, false)
 	defer s.Close()
 	var v T
-	var last any
 	for s.Next() {
 		var err error
 		v, err = fn(s.actx)
 		if err == nil && p != nil && p.resultCl != nil {
 			if err = p.resultCl(v); err != nil {
-				last = v
+				s.last = v
 			}
 		}
 		s.End(err)
-	}
-	if s.re != nil && last != nil {
-		s.re.LastResult = last
 	}
 	return v, s.err
 }
@@ -225,19 +221,15 @@ func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T,
 	s.begin(ctx, p, true)
 	defer s.Close()
 	var o Outcome[T]
-	var last any
 	for s.Next() {
 		var err error
 		o.Value, err = fn(s.actx)
 		if err == nil && p != nil && p.resultCl != nil {
 			if err = p.resultCl(o.Value); err != nil {
-				last = o.Value
+				s.last = o.Value
 			}
 		}
 		s.End(err)
-	}
-	if s.re != nil && last != nil {
-		s.re.LastResult = last
 	}
 	o.Err = s.err
 	o.Attempts = s.attempts

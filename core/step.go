@@ -47,6 +47,7 @@ type Step struct {
 	lastCl  Classification
 	err     error
 	re      *RetryError
+	last    any // the value a ResultClassifier turned into the last failure
 
 	t0        time.Time     // the call's start, read from a custom Clock
 	m0        time.Duration // the call's start on the monotonic clock (SystemClock)
@@ -353,6 +354,19 @@ func (s *Step) End(err error) {
 		return
 	}
 	s.failed(err, attempt)
+}
+
+// EndValue is End for an attempt that returned a value v: when err is nil
+// and the policy has a Retry.ResultClassifier, the classifier sees v, and
+// a value it turns into a failure is retried like an error (and reported
+// as the RetryError's LastResult if the call stops on it).
+func (s *Step) EndValue(v any, err error) {
+	if err == nil && s.p != nil && s.p.resultCl != nil && s.phase == stepAttempt {
+		if err = s.p.resultCl(v); err != nil {
+			s.last = v
+		}
+	}
+	s.End(err)
 }
 
 // failed is End for a failed attempt.
@@ -701,7 +715,7 @@ func (s *Step) done(r StopReason, attempts int, cause error, remaining float64) 
 	case (r == StopCircuitOpen || r == StopHeld) && attempts == 0:
 		err = cause // the typed rejection itself
 	default:
-		s.re = &RetryError{Reason: r, Class: s.lastCl.Class, Attempts: attempts, Err: s.lastErr, NextDelay: s.nextDelay, cause: cause}
+		s.re = &RetryError{Reason: r, Class: s.lastCl.Class, Attempts: attempts, Err: s.lastErr, NextDelay: s.nextDelay, LastResult: s.last, cause: cause}
 		err = s.re
 	}
 	s.err = err

@@ -33,7 +33,7 @@ func demo(t *testing.T, tel *redressexport.Telemetry) {
 		t.Fatal(err)
 	}
 	p, _ := core.NewPolicy(core.PolicyConfig{Name: "inventory", Bus: core.NewBus(sub), Sleeper: coretest.InstantSleeper{}})
-	err = p.RunCall(context.Background(), &core.Call{Operation: "GetStock"},
+	err = coretest.RunCall(p, context.Background(), &core.Call{Operation: "GetStock"},
 		coretest.FailTimes(2, core.Transient(errors.New("reset"))).Op())
 	if err != nil {
 		t.Fatal(err)

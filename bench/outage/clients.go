@@ -18,6 +18,9 @@ import (
 type Variant struct {
 	Name string
 	New  func(base http.RoundTripper) (http.RoundTripper, error)
+	// Server, if set, wraps the handler of every hop of a chain (the
+	// library's server middleware).
+	Server func(http.Handler) http.Handler
 }
 
 // NewBase returns the base transport every variant sends through: the same
@@ -33,15 +36,16 @@ func NewBase() *http.Transport {
 
 var (
 	// Baseline is the base transport alone: no retry, no breaker.
-	Baseline = Variant{"baseline", func(base http.RoundTripper) (http.RoundTripper, error) {
+	Baseline = Variant{Name: "baseline", New: func(base http.RoundTripper) (http.RoundTripper, error) {
 		return base, nil
 	}}
 	// Redress is redresshttp.NewTransport with the zero Config: the default
 	// policy (3 attempts, decorrelated jitter 100ms..5s, Retry-After honoured
-	// up to 30s, a 10% retry budget), a breaker per host.
-	Redress = Variant{"redress", func(base http.RoundTripper) (http.RoundTripper, error) {
+	// up to 30s, the adaptive retry budget), a breaker per host, and on the
+	// hops of a chain the server middleware (redresshttp.Handler).
+	Redress = Variant{Name: "redress", New: func(base http.RoundTripper) (http.RoundTripper, error) {
 		return redresshttp.NewTransport(base, redresshttp.Config{})
-	}}
+	}, Server: redresshttp.Handler}
 	// Failsafe is failsafehttp.NewRoundTripper with failsafehttp's retry
 	// policy as built by NewRetryPolicyBuilder().Build() (2 retries, no
 	// delay but the server's Retry-After) and a circuit breaker as the
@@ -51,7 +55,7 @@ var (
 	// to redress's thresholds, so that the two are compared like for like:
 	// opens at 50% failures of at least 10 calls in 10s, half-opens after
 	// 5s (failsafe's own default delay is 1 minute).
-	Failsafe = Variant{"failsafehttp", func(base http.RoundTripper) (http.RoundTripper, error) {
+	Failsafe = Variant{Name: "failsafehttp", New: func(base http.RoundTripper) (http.RoundTripper, error) {
 		rp := failsafehttp.NewRetryPolicyBuilder().Build()
 		cb := circuitbreaker.NewBuilder[*http.Response]().
 			HandleIf(func(resp *http.Response, err error) bool {
@@ -66,7 +70,7 @@ var (
 	// DefaultBackoff 1s..30s honouring Retry-After on 429 and 503,
 	// DefaultRetryPolicy), logging off. The waits are NOT shortened: a
 	// scenario's end cancels the requests still waiting.
-	Retryable = Variant{"retryablehttp", func(base http.RoundTripper) (http.RoundTripper, error) {
+	Retryable = Variant{Name: "retryablehttp", New: func(base http.RoundTripper) (http.RoundTripper, error) {
 		c := retryablehttp.NewClient()
 		c.HTTPClient.Transport = base
 		c.Logger = log.New(io.Discard, "", 0)

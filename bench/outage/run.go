@@ -217,7 +217,11 @@ func Run(sc Scenario, v Variant) (Result, error) {
 			cleanup()
 			return res, err
 		}
-		hop := NewServer([]Phase{{Kind: Healthy, D: total}}, forward(c, target.URL+"/"))
+		next := forward(c, target.URL+"/")
+		if v.Server != nil {
+			next = v.Server(next).ServeHTTP
+		}
+		hop := NewServer([]Phase{{Kind: Healthy, D: total}}, next)
 		chain = append([]*Server{hop}, chain...)
 		target = hop
 	}

@@ -306,28 +306,11 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 	}
 	st := c.stmts.lookup(query)
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session)}
-	if c.w.resultClassifier {
-		return s.execRest(ctx, c, nil, nil)
-	}
-	// The first attempt in this frame when the policy allows it (see
-	// core.Inline): no function value and no policy frames between
-	// database/sql and the driver on a statement that succeeds. The call's
-	// options (operation, labels) matter only once an attempt failed, and
-	// the rest lives in other functions, so that this frame stays small.
-	in, ok, err := c.policy.Inline(ctx, nil)
-	if !ok {
-		return s.execRest(ctx, c, nil, nil)
-	}
-	defer in.Release() // a panicking driver
-	var res driver.Result
-	if err == nil {
-		if res, err = c.execOnce(ctx, &s); err != nil {
-			return s.execRest(ctx, c, &in, err)
-		}
-		in.Succeeded()
-	}
+	var call core.Call
+	c.call(ctx, &call, s.op)
+	res, err := do(ctx, c, &call, func(ctx context.Context) (driver.Result, error) { return c.execOnce(ctx, &s) })
 	c.noteSession(s.session)
-	return res, result(err)
+	return res, c.txErr(result(err))
 }
 
 // stmtRun is what the attempts of one statement share.
@@ -377,23 +360,11 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session), caller: ctx}
-	if c.w.resultClassifier {
-		return s.queryRest(ctx, c, nil, nil)
-	}
-	in, ok, err := c.policy.Inline(ctx, nil) // as in exec
-	if !ok {
-		return s.queryRest(ctx, c, nil, nil)
-	}
-	defer in.Release()
-	var rows driver.Rows
-	if err == nil {
-		if rows, err = c.queryOnce(ctx, &s); err != nil {
-			return s.queryRest(ctx, c, &in, err)
-		}
-		in.Succeeded()
-	}
+	var call core.Call
+	c.call(ctx, &call, s.op)
+	rows, err := do(ctx, c, &call, func(ctx context.Context) (driver.Rows, error) { return c.queryOnce(ctx, &s) })
 	c.noteSession(s.session)
-	return rows, result(err)
+	return rows, c.txErr(result(err))
 }
 
 // queryOnce is one attempt of query, on the attempt context ctx.
@@ -420,60 +391,28 @@ func (c *conn) queryOnce(ctx context.Context, s *stmtRun) (driver.Rows, error) {
 	return rows, c.after(err, s.single, true)
 }
 
-// execRest runs the statement through the connection's policy: all of it,
-// or (in not nil) from a first attempt made inline that failed with err.
-func (s *stmtRun) execRest(ctx context.Context, c *conn, in *core.Inline, err error) (driver.Result, error) {
-	var res driver.Result // the last attempt's
-	err = runRest(ctx, c, s.op, s.session, in, err, &res, func(ctx context.Context) (err error) {
-		res, err = c.execOnce(ctx, s)
-		return err
-	})
-	return res, err
-}
-
-// queryRest is execRest for query.
-func (s *stmtRun) queryRest(ctx context.Context, c *conn, in *core.Inline, err error) (driver.Rows, error) {
-	var rows driver.Rows // the last attempt's
-	err = runRest(ctx, c, s.op, s.session, in, err, &rows, func(ctx context.Context) (err error) {
-		rows, err = c.queryOnce(ctx, s)
-		return err
-	})
-	return rows, err
-}
-
-// runRest runs the attempt of a statement (operation op, session as in
-// stmtInfo), which leaves its value in *v, under the connection's policy:
-// the whole call, or (in not nil) on from a first attempt made inline that
-// failed with err. A result classifier sees the
-// values through core.DoCall; without one the call runs through
-// Policy.RunCall. The call's options are built here, since only a failed
-// attempt needs them. It notes a session change and returns the error as
-// database/sql expects it.
-func runRest[T any](ctx context.Context, c *conn, op string, session bool, in *core.Inline, err error, v *T, attempt func(context.Context) error) error {
-	var call core.Call
-	c.call(ctx, &call, op)
-	switch {
-	case in != nil:
-		err = in.Failed(ctx, &call, err, attempt)
-	case !c.w.resultClassifier:
-		err = c.policy.RunCall(ctx, &call, attempt)
-	default:
-		err = doCall(ctx, c.policy, &call, v, attempt)
+// do runs attempt under the connection's policy, driving a core.Step in
+// this frame; a policy's Retry.ResultClassifier sees each attempt's value.
+func do[T any](ctx context.Context, c *conn, call *core.Call, attempt func(context.Context) (T, error)) (T, error) {
+	var s core.Step
+	s.Begin(ctx, c.policy, call)
+	defer s.Close() // a panicking driver
+	var v T
+	for s.Next() {
+		var err error
+		v, err = attempt(s.Context())
+		if c.w.resultClassifier {
+			s.EndValue(v, err)
+		} else {
+			s.End(err)
+		}
 	}
-	c.noteSession(session)
-	return c.txErr(result(err))
+	return v, s.Err()
 }
 
-// doCall runs attempt, which leaves its value in *v, through core.DoCall,
-// for a policy with a Retry.ResultClassifier (which sees the values).
-// Without one, core.DoCall is Policy.RunCall around the attempt, and the
-// statements call RunCall directly: one call level less on every
-// statement.
-func doCall[T any](ctx context.Context, p *core.Policy, call *core.Call, v *T, attempt func(context.Context) error) error {
-	_, err := core.DoCall(ctx, p, call, func(ctx context.Context) (T, error) {
-		err := attempt(ctx)
-		return *v, err
-	})
+// runErr is do for an attempt without a value.
+func runErr(ctx context.Context, c *conn, call *core.Call, attempt func(context.Context) error) error {
+	_, err := do(ctx, c, call, func(ctx context.Context) (struct{}, error) { return struct{}{}, attempt(ctx) })
 	return err
 }
 
@@ -537,7 +476,7 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 	c.call(ctx, &call, op)
 	// Preparing changes no data: any failure before the statement exists is
 	// as safe to retry as its connection allows.
-	st, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Stmt, error) {
+	st, err := do(ctx, c, &call, func(ctx context.Context) (driver.Stmt, error) {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
 			return nil, err
@@ -610,7 +549,7 @@ func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) 
 	scope := scopeFrom(ctx)
 	var call core.Call
 	c.call(ctx, &call, "BEGIN")
-	tx, err := core.DoCall(ctx, c.policy, &call, func(ctx context.Context) (driver.Tx, error) {
+	tx, err := do(ctx, c, &call, func(ctx context.Context) (driver.Tx, error) {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
 			return nil, err
@@ -646,7 +585,7 @@ func (c *conn) Ping(ctx context.Context) error {
 func (c *conn) ping(ctx context.Context) error {
 	var call core.Call
 	c.call(ctx, &call, "PING")
-	return c.txErr(c.policy.RunCall(ctx, &call, func(ctx context.Context) error {
+	return c.txErr(runErr(ctx, c, &call, func(ctx context.Context) error {
 		if _, err := c.ready(ctx, true); err != nil {
 			return err
 		}
@@ -780,7 +719,7 @@ func (t *wtx) end(op string, fn func() error) error {
 		}
 		return err
 	}
-	err := c.policy.RunCall(context.Background(), &call, func(context.Context) error { return run() })
+	err := runErr(context.Background(), c, &call, func(context.Context) error { return run() })
 	if !ran && errors.Is(err, core.ErrCircuitOpen) {
 		// COMMIT and ROLLBACK finish what the breaker already let start: a
 		// refused ROLLBACK would return the connection to the pool still

@@ -177,7 +177,7 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 func dial(ctx context.Context, w *wrapper, connect func(context.Context) (driver.Conn, error)) (driver.Conn, error) {
 	c := &conn{w: w, connect: connect, policy: w.policy}
 	call := core.Call{Operation: "CONNECT", Labels: core.Labels{DBSystem: w.system, DBOperation: "CONNECT"}}
-	inner, err := core.DoCall(ctx, c.policy, &call, connect)
+	inner, err := do(ctx, c, &call, connect)
 	if err != nil {
 		return nil, err
 	}

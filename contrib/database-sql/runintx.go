@@ -60,7 +60,7 @@ func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx c
 	// Every failure that must not be retried is marked with core.NoRetry:
 	// the policy stops (StopNonRetryableClass) and the breaker and the
 	// events see the failure's real class.
-	return w.policy.RunCall(ctx, &call, func(ctx context.Context) error {
+	return w.run(ctx, &call, func(ctx context.Context) error {
 		tx, err := db.BeginTx(ctx, opts)
 		if err != nil {
 			// fn has not run: a BEGIN the database refused for concurrent
@@ -101,6 +101,17 @@ func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx c
 		}
 		return nil
 	})
+}
+
+// run runs attempt under the wrapper's policy, driving a core.Step.
+func (w *wrapper) run(ctx context.Context, call *core.Call, attempt func(context.Context) error) error {
+	var s core.Step
+	s.Begin(ctx, w.policy, call)
+	defer s.Close()
+	for s.Next() {
+		s.End(attempt(s.Context()))
+	}
+	return s.Err()
 }
 
 // beginCause returns the database's error under the stop of a BEGIN call

@@ -3,6 +3,7 @@ package redresssql
 import (
 	"context"
 	"database/sql/driver"
+	"github.com/redress-go/redress/core"
 )
 
 // stmt is the wrapped prepared statement. It belongs to one connection and
@@ -75,23 +76,14 @@ func (s *stmt) run(ctx context.Context, fn func(context.Context, driver.Stmt) (a
 		v, err = fn(ctx, inner)
 		return c.after(err, single, false)
 	}
-	if !c.w.resultClassifier {
-		// The first attempt inline, as conn.exec does.
-		if in, ok, err := c.policy.Inline(ctx, nil); ok {
-			defer in.Release()
-			if err == nil {
-				if err = attempt(ctx); err != nil {
-					err = runRest(ctx, c, s.op, s.session, &in, err, &v, attempt)
-					return v, err
-				}
-				in.Succeeded()
-			}
-			c.noteSession(s.session)
-			return v, err
-		}
-	}
-	err := runRest(ctx, c, s.op, s.session, nil, nil, &v, attempt)
-	return v, err
+	var call core.Call
+	c.call(ctx, &call, s.op)
+	_, err := do(ctx, c, &call, func(ctx context.Context) (any, error) {
+		err := attempt(ctx)
+		return v, err // a Retry.ResultClassifier sees the attempt's value
+	})
+	c.noteSession(s.session)
+	return v, c.txErr(result(err))
 }
 
 // Exec implements driver.Stmt.

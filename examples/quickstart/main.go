@@ -79,9 +79,9 @@ func run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "stock=%d after %d calls\n", stock, calls)
 
 	// A permanent failure is never retried.
-	_, err = core.DoCall(ctx, policy, &core.Call{Operation: "GetStock"}, func(ctx context.Context) (int, error) {
+	_, err = core.Do(ctx, policy, func(ctx context.Context) (int, error) {
 		return 0, &core.StatusError{Code: 404}
-	})
+	}, core.WithOperation("GetStock"))
 	r, _ := core.StopReasonOf(err)
 	fmt.Fprintf(w, "not found: stop=%s\n", r)
 	return nil

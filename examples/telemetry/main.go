@@ -85,13 +85,13 @@ func run(ctx context.Context, calls int, w io.Writer) error {
 	// The downstream fails twice out of three tries.
 	n := 0
 	for i := 0; i < calls; i++ {
-		err := policy.RunCall(ctx, &core.Call{Operation: "GetStock"}, func(ctx context.Context) error {
+		err := policy.Run(ctx, func(ctx context.Context) error {
 			n++
 			if n%3 != 0 {
 				return core.Transient(errors.New("connection reset"))
 			}
 			return nil
-		})
+		}, core.WithOperation("GetStock"))
 		fmt.Fprintf(w, "call %d: err=%v\n", i+1, err)
 	}
 

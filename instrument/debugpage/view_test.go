@@ -96,7 +96,9 @@ func TestWindowsFollowTheClock(t *testing.T) {
 	ctx := context.Background()
 	ok := func(context.Context) error { return nil }
 	bad := func(context.Context) error { return core.Transient(errors.New("reset")) }
-	call := func(op string, f func(context.Context) error) { _ = po.RunCall(ctx, &core.Call{Operation: op}, f) }
+	call := func(op string, f func(context.Context) error) {
+		_ = coretest.RunCall(po, ctx, &core.Call{Operation: op}, f)
+	}
 
 	for range 4 {
 		call("get", ok)
@@ -180,7 +182,7 @@ func TestRedaction(t *testing.T) {
 	t.Run("default cuts query strings", func(t *testing.T) {
 		p, clk := newPage(t, redressdebug.Config{})
 		po := pol(t, "api", p, clk, func(c *core.PolicyConfig) { c.Retry.MaxAttempts = 1 })
-		_ = po.RunCall(context.Background(), &core.Call{Operation: "GET https://api.example.com/v1/users?token=s3cr3t",
+		_ = coretest.RunCall(po, context.Background(), &core.Call{Operation: "GET https://api.example.com/v1/users?token=s3cr3t",
 			Labels: core.Labels{HTTPRoute: "/v1/users?token=s3cr3t", ServerAddress: "s3cr3t.example.com"}},
 			func(context.Context) error { return core.Transient(secret) })
 		rec := httptest.NewRecorder()
@@ -223,7 +225,7 @@ func TestOtherBucket(t *testing.T) {
 	p, clk := newPage(t, redressdebug.Config{MaxOperations: 2})
 	po := pol(t, "p", p, clk, nil)
 	for _, op := range []string{"b", "a", "c", "d", "a"} {
-		_ = po.RunCall(context.Background(), &core.Call{Operation: op}, func(context.Context) error { return nil })
+		_ = coretest.RunCall(po, context.Background(), &core.Call{Operation: op}, func(context.Context) error { return nil })
 	}
 	v := p.Snapshot()
 	var names []string
@@ -412,7 +414,7 @@ func TestSnapshotWhileHandling(t *testing.T) {
 		wg.Go(func() {
 			f := coretest.FailWithProbability(0.4, coretest.ClassErr(core.ClassTransient), uint64(g))
 			for i := range 300 {
-				_ = po.RunCall(context.Background(), &core.Call{Operation: fmt.Sprint("op", i%5)}, f.Op())
+				_ = coretest.RunCall(po, context.Background(), &core.Call{Operation: fmt.Sprint("op", i%5)}, f.Op())
 			}
 		})
 	}

@@ -69,7 +69,7 @@ func TestSpanTreeFailTwiceThenSucceed(t *testing.T) {
 		Retry: core.RetryConfig{Strategy: coretest.Delays(100*time.Millisecond, 200*time.Millisecond)}})
 	n := 0
 	call := &core.Call{Operation: "GET /stock/{id}", Labels: core.Labels{HTTPMethod: "GET", ServerAddress: "stock", ServerPort: 80}}
-	err := pol.RunCall(context.Background(), call, func(ctx context.Context) error {
+	err := coretest.RunCall(pol, context.Background(), call, func(ctx context.Context) error {
 		n++
 		if n <= 2 {
 			call.Labels.StatusCode = 503
@@ -419,7 +419,7 @@ func TestPrivacy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPipeline(t, redressotel.Config{RedactError: tc.redact})
 			pol, _ := core.NewPolicy(core.PolicyConfig{Name: "api", Bus: core.NewBus(p.sub), Sleeper: coretest.InstantSleeper{}})
-			_ = pol.RunCall(context.Background(), &core.Call{
+			_ = coretest.RunCall(pol, context.Background(), &core.Call{
 				Operation: "GET /items?token=" + secret,
 				Labels:    core.Labels{HTTPMethod: "GET", HTTPRoute: "/items?token=" + secret},
 			}, func(context.Context) error { return core.Transient(errors.New("bad token " + secret)) })

@@ -53,7 +53,7 @@ func TestOperationSpansKeepTheirOwnLabels(t *testing.T) {
 		}
 	}
 	for _, c := range calls {
-		if err := pol.RunCall(ctx, &core.Call{Operation: c.op, Labels: c.labels}, func(context.Context) error { return nil }); err != nil {
+		if err := coretest.RunCall(pol, ctx, &core.Call{Operation: c.op, Labels: c.labels}, func(context.Context) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,7 +135,7 @@ func TestConcurrentCalls(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				op := fmt.Sprintf("op%d", (g+i)%5)
-				_ = pol.RunCall(context.Background(), &core.Call{Operation: op}, coretest.FailTimes(i%2, core.Transient(errors.New("x"))).Op())
+				_ = coretest.RunCall(pol, context.Background(), &core.Call{Operation: op}, coretest.FailTimes(i%2, core.Transient(errors.New("x"))).Op())
 			}
 		})
 	}
@@ -205,7 +205,7 @@ func TestStartAttributesReachTheSampler(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := core.Call{Labels: core.Labels{HTTPMethod: "GET", ServerAddress: "catalog.internal"}}
-			if err := p.RunCall(context.Background(), &c, func(context.Context) error { return nil }); err != nil {
+			if err := coretest.RunCall(p, context.Background(), &c, func(context.Context) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
 			got := spy.seen["GetItem"]

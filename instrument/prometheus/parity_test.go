@@ -107,7 +107,7 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 		// Wrapper labels as contrib/nethttp sets them: the status code of
 		// each attempt; the port is not emitted.
 		c := &core.Call{Operation: "GetStock", Labels: core.Labels{HTTPMethod: "GET", HTTPRoute: "/stock/{id}", ServerAddress: "stock.internal", ServerPort: 8443}}
-		_ = p.RunCall(ctx, c, func(context.Context) error {
+		_ = coretest.RunCall(p, ctx, c, func(context.Context) error {
 			clk.Advance(15 * time.Millisecond)
 			var err error
 			if i < len(script) {
@@ -129,7 +129,7 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 		Retry: core.RetryConfig{MaxAttempts: 2, Strategy: coretest.Delays(0)}})
 	for _, code := range []string{"UNAVAILABLE", "OK"} {
 		c := &core.Call{Operation: "/shop.Cart/Get", Labels: core.Labels{RPCSystem: "grpc", RPCMethod: "/shop.Cart/Get", ServerAddress: "cart", ServerPort: 50051}}
-		_ = rpc.RunCall(ctx, c, func(context.Context) error {
+		_ = coretest.RunCall(rpc, ctx, c, func(context.Context) error {
 			clk.Advance(5 * time.Millisecond)
 			c.Labels.RPCStatusCode = code
 			if code != "OK" {
@@ -138,7 +138,7 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 			return nil
 		})
 	}
-	_ = rpc.RunCall(ctx, &core.Call{Operation: "SELECT items", Labels: core.Labels{DBSystem: "sqlite", DBOperation: "SELECT items"}},
+	_ = coretest.RunCall(rpc, ctx, &core.Call{Operation: "SELECT items", Labels: core.Labels{DBSystem: "sqlite", DBOperation: "SELECT items"}},
 		func(context.Context) error { clk.Advance(time.Millisecond); return nil })
 	clk.Advance(2 * time.Second)
 	_ = p.Run(ctx, func(context.Context) error { return nil }) // half-open probe closes
@@ -149,7 +149,7 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 	bud2, _ := core.NewBudget(core.BudgetConfig{MaxRetries: 2, Clock: clk})
 	p2, _ := core.NewPolicy(core.PolicyConfig{Name: "inventory", Breaker: br2, Budget: bud2, Bus: core.NewBus(rec), Clock: clk, Sleeper: clk,
 		Retry: core.RetryConfig{MaxAttempts: 2, Strategy: coretest.Delays(0)}})
-	_ = p2.RunCall(ctx, &core.Call{Operation: "GetStock"}, coretest.FailTimes(1, core.Transient(errors.New("reset"))).Op())
+	_ = coretest.RunCall(p2, ctx, &core.Call{Operation: "GetStock"}, coretest.FailTimes(1, core.Transient(errors.New("reset"))).Op())
 	if br.State() != core.StateClosed || br2.State() != core.StateOpen || bud2.Utilization() >= bud.Utilization() {
 		t.Fatalf("script: breakers %v %v, budgets %v %v; want closed, open, and the last event's budget the emptier",
 			br.State(), br2.State(), bud.Utilization(), bud2.Utilization())

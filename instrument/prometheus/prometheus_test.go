@@ -332,7 +332,7 @@ func TestPrivacyNoSecretInSeries(t *testing.T) {
 	const secret = "sk_live_SECRET123"
 	sub, reg := newSub(t, redressprom.Config{})
 	p, _ := core.NewPolicy(core.PolicyConfig{Name: "api", Bus: core.NewBus(sub), Sleeper: coretest.InstantSleeper{}})
-	_ = p.RunCall(context.Background(), &core.Call{Operation: "GET /items?api_key=" + secret, Labels: core.Labels{
+	_ = coretest.RunCall(p, context.Background(), &core.Call{Operation: "GET /items?api_key=" + secret, Labels: core.Labels{
 		HTTPMethod: "GET", HTTPRoute: "/items?token=" + secret + "#" + secret, ServerAddress: "api.example", StatusCode: 503,
 	}}, func(context.Context) error {
 		return core.Transient(errors.New("bad token " + secret))

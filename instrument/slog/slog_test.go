@@ -120,7 +120,7 @@ func TestJSONRecordsOfARetriedCall(t *testing.T) {
 	br, _ := core.NewBreaker(core.BreakerConfig{Name: "stock", Clock: clk})
 	p, _ := core.NewPolicy(core.PolicyConfig{Name: "inventory", Breaker: br, Bus: core.NewBus(sub), Clock: clk, Sleeper: clk,
 		Retry: core.RetryConfig{Strategy: coretest.Delays(0)}})
-	err = p.RunCall(context.Background(), &core.Call{Operation: "GetStock", Labels: core.Labels{HTTPMethod: "GET", ServerAddress: "stock.internal", ServerPort: 8080}},
+	err = coretest.RunCall(p, context.Background(), &core.Call{Operation: "GetStock", Labels: core.Labels{HTTPMethod: "GET", ServerAddress: "stock.internal", ServerPort: 8080}},
 		coretest.FailTimes(2, core.Transient(errors.New("reset"))).Op())
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +241,7 @@ func TestPrivacyAndRedaction(t *testing.T) {
 		h := &capture{min: slog.LevelDebug}
 		sub, _ := redressslog.New(redressslog.Config{Handler: h, RedactError: redact})
 		p, _ := core.NewPolicy(core.PolicyConfig{Name: "api", Bus: core.NewBus(sub), Sleeper: coretest.InstantSleeper{}})
-		_ = p.RunCall(context.Background(), &core.Call{
+		_ = coretest.RunCall(p, context.Background(), &core.Call{
 			Operation: "GET /items?token=" + secret,
 			Labels:    core.Labels{HTTPMethod: "GET", HTTPRoute: "/items?token=" + secret},
 		}, func(context.Context) error { return core.Transient(errors.New("401 for token " + secret)) })
