@@ -16,7 +16,7 @@ type Config struct {
 	// jitter 100ms–10s, no breaker, no budget, no bus). Retry.AbortIf, if
 	// set, is honoured as the core documents it (the wrapper's own safety
 	// stop does not use it). Operation must be empty: every call is named
-	// (WithOperation, else the statement), so a default would never apply.
+	// (core.ContextWithOperation, else the statement), so a default would never apply.
 	Policy core.PolicyConfig
 	// System is the db.system.name label. Default: derived from the
 	// driver's package ("postgresql" for pgx and lib/pq, "mysql" for
@@ -41,7 +41,7 @@ type wrapper struct {
 func newWrapper(cfg Config, inner any) (*wrapper, error) {
 	pc := cfg.Policy
 	if pc.Operation != "" {
-		return nil, &core.ConfigError{Field: "Config.Policy.Operation", Reason: "is never used: every call is named by WithOperation or its statement"}
+		return nil, &core.ConfigError{Field: "Config.Policy.Operation", Reason: "is never used: every call is named by core.ContextWithOperation or its statement"}
 	}
 	if pc.Name == "" {
 		pc.Name = "sql"

@@ -120,7 +120,7 @@ func (c *conn) canReconnect() bool {
 // call fills the zero *call with the per-call options (filled in place: a
 // core.Call is large enough for its copy to show on a fast statement).
 func (c *conn) call(ctx context.Context, call *core.Call, op string) {
-	call.Operation = OperationFrom(ctx)
+	call.Operation = core.OperationFromContext(ctx)
 	s := c.scope
 	if s == nil {
 		s = scopeFrom(ctx) // BEGIN, or a statement of fn sent outside tx

@@ -38,12 +38,12 @@
 //
 // RunInTx re-runs a whole transaction function in a new transaction when it
 // fails with a concurrency-class error, and commits once. It is one
-// operation: with WithOperation(ctx, "Transfer") the bus records one
+// operation: with core.ContextWithOperation(ctx, "Transfer") the bus records one
 // "Transfer" call per RunInTx, and the calls inside it (BEGIN, the
 // statements, COMMIT, ROLLBACK) are "Transfer/stmt", each with its own
 // db.operation.name ("UPDATE accounts"), so that a dashboard's call rate
 // and success ratio for Transfer count transactions only. A statement given
-// its own name with WithOperation inside the function keeps it.
+// its own name with core.ContextWithOperation inside the function keeps it.
 //
 // The wrapped driver, connector, connection and statement implement every
 // optional driver interface database/sql looks for, and each method does
@@ -60,7 +60,7 @@
 //	if err != nil {
 //		return err
 //	}
-//	ctx = redresssql.WithOperation(ctx, "GetUser")
+//	ctx = core.ContextWithOperation(ctx, "GetUser")
 //	err = db.QueryRowContext(ctx, "SELECT name FROM users WHERE id = $1", id).Scan(&name)
 //
 //	err = redresssql.RunInTx(ctx, db, &sql.TxOptions{Isolation: sql.LevelSerializable},

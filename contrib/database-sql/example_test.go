@@ -24,7 +24,7 @@ func ExampleOpen() {
 	db.SetMaxOpenConns(1)
 	ctx := context.Background()
 	_, _ = db.ExecContext(ctx, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
-	_, _ = db.ExecContext(redresssql.WithOperation(ctx, "AddUser"), "INSERT INTO users (name) VALUES (?)", "ada")
+	_, _ = db.ExecContext(core.ContextWithOperation(ctx, "AddUser"), "INSERT INTO users (name) VALUES (?)", "ada")
 	var name string
 	_ = db.QueryRowContext(ctx, "SELECT name FROM users WHERE id = ?", 1).Scan(&name)
 	fmt.Println(name)

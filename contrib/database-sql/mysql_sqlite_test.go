@@ -376,7 +376,7 @@ func TestRunInTxRetriesBusyBegin(t *testing.T) {
 			})
 			db := openSQLite(t, dsn+"?_txlock=immediate", redresssql.Config{Policy: pc})
 			runs := 0
-			err := redresssql.RunInTx(redresssql.WithOperation(context.Background(), "Place"), db, nil, func(ctx context.Context, tx *sql.Tx) error {
+			err := redresssql.RunInTx(core.ContextWithOperation(context.Background(), "Place"), db, nil, func(ctx context.Context, tx *sql.Tx) error {
 				runs++
 				_, err := tx.ExecContext(ctx, "INSERT INTO "+tbl+" (id) VALUES (1)")
 				return err

@@ -5,36 +5,12 @@ import (
 	"strings"
 )
 
-type operationKey struct{}
-
-// WithOperation returns a context whose database calls are labelled with the
-// operation name op ("GetUser") instead of the name derived from the
-// statement. op must be low cardinality: never SQL text or arguments.
-//
-// Given to RunInTx, op names the transaction: one operation per RunInTx
-// call, whatever its attempts. The calls made inside it (BEGIN, the
-// statements of fn, COMMIT, ROLLBACK) are labelled op + "/stmt"
-// ("Transfer/stmt"), with the statement's own name in db.operation.name, so
-// that a dashboard's "Transfer" counts transactions and never their
-// statements; a statement given another name with WithOperation inside fn
-// keeps it. In a transaction begun with db.BeginTx, which is no call of its
-// own, every call is labelled with the operation of its context.
-func WithOperation(ctx context.Context, op string) context.Context {
-	return context.WithValue(ctx, operationKey{}, op)
-}
-
-// OperationFrom returns the operation name set by WithOperation, or "".
-func OperationFrom(ctx context.Context) string {
-	op, _ := ctx.Value(operationKey{}).(string)
-	return op
-}
-
 // txScopeKey is the context key of the *txScope RunInTx gives fn.
 type txScopeKey struct{}
 
 // txScope is what the calls inside a RunInTx transaction know of it.
 type txScope struct {
-	op     string // the transaction's operation (WithOperation), or ""
+	op     string // the transaction's operation (core.ContextWithOperation), or ""
 	stmtOp string // op + "/stmt", the label of the calls inside; "" when op is
 }
 

@@ -41,17 +41,17 @@ var ErrCommitUnknown = errors.New("redresssql: commit outcome unknown")
 //
 // The policy is the one db was wrapped with (Open, Wrap, WrapConnector,
 // Register); for a database not opened through this package it is
-// Config{}'s. The operation label is the context's (WithOperation), else
+// Config{}'s. The operation label is the context's (core.ContextWithOperation), else
 // "transaction"; the calls inside are labelled with it and "/stmt" (see
-// WithOperation). RunInTx returns nil or the policy's error, which wraps the
+// core.ContextWithOperation). RunInTx returns nil or the policy's error, which wraps the
 // last failure; a failed statement's error inside fn reads as the
 // database's own, so that this error states one stop.
 func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	w := wrapperOf(db)
-	call := core.Call{Operation: OperationFrom(ctx), Labels: core.Labels{DBSystem: w.system, DBOperation: "transaction"}}
+	call := core.Call{Operation: core.OperationFromContext(ctx), Labels: core.Labels{DBSystem: w.system, DBOperation: "transaction"}}
 	// The calls inside (BEGIN, fn's statements, COMMIT) are labelled
 	// Operation + "/stmt", and their errors read as the database's: the
-	// transaction is the call (see WithOperation, txErr).
+	// transaction is the call (see core.ContextWithOperation, txErr).
 	ctx = context.WithValue(ctx, txScopeKey{}, newTxScope(call.Operation))
 	if call.Operation == "" {
 		call.Operation = "transaction"

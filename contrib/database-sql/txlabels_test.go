@@ -103,7 +103,7 @@ func (cd *conflictDB) transfer(t *testing.T, conflict func() bool) func(ctx cont
 		if _, err := tx.ExecContext(ctx, "UPDATE "+cd.tbl+" SET balance = balance - 1 WHERE id = 1"); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(redresssql.WithOperation(ctx, "Credit"), "UPDATE "+cd.tbl+" SET balance = balance + 1 WHERE id = 2")
+		_, err := tx.ExecContext(core.ContextWithOperation(ctx, "Credit"), "UPDATE "+cd.tbl+" SET balance = balance + 1 WHERE id = 2")
 		return err
 	}
 }
@@ -122,7 +122,7 @@ func TestRunInTxOperationIsTheTransaction(t *testing.T) {
 			pc.Sleeper = sleeperFunc(func() { cd.release(t) })
 			cd = tc.open(t, redresssql.Config{Policy: pc})
 			rec.Reset()
-			ctx := redresssql.WithOperation(context.Background(), "Transfer")
+			ctx := core.ContextWithOperation(context.Background(), "Transfer")
 			for i := range 80 {
 				first := true
 				err := redresssql.RunInTx(ctx, cd.db, cd.opts, cd.transfer(t, func() bool {
@@ -202,7 +202,7 @@ func TestTxErrorText(t *testing.T) {
 			var cd *conflictDB
 			pc.Sleeper = sleeperFunc(func() { cd.release(t) })
 			cd = tc.open(t, redresssql.Config{Policy: pc})
-			ctx := redresssql.WithOperation(context.Background(), "Transfer")
+			ctx := core.ContextWithOperation(context.Background(), "Transfer")
 
 			runs := 0
 			err := redresssql.RunInTx(ctx, cd.db, cd.opts, cd.transfer(t, func() bool { runs++; return true }))

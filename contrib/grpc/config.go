@@ -23,7 +23,7 @@ const DefaultStreamBufferBytes = 256 << 10
 type Config struct {
 	// Policy runs every call whose method has no entry in Methods. Default:
 	// a policy built from DefaultPolicyConfig with Bus as its bus. A policy
-	// with a Breaker of its own requires DisableTargetBreakers (per-target
+	// with a Breaker of its own requires DisableBreakers (per-target
 	// breakers would replace it).
 	//
 	// The interceptors classify each failure themselves (with Classifier)
@@ -76,12 +76,12 @@ type Config struct {
 	// template's Bus is not used: the policy publishes the breaker's
 	// transitions and rejections on its bus, with the call's labels; a
 	// template Bus other than the default policy's is a *core.ConfigError.
-	// Setting it together with DisableTargetBreakers is a
+	// Setting it together with DisableBreakers is a
 	// *core.ConfigError.
 	Breaker *core.BreakerConfig
-	// DisableTargetBreakers turns per-target breakers off: the policy's own
+	// DisableBreakers turns per-target breakers off: the policy's own
 	// breaker, if it has one, then guards every call. Default false.
-	DisableTargetBreakers bool
+	DisableBreakers bool
 	// Classifier maps a failed attempt's error (a gRPC status error, or a
 	// client-side error) to its classification. Default Classifier. The
 	// interceptors add the server's pushback to what it returns.
@@ -205,16 +205,16 @@ func (cfg *Config) validate() error {
 	if cfg.Policy != nil && cfg.Bus != nil {
 		return &core.ConfigError{Field: "Config.Bus", Reason: "cannot be combined with Config.Policy (set the policy's own Bus)"}
 	}
-	if cfg.DisableTargetBreakers && cfg.Breaker != nil {
-		return &core.ConfigError{Field: "Config.Breaker", Reason: "is the template of per-target breakers, which Config.DisableTargetBreakers turns off: set one or the other"}
+	if cfg.DisableBreakers && cfg.Breaker != nil {
+		return &core.ConfigError{Field: "Config.Breaker", Reason: "is the template of per-target breakers, which Config.DisableBreakers turns off: set one or the other"}
 	}
-	if !cfg.DisableTargetBreakers {
+	if !cfg.DisableBreakers {
 		if cfg.Policy != nil && cfg.Policy.Breaker() != nil {
-			return &core.ConfigError{Field: "Config.Policy", Reason: "has a Breaker, which per-target breakers would replace: set Config.DisableTargetBreakers or remove it"}
+			return &core.ConfigError{Field: "Config.Policy", Reason: "has a Breaker, which per-target breakers would replace: set Config.DisableBreakers or remove it"}
 		}
 		for k, p := range cfg.Methods {
 			if p != nil && p.Breaker() != nil {
-				return &core.ConfigError{Field: "Config.Methods[" + k + "]", Reason: "has a Breaker, which per-target breakers would replace: set Config.DisableTargetBreakers or remove it"}
+				return &core.ConfigError{Field: "Config.Methods[" + k + "]", Reason: "has a Breaker, which per-target breakers would replace: set Config.DisableBreakers or remove it"}
 			}
 		}
 	}

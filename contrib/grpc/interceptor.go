@@ -63,7 +63,7 @@ func New(cfg Config) (*Interceptors, error) {
 		}
 		ic.policy = p
 	}
-	if !cfg.DisableTargetBreakers {
+	if !cfg.DisableBreakers {
 		bc := DefaultBreakerConfig()
 		if cfg.Breaker != nil {
 			bc = *cfg.Breaker

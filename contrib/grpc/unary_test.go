@@ -319,7 +319,7 @@ func TestCallOptions(t *testing.T) {
 			rec.Reset()
 			otherRec.Reset()
 			script := []fault{{code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}}
-			e := newEnv(t, redressgrpc.Config{Policy: p, DisableTargetBreakers: true}, script)
+			e := newEnv(t, redressgrpc.Config{Policy: p, DisableBreakers: true}, script)
 			_, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}, tc.opts...)
 			if status.Code(err) != codes.Unavailable {
 				t.Errorf("status = %v, want UNAVAILABLE", status.Code(err))
@@ -406,7 +406,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"Idempotent entry not a name", redressgrpc.Config{Idempotent: []string{"/a.B/M", "not a method"}}, "Config.Idempotent[1]"},
 		{"bad breaker template", redressgrpc.Config{Breaker: &core.BreakerConfig{FailureRatio: 2}}, "Config.Breaker (BreakerConfig.FailureRatio)"},
 		{"breaker template with a bus of its own", redressgrpc.Config{Breaker: &core.BreakerConfig{Bus: core.NewBus()}}, "Config.Breaker (BreakerConfig.Bus)"},
-		{"Breaker with target breakers disabled", redressgrpc.Config{Breaker: &core.BreakerConfig{}, DisableTargetBreakers: true}, "Config.Breaker"},
+		{"Breaker with target breakers disabled", redressgrpc.Config{Breaker: &core.BreakerConfig{}, DisableBreakers: true}, "Config.Breaker"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -417,8 +417,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := redressgrpc.New(redressgrpc.Config{Policy: pb, DisableTargetBreakers: true}); err != nil {
-		t.Errorf("policy breaker with DisableTargetBreakers: %v", err)
+	if _, err := redressgrpc.New(redressgrpc.Config{Policy: pb, DisableBreakers: true}); err != nil {
+		t.Errorf("policy breaker with DisableBreakers: %v", err)
 	}
 	bus := core.NewBus()
 	if _, err := redressgrpc.New(redressgrpc.Config{Bus: bus, Breaker: &core.BreakerConfig{Bus: bus}}); err != nil {
@@ -469,7 +469,7 @@ func TestBreakerLookupOnly(t *testing.T) {
 	}{{"target breakers", false}, {"target breakers disabled", true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, _, _ := testPolicy(t, core.RetryConfig{})
-			e := newEnv(t, redressgrpc.Config{Policy: p, DisableTargetBreakers: tc.disable}, nil)
+			e := newEnv(t, redressgrpc.Config{Policy: p, DisableBreakers: tc.disable}, nil)
 			target := e.conn.Target()
 			for range 2 { // a lookup must not create it for the next one
 				if b := e.ic.Breaker(target); b != nil {
@@ -521,7 +521,7 @@ func TestDefaultPolicyUnknownCodesNotRetried(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &coretest.Recorder{}
 			script := []fault{{code: tc.code}, {code: tc.code}, {code: tc.code}}
-			cfg := redressgrpc.Config{Bus: core.NewBus(rec), DisableTargetBreakers: true}
+			cfg := redressgrpc.Config{Bus: core.NewBus(rec), DisableBreakers: true}
 			if tc.idempotent {
 				cfg.Idempotent = []string{testpb.TestService_ServiceDesc.ServiceName}
 			}

@@ -27,7 +27,7 @@ type Config struct {
 	// budget, events. Default: a policy built from DefaultPolicyConfig with
 	// Bus as its bus, and a retry budget of its own shared by every request
 	// of this transport. A policy with a Breaker of its own requires
-	// DisableHostBreakers (per-host breakers would replace it).
+	// DisableBreakers (per-host breakers would replace it).
 	Policy *core.Policy
 	// Bus receives the events of the default policy. Nil: no events, no
 	// cost. Only with a nil Policy: a policy publishes on its own bus.
@@ -38,17 +38,17 @@ type Config struct {
 	// DefaultBreakerConfig(). The template's Bus is not used: the policy
 	// publishes the breakers' transitions and rejections on its bus, with
 	// the request's labels; a template Bus other than the policy's is a
-	// *core.ConfigError. Setting it together with DisableHostBreakers is
+	// *core.ConfigError. Setting it together with DisableBreakers is
 	// a *core.ConfigError.
 	Breaker *core.BreakerConfig
-	// DisableHostBreakers turns per-host breakers off: the policy's own
+	// DisableBreakers turns per-host breakers off: the policy's own
 	// breaker, if it has one, then guards every request. Default false.
-	DisableHostBreakers bool
+	DisableBreakers bool
 	// BreakerKey maps a request to the key of its breaker. Default: the
 	// URL's host and port, the port left out when it is the scheme's
 	// default ("api.example.com", "127.0.0.1:8080"). A function returning ""
 	// leaves that request unguarded. Setting it together with
-	// DisableHostBreakers is a *core.ConfigError.
+	// DisableBreakers is a *core.ConfigError.
 	BreakerKey func(*http.Request) string
 	// Operation names a request's operation (the redress.operation label,
 	// which must stay low-cardinality: never a raw URL). Default: "METHOD
@@ -137,14 +137,14 @@ func (cfg *Config) validate() error {
 	if cfg.Policy != nil && cfg.Bus != nil {
 		return &core.ConfigError{Field: "Config.Bus", Reason: "cannot be combined with Config.Policy (set the policy's own Bus)"}
 	}
-	if cfg.Policy != nil && cfg.Policy.Breaker() != nil && !cfg.DisableHostBreakers {
-		return &core.ConfigError{Field: "Config.Policy", Reason: "has a Breaker, which per-host breakers would replace: set Config.DisableHostBreakers or remove it"}
+	if cfg.Policy != nil && cfg.Policy.Breaker() != nil && !cfg.DisableBreakers {
+		return &core.ConfigError{Field: "Config.Policy", Reason: "has a Breaker, which per-host breakers would replace: set Config.DisableBreakers or remove it"}
 	}
-	if cfg.DisableHostBreakers && cfg.Breaker != nil {
-		return &core.ConfigError{Field: "Config.Breaker", Reason: "is the template of per-host breakers, which Config.DisableHostBreakers turns off: set one or the other"}
+	if cfg.DisableBreakers && cfg.Breaker != nil {
+		return &core.ConfigError{Field: "Config.Breaker", Reason: "is the template of per-host breakers, which Config.DisableBreakers turns off: set one or the other"}
 	}
-	if cfg.DisableHostBreakers && cfg.BreakerKey != nil {
-		return &core.ConfigError{Field: "Config.BreakerKey", Reason: "picks the per-host breaker of a request, which Config.DisableHostBreakers turns off: set one or the other"}
+	if cfg.DisableBreakers && cfg.BreakerKey != nil {
+		return &core.ConfigError{Field: "Config.BreakerKey", Reason: "picks the per-host breaker of a request, which Config.DisableBreakers turns off: set one or the other"}
 	}
 	if cfg.MaxRetryAfter < 0 {
 		return &core.ConfigError{Field: "Config.MaxRetryAfter", Reason: "must not be negative"}

@@ -74,7 +74,7 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		}
 		t.policy = p
 	}
-	if !cfg.DisableHostBreakers {
+	if !cfg.DisableBreakers {
 		tmpl := DefaultBreakerConfig()
 		if cfg.Breaker != nil {
 			tmpl = *cfg.Breaker

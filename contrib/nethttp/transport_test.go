@@ -691,7 +691,7 @@ func TestNoConnectionLeak(t *testing.T) {
 		_, _ = io.WriteString(w, "attempt "+itoa(n)+" "+big)
 	})
 	p, _, _ := testPolicy(t, nil)
-	client, _ := newTestClient(t, nil, Config{Policy: p, DisableHostBreakers: true})
+	client, _ := newTestClient(t, nil, Config{Policy: p, DisableBreakers: true})
 	for range 3 { // 503, 503, 200 each time
 		resp, err := client.Get(srv.URL + "/ok")
 		if err != nil {
@@ -872,14 +872,14 @@ func TestConfigErrors(t *testing.T) {
 		{"typed-nil func base", nilFunc, Config{}, "base"},
 		{"a non-nil base is accepted", &countingRT{base: nil}, Config{}, ""},
 		{"negative MaxRetryAfter", nil, Config{MaxRetryAfter: -1}, "Config.MaxRetryAfter"},
-		{"Policy and Bus", nil, Config{Policy: pb, Bus: core.NewBus(), DisableHostBreakers: true}, "Config.Bus"},
+		{"Policy and Bus", nil, Config{Policy: pb, Bus: core.NewBus(), DisableBreakers: true}, "Config.Bus"},
 		{"policy breaker with host breakers", nil, Config{Policy: pb}, "Config.Policy"},
 		{"bad header name", nil, Config{IdempotencyKeyHeader: "Idempotency Key"}, "Config.IdempotencyKeyHeader"},
 		{"bad breaker template", nil, Config{Breaker: &core.BreakerConfig{Window: -1}}, "Config.Breaker (BreakerConfig.Window)"},
 		{"breaker template with a bus of its own", nil, Config{Breaker: &core.BreakerConfig{Bus: core.NewBus()}}, "Config.Breaker (BreakerConfig.Bus)"},
 		{"breaker template with the policy's bus", nil, Config{Bus: sameBus, Breaker: &core.BreakerConfig{Bus: sameBus}}, ""},
-		{"Breaker with host breakers disabled", nil, Config{Breaker: &core.BreakerConfig{}, DisableHostBreakers: true}, "Config.Breaker"},
-		{"BreakerKey with host breakers disabled", nil, Config{BreakerKey: func(*http.Request) string { return "k" }, DisableHostBreakers: true}, "Config.BreakerKey"},
+		{"Breaker with host breakers disabled", nil, Config{Breaker: &core.BreakerConfig{}, DisableBreakers: true}, "Config.Breaker"},
+		{"BreakerKey with host breakers disabled", nil, Config{BreakerKey: func(*http.Request) string { return "k" }, DisableBreakers: true}, "Config.BreakerKey"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -896,7 +896,7 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewTransport(nil, Config{Policy: pb, DisableHostBreakers: true}); err != nil {
+	if _, err := NewTransport(nil, Config{Policy: pb, DisableBreakers: true}); err != nil {
 		t.Errorf("a policy breaker with host breakers disabled: %v", err)
 	}
 }
@@ -911,7 +911,7 @@ func TestPolicyBreakerWhenHostBreakersDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Breaker = b })
-	client, rt := newTestClient(t, nil, Config{Policy: p, DisableHostBreakers: true})
+	client, rt := newTestClient(t, nil, Config{Policy: p, DisableBreakers: true})
 	resp, err := client.Get(srv.URL)
 	if err != nil {
 		t.Fatalf("err = %v, want the last response: the breaker refused the retry, the policy gave up on a 503", err)

@@ -108,7 +108,7 @@ func (c *sqlClient) call(ctx context.Context, i int) {
 		_ = c.db.QueryRowContext(ctx, `SELECT count(*) FROM orders WHERE item = ?`, item).Scan(&n)
 		return
 	}
-	ctx = redresssql.WithOperation(ctx, "PlaceOrder")
+	ctx = core.ContextWithOperation(ctx, "PlaceOrder")
 	_ = redresssql.RunInTx(ctx, c.db, nil, func(ctx context.Context, tx *sql.Tx) error {
 		var qty int
 		if err := tx.QueryRowContext(ctx, `SELECT qty FROM stock WHERE item = ?`, item).Scan(&qty); err != nil {

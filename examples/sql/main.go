@@ -149,7 +149,7 @@ func run(ctx context.Context, path string, hold time.Duration, w io.Writer) erro
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(redresssql.WithOperation(ctx, "CountVisit"), "UPDATE visits SET n = n + 1 WHERE id = 1")
+	_, err = db.ExecContext(core.ContextWithOperation(ctx, "CountVisit"), "UPDATE visits SET n = n + 1 WHERE id = 1")
 	release()
 	if err != nil {
 		return err
@@ -164,7 +164,7 @@ func run(ctx context.Context, path string, hold time.Duration, w io.Writer) erro
 	if err != nil {
 		return err
 	}
-	_, txErr := tx.ExecContext(redresssql.WithOperation(ctx, "CountVisitInTx"), "UPDATE visits SET n = n + 1 WHERE id = 1")
+	_, txErr := tx.ExecContext(core.ContextWithOperation(ctx, "CountVisitInTx"), "UPDATE visits SET n = n + 1 WHERE id = 1")
 	_ = tx.Rollback()
 	release()
 	fmt.Fprintf(w, "  error returned to the caller: %v\n", txErr != nil)
@@ -174,7 +174,7 @@ func run(ctx context.Context, path string, hold time.Duration, w io.Writer) erro
 	if err != nil {
 		return err
 	}
-	err = redresssql.RunInTx(redresssql.WithOperation(ctx, "CountTwice"), db, nil, func(ctx context.Context, tx *sql.Tx) error {
+	err = redresssql.RunInTx(core.ContextWithOperation(ctx, "CountTwice"), db, nil, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE visits SET n = n + 1 WHERE id = 1"); err != nil {
 			return err
 		}
