@@ -23,7 +23,7 @@ func TestChainRetriesAtOneLayer(t *testing.T) {
 	}))
 	defer c.Close()
 	pB, recB, _ := testPolicy(t, nil)
-	toC, _ := newTestClient(t, nil, Config{Policy: pB, DisableHostBreakers: true})
+	toC, _ := newTestClient(t, nil, Config{Policy: pB, DisableBreakers: true})
 	var bHits atomic.Int64
 	b := httptest.NewServer(Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bHits.Add(1)
@@ -39,7 +39,7 @@ func TestChainRetriesAtOneLayer(t *testing.T) {
 	})))
 	defer b.Close()
 	pA, _, _ := testPolicy(t, nil)
-	toB, _ := newTestClient(t, nil, Config{Policy: pA, DisableHostBreakers: true})
+	toB, _ := newTestClient(t, nil, Config{Policy: pA, DisableBreakers: true})
 	resp, err := toB.Get(b.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestOverloadedHeaderStopsRetries(t *testing.T) {
 	}))
 	defer srv.Close()
 	p, rec, _ := testPolicy(t, nil)
-	client, _ := newTestClient(t, nil, Config{Policy: p, DisableHostBreakers: true})
+	client, _ := newTestClient(t, nil, Config{Policy: p, DisableBreakers: true})
 	resp, err := client.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
