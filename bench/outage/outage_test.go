@@ -79,6 +79,9 @@ func TestOutage(t *testing.T) {
 	for _, sc := range Scenarios(scale(t)) {
 		t.Run(sc.Name, func(t *testing.T) {
 			for _, v := range Variants {
+				if only := os.Getenv("REDRESS_OUTAGE_ONLY"); only != "" && only != v.Name {
+					continue // one client only, for a quick look
+				}
 				t.Run(v.Name, func(t *testing.T) {
 					r, err := Run(sc, v)
 					if err != nil {

@@ -138,7 +138,7 @@ func DefaultPolicyConfig() core.PolicyConfig {
 }
 
 // DefaultBreakerConfig returns the template of the per-target breakers the
-// interceptors use when Config.Breaker is nil. A breaker opens after 5
+// interceptors use when Config.Breaker is nil. A breaker opens after 20
 // failures in a row, or when at least half of the last 2s of calls to its
 // target, and at least 10 of them, failed with a transient fault or a
 // server error (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, DATA_LOSS); after
@@ -151,7 +151,7 @@ func DefaultBreakerConfig() core.BreakerConfig {
 		FailureRatio:        0.5,
 		MinCalls:            10,
 		Window:              2 * time.Second,
-		ConsecutiveFailures: 5,
+		ConsecutiveFailures: 20,
 		RecoveryTimeout:     250 * time.Millisecond,
 		HalfOpenProbes:      3,
 		RampUp:              500 * time.Millisecond,

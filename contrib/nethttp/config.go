@@ -109,7 +109,7 @@ func DefaultPolicyConfig() core.PolicyConfig {
 }
 
 // DefaultBreakerConfig returns the template of the per-host breakers a
-// Transport uses when Config.Breaker is nil. A breaker opens after 5
+// Transport uses when Config.Breaker is nil. A breaker opens after 20
 // failures in a row, or when at least half of the last 2s of calls to its
 // host, and at least 10 of them, failed, counting transient faults and
 // server errors (5xx but 501, timeouts, refused or reset connections): a
@@ -124,7 +124,7 @@ func DefaultBreakerConfig() core.BreakerConfig {
 		FailureRatio:        0.5,
 		MinCalls:            10,
 		Window:              2 * time.Second,
-		ConsecutiveFailures: 5,
+		ConsecutiveFailures: 20,
 		RecoveryTimeout:     250 * time.Millisecond,
 		HalfOpenProbes:      3,
 		RampUp:              500 * time.Millisecond,
