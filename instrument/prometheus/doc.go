@@ -21,7 +21,7 @@
 // registry by itself; New returns the registration error on a conflict.
 // Breaker state and budget utilization are read at scrape time from the
 // breakers and budgets the subscriber has seen in events or was told about
-// (Config.Policies, Declare), so their series exist before the first failure.
+// (Config.DeclarePolicies, Declare), so their series exist before the first failure.
 // Breakers and budgets are tracked by identity; when several share a label
 // set (two policies both named "http", each with its own budget), the one
 // series reports the highest utilization, and the worst breaker state (open,
