@@ -160,11 +160,11 @@ func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
 // Handle implements core.Subscriber. With Config.OnError set, a panic in
 // Handle is recovered and reported there.
 func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
-	if !s.com.Wants(e.Policy) {
-		return
-	}
 	if s.com.OnError != nil {
 		defer s.com.Recover("redressotel")
+	}
+	if !s.com.Wants(e.Policy) {
+		return
 	}
 	if s.in != nil && s.com.Events.Has(e.Kind) {
 		s.in.record(ctx, &e)

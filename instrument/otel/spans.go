@@ -121,12 +121,15 @@ func (s *Subscriber) attempt(ctx context.Context) *attemptCtx {
 // made inside an attempt are their children. With Config.OnError set, a
 // panic in Decorate is recovered and reported there (ctx is returned).
 func (s *Subscriber) Decorate(ctx context.Context, e core.Event) (out context.Context) {
-	if !s.spans || !s.com.Wants(e.Policy) {
+	if !s.spans {
 		return ctx
 	}
 	if s.com.OnError != nil {
 		out = ctx
 		defer s.com.Recover("redressotel")
+	}
+	if !s.com.Wants(e.Policy) {
+		return ctx
 	}
 	switch e.Kind {
 	case core.EventOperationStart:

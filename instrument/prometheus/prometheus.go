@@ -239,11 +239,14 @@ func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
 // Handle implements core.Subscriber. With Config.OnError set, a panic in
 // Handle is recovered and reported there.
 func (s *Subscriber) Handle(_ context.Context, e core.Event) {
-	if !s.com.Events.Has(e.Kind) || !s.com.Wants(e.Policy) {
+	if !s.com.Events.Has(e.Kind) {
 		return
 	}
 	if s.com.OnError != nil {
 		defer s.com.Recover("redressprom")
+	}
+	if !s.com.Wants(e.Policy) {
+		return
 	}
 	en := s.entry(e.Policy, e.Operation)
 	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
