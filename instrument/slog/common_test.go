@@ -34,9 +34,22 @@ func TestPolicyFilterDropsFilteredPolicy(t *testing.T) {
 	}
 }
 
+// With Config.OnError set, a panic in Handle (here: in the Policy filter)
+// is recovered and reported there, never to the bus; without it the bus
+// recovers it as before.
+func TestOnErrorReceivesPanic(t *testing.T) {
+	telemetrytest.CheckOnErrorGetsPanic(t, "redressslog", func(policy func(string) bool, onError func(error)) core.Subscriber {
+		sub, err := redressslog.New(redressslog.Config{Handler: &capture{min: slog.LevelDebug}, Policy: policy, OnError: onError})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	})
+}
+
 // A handler's panic and a handler's error both reach Config.OnError (a
 // panic with an error value wraps it), never the bus.
-func TestOnErrorReceivesPanic(t *testing.T) {
+func TestOnErrorReceivesHandlerFailures(t *testing.T) {
 	errBad := errors.New("handler broke")
 	var got []error
 	onError := func(err error) { got = append(got, err) }

@@ -44,8 +44,10 @@ type Config struct {
 	// Here: the value of the "error" key; "" omits the key.
 	RedactError func(err error) string
 	// OnError, if set, is told of the subscriber's own failures: an error
-	// returned by a handler, or a handler's panic, recovered either way (a
-	// handler that fails does not stop the others).
+	// returned by a handler, or a panic in Handle, recovered and reported
+	// here instead of to the bus's panic handler. A handler's panic is
+	// recovered even without OnError (a handler that fails does not stop
+	// the others).
 	// Default nil: none are reported.
 	OnError func(err error)
 }

@@ -156,9 +156,17 @@ func (s *Subscriber) Close() error { return nil }
 func (s *Subscriber) Events() core.EventSet { return s.com.Events }
 
 // Handle implements core.Subscriber. Nothing is built when the handler is
-// not enabled for the event's level.
+// not enabled for the event's level. With Config.OnError set, a panic in
+// Handle is recovered and reported there; a handler's panic is recovered
+// either way.
 func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
-	if !s.com.Events.Has(e.Kind) || int(e.Kind) >= maxKinds || !s.com.Wants(e.Policy) {
+	if !s.com.Events.Has(e.Kind) || int(e.Kind) >= maxKinds {
+		return
+	}
+	if s.com.OnError != nil {
+		defer s.com.Recover("redressslog")
+	}
+	if !s.com.Wants(e.Policy) {
 		return
 	}
 	lvl := s.levels[e.Kind]
