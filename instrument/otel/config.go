@@ -33,7 +33,8 @@ type Config struct {
 	// span; the exported spans are the same either way.
 	StartAttributes bool
 	// DeclarePolicies are declared at construction (see Subscriber.Declare).
-	// Default none. No entry may be nil. Unlike Policy, this is no filter.
+	// Default none. No entry may be nil. Unlike Policy, this is no filter,
+	// and Policy does not apply to it.
 	DeclarePolicies []*core.Policy
 	// Events is the set of events the subscriber handles. Default
 	// DefaultEvents: every event but the operation_start and attempt_start

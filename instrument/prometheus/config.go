@@ -20,7 +20,7 @@ type Config struct {
 	// DeclarePolicies are declared at construction (see Subscriber.Declare):
 	// their breaker and budget series, and their zero-valued counters, exist
 	// before the first event. Default none. No entry may be nil. Unlike
-	// Policy, this is no filter.
+	// Policy, this is no filter, and Policy does not apply to it.
 	DeclarePolicies []*core.Policy
 	// Events is the set of events the subscriber handles. Default
 	// DefaultEvents: every event but the operation_start and attempt_start
