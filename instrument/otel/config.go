@@ -32,12 +32,35 @@ type Config struct {
 	// once, when the span ends, which saves the SDK a copy and a slice per
 	// span; the exported spans are the same either way.
 	StartAttributes bool
-	// Policies are declared at construction (see Subscriber.Declare).
-	// Default none. No entry may be nil.
-	Policies []*core.Policy
-	// RedactError returns the text recorded for an error (span status
-	// description and exception.message); "" records none. Default
-	// err.Error(). The error message is the only free text the subscriber
-	// records: scrub secrets here.
+	// DeclarePolicies are declared at construction (see Subscriber.Declare).
+	// Default none. No entry may be nil. Unlike Policy, this is no filter,
+	// and Policy does not apply to it.
+	DeclarePolicies []*core.Policy
+	// Events is the set of events the subscriber handles. Default
+	// DefaultEvents: every event but the operation_start and attempt_start
+	// markers. Bits that are no event kind are a *core.ConfigError.
+	//
+	// Events filters the metrics and the span events (retry, breaker
+	// transitions). With spans, the start markers and the events that end a
+	// span (attempt_end and the terminal events) are received whatever
+	// Events says: a span once started must end.
+	Events core.EventSet
+	// Policy, if set, filters events by policy name: the events of a policy
+	// for which it returns false are ignored. It is called for every event,
+	// so it must be fast and safe for concurrent use. Default nil: every
+	// policy.
+	// A filtered policy gets no spans either.
+	Policy func(name string) bool
+	// RedactError returns the text recorded for an event's error; "" records
+	// none. Default err.Error(). The error message is the only free text a
+	// subscriber records: scrub secrets here.
+	//
+	// Here: the span status description and exception.message.
 	RedactError func(err error) string
+	// OnError, if set, is told of the subscriber's own failures: a panic in
+	// Handle or Decorate, recovered and reported here instead of to the
+	// bus's panic handler. Construction and registration errors are New's;
+	// the OTel SDK reports its own through otel.Handle.
+	// Default nil: none are reported.
+	OnError func(err error)
 }

@@ -2,6 +2,12 @@
 // bus: spans and metrics through the OTel API (the SDK, or any other
 // implementation, is the application's choice).
 //
+// Config's Events, Policy, RedactError and OnError are the fields every
+// redress subscriber (redressotel, redressprom, redressslog) has, with the
+// same meaning and defaults: the events handled, a filter on policy names,
+// the text recorded for an error, and where the subscriber's own failures
+// are reported.
+//
 // # Spans
 //
 // One INTERNAL span per operation, named after the operation, with the

@@ -184,9 +184,6 @@ func (in *instruments) entry(policy, op string) *opEntry {
 
 // record updates the instruments for one event.
 func (in *instruments) record(ctx context.Context, e *core.Event) {
-	if e.Kind == core.EventOperationStart || e.Kind == core.EventAttemptStart {
-		return
-	}
 	en := in.entry(e.Policy, e.Operation)
 	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
 		en.breaker.Store(e.Breaker)

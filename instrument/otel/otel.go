@@ -27,11 +27,11 @@ const Version = "0.1.0"
 type Subscriber struct {
 	tracer     trace.Tracer
 	in         *instruments
-	events     core.EventSet
+	events     core.EventSet // the events received
+	com        telemetry.Common
 	spans      bool
 	asEvents   bool
 	startAttrs bool
-	redact     func(error) string
 
 	spanOps  cowmap.Map[spanKey, *spanEntry]              // operation span names and attributes
 	front    [frontSize]atomic.Pointer[spanEntry]         // see entry
@@ -44,9 +44,22 @@ type Subscriber struct {
 // engine need not read the clock for it.
 func (s *Subscriber) DurationFree() bool { return s.in == nil }
 
-// Events the subscriber wants: all of them with spans (the start markers
-// open the spans), all but the start markers without.
-const metricEvents = telemetry.DefaultEvents
+// DefaultEvents is the default Config.Events: every event but the
+// operation_start and attempt_start markers.
+const DefaultEvents = telemetry.DefaultEvents
+
+// spanEvents are the events received with spans, whatever Config.Events
+// says: the start markers open the spans, attempt_end and the terminal
+// events end them.
+var spanEvents = func() core.EventSet {
+	set := core.EventSet(1<<core.EventOperationStart | 1<<core.EventAttemptStart | 1<<core.EventAttemptEnd)
+	for _, k := range core.EventKinds() {
+		if k.Terminal() {
+			set |= 1 << k
+		}
+	}
+	return set
+}()
 
 // New returns a subscriber, or the error of the meter that refused an
 // instrument.
@@ -60,22 +73,21 @@ func New(cfg Config) (*Subscriber, error) {
 	if typednil.Is(cfg.MeterProvider) {
 		return nil, &core.ConfigError{Field: "Config.MeterProvider", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at construction): leave it nil for the global provider", cfg.MeterProvider)}
 	}
-	for i, p := range cfg.Policies {
-		if p == nil {
-			return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Policies[%d]", i), Reason: "must not be nil"}
-		}
+	com, err := telemetry.NewCommon(telemetry.Common{Events: cfg.Events, Policy: cfg.Policy, RedactError: cfg.RedactError, OnError: cfg.OnError})
+	if err != nil {
+		return nil, err
 	}
-	s := &Subscriber{spans: !cfg.DisableSpans, asEvents: cfg.AttemptsAsEvents, startAttrs: cfg.StartAttributes, redact: cfg.RedactError}
-	if s.redact == nil {
-		s.redact = func(err error) string { return err.Error() }
+	if err := telemetry.CheckDeclared(cfg.DeclarePolicies); err != nil {
+		return nil, err
 	}
+	s := &Subscriber{com: com, spans: !cfg.DisableSpans, asEvents: cfg.AttemptsAsEvents, startAttrs: cfg.StartAttributes}
 	if s.spans {
 		tp := cfg.TracerProvider
 		if tp == nil {
 			tp = otel.GetTracerProvider()
 		}
 		s.tracer = tp.Tracer(telemetry.Scope, trace.WithInstrumentationVersion(Version))
-		s.events = core.AllEvents
+		s.events = com.Events | spanEvents
 	}
 	if !cfg.DisableMetrics {
 		mp := cfg.MeterProvider
@@ -87,9 +99,9 @@ func New(cfg Config) (*Subscriber, error) {
 			return nil, fmt.Errorf("redressotel: creating instruments: %w", err)
 		}
 		s.in = in
-		s.events |= metricEvents
+		s.events |= com.Events
 	}
-	for _, p := range cfg.Policies {
+	for _, p := range cfg.DeclarePolicies {
 		s.Declare(p)
 	}
 	return s, nil
@@ -145,9 +157,16 @@ func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
 	s.in.set.DeclareBudget(policy, b)
 }
 
-// Handle implements core.Subscriber.
+// Handle implements core.Subscriber. With Config.OnError set, a panic in
+// Handle is recovered and reported there.
 func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
-	if s.in != nil {
+	if s.com.OnError != nil {
+		defer s.com.Recover("redressotel")
+	}
+	if !s.com.Wants(e.Policy) {
+		return
+	}
+	if s.in != nil && s.com.Events.Has(e.Kind) {
 		s.in.record(ctx, &e)
 	}
 	if s.spans {
@@ -159,7 +178,7 @@ func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
 func (s *Subscriber) fail(sp trace.Span, err error) {
 	msg := ""
 	if err != nil {
-		msg = s.redact(err)
+		msg = s.com.RedactError(err)
 		if msg != "" {
 			sp.AddEvent("exception", trace.WithAttributes(
 				attribute.String("exception.type", fmt.Sprintf("%T", err)),

@@ -546,7 +546,7 @@ func TestConfigErrors(t *testing.T) {
 		{"spans and metrics both disabled", redressotel.Config{DisableSpans: true, DisableMetrics: true}, "Config.DisableMetrics"},
 		{"typed-nil tracer provider", redressotel.Config{TracerProvider: (*sdktrace.TracerProvider)(nil)}, "Config.TracerProvider"},
 		{"typed-nil meter provider", redressotel.Config{MeterProvider: (*sdkmetric.MeterProvider)(nil)}, "Config.MeterProvider"},
-		{"nil policy", redressotel.Config{Policies: []*core.Policy{nil}}, "Config.Policies[0]"},
+		{"nil policy", redressotel.Config{DeclarePolicies: []*core.Policy{nil}}, "Config.DeclarePolicies[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := redressotel.New(tc.cfg)

@@ -118,9 +118,17 @@ func (s *Subscriber) attempt(ctx context.Context) *attemptCtx {
 // Decorate implements core.ContextDecorator: operation_start starts the
 // operation span, attempt_start the attempt span, and each is put into the
 // context the operation or attempt then runs with, so that client spans
-// made inside an attempt are their children.
-func (s *Subscriber) Decorate(ctx context.Context, e core.Event) context.Context {
+// made inside an attempt are their children. With Config.OnError set, a
+// panic in Decorate is recovered and reported there (ctx is returned).
+func (s *Subscriber) Decorate(ctx context.Context, e core.Event) (out context.Context) {
 	if !s.spans {
+		return ctx
+	}
+	if s.com.OnError != nil {
+		out = ctx
+		defer s.com.Recover("redressotel")
+	}
+	if !s.com.Wants(e.Policy) {
 		return ctx
 	}
 	switch e.Kind {

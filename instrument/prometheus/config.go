@@ -17,13 +17,31 @@ type Config struct {
 	// boundaries the OTel subscriber advises). Must be finite (no NaN, no
 	// ±Inf: the +Inf bucket is implicit) and strictly increasing.
 	Buckets []float64
-	// Policies are declared at construction (see Subscriber.Declare): their
-	// breaker and budget series, and their zero-valued counters, exist
-	// before the first event. Default none. No entry may be nil.
-	Policies []*core.Policy
-	// Events is the set of events the subscriber handles. Default every
-	// event but the operation_start and attempt_start markers (which carry
-	// nothing a metric needs). Events outside the default set are ignored;
-	// bits that are no event kind are a construction error.
+	// DeclarePolicies are declared at construction (see Subscriber.Declare):
+	// their breaker and budget series, and their zero-valued counters, exist
+	// before the first event. Default none. No entry may be nil. Unlike
+	// Policy, this is no filter, and Policy does not apply to it.
+	DeclarePolicies []*core.Policy
+	// Events is the set of events the subscriber handles. Default
+	// DefaultEvents: every event but the operation_start and attempt_start
+	// markers. Bits that are no event kind are a *core.ConfigError.
 	Events core.EventSet
+	// Policy, if set, filters events by policy name: the events of a policy
+	// for which it returns false are ignored. It is called for every event,
+	// so it must be fast and safe for concurrent use. Default nil: every
+	// policy.
+	Policy func(name string) bool
+	// RedactError returns the text recorded for an event's error; "" records
+	// none. Default err.Error(). The error message is the only free text a
+	// subscriber records: scrub secrets here.
+	//
+	// This subscriber records no error text (error.type is the error's
+	// class), so it never calls RedactError: the field is here so one
+	// configuration fits every subscriber.
+	RedactError func(err error) string
+	// OnError, if set, is told of the subscriber's own failures: a panic in
+	// Handle, recovered and reported here instead of to the bus's panic
+	// handler. Construction and registration errors are New's.
+	// Default nil: none are reported.
+	OnError func(err error)
 }

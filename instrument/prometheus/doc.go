@@ -1,6 +1,12 @@
 // Package redressprom is the Prometheus subscriber of the redress event bus:
 // it turns policy, breaker and budget events into client_golang metrics.
 //
+// Config's Events, Policy, RedactError and OnError are the fields every
+// redress subscriber (redressotel, redressprom, redressslog) has, with the
+// same meaning and defaults: the events handled, a filter on policy names,
+// the text recorded for an error, and where the subscriber's own failures
+// are reported.
+//
 // The series are exactly those the OpenTelemetry Prometheus exporter
 // produces from the instruments of package redressotel (same family names,
 // types, label names and units: seconds, with explicit buckets from 5 ms to
@@ -21,7 +27,7 @@
 // registry by itself; New returns the registration error on a conflict.
 // Breaker state and budget utilization are read at scrape time from the
 // breakers and budgets the subscriber has seen in events or was told about
-// (Config.Policies, Declare), so their series exist before the first failure.
+// (Config.DeclarePolicies, Declare), so their series exist before the first failure.
 // Breakers and budgets are tracked by identity; when several share a label
 // set (two policies both named "http", each with its own budget), the one
 // series reports the highest utilization, and the worst breaker state (open,

@@ -47,7 +47,7 @@ func ExampleSubscriber_Declare() {
 	policy, _ := core.NewPolicy(core.PolicyConfig{Name: "payments", Breaker: breaker})
 
 	reg := prometheus.NewRegistry()
-	if _, err := redressprom.New(redressprom.Config{Registerer: reg, Policies: []*core.Policy{policy}}); err != nil {
+	if _, err := redressprom.New(redressprom.Config{Registerer: reg, DeclarePolicies: []*core.Policy{policy}}); err != nil {
 		panic(err)
 	}
 	err := testutil.GatherAndCompare(reg, strings.NewReader(`

@@ -33,9 +33,9 @@ const DefaultEvents = telemetry.DefaultEvents
 // A Subscriber is safe for concurrent use. Handle allocates nothing once the
 // label children of a (policy, operation) pair are resolved.
 type Subscriber struct {
-	reg    prometheus.Registerer
-	events core.EventSet
-	colls  []prometheus.Collector
+	reg   prometheus.Registerer
+	com   telemetry.Common
+	colls []prometheus.Collector
 
 	opDur, attDur, delay                *prometheus.HistogramVec
 	retries, evs, budRej, trans, brkRej *prometheus.CounterVec
@@ -106,19 +106,15 @@ func New(cfg Config) (*Subscriber, error) {
 			return nil, &core.ConfigError{Field: "Config.Buckets", Reason: "must be strictly increasing"}
 		}
 	}
-	if err := telemetry.CheckEvents(cfg.Events); err != nil {
+	com, err := telemetry.NewCommon(telemetry.Common{Events: cfg.Events, Policy: cfg.Policy, RedactError: cfg.RedactError, OnError: cfg.OnError})
+	if err != nil {
 		return nil, err
 	}
-	for i, p := range cfg.Policies {
-		if p == nil {
-			return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Policies[%d]", i), Reason: "must not be nil"}
-		}
+	if err := telemetry.CheckDeclared(cfg.DeclarePolicies); err != nil {
+		return nil, err
 	}
 	buckets = append([]float64(nil), buckets...)
-	s := &Subscriber{reg: cfg.Registerer, events: cfg.Events}
-	if s.events == 0 {
-		s.events = DefaultEvents
-	}
+	s := &Subscriber{reg: cfg.Registerer, com: com}
 	hist := func(m telemetry.Metric) *prometheus.HistogramVec {
 		return prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: m.Prom, Help: m.Description, Buckets: buckets,
@@ -147,7 +143,7 @@ func New(cfg Config) (*Subscriber, error) {
 			return nil, fmt.Errorf("%w: %w", ErrConflict, err)
 		}
 	}
-	for _, p := range cfg.Policies {
+	for _, p := range cfg.DeclarePolicies {
 		s.Declare(p)
 	}
 	return s, nil
@@ -174,7 +170,7 @@ func (s *Subscriber) Close() error {
 }
 
 // Events implements core.Subscriber.
-func (s *Subscriber) Events() core.EventSet { return s.events }
+func (s *Subscriber) Events() core.EventSet { return s.com.Events }
 
 // Declare makes the series of policy p exist before its first event: the
 // state of its breaker (all three states) and the utilization of its
@@ -240,9 +236,16 @@ func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
 	s.state.set.DeclareBudget(policy, b)
 }
 
-// Handle implements core.Subscriber.
+// Handle implements core.Subscriber. With Config.OnError set, a panic in
+// Handle is recovered and reported there.
 func (s *Subscriber) Handle(_ context.Context, e core.Event) {
-	if !s.events.Has(e.Kind) {
+	if !s.com.Events.Has(e.Kind) {
+		return
+	}
+	if s.com.OnError != nil {
+		defer s.com.Recover("redressprom")
+	}
+	if !s.com.Wants(e.Policy) {
 		return
 	}
 	en := s.entry(e.Policy, e.Operation)

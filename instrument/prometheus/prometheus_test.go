@@ -49,7 +49,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{"NaN bucket first", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{math.NaN(), 1}}, "Config.Buckets"},
 		{"+Inf bucket", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{1, math.Inf(1)}}, "Config.Buckets"},
 		{"-Inf bucket", redressprom.Config{Registerer: prometheus.NewRegistry(), Buckets: []float64{math.Inf(-1), 1}}, "Config.Buckets"},
-		{"nil policy", redressprom.Config{Registerer: prometheus.NewRegistry(), Policies: []*core.Policy{nil}}, "Config.Policies[0]"},
+		{"nil policy", redressprom.Config{Registerer: prometheus.NewRegistry(), DeclarePolicies: []*core.Policy{nil}}, "Config.DeclarePolicies[0]"},
 		{"unknown event bits", redressprom.Config{Registerer: prometheus.NewRegistry(), Events: 1 << 31}, "Config.Events"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -264,7 +264,7 @@ func TestDeclarePreInitialisesSeries(t *testing.T) {
 	br, _ := core.NewBreaker(core.BreakerConfig{Name: "pay"})
 	bud, _ := core.NewBudget(core.BudgetConfig{})
 	p, _ := core.NewPolicy(core.PolicyConfig{Name: "pay", Breaker: br, Budget: bud})
-	sub, reg := newSub(t, redressprom.Config{Policies: []*core.Policy{p}})
+	sub, reg := newSub(t, redressprom.Config{DeclarePolicies: []*core.Policy{p}})
 	sub.Declare(p, "Charge")
 	for metric, want := range map[string]int{
 		"redress_circuit_breaker_state":             3,
@@ -369,7 +369,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	br, _ := core.NewBreaker(core.BreakerConfig{Name: "b", FailureThreshold: 2})
 	bud, _ := core.NewBudget(core.BudgetConfig{MaxRetries: 3})
 	p, _ := core.NewPolicy(core.PolicyConfig{Name: "svc", Breaker: br, Budget: bud, Sleeper: coretest.InstantSleeper{}})
-	sub, reg := newSub(t, redressprom.Config{Policies: []*core.Policy{p}})
+	sub, reg := newSub(t, redressprom.Config{DeclarePolicies: []*core.Policy{p}})
 	p, _ = core.NewPolicy(core.PolicyConfig{Name: "svc", Breaker: br, Budget: bud, Bus: core.NewBus(sub), Sleeper: coretest.InstantSleeper{}})
 	for i := range 6 {
 		_ = p.Run(context.Background(), coretest.FailTimes(i%3, core.Transient(errors.New("x"))).Op())

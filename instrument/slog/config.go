@@ -1,7 +1,6 @@
 package redressslog
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/redress-go/redress/core"
@@ -29,17 +28,28 @@ type Config struct {
 	// on purpose) Info; circuit_opened Error, circuit_half_open Warn,
 	// circuit_closed Info.
 	Levels map[core.EventKind]slog.Level
-	// Events is the set of events logged. Default every event but the
-	// operation_start and attempt_start markers. Bits that are no event kind
-	// are a construction error.
+	// Events is the set of events the subscriber handles. Default
+	// DefaultEvents: every event but the operation_start and attempt_start
+	// markers. Bits that are no event kind are a *core.ConfigError.
 	Events core.EventSet
-	// RedactError returns the text logged for an event's error, under the
-	// "error" key; "" omits the key. Default err.Error(). The error message
-	// is the only free text a record can carry: scrub secrets here.
+	// Policy, if set, filters events by policy name: the events of a policy
+	// for which it returns false are ignored. It is called for every event,
+	// so it must be fast and safe for concurrent use. Default nil: every
+	// policy.
+	Policy func(name string) bool
+	// RedactError returns the text recorded for an event's error; "" records
+	// none. Default err.Error(). The error message is the only free text a
+	// subscriber records: scrub secrets here.
+	//
+	// Here: the value of the "error" key; "" omits the key.
 	RedactError func(err error) string
-	// OnError, if set, is told of each error (or recovered panic) of the
-	// handlers. Default: ignored.
-	OnError func(ctx context.Context, err error)
+	// OnError, if set, is told of the subscriber's own failures: an error
+	// returned by a handler, or a panic in Handle, recovered and reported
+	// here instead of to the bus's panic handler. A handler's panic is
+	// recovered even without OnError (a handler that fails does not stop
+	// the others).
+	// Default nil: none are reported.
+	OnError func(err error)
 }
 
 // Route sends the records of Events to Handler.

@@ -1,6 +1,12 @@
 // Package redressslog is the log/slog subscriber of the redress event bus:
 // each event becomes one slog record.
 //
+// Config's Events, Policy, RedactError and OnError are the fields every
+// redress subscriber (redressotel, redressprom, redressslog) has, with the
+// same meaning and defaults: the events handled, a filter on policy names,
+// the text recorded for an error, and where the subscriber's own failures
+// are reported.
+//
 // Records have a stable message, "redress <event>" ("redress retry",
 // "redress circuit_opened"), and the attribute keys of the telemetry name
 // table: redress.event, redress.policy, redress.operation, redress.attempts,

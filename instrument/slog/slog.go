@@ -48,12 +48,10 @@ const maxKinds = 32
 // attribute keys are those of the telemetry name table (redress.policy,
 // redress.operation, error.type, ...). A Subscriber is safe for concurrent use.
 type Subscriber struct {
-	h       slog.Handler
-	events  core.EventSet
-	levels  [maxKinds]slog.Level
-	msgs    [maxKinds]string
-	redact  func(error) string
-	onError func(context.Context, error)
+	h      slog.Handler
+	com    telemetry.Common
+	levels [maxKinds]slog.Level
+	msgs   [maxKinds]string
 }
 
 // DefaultLevel returns the level an event is logged at by default.
@@ -76,19 +74,14 @@ func DefaultLevel(k core.EventKind) slog.Level {
 
 // New returns a subscriber, or a *core.ConfigError naming the invalid field.
 func New(cfg Config) (*Subscriber, error) {
-	if err := telemetry.CheckEvents(cfg.Events); err != nil {
+	com, err := telemetry.NewCommon(telemetry.Common{Events: cfg.Events, Policy: cfg.Policy, RedactError: cfg.RedactError, OnError: cfg.OnError})
+	if err != nil {
 		return nil, err
 	}
 	if typednil.Is(cfg.Handler) {
 		return nil, &core.ConfigError{Field: "Config.Handler", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first record): leave it nil for slog.Default", cfg.Handler)}
 	}
-	s := &Subscriber{events: cfg.Events, redact: cfg.RedactError, onError: cfg.OnError}
-	if s.events == 0 {
-		s.events = DefaultEvents
-	}
-	if s.redact == nil {
-		s.redact = func(err error) string { return err.Error() }
-	}
+	s := &Subscriber{com: com}
 	for _, k := range core.EventKinds() {
 		s.levels[k] = DefaultLevel(k)
 		s.msgs[k] = "redress " + k.String()
@@ -160,12 +153,20 @@ func MatchEvents(set core.EventSet) func(ctx context.Context, r slog.Record) boo
 func (s *Subscriber) Close() error { return nil }
 
 // Events implements core.Subscriber.
-func (s *Subscriber) Events() core.EventSet { return s.events }
+func (s *Subscriber) Events() core.EventSet { return s.com.Events }
 
 // Handle implements core.Subscriber. Nothing is built when the handler is
-// not enabled for the event's level.
+// not enabled for the event's level. With Config.OnError set, a panic in
+// Handle is recovered and reported there; a handler's panic is recovered
+// either way.
 func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
-	if !s.events.Has(e.Kind) || int(e.Kind) >= maxKinds {
+	if !s.com.Events.Has(e.Kind) || int(e.Kind) >= maxKinds {
+		return
+	}
+	if s.com.OnError != nil {
+		defer s.com.Recover("redressslog")
+	}
+	if !s.com.Wants(e.Policy) {
 		return
 	}
 	lvl := s.levels[e.Kind]
@@ -188,7 +189,7 @@ func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
 		}
 	}
 	if e.Err != nil {
-		if msg := s.redact(e.Err); msg != "" {
+		if msg := s.com.RedactError(e.Err); msg != "" {
 			r.AddAttrs(slog.String(KeyError, msg))
 		}
 	}
@@ -235,13 +236,9 @@ func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
 }
 
 func (s *Subscriber) emit(ctx context.Context, r slog.Record) {
-	defer func() {
-		if v := recover(); v != nil && s.onError != nil {
-			s.onError(ctx, fmt.Errorf("redressslog: handler panicked: %v", v))
-		}
-	}()
-	if err := s.h.Handle(ctx, r); err != nil && s.onError != nil {
-		s.onError(ctx, err)
+	defer s.com.Recover("redressslog")
+	if err := s.h.Handle(ctx, r); err != nil && s.com.OnError != nil {
+		s.com.OnError(err)
 	}
 }
 

@@ -201,7 +201,7 @@ func TestFanOutAndRouting(t *testing.T) {
 	sub, err := redressslog.New(redressslog.Config{
 		Handlers: []slog.Handler{boom, full, all},
 		Routes:   []redressslog.Route{{Events: core.CircuitEvents, Handler: breakers}},
-		OnError: func(_ context.Context, err error) {
+		OnError: func(err error) {
 			mu.Lock()
 			handlerErrs = append(handlerErrs, err.Error())
 			mu.Unlock()
