@@ -212,13 +212,33 @@ func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, metho
 }
 
 // attemptContext returns the context of the attempt st admitted, with the
-// previous-attempts metadata of the attempt.
-func attemptContext(st *core.Step) context.Context {
+// previous-attempts metadata of a retry, or, on a first attempt when mark,
+// AttemptMetadataKey.
+func attemptContext(st *core.Step, mark bool) context.Context {
 	ctx := st.Context()
 	if n := st.Attempt(); n > 1 {
 		return metadata.AppendToOutgoingContext(ctx, PreviousAttemptsKey, strconv.Itoa(n-1))
 	}
+	if mark {
+		return metadata.AppendToOutgoingContext(ctx, AttemptMetadataKey, "1")
+	}
 	return ctx
+}
+
+// markFirst reports whether the call's first attempt carries
+// AttemptMetadataKey: the policy may retry it and its target is failing
+// (its breaker says so; with no breaker it is taken to be), when the
+// server's own retries would multiply this call's. Adding metadata costs
+// an allocation, which a healthy target's calls are spared.
+func (r *run) markFirst() bool {
+	if r.policy.MaxAttempts() == 1 {
+		return false
+	}
+	b := r.call.Breaker
+	if b == nil {
+		b = r.policy.Breaker()
+	}
+	return b == nil || b.Failing()
 }
 
 // failed classifies the error of a failed attempt, with the server's

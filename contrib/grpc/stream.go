@@ -91,8 +91,9 @@ var _ grpc.ClientStream = (*retryStream)(nil)
 // call is over (done). s.mu is held.
 func (s *retryStream) advanceLocked() {
 	st := &s.step
+	mark := s.r.markFirst()
 	for st.Next() {
-		cs, err := s.streamer(attemptContext(st), s.desc, s.cc, s.method, s.opts...)
+		cs, err := s.streamer(attemptContext(st, mark), s.desc, s.cc, s.method, s.opts...)
 		if err == nil {
 			// A failed send ends the attempt; its status comes from RecvMsg.
 			for _, m := range s.buf {

@@ -55,9 +55,10 @@ func (u *unaryRun) do(ctx context.Context, p *core.Policy) error {
 	var s core.Step
 	s.Begin(ctx, p, &u.call)
 	defer s.Close()
+	mark := u.markFirst()
 	for s.Next() {
 		u.trailer = nil
-		err := u.invoker(attemptContext(&s), u.method, u.req, u.reply, u.cc, u.opts...)
+		err := u.invoker(attemptContext(&s, mark), u.method, u.req, u.reply, u.cc, u.opts...)
 		if err == nil {
 			s.SetRPCStatusCode("OK")
 		} else {
