@@ -89,6 +89,28 @@ type BreakerConfig struct {
 	Bus *Bus
 }
 
+// DownstreamBreakerConfig returns the template of the breakers the
+// wrappers keep per downstream (redresshttp per host, redressgrpc per
+// target): it opens after 20 TripOn failures in a row, or when at least
+// half of at least 10 calls of the last 2s failed (a recent rate, so that a
+// hard outage opens it within a few failures whatever the healthy traffic
+// before it, while 30% of failures at random never does); after 250ms it
+// lets 3 probes through and ramps the admitted share up over 500ms
+// (traffic is back within about a second of the downstream healing).
+// TripOn: transient faults and server errors.
+func DownstreamBreakerConfig() BreakerConfig {
+	return BreakerConfig{
+		FailureRatio:        0.5,
+		MinCalls:            10,
+		Window:              2 * time.Second,
+		ConsecutiveFailures: 20,
+		RecoveryTimeout:     250 * time.Millisecond,
+		HalfOpenProbes:      3,
+		RampUp:              500 * time.Millisecond,
+		TripOn:              SetOf(ClassTransient, ClassServerError),
+	}
+}
+
 const breakerBuckets = 10
 
 type breakerBucket struct {

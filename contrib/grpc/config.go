@@ -147,16 +147,7 @@ func DefaultPolicyConfig() core.PolicyConfig {
 // NOT_FOUND, ...) do not trip it: the server answered (pushback holds it
 // instead).
 func DefaultBreakerConfig() core.BreakerConfig {
-	return core.BreakerConfig{
-		FailureRatio:        0.5,
-		MinCalls:            10,
-		Window:              2 * time.Second,
-		ConsecutiveFailures: 20,
-		RecoveryTimeout:     250 * time.Millisecond,
-		HalfOpenProbes:      3,
-		RampUp:              500 * time.Millisecond,
-		TripOn:              core.SetOf(core.ClassTransient, core.ClassServerError),
-	}
+	return core.DownstreamBreakerConfig()
 }
 
 // validMethodKey reports whether k is a full method name

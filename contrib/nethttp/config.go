@@ -120,16 +120,7 @@ func DefaultPolicyConfig() core.PolicyConfig {
 // host healing. Rate limits (429) and client errors (4xx) do not trip it:
 // the server answered (a Retry-After hint holds it instead).
 func DefaultBreakerConfig() core.BreakerConfig {
-	return core.BreakerConfig{
-		FailureRatio:        0.5,
-		MinCalls:            10,
-		Window:              2 * time.Second,
-		ConsecutiveFailures: 20,
-		RecoveryTimeout:     250 * time.Millisecond,
-		HalfOpenProbes:      3,
-		RampUp:              500 * time.Millisecond,
-		TripOn:              core.SetOf(core.ClassTransient, core.ClassServerError),
-	}
+	return core.DownstreamBreakerConfig()
 }
 
 // validate checks cfg and fills in the defaults.
