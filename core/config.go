@@ -77,6 +77,12 @@ type PolicyConfig struct {
 	Retry RetryConfig
 	// Breaker, if set, guards every attempt. It may be shared.
 	Breaker *Breaker
+	// Throttler, if set, rejects attempts locally while the downstream
+	// accepts too few of the recent requests (client-side adaptive
+	// throttling): such an attempt is not made, and the call stops with
+	// StopThrottled and a *ThrottledError. Policies sharing a downstream
+	// should share its Throttler.
+	Throttler *Throttler
 	// Budget, if set, must grant every retry. It may be shared.
 	Budget *Budget
 	// Bus receives the policy's events. Nil: no events, no cost.

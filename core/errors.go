@@ -85,8 +85,12 @@ const (
 	// elapsed: the call's breaker is held (Breaker.Hold). The error is a
 	// *HeldError carrying the remaining wait.
 	StopHeld
+	// StopThrottled: the policy's Throttler rejected the attempt locally
+	// (client-side adaptive throttling: the downstream accepts too few of
+	// the recent requests). The error is a *ThrottledError.
+	StopThrottled
 
-	numStopReasons = int(StopHeld) + 1
+	numStopReasons = int(StopThrottled) + 1
 )
 
 var stopNames = [numStopReasons]string{
@@ -105,6 +109,7 @@ var stopNames = [numStopReasons]string{
 	StopNotResendable:       "not_resendable",
 	StopCallerRetries:       "caller_retries",
 	StopHeld:                "held",
+	StopThrottled:           "throttled",
 }
 
 // String returns the stable snake_case name used in telemetry.
@@ -209,7 +214,37 @@ func StopReasonOf(err error) (r StopReason, ok bool) {
 	if errors.As(err, &he) {
 		return StopHeld, true
 	}
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		return StopThrottled, true
+	}
 	return StopNone, false
+}
+
+// ErrThrottled matches (errors.Is) every local rejection by a Throttler.
+var ErrThrottled = errors.New("redress: throttled")
+
+// ThrottledError is the typed error of an attempt a Throttler rejected
+// locally; the request never reached the downstream. It is a rate limit
+// (Classified: ClassRateLimit, reason "throttled").
+type ThrottledError struct {
+	// Throttler is the name of the throttler that rejected.
+	Throttler string
+	// Probability is the rejection probability when it rejected.
+	Probability float64
+}
+
+// Error implements error.
+func (e *ThrottledError) Error() string {
+	return "redress: throttler " + strconv.Quote(e.Throttler) + " rejected the request locally (p=" + strconv.FormatFloat(e.Probability, 'f', 2, 64) + ")"
+}
+
+// Is matches ErrThrottled.
+func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// RedressClassification implements Classified.
+func (e *ThrottledError) RedressClassification() Classification {
+	return Classification{Class: ClassRateLimit, Reason: "throttled"}
 }
 
 // ErrHeld matches (errors.Is) every refusal of a breaker held by a

@@ -113,7 +113,7 @@ func terminalFor(r StopReason) EventKind {
 		return EventAborted
 	case StopCanceled:
 		return EventCanceled
-	case StopCircuitOpen, StopHeld:
+	case StopCircuitOpen, StopHeld, StopThrottled:
 		return EventCircuitRejected
 	}
 	return EventAborted

@@ -31,6 +31,7 @@ type Policy struct {
 	onAttempt  func(AttemptInfo)
 	breaker    *Breaker
 	budget     *Budget
+	throttler  *Throttler
 	bus        *Bus
 	clock      Clock
 	mono       bool // clock is SystemClock: time calls on the monotonic clock alone
@@ -65,6 +66,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		onAttempt:  r.OnAttempt,
 		breaker:    cfg.Breaker,
 		budget:     cfg.Budget,
+		throttler:  cfg.Throttler,
 		bus:        cfg.Bus,
 		clock:      cfg.Clock,
 		sleeper:    cfg.Sleeper,

@@ -218,6 +218,11 @@ func (s *Step) next() bool {
 		s.finish(StopDeadline, prev, nil)
 		return false
 	}
+	if th := p.throttler; th != nil && !th.Allow() {
+		s.refund()
+		s.finish(StopThrottled, prev, &ThrottledError{Throttler: th.name, Probability: th.Probability()})
+		return false
+	}
 	if br := s.breaker; br != nil {
 		permit, closed := br.closedPermit()
 		if !closed {
@@ -325,6 +330,9 @@ func (s *Step) End(err error) {
 	}
 	attempt := s.attempt
 	if err == nil {
+		if th := p.throttler; th != nil {
+			th.Record(true)
+		}
 		if br := s.breaker; br != nil {
 			if s.permit.probe {
 				s.publishTransition(s.permit.probeSucceeded(), attempt)
@@ -405,6 +413,9 @@ func (s *Step) failed(err error, attempt int) {
 	}
 	if p.budget != nil && p.budget.adaptive && againstHealth(cl.Class) {
 		p.budget.Failed()
+	}
+	if th := p.throttler; th != nil {
+		th.Record(!againstHealth(cl.Class))
 	}
 	s.attemptEnd(attempt, cl)
 	if br := s.breaker; br != nil {
@@ -693,7 +704,7 @@ func (s *Step) hook(r AttemptRecord) {
 // caller's cancellation after one), with cause: the caller's context error
 // or the breaker's rejection, if that is why.
 func (s *Step) finish(r StopReason, attempts int, cause error) {
-	if attempts > 0 && r != StopCircuitOpen && r != StopHeld && r != StopCanceled {
+	if attempts > 0 && r != StopCircuitOpen && r != StopHeld && r != StopThrottled && r != StopCanceled {
 		d := DecisionRaise
 		if r == StopAborted {
 			d = DecisionAborted
@@ -712,7 +723,7 @@ func (s *Step) done(r StopReason, attempts int, cause error, remaining float64) 
 	var err error
 	switch {
 	case r == StopNone:
-	case (r == StopCircuitOpen || r == StopHeld) && attempts == 0:
+	case (r == StopCircuitOpen || r == StopHeld || r == StopThrottled) && attempts == 0:
 		err = cause // the typed rejection itself
 	default:
 		s.re = &RetryError{Reason: r, Class: s.lastCl.Class, Attempts: attempts, Err: s.lastErr, NextDelay: s.nextDelay, LastResult: s.last, cause: cause}
@@ -743,7 +754,7 @@ func (s *Step) done(r StopReason, attempts int, cause error, remaining float64) 
 		e.Outcome = OutcomeSuccess
 	case r == StopNone:
 		e.Outcome = OutcomeSuccessAfterRetry
-	case r == StopCircuitOpen || r == StopHeld:
+	case r == StopCircuitOpen || r == StopHeld || r == StopThrottled:
 		e.Outcome = OutcomeRejected
 	default:
 		e.Outcome = OutcomeFailure

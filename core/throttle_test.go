@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"testing"
@@ -102,5 +103,38 @@ func TestThrottlerConfigErrors(t *testing.T) {
 	}
 	if _, err := core.NewThrottler(core.ThrottlerConfig{K: math.NaN()}); err == nil {
 		t.Error("K NaN accepted")
+	}
+}
+
+// Inside a policy, the throttler rejects attempts locally while the
+// downstream accepts too few requests: the call stops with StopThrottled
+// and a *ThrottledError before any attempt, and a client error counts as
+// accepted (the downstream answered).
+func TestThrottlerInAPolicy(t *testing.T) {
+	th, _ := newThrottler(t, core.ThrottlerConfig{})
+	p, err := core.NewPolicy(core.PolicyConfig{Throttler: th, Retry: core.RetryConfig{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 100 {
+		_ = p.Run(ctx, func(context.Context) error { return core.Permanent(errors.New("bad request")) })
+	}
+	eq(t, "after client errors", th.Probability(), 0.0)
+	sent, throttled := 0, 0
+	for range 2000 {
+		err := p.Run(ctx, func(context.Context) error { sent++; return core.Transient(errors.New("down")) })
+		if r, _ := core.StopReasonOf(err); r == core.StopThrottled {
+			throttled++
+			var te *core.ThrottledError
+			if !errors.As(err, &te) || !errors.Is(err, core.ErrThrottled) {
+				t.Fatalf("throttled call: %v, want a *ThrottledError", err)
+			}
+		}
+	}
+	// Twice the 100 accepts pass before any rejection, then the rejection
+	// rate climbs toward 1: about 600 are sent (the spread is ~±25).
+	if throttled < 1200 || sent > 800 || sent+throttled != 2000 {
+		t.Fatalf("%d of 2000 calls throttled, %d sent; want ≥ 1200 throttled, ≤ 800 sent, and every call one or the other", throttled, sent)
 	}
 }

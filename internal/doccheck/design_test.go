@@ -36,6 +36,7 @@ var stopReasons = map[string]string{
 	"circuit_open":           "the breaker refused an attempt, or will still be open when the next sleep ends",
 	"not_resendable":         "the failure would have been retried, but the operation must not be sent again (marked `core.NotResendable`: a non-idempotent request, a committed stream, a statement in a transaction)",
 	"caller_retries":         "the failure would have been retried, but the request being served comes from a caller that retries it (`core.WithCallerRetries`, set by the server middleware)",
+	"throttled":              "the policy's `Throttler` rejected the attempt locally: the downstream accepts too few of the recent requests (client-side adaptive throttling)",
 	"held":                   "the downstream asked callers to wait (Retry-After, pushback) and the wait has not elapsed: the breaker is held, the attempt not sent",
 }
 
