@@ -198,8 +198,12 @@ type run struct {
 func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, method string, cc *grpc.ClientConn, o *callOpts) {
 	r.ic, r.policy, r.caller, r.idem = ic, p, ctx, o.idempotent
 	tg := ic.target(cc.Target())
+	op := core.OperationFromContext(ctx) // the caller's own name wins
+	if op == "" {
+		op = method
+	}
 	r.call = core.Call{
-		Operation: method,
+		Operation: op,
 		Labels: core.Labels{
 			RPCSystem:     "grpc",
 			RPCMethod:     method,
@@ -300,7 +304,7 @@ func atCallerDeadline(ctx context.Context) bool {
 // idempotent reports whether the call may be repeated after any retryable
 // failure: WithIdempotent, or its method declared in Config.Idempotent.
 func (r *run) idempotent() bool {
-	return r.idem || r.ic.Idempotent(r.call.Operation)
+	return r.idem || r.ic.Idempotent(r.call.Labels.RPCMethod)
 }
 
 // mark returns err carrying cl. An error that must not be retried is also

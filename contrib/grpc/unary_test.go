@@ -542,3 +542,19 @@ func TestDefaultPolicyUnknownCodesNotRetried(t *testing.T) {
 		})
 	}
 }
+
+// core.ContextWithOperation names the call instead of its method; the
+// method stays the rpc.method label and still decides idempotency.
+func TestUnaryOperationFromContext(t *testing.T) {
+	p, rec, _ := testPolicy(t, core.RetryConfig{})
+	method := testpb.TestService_UnaryCall_FullMethodName
+	e := newEnv(t, redressgrpc.Config{Policy: p, Idempotent: []string{method}}, []fault{{code: codes.Internal}})
+	ctx := core.ContextWithOperation(ctxTimeout(t, 5*time.Second), "Checkout")
+	if _, err := e.client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+		t.Fatalf("UnaryCall: %v (INTERNAL on an idempotent method is retried)", err)
+	}
+	te := terminal(t, rec)
+	if te.Operation != "Checkout" || te.Labels.RPCMethod != method {
+		t.Errorf("operation %q rpc.method %q, want Checkout and %q", te.Operation, te.Labels.RPCMethod, method)
+	}
+}

@@ -138,6 +138,10 @@ func (t *Transport) labels(req *http.Request, o reqOptions, c *core.Call) {
 	method := methodLabel(req.Method)
 	host, port, _ := hostPort(req)
 	c.Labels = core.Labels{HTTPMethod: method, HTTPRoute: o.route, ServerAddress: host, ServerPort: port}
+	if op := core.OperationFromContext(req.Context()); op != "" {
+		c.Operation = op // the caller's own name for this request wins
+		return
+	}
 	if t.opName != nil {
 		if op := t.opName(req); op != "" {
 			c.Operation = op

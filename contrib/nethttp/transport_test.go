@@ -825,6 +825,9 @@ func TestOperationLabel(t *testing.T) {
 		{"custom", Config{Operation: func(r *http.Request) string { return "inventory" }}, nil, "GET", "inventory", "", "GET"},
 		{"custom empty means default", Config{Operation: func(r *http.Request) string { return "" }}, nil, "GET", "GET 127.0.0.1", "", "GET"},
 		{"unknown method", Config{}, nil, "PURGE", "_OTHER 127.0.0.1", "", "_OTHER"},
+		{"core.ContextWithOperation wins over the route and Config.Operation", Config{Operation: func(r *http.Request) string { return "inventory" }}, func(c context.Context) context.Context {
+			return core.ContextWithOperation(WithRoute(c, "/users/{id}"), "GetUser")
+		}, "GET", "GetUser", "/users/{id}", "GET"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
