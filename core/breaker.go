@@ -77,9 +77,12 @@ type BreakerConfig struct {
 	ConsecutiveFailures int
 	// RampUp makes recovery gradual: once half-open, the breaker admits
 	// HalfOpenProbes calls at once and, beyond them, a share of the calls
-	// that grows linearly from 0 to all over RampUp; a TripOn failure
-	// reopens it, and the first success after RampUp closes it. Zero: the
-	// first probe that succeeds closes it at once.
+	// that grows linearly from 0 to all over RampUp; the first success
+	// after RampUp closes it, and it reopens once TripOn failures are the
+	// majority of the half-open period's verdicts (at least 3, and at
+	// least HalfOpenProbes), so that a downstream's usual few failures do
+	// not flap it. Zero: the first probe that succeeds closes it at once,
+	// the first that fails reopens it.
 	RampUp time.Duration
 	// Clock tells the time. Default SystemClock.
 	Clock Clock
@@ -180,6 +183,8 @@ type Breaker struct {
 	buckets  [breakerBuckets]breakerBucket
 	lastFold int64
 	seq      uint64 // transitions made
+	rampOK   int64  // successes in the current half-open period (RampUp)
+	rampFail int64  // TripOn failures in the current half-open period (RampUp)
 
 	buses atomic.Pointer[[]*Bus] // where transitions are published
 
@@ -568,6 +573,7 @@ func (b *Breaker) allowState() (Permit, error, transition) {
 			}
 			b.inflight.Store(1) // this call's probe
 			b.halfAt.Store(now)
+			b.rampOK, b.rampFail = 0, 0
 			half := ((s>>2)+1)<<2 | uint64(StateHalfOpen)
 			b.state.Store(half)
 			tr := b.made(StateOpen, StateHalfOpen)
@@ -672,6 +678,7 @@ func (p Permit) probeSucceeded() transition {
 	t := b.since(b.clock.Now())
 	if b.rampUp > 0 && t-b.halfAt.Load() < b.rampUp {
 		// Still ramping: the probe's slot serves the next call.
+		b.rampOK++
 		if !p.ramp {
 			b.inflight.Add(-1)
 		}
@@ -704,6 +711,19 @@ func (p Permit) failure(c Class, now time.Time) transition {
 	}
 	switch BreakerState(s & 3) {
 	case StateHalfOpen:
+		if b.rampUp > 0 {
+			// Ramping: a downstream with a few failures of its own must
+			// not flap the breaker; it reopens once failures are the
+			// majority of the period's verdicts (at least HalfOpenProbes
+			// of them, and 3).
+			b.rampFail++
+			if b.rampFail < max(b.probes, 3) || b.rampFail <= b.rampOK {
+				if !p.ramp {
+					b.inflight.Add(-1)
+				}
+				return transition{}
+			}
+		}
 		b.open(p.gen, t)
 		return b.made(StateHalfOpen, StateOpen)
 	case StateClosed:

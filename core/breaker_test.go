@@ -331,19 +331,25 @@ func TestBreakerRampUp(t *testing.T) {
 	succeed(t, b)
 	eq(t, "after a success past the ramp", b.State(), core.StateClosed)
 
-	// A failure during the ramp reopens the breaker.
+	// During the ramp a few failures do not reopen it; failures that are
+	// the majority (at least 3) do.
 	fail(t, b, core.ClassTransient)
 	clk.Advance(time.Second)
-	succeed(t, b) // the probe: half-open, still ramping
+	succeed(t, b) // the probe: half-open, still ramping (1 success)
 	clk.Advance(500 * time.Millisecond)
-	var p core.Permit
-	for {
-		if p, err = b.Allow(); err == nil {
-			break
+	admitted := func() core.Permit {
+		for {
+			if p, err := b.Allow(); err == nil {
+				return p
+			}
 		}
 	}
-	p.Failure(core.ClassTransient)
-	eq(t, "after a failure in the ramp", b.State(), core.StateOpen)
+	admitted().Failure(core.ClassTransient)
+	eq(t, "after one failure in the ramp", b.State(), core.StateHalfOpen)
+	admitted().Failure(core.ClassTransient)
+	eq(t, "after two", b.State(), core.StateHalfOpen)
+	admitted().Failure(core.ClassTransient)
+	eq(t, "after three failures against one success", b.State(), core.StateOpen)
 	var transitions []string
 	for _, n := range rec.Names() {
 		if n != "circuit_rejected" {
