@@ -503,7 +503,7 @@ func (b *Breaker) hold(d time.Duration) int64 {
 
 // Failing reports whether the breaker's downstream is failing now: the
 // breaker is open or half-open, held, or saw a TripOn failure within its
-// Window. Cheap when the breaker has never seen one (one atomic load);
+// Window. Cheap when no such failure is recent (one atomic load);
 // otherwise it reads the clock. Wrappers use it to pay for something only
 // while a downstream fails (redresshttp's attempt marker).
 func (b *Breaker) Failing() bool {
@@ -514,7 +514,13 @@ func (b *Breaker) Failing() bool {
 	if BreakerState(b.state.Load()&3) != StateClosed || b.holdUntil.Load() != 0 {
 		return true
 	}
-	return b.since(b.clock.Now())-lf < int64(b.window)
+	if b.since(b.clock.Now())-lf < int64(b.window) {
+		return true
+	}
+	// The failure has left the window: forget it, so that a healthy
+	// breaker's callers read no clock again until the next one.
+	b.lastFail.CompareAndSwap(lf, 0)
+	return false
 }
 
 // heldFor returns the wait that remains of a hold now (0 for none).

@@ -90,6 +90,10 @@ func ParseEventKind(s string) (EventKind, bool) {
 // (EventSuccess for StopNone).
 func (r StopReason) Event() EventKind { return terminalFor(r) }
 
+// rejection reports whether r refuses an attempt locally (a breaker, a
+// hold, a throttler), derived from its terminal event.
+func (r StopReason) rejection() bool { return terminalFor(r) == EventCircuitRejected }
+
 // terminalFor maps a stop reason to its terminal event.
 func terminalFor(r StopReason) EventKind {
 	switch r {

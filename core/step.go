@@ -218,10 +218,12 @@ func (s *Step) next() bool {
 		s.finish(StopDeadline, prev, nil)
 		return false
 	}
-	if th := p.throttler; th != nil && !th.Allow() {
-		s.refund()
-		s.finish(StopThrottled, prev, &ThrottledError{Throttler: th.name, Probability: th.Probability()})
-		return false
+	if th := p.throttler; th != nil {
+		if ok, prob := th.allow(); !ok {
+			s.refund()
+			s.finish(StopThrottled, prev, &ThrottledError{Throttler: th.name, Probability: prob})
+			return false
+		}
 	}
 	if br := s.breaker; br != nil {
 		permit, closed := br.closedPermit()
@@ -704,7 +706,7 @@ func (s *Step) hook(r AttemptRecord) {
 // caller's cancellation after one), with cause: the caller's context error
 // or the breaker's rejection, if that is why.
 func (s *Step) finish(r StopReason, attempts int, cause error) {
-	if attempts > 0 && r != StopCircuitOpen && r != StopHeld && r != StopThrottled && r != StopCanceled {
+	if attempts > 0 && !r.rejection() && r != StopCanceled {
 		d := DecisionRaise
 		if r == StopAborted {
 			d = DecisionAborted
@@ -723,7 +725,7 @@ func (s *Step) done(r StopReason, attempts int, cause error, remaining float64) 
 	var err error
 	switch {
 	case r == StopNone:
-	case (r == StopCircuitOpen || r == StopHeld || r == StopThrottled) && attempts == 0:
+	case r.rejection() && attempts == 0:
 		err = cause // the typed rejection itself
 	default:
 		s.re = &RetryError{Reason: r, Class: s.lastCl.Class, Attempts: attempts, Err: s.lastErr, NextDelay: s.nextDelay, LastResult: s.last, cause: cause}
@@ -754,7 +756,7 @@ func (s *Step) done(r StopReason, attempts int, cause error, remaining float64) 
 		e.Outcome = OutcomeSuccess
 	case r == StopNone:
 		e.Outcome = OutcomeSuccessAfterRetry
-	case r == StopCircuitOpen || r == StopHeld || r == StopThrottled:
+	case r.rejection():
 		e.Outcome = OutcomeRejected
 	default:
 		e.Outcome = OutcomeFailure

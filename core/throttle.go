@@ -108,18 +108,24 @@ func (t *Throttler) Rejected() uint64 { return t.rejected.Load() }
 // locally (then it counts as a request the downstream did not accept). A
 // request allowed must be followed by Record.
 func (t *Throttler) Allow() bool {
+	ok, _ := t.allow()
+	return ok
+}
+
+// allow is Allow, with the rejection probability it decided on.
+func (t *Throttler) allow() (bool, float64) {
 	if !t.active.Load() {
-		return true
+		return true, 0
 	}
 	p := t.probability()
 	if p <= 0 || rand.Float64() >= p {
-		return true
+		return true, p
 	}
 	t.rejected.Add(1)
 	t.mu.Lock()
 	t.bucket(t.now()).requests++
 	t.mu.Unlock()
-	return false
+	return false, p
 }
 
 // Record records the outcome of a request Allow let through: accepted is

@@ -32,10 +32,7 @@ type wrapper struct {
 	// that would be unsafe to retry is marked with core.NoRetry by the
 	// attempt, so one policy serves all connections.
 	policy *core.Policy
-	// resultClassifier: the policy has a Retry.ResultClassifier, which
-	// sees attempts' values (core.DoCall).
-	resultClassifier bool
-	cfg              core.PolicyConfig
+	cfg    core.PolicyConfig
 }
 
 func newWrapper(cfg Config, inner any) (*wrapper, error) {
@@ -56,7 +53,7 @@ func newWrapper(cfg Config, inner any) (*wrapper, error) {
 		}
 		return nil, err
 	}
-	w := &wrapper{cfg: pc, system: cfg.System, policy: p, resultClassifier: pc.Retry.ResultClassifier != nil}
+	w := &wrapper{cfg: pc, system: cfg.System, policy: p}
 	if w.system == "" {
 		w.system = systemOf(inner)
 	}

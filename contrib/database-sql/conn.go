@@ -401,11 +401,7 @@ func do[T any](ctx context.Context, c *conn, call *core.Call, attempt func(conte
 	for s.Next() {
 		var err error
 		v, err = attempt(s.Context())
-		if c.w.resultClassifier {
-			s.EndValue(v, err)
-		} else {
-			s.End(err)
-		}
+		s.EndValue(v, err) // T is an interface or struct{}: boxing it allocates nothing
 	}
 	return v, s.Err()
 }
