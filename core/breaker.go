@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -847,10 +848,17 @@ func transitionKind(to BreakerState) EventKind {
 // breaker's own bus.
 func (b *Breaker) publishStandalone(tr transition, rejected error) {
 	b.emit(context.Background(), tr, nil)
-	if rejected != nil && b.bus.Wants(EventCircuitRejected) {
+	if rejected == nil {
+		return
+	}
+	r := StopCircuitOpen
+	if errors.Is(rejected, ErrHeld) {
+		r = StopHeld
+	}
+	if k := r.Event(); b.bus.Wants(k) {
 		b.bus.Publish(context.Background(), Event{
-			Kind: EventCircuitRejected, Policy: b.name, Breaker: b, Err: rejected,
-			StopReason: StopCircuitOpen, Outcome: OutcomeRejected, BreakerState: b.State(),
+			Kind: k, Policy: b.name, Breaker: b, Err: rejected,
+			StopReason: r, Outcome: OutcomeRejected, BreakerState: b.State(),
 		})
 	}
 }

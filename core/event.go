@@ -9,7 +9,11 @@ import (
 type EventKind uint8
 
 // The events. Terminal events (one per operation) are Success through
-// CircuitRejected; every operation publishes exactly one of them.
+// CircuitRejected; every operation publishes exactly one of them. Three of
+// them end a call that a local guard refused before an attempt was sent:
+// Throttled (a Throttler's adaptive rejection), Held (the downstream asked
+// to wait: Retry-After, gRPC pushback) and CircuitRejected (an open or
+// ramping breaker).
 const (
 	EventOperationStart EventKind = iota
 	EventAttemptStart
@@ -25,6 +29,8 @@ const (
 	EventScheduled
 	EventAborted
 	EventCanceled
+	EventThrottled
+	EventHeld
 	EventCircuitRejected
 	EventCircuitOpened
 	EventCircuitHalfOpen
@@ -48,6 +54,8 @@ var eventNames = [numEventKinds]string{
 	EventScheduled:                  "scheduled",
 	EventAborted:                    "aborted",
 	EventCanceled:                   "canceled",
+	EventThrottled:                  "throttled",
+	EventHeld:                       "held",
 	EventCircuitRejected:            "circuit_rejected",
 	EventCircuitOpened:              "circuit_opened",
 	EventCircuitHalfOpen:            "circuit_half_open",
@@ -92,7 +100,14 @@ func (r StopReason) Event() EventKind { return terminalFor(r) }
 
 // rejection reports whether r refuses an attempt locally (a breaker, a
 // hold, a throttler), derived from its terminal event.
-func (r StopReason) rejection() bool { return terminalFor(r) == EventCircuitRejected }
+func (r StopReason) rejection() bool { return terminalFor(r).Rejection() }
+
+// Rejection reports whether k is the terminal event of a call that a local
+// guard refused: EventThrottled, EventHeld or EventCircuitRejected.
+func (k EventKind) Rejection() bool { return k >= EventThrottled && k <= EventCircuitRejected }
+
+// RejectionEvents holds the terminal events of calls refused locally.
+const RejectionEvents EventSet = 1<<EventThrottled | 1<<EventHeld | 1<<EventCircuitRejected
 
 // terminalFor maps a stop reason to its terminal event.
 func terminalFor(r StopReason) EventKind {
@@ -117,7 +132,11 @@ func terminalFor(r StopReason) EventKind {
 		return EventAborted
 	case StopCanceled:
 		return EventCanceled
-	case StopCircuitOpen, StopHeld, StopThrottled:
+	case StopThrottled:
+		return EventThrottled
+	case StopHeld:
+		return EventHeld
+	case StopCircuitOpen:
 		return EventCircuitRejected
 	}
 	return EventAborted

@@ -252,6 +252,17 @@ func terminalEvents() string {
 	return re(lEvent, strings.Join(names, "|"))
 }
 
+// rejectionEvents matches the terminal events of calls refused locally.
+func rejectionEvents() string {
+	var names []string
+	for _, k := range core.EventKinds() {
+		if k.Rejection() {
+			names = append(names, k.String())
+		}
+	}
+	return re(lEvent, strings.Join(names, "|"))
+}
+
 func promLabels(attrs []string) []string {
 	out := make([]string, len(attrs))
 	for i, a := range attrs {
@@ -303,10 +314,11 @@ func (g *generator) wrapperBoard(w wrapper) board {
 	states := g.breakerPanels(w.breakerNoun, "Breaker state", "Rejections by "+w.firstNoun)
 	states[0].targets[0].expr += join(lPolicy)
 	states[1].targets[0].expr += join(lPolicy)
-	states[2].desc = "Calls refused without touching the " + w.breakerNoun + " because its breaker was open, per second."
+	states[2].title = "Local rejections by " + w.firstNoun
+	states[2].desc = "Calls refused without touching the " + w.breakerNoun + ", per second, by the guard that refused them: circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests)."
 	states[2].targets = []target{{
-		expr:   rateBy(ev.Prom, g.panelSel(ev, scope, eq(lEvent, core.EventCircuitRejected.String())), lPolicy, first),
-		legend: legendOf(lPolicy, first),
+		expr:   rateBy(ev.Prom, g.panelSel(ev, scope, rejectionEvents()), lPolicy, first, lEvent),
+		legend: legendOf(lPolicy, first, lEvent),
 	}}
 	return board{
 		uid: w.uid, title: w.title, file: w.file, desc: w.desc,
