@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,17 @@ type BreakerConfig struct {
 	// not flap it. Zero: the first probe that succeeds closes it at once,
 	// the first that fails reopens it.
 	RampUp time.Duration
+	// Throttle, if set, gives the breaker a Throttler built from it
+	// (client-side adaptive throttling; its Name and Clock default to the
+	// breaker's): while the breaker is closed, a call it admits is still
+	// rejected locally, with a *ThrottledError (StopThrottled), at the
+	// throttler's rate once the downstream accepts too few of the recent
+	// requests. It covers what the breaker does not trip on — rate limits
+	// without a Retry-After hint, unknown failures — and overloads below its
+	// trip; the breaker's probes and ramp are never throttled, and a breaker
+	// that closes clears its throttler (the outage it counted is over).
+	// DownstreamBreakerConfig sets it. Nil: no throttler.
+	Throttle *ThrottlerConfig
 	// Clock tells the time. Default SystemClock.
 	Clock Clock
 	// Bus receives the breaker's transition events (with those of every
@@ -101,7 +113,10 @@ type BreakerConfig struct {
 // before it, while 30% of failures at random never does); after 250ms it
 // lets 3 probes through and ramps the admitted share up over 500ms
 // (traffic is back within about a second of the downstream healing).
-// TripOn: transient faults and server errors.
+// TripOn: transient faults and server errors. While closed it throttles
+// (Throttle: K 2 over 2s): a downstream that accepts less than half of the
+// recent requests — a rate limit without hints, say — is sent about twice
+// what it accepts. Each call to it returns a fresh config.
 func DownstreamBreakerConfig() BreakerConfig {
 	return BreakerConfig{
 		FailureRatio:        0.5,
@@ -112,6 +127,7 @@ func DownstreamBreakerConfig() BreakerConfig {
 		HalfOpenProbes:      3,
 		RampUp:              500 * time.Millisecond,
 		TripOn:              SetOf(ClassTransient, ClassServerError),
+		Throttle:            &ThrottlerConfig{},
 	}
 }
 
@@ -165,6 +181,7 @@ type Breaker struct {
 	rampUp      int64 // ns
 	clock       Clock
 	bus         *Bus
+	throttler   *Throttler // nil: BreakerConfig.Throttle unset
 	epoch       time.Time
 
 	// state packs the state (low 2 bits) and a generation counter.
@@ -279,6 +296,23 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		clock:     cfg.Clock,
 		bus:       cfg.Bus,
 		pubNext:   1,
+	}
+	if cfg.Throttle != nil {
+		tc := *cfg.Throttle
+		if tc.Name == "" {
+			tc.Name = cfg.Name
+		}
+		if tc.Clock == nil {
+			tc.Clock = cfg.Clock
+		}
+		th, err := NewThrottler(tc)
+		if err != nil {
+			if ce, ok := err.(*ConfigError); ok {
+				return nil, cfgErr("BreakerConfig.Throttle."+strings.TrimPrefix(ce.Field, "ThrottlerConfig."), ce.Reason)
+			}
+			return nil, err
+		}
+		b.throttler = th
 	}
 	b.attach(cfg.Bus)
 	for c, n := range cfg.ClassThresholds {
@@ -466,6 +500,11 @@ func (b *Breaker) deliver(ctx context.Context, tr transition, e *Event) {
 // when the breaker refuses.
 func (b *Breaker) Allow() (Permit, error) {
 	p, err, tr := b.allow()
+	if err == nil {
+		if err = b.throttle(p); err != nil {
+			p = Permit{}
+		}
+	}
 	b.publishStandalone(tr, err)
 	return p, err
 }
@@ -623,6 +662,7 @@ func (p Permit) Success() {
 	if p.b == nil {
 		return
 	}
+	p.b.throttleSuccess()
 	p.b.publishStandalone(p.success(), nil)
 }
 
@@ -631,6 +671,7 @@ func (p Permit) Failure(c Class) {
 	if p.b == nil {
 		return
 	}
+	p.b.throttleFailure(c)
 	p.b.publishStandalone(p.failure(c, p.b.clock.Now()), nil)
 }
 
@@ -761,12 +802,49 @@ func (b *Breaker) open(gen uint64, t int64) {
 	b.state.Store((gen+1)<<2 | uint64(StateOpen))
 }
 
-// reset clears the window; b.mu must be held.
+// reset clears the window and the throttler's; b.mu must be held.
 func (b *Breaker) reset(t int64) {
 	b.buckets = [breakerBuckets]breakerBucket{}
 	b.pending.Store(0)
 	b.consec.Store(0)
 	b.lastFold = t
+	if b.throttler != nil {
+		b.throttler.reset()
+	}
+}
+
+// Throttler returns the breaker's throttler (BreakerConfig.Throttle), or
+// nil.
+func (b *Breaker) Throttler() *Throttler { return b.throttler }
+
+// throttle returns a *ThrottledError when the breaker's throttler rejects
+// a call its closed state admitted (p), else nil.
+func (b *Breaker) throttle(p Permit) error {
+	if b.throttler == nil || p.probe {
+		return nil
+	}
+	if ok, prob := b.throttler.allow(); !ok {
+		return &ThrottledError{Throttler: b.throttler.name, Probability: prob}
+	}
+	return nil
+}
+
+// throttleSuccess records an accepted attempt in the breaker's throttler.
+func (b *Breaker) throttleSuccess() {
+	if b.throttler != nil {
+		b.throttler.Record(true)
+	}
+}
+
+// throttleFailure records a failed attempt of class c in the breaker's
+// throttler: not accepted when it counts against the downstream's health,
+// and not at all when the breaker trips on it (an outage is the breaker's
+// to handle: a throttler counting it would starve the breaker of the
+// failures it opens on, and recover slower than its ramp).
+func (b *Breaker) throttleFailure(c Class) {
+	if b.throttler != nil && !b.trips(c) {
+		b.throttler.Record(!againstHealth(c))
+	}
 }
 
 // bucket returns the bucket for time t, clearing it if it held an older
@@ -852,8 +930,11 @@ func (b *Breaker) publishStandalone(tr transition, rejected error) {
 		return
 	}
 	r := StopCircuitOpen
-	if errors.Is(rejected, ErrHeld) {
+	switch {
+	case errors.Is(rejected, ErrHeld):
 		r = StopHeld
+	case errors.Is(rejected, ErrThrottled):
+		r = StopThrottled
 	}
 	if k := r.Event(); b.bus.Wants(k) {
 		b.bus.Publish(context.Background(), Event{

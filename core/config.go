@@ -81,7 +81,8 @@ type PolicyConfig struct {
 	// accepts too few of the recent requests (client-side adaptive
 	// throttling): such an attempt is not made, and the call stops with
 	// StopThrottled and a *ThrottledError. Policies sharing a downstream
-	// should share its Throttler.
+	// should share its Throttler; a breaker can carry one per downstream
+	// instead (BreakerConfig.Throttle, set by DownstreamBreakerConfig).
 	Throttler *Throttler
 	// Budget, if set, must grant every retry. It may be shared.
 	Budget *Budget

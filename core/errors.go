@@ -85,7 +85,8 @@ const (
 	// elapsed: the call's breaker is held (Breaker.Hold). The error is a
 	// *HeldError carrying the remaining wait.
 	StopHeld
-	// StopThrottled: the policy's Throttler rejected the attempt locally
+	// StopThrottled: the policy's Throttler, or the breaker's
+	// (BreakerConfig.Throttle), rejected the attempt locally
 	// (client-side adaptive throttling: the downstream accepts too few of
 	// the recent requests). The error is a *ThrottledError.
 	StopThrottled

@@ -100,3 +100,103 @@ func TestLocalRejectionsHaveTheirOwnEvents(t *testing.T) {
 		check(t, terminal(t, rec), core.EventCircuitRejected, core.StopCircuitOpen)
 	})
 }
+
+// A breaker with Throttle throttles the calls its closed state admits
+// when the downstream refuses most of them with failures the breaker does
+// not trip on (rate limits without a hint), stays closed doing so, never
+// throttles its probes, and forgets the throttled window when it closes.
+func TestBreakerThrottle(t *testing.T) {
+	ctx := context.Background()
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	cfg := core.DownstreamBreakerConfig()
+	cfg.Clock = clk
+	cfg.ConsecutiveFailures = 1
+	br := mustBreaker(t, cfg)
+	if br.Throttler() == nil {
+		t.Fatal("DownstreamBreakerConfig: no throttler")
+	}
+	p, err := core.NewPolicy(core.PolicyConfig{Breaker: br, Clock: clk, Sleeper: clk, Retry: core.RetryConfig{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := func(context.Context) error { return &core.StatusError{Code: 429} }
+	sent, throttled := 0, 0
+	for range 1000 {
+		err := p.Run(ctx, func(ctx context.Context) error { sent++; return limited(ctx) })
+		if errors.Is(err, core.ErrThrottled) {
+			throttled++
+			if r, _ := core.StopReasonOf(err); r != core.StopThrottled {
+				t.Fatalf("throttled call: stop %v", r)
+			}
+		}
+	}
+	eq(t, "breaker state", br.State(), core.StateClosed) // 429 does not trip it
+	if sent+throttled != 1000 || throttled < 500 {
+		t.Fatalf("1000 calls to a rate-limited downstream: %d sent, %d throttled; want most throttled", sent, throttled)
+	}
+	// A standalone Allow is throttled the same way.
+	refused := 0
+	for range 100 {
+		pm, err := br.Allow()
+		if errors.Is(err, core.ErrThrottled) {
+			refused++
+			continue
+		}
+		pm.Failure(core.ClassRateLimit)
+	}
+	if refused < 50 {
+		t.Fatalf("standalone Allow: %d of 100 throttled, want most", refused)
+	}
+
+	// Later, with a moderate rate limit in the throttler's window, an
+	// outage opens the breaker (this one on one failure; the outage's
+	// failures are not the throttler's to count); once the breaker closes
+	// again, within the throttler's window, the throttler has forgotten the
+	// rate limit.
+	clk.Advance(3 * time.Second) // the flood leaves the window
+	for range 10 {
+		pm, err := br.Allow()
+		if err != nil {
+			t.Fatalf("after the window: %v", err)
+		}
+		pm.Success()
+	}
+	for range 40 {
+		if pm, err := br.Allow(); err == nil {
+			pm.Failure(core.ClassRateLimit)
+		}
+	}
+	if p := br.Throttler().Probability(); p == 0 || p > 0.6 {
+		t.Fatalf("throttling %v after 10 accepted and 40 rate-limited calls, want in (0, 0.6]", p)
+	}
+	for i := 0; br.State() != core.StateOpen && i < 1000; i++ {
+		if pm, err := br.Allow(); err == nil {
+			pm.Failure(core.ClassServerError)
+		}
+		clk.Advance(time.Millisecond)
+	}
+	eq(t, "after an outage", br.State(), core.StateOpen)
+	clk.Advance(250 * time.Millisecond)
+	if br.Throttler().Probability() == 0 {
+		t.Fatal("the rate limit is still in the throttler's window: want throttling before the breaker closes")
+	}
+	for i := 0; br.State() != core.StateClosed && i < 1000; i++ {
+		if pm, err := br.Allow(); err == nil {
+			pm.Success()
+		} else if errors.Is(err, core.ErrThrottled) {
+			t.Fatalf("a probe or ramp call was throttled (state %v)", br.State())
+		}
+		clk.Advance(5 * time.Millisecond)
+	}
+	eq(t, "after recovery", br.State(), core.StateClosed)
+	eq(t, "throttling after the breaker closed", br.Throttler().Probability(), 0.0)
+}
+
+// An invalid Throttle is named under BreakerConfig.
+func TestBreakerThrottleConfig(t *testing.T) {
+	_, err := core.NewBreaker(core.BreakerConfig{Throttle: &core.ThrottlerConfig{K: 0.5}})
+	var ce *core.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "BreakerConfig.Throttle.K" {
+		t.Fatalf("K 0.5: %v, want a ConfigError on BreakerConfig.Throttle.K", err)
+	}
+}

@@ -249,6 +249,11 @@ func (s *Step) next() bool {
 				return false
 			}
 		}
+		if rej := br.throttle(permit); rej != nil {
+			s.refund()
+			s.finish(StopThrottled, prev, rej)
+			return false
+		}
 		s.permit = permit
 	}
 	s.hasToken = false // the retry is made: its token is spent
@@ -336,6 +341,7 @@ func (s *Step) End(err error) {
 			th.Record(true)
 		}
 		if br := s.breaker; br != nil {
+			br.throttleSuccess()
 			if s.permit.probe {
 				s.publishTransition(s.permit.probeSucceeded(), attempt)
 			} else {
@@ -421,6 +427,7 @@ func (s *Step) failed(err error, attempt int) {
 	}
 	s.attemptEnd(attempt, cl)
 	if br := s.breaker; br != nil {
+		br.throttleFailure(cl.Class)
 		if cl.RetryAfter > 0 && (cl.Class == ClassRateLimit || cl.Class == ClassServerError) {
 			s.ownHold = br.hold(cl.RetryAfter) // the downstream asked every caller to wait
 		}

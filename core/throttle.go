@@ -22,6 +22,12 @@ type ThrottlerConfig struct {
 	// counted. Default 2s: short, so that the rejection rate follows the
 	// downstream's health within a couple of seconds either way.
 	Window time.Duration
+	// MinRequests is the number of requests the window must hold before
+	// anything is rejected. Default 10: a window of a few requests says
+	// little about the downstream (the bare formula rejects half of the
+	// requests that follow a single failure on a quiet client, a call's own
+	// retry among them). 1 applies the bare formula. Must not be negative.
+	MinRequests int
 	// Clock tells the time. Default SystemClock.
 	Clock Clock
 }
@@ -55,6 +61,7 @@ type throttleBucket struct {
 type Throttler struct {
 	name   string
 	k      float64
+	min    float64 // MinRequests
 	width  int64
 	clock  Clock
 	epoch  time.Time
@@ -89,13 +96,19 @@ func NewThrottler(cfg ThrottlerConfig) (*Throttler, error) {
 	if cfg.Window < throttleBuckets {
 		return nil, cfgErr("ThrottlerConfig.Window", "must be at least 10ns")
 	}
+	if cfg.MinRequests < 0 {
+		return nil, cfgErr("ThrottlerConfig.MinRequests", "must not be negative")
+	}
+	if cfg.MinRequests == 0 {
+		cfg.MinRequests = 10
+	}
 	if cfg.Clock != nil && isNil(cfg.Clock) {
 		return nil, cfgErr("ThrottlerConfig.Clock", "holds a nil pointer (leave it nil for SystemClock)")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
-	return &Throttler{name: cfg.Name, k: cfg.K, width: int64(cfg.Window) / throttleBuckets, clock: cfg.Clock, epoch: cfg.Clock.Now()}, nil
+	return &Throttler{name: cfg.Name, k: cfg.K, min: float64(cfg.MinRequests), width: int64(cfg.Window) / throttleBuckets, clock: cfg.Clock, epoch: cfg.Clock.Now()}, nil
 }
 
 // Name returns the throttler's name.
@@ -144,8 +157,7 @@ func (t *Throttler) Record(accepted bool) {
 	if accepted {
 		bk.accepts++
 	}
-	requests, accepts := t.totals(now)
-	t.active.Store(requests > t.k*accepts)
+	t.active.Store(t.rejects(t.totals(now)))
 	t.mu.Unlock()
 }
 
@@ -163,13 +175,19 @@ func (t *Throttler) probability() float64 {
 	t.mu.Lock()
 	t.fold(now)
 	requests, accepts := t.totals(now)
-	active := requests > t.k*accepts
+	active := t.rejects(requests, accepts)
 	t.active.Store(active)
 	t.mu.Unlock()
 	if !active {
 		return 0
 	}
 	return (requests - t.k*accepts) / (requests + 1)
+}
+
+// rejects reports whether a window of requests and accepts makes Allow
+// reject at all.
+func (t *Throttler) rejects(requests, accepts float64) bool {
+	return requests >= t.min && requests > t.k*accepts
 }
 
 func (t *Throttler) now() int64 { return int64(t.clock.Now().Sub(t.epoch)) }
@@ -228,4 +246,15 @@ func (t *Throttler) totals(now int64) (requests, accepts float64) {
 		}
 	}
 	return requests, accepts
+}
+
+// reset forgets the window: the outage it counted is over.
+func (t *Throttler) reset() {
+	t.mu.Lock()
+	for i := range t.ok {
+		t.ok[i].n.Store(0)
+	}
+	t.buckets = [throttleBuckets]throttleBucket{}
+	t.active.Store(false)
+	t.mu.Unlock()
 }

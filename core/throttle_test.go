@@ -90,10 +90,28 @@ func TestThrottlerRejectsLocally(t *testing.T) {
 	eq(t, "Rejected", th.Rejected(), uint64(rejected))
 }
 
+// Below MinRequests in the window nothing is rejected, whatever the
+// share accepted: a quiet client's first failures do not throttle it.
+func TestThrottlerMinRequests(t *testing.T) {
+	th, _ := newThrottler(t, core.ThrottlerConfig{})
+	for range 9 {
+		th.Record(false)
+	}
+	eq(t, "after 9 failures (default MinRequests 10)", th.Probability(), 0.0)
+	th.Record(false)
+	if got, want := th.Probability(), 10.0/11; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("after 10 failures: probability %v, want %v", got, want)
+	}
+	bare, _ := newThrottler(t, core.ThrottlerConfig{MinRequests: 1})
+	bare.Record(false)
+	eq(t, "bare formula after one failure", bare.Probability(), 0.5)
+}
+
 func TestThrottlerConfigErrors(t *testing.T) {
 	for field, cfg := range map[string]core.ThrottlerConfig{
-		"ThrottlerConfig.K":      {K: 0.5},
-		"ThrottlerConfig.Window": {Window: -time.Second},
+		"ThrottlerConfig.K":           {K: 0.5},
+		"ThrottlerConfig.Window":      {Window: -time.Second},
+		"ThrottlerConfig.MinRequests": {MinRequests: -1},
 	} {
 		_, err := core.NewThrottler(cfg)
 		var ce *core.ConfigError

@@ -145,7 +145,10 @@ func DefaultPolicyConfig() core.PolicyConfig {
 // 250ms it lets 3 probes through and ramps the admitted share up over
 // 500ms. RESOURCE_EXHAUSTED and the caller's mistakes (INVALID_ARGUMENT,
 // NOT_FOUND, ...) do not trip it: the server answered (pushback holds it
-// instead).
+// instead). While closed, it throttles client-side (core.Throttler, K 2
+// over 2s): a target that refuses most calls with RESOURCE_EXHAUSTED and
+// no pushback is sent about twice what it accepts, the rest failing fast
+// with a *core.ThrottledError.
 func DefaultBreakerConfig() core.BreakerConfig {
 	return core.DownstreamBreakerConfig()
 }

@@ -118,7 +118,10 @@ func DefaultPolicyConfig() core.PolicyConfig {
 // through and ramps the admitted share up over 500ms, closing on the first
 // success after the ramp: traffic is back within about a second of the
 // host healing. Rate limits (429) and client errors (4xx) do not trip it:
-// the server answered (a Retry-After hint holds it instead).
+// the server answered (a Retry-After hint holds it instead). While closed,
+// it throttles client-side (core.Throttler, K 2 over 2s): a host that
+// refuses most requests with 429 and no hint is sent about twice what it
+// accepts, the rest failing fast with a *core.ThrottledError.
 func DefaultBreakerConfig() core.BreakerConfig {
 	return core.DownstreamBreakerConfig()
 }
