@@ -54,6 +54,16 @@ type RetryConfig struct {
 	// chain of services retries at one layer instead of multiplying the
 	// attempts at every hop.
 	RetryUnderRetryingCaller bool
+	// HoldWait is the longest hold a call waits out instead of failing
+	// fast: when its breaker is held (the downstream asked callers to wait:
+	// Retry-After, gRPC pushback) for at most HoldWait, and the wait ends
+	// before the policy's Deadline and the caller's context deadline, the
+	// call sleeps (on the Sleeper) until the hold ends, then goes on; a
+	// retry whose backoff is shorter than the hold sleeps the hold instead.
+	// Zero (the default): a held call fails fast with a *HeldError carrying
+	// the remaining wait, so that callers who cannot wait are not tied up.
+	// Must not be negative.
+	HoldWait time.Duration
 	// SleepHandler, if set, decides what to do instead of sleeping: sleep,
 	// defer (stop with StopScheduled and the delay in Outcome.NextDelay, for
 	// job queues) or abort.
@@ -308,6 +318,9 @@ func (r *RetryConfig) validate() error {
 	}
 	if r.AttemptTimeout < 0 {
 		return cfgErr("Retry.AttemptTimeout", "must not be negative")
+	}
+	if r.HoldWait < 0 {
+		return cfgErr("Retry.HoldWait", "must not be negative")
 	}
 	if r.Deadline > 0 && r.AttemptTimeout > r.Deadline {
 		return cfgErr("Retry.Deadline", "must not be shorter than Retry.AttemptTimeout")

@@ -23,6 +23,7 @@ type Policy struct {
 	maxUnknown int
 	deadline   time.Duration
 	attemptTO  time.Duration
+	holdWait   time.Duration // RetryConfig.HoldWait
 	resultCl   func(any) error
 	abortIf    func() bool
 	nested     bool // RetryUnderRetryingCaller
@@ -58,6 +59,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		maxUnknown: r.MaxUnknownAttempts,
 		deadline:   r.Deadline,
 		attemptTO:  r.AttemptTimeout,
+		holdWait:   r.HoldWait,
 		resultCl:   r.ResultClassifier,
 		nested:     r.RetryUnderRetryingCaller,
 		abortIf:    r.AbortIf,

@@ -200,3 +200,81 @@ func TestBreakerThrottleConfig(t *testing.T) {
 		t.Fatalf("K 0.5: %v, want a ConfigError on BreakerConfig.Throttle.K", err)
 	}
 }
+
+// With HoldWait, a call waits out a hold that ends in time instead of
+// failing fast: before its first attempt, and in place of a shorter
+// backoff before a retry; a hold longer than HoldWait, or past the
+// caller's deadline, still fails fast.
+func TestHoldWait(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T, wait time.Duration) (*core.Policy, *core.Breaker, *coretest.FakeClock) {
+		clk := coretest.NewFakeClock(coretest.StartTime)
+		br := mustBreaker(t, core.BreakerConfig{Clock: clk})
+		p, err := core.NewPolicy(core.PolicyConfig{Breaker: br, Clock: clk, Sleeper: clk, Retry: core.RetryConfig{
+			MaxAttempts: 2, Strategy: core.Constant(100 * time.Millisecond), HoldWait: wait,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, br, clk
+	}
+	ok := func(context.Context) error { return nil }
+
+	t.Run("before the first attempt", func(t *testing.T) {
+		p, br, clk := setup(t, 15*time.Second)
+		br.Hold(10 * time.Second)
+		if err := p.Run(ctx, ok); err != nil {
+			t.Fatalf("a call with HoldWait 15s during a 10s hold: %v, want it to wait and succeed", err)
+		}
+		eq(t, "waited", clk.Now().Sub(coretest.StartTime), 10*time.Second)
+	})
+	t.Run("too long", func(t *testing.T) {
+		p, br, clk := setup(t, 5*time.Second)
+		br.Hold(10 * time.Second)
+		if err := p.Run(ctx, ok); !errors.Is(err, core.ErrHeld) {
+			t.Fatalf("a 10s hold with HoldWait 5s: %v, want ErrHeld", err)
+		}
+		eq(t, "waited", clk.Now().Sub(coretest.StartTime), time.Duration(0))
+	})
+	t.Run("past the caller's deadline", func(t *testing.T) {
+		p, br, clk := setup(t, 15*time.Second)
+		br.Hold(10 * time.Second)
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := p.Run(dctx, ok); !errors.Is(err, core.ErrHeld) {
+			t.Fatalf("a 10s hold for a caller with 5s left: %v, want ErrHeld", err)
+		}
+		eq(t, "waited", clk.Now().Sub(coretest.StartTime), time.Duration(0))
+	})
+	t.Run("before a retry", func(t *testing.T) {
+		for _, wait := range []time.Duration{0, 5 * time.Second} {
+			p, br, clk := setup(t, wait)
+			n := 0
+			err := p.Run(ctx, func(context.Context) error {
+				n++
+				if n == 1 {
+					br.Hold(3 * time.Second) // another call got a hint meanwhile
+					return core.Transient(errors.New("reset"))
+				}
+				return nil
+			})
+			if wait == 0 {
+				if !errors.Is(err, core.ErrHeld) || n != 1 {
+					t.Fatalf("no HoldWait: %v after %d attempts, want ErrHeld after 1", err, n)
+				}
+				continue
+			}
+			if err != nil || n != 2 {
+				t.Fatalf("HoldWait 5s: %v after %d attempts, want success after 2", err, n)
+			}
+			eq(t, "slept the hold, not the 100ms backoff", clk.Now().Sub(coretest.StartTime), 3*time.Second)
+		}
+	})
+	t.Run("config", func(t *testing.T) {
+		_, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{HoldWait: -time.Second}})
+		var ce *core.ConfigError
+		if !errors.As(err, &ce) || ce.Field != "Retry.HoldWait" {
+			t.Fatalf("negative HoldWait: %v, want a ConfigError on Retry.HoldWait", err)
+		}
+	})
+}

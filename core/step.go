@@ -49,17 +49,18 @@ type Step struct {
 	re      *RetryError
 	last    any // the value a ResultClassifier turned into the last failure
 
-	t0        time.Time     // the call's start, read from a custom Clock
-	m0        time.Duration // the call's start on the monotonic clock (SystemClock)
-	astart    time.Duration // the attempt's start, since the call's start, when timed
-	aend      time.Duration // the attempt's end, since the call's start, when timed
-	adur      time.Duration // the attempt's duration, when timed
-	elapsed   time.Duration // the call's duration, once over, when timed
-	sleep     time.Duration // the backoff before the next attempt
-	prevSleep time.Duration
-	nextDelay time.Duration // StopScheduled's delay
-	token     int64         // the budget token of the retry about to be made (granted at, ns since the budget's epoch)
-	ownHold   int64         // the end of the breaker hold this call's last failure set (ns since the breaker's epoch), 0: none
+	t0         time.Time     // the call's start, read from a custom Clock
+	m0         time.Duration // the call's start on the monotonic clock (SystemClock)
+	astart     time.Duration // the attempt's start, since the call's start, when timed
+	aend       time.Duration // the attempt's end, since the call's start, when timed
+	adur       time.Duration // the attempt's duration, when timed
+	elapsed    time.Duration // the call's duration, once over, when timed
+	sleep      time.Duration // the backoff before the next attempt
+	prevSleep  time.Duration
+	nextDelay  time.Duration // StopScheduled's delay
+	token      int64         // the budget token of the retry about to be made (granted at, ns since the budget's epoch)
+	ownHold    int64         // the end of the breaker hold this call's last failure set (ns since the breaker's epoch), 0: none
+	waitedHold int64         // the end of the breaker hold this call waited out (HoldWait), 0: none
 
 	maxAtt   int
 	attempt  int // the attempt made or being made
@@ -207,6 +208,18 @@ func (s *Step) next() bool {
 		s.finish(StopAborted, prev, nil)
 		return false
 	}
+	if w := s.holdToWait(); w > 0 {
+		if err := p.sleeper.Sleep(s.ctx, w); err != nil {
+			s.refund()
+			if cerr := s.ctx.Err(); cerr != nil {
+				s.finish(StopCanceled, prev, cerr)
+			} else {
+				s.finish(StopAborted, prev, nil)
+			}
+			return false
+		}
+		s.waitedHold = s.breaker.holdUntil.Load()
+	}
 	// One clock read serves the deadline check, the attempt context and
 	// the attempt's start; the first attempt starts with the call.
 	var astart time.Duration
@@ -230,10 +243,11 @@ func (s *Step) next() bool {
 		if !closed {
 			var rej error
 			var tr transition
-			if s.ownHold != 0 && br.holdUntil.Load() <= s.ownHold {
-				// The hold is the one this call's own failure set, and the
-				// call has waited it out (on its Sleeper's time, which may
-				// not be the breaker's clock): it goes on.
+			if h := br.holdUntil.Load(); (s.ownHold != 0 && h <= s.ownHold) || (s.waitedHold != 0 && h <= s.waitedHold) {
+				// The hold is the one this call's own failure set, or one
+				// it waited out (HoldWait), and the call has slept it (on
+				// its Sleeper's time, which may not be the breaker's
+				// clock): it goes on.
 				permit, rej, tr = br.allowState()
 			} else {
 				permit, rej, tr = br.allow()
@@ -472,8 +486,12 @@ func (s *Step) failed(err error, attempt int) {
 	// reject the next attempt: stop now, without a token or a sleep.
 	if br := s.breaker; br != nil {
 		if wait := br.heldFor(); wait > delay && br.holdUntil.Load() > s.ownHold {
-			s.finish(StopHeld, attempt, &HeldError{Breaker: br.name, RetryIn: wait})
-			return
+			if !s.mayWaitHold(wait, elapsed) {
+				s.finish(StopHeld, attempt, &HeldError{Breaker: br.name, RetryIn: wait})
+				return
+			}
+			delay = wait // HoldWait: sleep the hold instead of the backoff
+			s.waitedHold = br.holdUntil.Load()
 		}
 		if wait := br.openFor(); wait > delay {
 			s.finish(StopCircuitOpen, attempt, &CircuitOpenError{Breaker: br.name, State: StateOpen, RetryIn: wait})
@@ -611,6 +629,41 @@ func (s *Step) abandon() {
 		return
 	}
 	s.finish(StopAborted, s.attempt, nil)
+}
+
+// holdToWait returns how long the call waits before its attempt for its
+// breaker's hold to end (RetryConfig.HoldWait), or 0: no hold, a hold the
+// call set or already waited out, or one too long to wait.
+func (s *Step) holdToWait() time.Duration {
+	br := s.breaker
+	if br == nil || s.p.holdWait == 0 || br.holdUntil.Load() == 0 {
+		return 0
+	}
+	if h := br.holdUntil.Load(); h <= s.ownHold || h <= s.waitedHold {
+		return 0
+	}
+	w := br.heldFor()
+	if w <= 0 || !s.mayWaitHold(w, s.since()) {
+		return 0
+	}
+	return w
+}
+
+// mayWaitHold reports whether the policy waits out a hold of w, the call
+// being elapsed old: w is at most HoldWait and ends before the policy's
+// deadline and the caller's.
+func (s *Step) mayWaitHold(w, elapsed time.Duration) bool {
+	p := s.p
+	if w > p.holdWait {
+		return false
+	}
+	if p.deadline > 0 && elapsed+w >= p.deadline {
+		return false
+	}
+	if dl, ok := s.ctx.Deadline(); ok && w >= time.Until(dl) {
+		return false
+	}
+	return true
 }
 
 // refund gives back the budget token of a retry that is not made after
