@@ -23,11 +23,19 @@ type ThrottlerConfig struct {
 	// downstream's health within a couple of seconds either way.
 	Window time.Duration
 	// MinRequests is the number of requests the window must hold before
-	// anything is rejected. Default 10: a window of a few requests says
-	// little about the downstream (the bare formula rejects half of the
-	// requests that follow a single failure on a quiet client, a call's own
-	// retry among them). 1 applies the bare formula. Must not be negative.
+	// anything is rejected, and the number accepted in a row after which a
+	// throttler that was rejecting forgets its window. Default 10: a window
+	// of a few requests says little about the downstream (the bare formula
+	// rejects half of the requests that follow a single failure on a quiet
+	// client, a call's own retry among them). Must not be negative.
 	MinRequests int
+	// MaxRejection caps the rejection probability. Default 0.9: the client
+	// always sends at least a tenth of its requests, so that it sees the
+	// downstream recover at once (the bare formula, which counts rejected
+	// requests as requests, approaches 1 in a long outage and then sends
+	// about one request per window). 1 applies the bare formula. Must be in
+	// (0, 1].
+	MaxRejection float64
 	// Clock tells the time. Default SystemClock.
 	Clock Clock
 }
@@ -51,7 +59,13 @@ type throttleBucket struct {
 // accepts, instead of everything, and stops spending its own time on
 // requests that would fail. Requests rejected locally count as requests
 // (the rejection rate rises while the downstream stays down) and, as the
-// downstream accepts again, the rate falls on its own.
+// downstream accepts again, the rate falls on its own. Two bounds keep the
+// formula's small-number and deep-outage extremes out (MinRequests,
+// MaxRejection): nothing is rejected below 10 requests in the window, and
+// never more than 90% of the requests; and once MinRequests requests in a
+// row are accepted the throttler forgets its window (the downstream has
+// recovered: the refusals it counted would otherwise keep rejecting for
+// most of a window).
 //
 // It is usable standalone (Allow, then Record) and inside a Policy. While
 // the downstream accepts everything it costs one atomic load per Allow and
@@ -62,6 +76,7 @@ type Throttler struct {
 	name   string
 	k      float64
 	min    float64 // MinRequests
+	maxP   float64 // MaxRejection
 	width  int64
 	clock  Clock
 	epoch  time.Time
@@ -72,6 +87,7 @@ type Throttler struct {
 	mu       sync.Mutex
 	buckets  [throttleBuckets]throttleBucket
 	lastFold int64
+	streak   float64 // requests accepted in a row, counted while rejections may be due
 	rejected atomic.Uint64
 }
 
@@ -102,13 +118,19 @@ func NewThrottler(cfg ThrottlerConfig) (*Throttler, error) {
 	if cfg.MinRequests == 0 {
 		cfg.MinRequests = 10
 	}
+	if cfg.MaxRejection == 0 {
+		cfg.MaxRejection = 0.9
+	}
+	if !(cfg.MaxRejection > 0 && cfg.MaxRejection <= 1) {
+		return nil, cfgErr("ThrottlerConfig.MaxRejection", "must be in (0, 1]")
+	}
 	if cfg.Clock != nil && isNil(cfg.Clock) {
 		return nil, cfgErr("ThrottlerConfig.Clock", "holds a nil pointer (leave it nil for SystemClock)")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
-	return &Throttler{name: cfg.Name, k: cfg.K, min: float64(cfg.MinRequests), width: int64(cfg.Window) / throttleBuckets, clock: cfg.Clock, epoch: cfg.Clock.Now()}, nil
+	return &Throttler{name: cfg.Name, k: cfg.K, min: float64(cfg.MinRequests), maxP: cfg.MaxRejection, width: int64(cfg.Window) / throttleBuckets, clock: cfg.Clock, epoch: cfg.Clock.Now()}, nil
 }
 
 // Name returns the throttler's name.
@@ -156,8 +178,20 @@ func (t *Throttler) Record(accepted bool) {
 	bk.requests++
 	if accepted {
 		bk.accepts++
+		t.streak++
+	} else {
+		t.streak = 0
 	}
-	t.active.Store(t.rejects(t.totals(now)))
+	if t.streak >= t.min {
+		// MinRequests accepted in a row: the downstream has recovered,
+		// and the window's old refusals would otherwise keep rejecting
+		// for most of the window.
+		t.buckets = [throttleBuckets]throttleBucket{}
+		t.streak = 0
+		t.active.Store(false)
+	} else {
+		t.active.Store(t.rejects(t.totals(now)))
+	}
 	t.mu.Unlock()
 }
 
@@ -181,7 +215,7 @@ func (t *Throttler) probability() float64 {
 	if !active {
 		return 0
 	}
-	return (requests - t.k*accepts) / (requests + 1)
+	return min((requests-t.k*accepts)/(requests+1), t.maxP)
 }
 
 // rejects reports whether a window of requests and accepts makes Allow
@@ -255,6 +289,7 @@ func (t *Throttler) reset() {
 		t.ok[i].n.Store(0)
 	}
 	t.buckets = [throttleBuckets]throttleBucket{}
+	t.streak = 0
 	t.active.Store(false)
 	t.mu.Unlock()
 }

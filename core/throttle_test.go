@@ -28,7 +28,7 @@ func newThrottler(t *testing.T, cfg core.ThrottlerConfig) (*core.Throttler, *cor
 // included, and falls back to zero once accepts return and the failures
 // leave the window.
 func TestThrottlerFormula(t *testing.T) {
-	th, clk := newThrottler(t, core.ThrottlerConfig{K: 2, Window: 2 * time.Second})
+	th, clk := newThrottler(t, core.ThrottlerConfig{K: 2, Window: 2 * time.Second, MaxRejection: 1, MinRequests: 100})
 	for range 100 {
 		if !th.Allow() {
 			t.Fatal("a healthy downstream's request was rejected")
@@ -84,16 +84,14 @@ func TestThrottlerRejectsLocally(t *testing.T) {
 	if share := float64(rejected) / n; share < p-0.05 {
 		t.Fatalf("rejected %.3f of the requests, want at least ~%.3f", share, p)
 	}
-	if got := th.Probability(); got < 0.999 {
-		t.Fatalf("probability %v after %d more requests of a dead downstream, want ~1", got, n)
-	}
+	eq(t, "probability after a long outage (MaxRejection)", th.Probability(), 0.9)
 	eq(t, "Rejected", th.Rejected(), uint64(rejected))
 }
 
 // Below MinRequests in the window nothing is rejected, whatever the
 // share accepted: a quiet client's first failures do not throttle it.
 func TestThrottlerMinRequests(t *testing.T) {
-	th, _ := newThrottler(t, core.ThrottlerConfig{})
+	th, _ := newThrottler(t, core.ThrottlerConfig{MaxRejection: 1})
 	for range 9 {
 		th.Record(false)
 	}
@@ -102,16 +100,49 @@ func TestThrottlerMinRequests(t *testing.T) {
 	if got, want := th.Probability(), 10.0/11; math.Abs(got-want) > 1e-9 {
 		t.Fatalf("after 10 failures: probability %v, want %v", got, want)
 	}
-	bare, _ := newThrottler(t, core.ThrottlerConfig{MinRequests: 1})
+	bare, _ := newThrottler(t, core.ThrottlerConfig{MinRequests: 1, MaxRejection: 1})
 	bare.Record(false)
 	eq(t, "bare formula after one failure", bare.Probability(), 0.5)
 }
 
+// After a long outage the throttler still sends a tenth of the requests
+// (MaxRejection 0.9) and forgets its window once MinRequests of them in a
+// row are accepted: it stops rejecting within a few tens of milliseconds
+// of the downstream healing (1000 requests per second), not after the
+// window's refusals have aged out. A downstream that accepts one request
+// in ten never makes it forget.
+func TestThrottlerRecoversFromALongOutage(t *testing.T) {
+	th, clk := newThrottler(t, core.ThrottlerConfig{})
+	run := func(d time.Duration, accept func() bool) {
+		for range d / time.Millisecond {
+			if th.Allow() {
+				th.Record(accept())
+			}
+			clk.Advance(time.Millisecond)
+		}
+	}
+	n := 0
+	run(5*time.Second, func() bool { n++; return n%10 == 0 }) // one in ten accepted
+	if p := th.Probability(); p < 0.5 {
+		t.Fatalf("probability %v after 5s of a downstream accepting one request in ten, want it throttled", p)
+	}
+	healed := clk.Now()
+	for th.Probability() > 0 && clk.Now().Sub(healed) < 10*time.Second {
+		run(time.Millisecond, func() bool { return true })
+	}
+	took := clk.Now().Sub(healed)
+	t.Logf("rejecting nothing %v after the downstream healed", took)
+	if took > 250*time.Millisecond {
+		t.Fatalf("still rejecting %v after the downstream healed, want within 250ms", took)
+	}
+}
+
 func TestThrottlerConfigErrors(t *testing.T) {
 	for field, cfg := range map[string]core.ThrottlerConfig{
-		"ThrottlerConfig.K":           {K: 0.5},
-		"ThrottlerConfig.Window":      {Window: -time.Second},
-		"ThrottlerConfig.MinRequests": {MinRequests: -1},
+		"ThrottlerConfig.K":            {K: 0.5},
+		"ThrottlerConfig.Window":       {Window: -time.Second},
+		"ThrottlerConfig.MinRequests":  {MinRequests: -1},
+		"ThrottlerConfig.MaxRejection": {MaxRejection: 1.5},
 	} {
 		_, err := core.NewThrottler(cfg)
 		var ce *core.ConfigError

@@ -152,7 +152,7 @@ type healthServer struct {
 }
 
 func (h *healthServer) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	fate, d := decide(h.cur.phase().faults)
+	fate, d := decide(h.cur.inventoryFaults())
 	sleepCtx(ctx, d)
 	switch fate {
 	case "unavailable":
@@ -160,6 +160,8 @@ func (h *healthServer) Check(ctx context.Context, _ *healthpb.HealthCheckRequest
 	case "rate_limited":
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(redressgrpc.PushbackKey, "500"))
 		return nil, status.Error(codes.ResourceExhausted, "slow down")
+	case "overloaded":
+		return nil, status.Error(codes.ResourceExhausted, "overloaded")
 	case "not_found":
 		return nil, status.Error(codes.NotFound, "no such service")
 	}

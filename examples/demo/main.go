@@ -270,6 +270,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-phaseTicker.C:
+			cur.permille.Store(int32(sched.progress(time.Since(start)) * 1000))
 			if i := int32(phase()); i != cur.idx.Load() {
 				cur.idx.Store(i)
 				fmt.Fprintf(w, "------ phase: %s\n", sched.phases[i].name)

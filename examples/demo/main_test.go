@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -231,6 +232,11 @@ func TestScheduleLaysOutProfile(t *testing.T) {
 			t.Errorf("at %s: %s, want %s", tt.at, got, tt.want)
 		}
 	}
+	for at, want := range map[time.Duration]float64{9 * time.Second: 0, 12 * time.Second: 0.5, 13500 * time.Millisecond: 0.75, 2 * time.Second: 0.5} {
+		if got := s.progress(at); math.Abs(got-want) > 1e-9 {
+			t.Errorf("progress at %s: %v, want %v", at, got, want)
+		}
+	}
 	forever, _ := newSchedule("cycle", 0)
 	if forever.durs[0] != 15*time.Second {
 		t.Errorf("phase length until Ctrl-C: %s", forever.durs[0])
@@ -324,5 +330,30 @@ func TestHelpStatesTheOTLPDefault(t *testing.T) {
 	}
 	if strings.Contains(help.String(), "https://localhost") {
 		t.Errorf("-help gives an https default:\n%s", help.String())
+	}
+}
+
+// TestOutageShowsEveryLocalGuard runs the outage profile: the catalog's
+// breaker opens, the overloaded inventory is throttled client-side and
+// held by its pushback, and the summary shows all three local rejections.
+func TestOutageShowsEveryLocalGuard(t *testing.T) {
+	cfg := shortConfig(3 * time.Second)
+	cfg.profile = "outage"
+	cfg.logMode = "none"
+	var out lockedBuffer
+	if err := run(context.Background(), cfg, &out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	var stops string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "stop reasons") {
+			stops = l
+		}
+	}
+	for _, want := range []string{"circuit_open=", "held=", "throttled="} {
+		if !strings.Contains(stops, want) {
+			t.Errorf("the summary's stop reasons lack %s: %q\n%s", want, stops, text)
+		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 // probabilities in [0, 1], checked in this order.
 type faults struct {
 	unavailable float64       // 503 / UNAVAILABLE: a server error, retried, trips breakers
-	rateLimited float64       // 429 with Retry-After / RESOURCE_EXHAUSTED
+	rateLimited float64       // 429 with Retry-After / RESOURCE_EXHAUSTED with pushback: holds the host
+	overloaded  float64       // 429 / RESOURCE_EXHAUSTED without a hint: never trips a breaker, its throttler refuses calls once most are refused
 	notFound    float64       // 404 / NOT_FOUND: permanent, never retried
+	locked      bool          // SQLite: another writer holds the database lock (SQLITE_BUSY)
 	latency     time.Duration // base latency
 	jitter      time.Duration // extra uniform latency
 }
@@ -22,26 +24,36 @@ type phase struct {
 	name   string
 	share  float64 // share of the run's duration
 	faults faults
+	// inventory, if set, replaces faults for the gRPC inventory service
+	// during the first half of the phase.
+	inventory *faults
 }
 
 var (
-	healthy   = faults{unavailable: 0.01, notFound: 0.005, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}
-	degraded  = faults{unavailable: 0.30, rateLimited: 0.05, notFound: 0.02, latency: 20 * time.Millisecond, jitter: 60 * time.Millisecond}
-	outage    = faults{unavailable: 1, latency: time.Millisecond}
-	recovered = faults{unavailable: 0.03, notFound: 0.005, latency: 5 * time.Millisecond, jitter: 15 * time.Millisecond}
+	healthy  = faults{unavailable: 0.01, notFound: 0.005, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}
+	degraded = faults{unavailable: 0.30, overloaded: 0.05, notFound: 0.02, latency: 20 * time.Millisecond, jitter: 60 * time.Millisecond}
+	// The outage: the catalog is down (its breaker opens); the database is
+	// locked by another writer; the inventory is overloaded for the first
+	// half of it, then down: overloaded, it refuses most calls with
+	// RESOURCE_EXHAUSTED, which does not trip its breaker (it answered) but
+	// makes its throttler refuse most calls locally, and pushes back on
+	// some (the target is held).
+	outage         = faults{unavailable: 1, locked: true, latency: time.Millisecond}
+	overloadOutage = faults{unavailable: 0.2, overloaded: 0.7, rateLimited: 0.1, latency: time.Millisecond}
+	recovered      = faults{unavailable: 0.03, notFound: 0.005, latency: 5 * time.Millisecond, jitter: 15 * time.Millisecond}
 )
 
 // profiles are the fault profiles of the -profile flag.
 var profiles = map[string][]phase{
 	"cycle": {
-		{"healthy", 0.2, healthy},
-		{"degraded", 0.25, degraded},
-		{"outage", 0.3, outage},
-		{"recovery", 0.25, recovered},
+		{"healthy", 0.2, healthy, nil},
+		{"degraded", 0.25, degraded, nil},
+		{"outage", 0.3, outage, &overloadOutage},
+		{"recovery", 0.25, recovered, nil},
 	},
-	"healthy":  {{"healthy", 1, healthy}},
-	"degraded": {{"degraded", 1, degraded}},
-	"outage":   {{"outage", 1, outage}},
+	"healthy":  {{"healthy", 1, healthy, nil}},
+	"degraded": {{"degraded", 1, degraded, nil}},
+	"outage":   {{"outage", 1, outage, &overloadOutage}},
 }
 
 func profileNames() string {
@@ -91,6 +103,24 @@ func (s schedule) at(elapsed time.Duration) int {
 	return len(s.durs) - 1
 }
 
+// progress returns how far into its phase (at) elapsed is, from 0 to 1.
+func (s schedule) progress(elapsed time.Duration) float64 {
+	var cycle time.Duration
+	for _, d := range s.durs {
+		cycle += d
+	}
+	if s.repeat && cycle > 0 {
+		elapsed %= cycle
+	}
+	for _, d := range s.durs {
+		if elapsed < d {
+			return float64(elapsed) / float64(d)
+		}
+		elapsed -= d
+	}
+	return 1
+}
+
 // shortest returns the shortest phase duration (breaker timings scale on it).
 func (s schedule) shortest() time.Duration {
 	m := s.durs[0]
@@ -102,8 +132,18 @@ func (s schedule) shortest() time.Duration {
 
 // current holds the phase in force, read by the upstreams on each request.
 type current struct {
-	idx atomic.Int32
-	s   schedule
+	idx      atomic.Int32
+	permille atomic.Int32 // how far into its phase the run is, in thousandths
+	s        schedule
 }
 
 func (c *current) phase() phase { return c.s.phases[c.idx.Load()] }
+
+// inventoryFaults is what the gRPC inventory service does now.
+func (c *current) inventoryFaults() faults {
+	p := c.phase()
+	if p.inventory != nil && c.permille.Load() < 500 {
+		return *p.inventory
+	}
+	return p.faults
+}

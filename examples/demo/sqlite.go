@@ -136,7 +136,7 @@ func (u *upstreams) startMigration(cur *current, dsn string) error {
 		defer close(done)
 		var conn *sql.Conn
 		for ctx.Err() == nil {
-			out := cur.phase().faults.unavailable >= 1
+			out := cur.phase().faults.locked
 			switch {
 			case out && conn == nil:
 				c, err := raw.Conn(ctx)

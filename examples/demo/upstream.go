@@ -10,7 +10,7 @@ import (
 )
 
 // decide draws the fate of one request under f: "ok", "unavailable",
-// "rate_limited" or "not_found", and how long to take.
+// "rate_limited", "overloaded" or "not_found", and how long to take.
 func decide(f faults) (string, time.Duration) {
 	d := f.latency
 	if f.jitter > 0 {
@@ -22,7 +22,9 @@ func decide(f faults) (string, time.Duration) {
 		return "unavailable", d
 	case r < f.unavailable+f.rateLimited:
 		return "rate_limited", d
-	case r < f.unavailable+f.rateLimited+f.notFound:
+	case r < f.unavailable+f.rateLimited+f.overloaded:
+		return "overloaded", d
+	case r < f.unavailable+f.rateLimited+f.overloaded+f.notFound:
 		return "not_found", d
 	}
 	return "ok", d
@@ -51,6 +53,8 @@ func newHTTPUpstream(cur *current) *http.Server {
 		case "rate_limited":
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "slow down", http.StatusTooManyRequests)
+		case "overloaded":
+			http.Error(w, "overloaded", http.StatusTooManyRequests)
 		case "not_found":
 			http.Error(w, "no such item", http.StatusNotFound)
 		default:
