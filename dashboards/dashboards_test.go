@@ -448,3 +448,39 @@ func TestWrapperBoardsAreScoped(t *testing.T) {
 		})
 	}
 }
+
+// TestAmplificationPanels: the overview and every wrapper board have a
+// retry amplification panel (attempts over calls) whose red line is the
+// alert's threshold, which follows Config.RetryAmplification.
+func TestAmplificationPanels(t *testing.T) {
+	const thr = 3.5
+	g, err := newGenerator(Config{RetryAmplification: thr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bd := range g.boards() {
+		found := 0
+		for _, r := range bd.rows {
+			for _, p := range r.panels {
+				if !strings.HasPrefix(p.title, "Retry amplification") {
+					continue
+				}
+				found++
+				if len(p.thresholds) != 2 || p.thresholds[1].value == nil || *p.thresholds[1].value != thr {
+					t.Errorf("%s / %s: thresholds %v, want a red line at %g", bd.uid, p.title, p.thresholds, thr)
+				}
+				if e := p.targets[0].expr; !strings.Contains(e, series(telemetry.AttemptDuration, "_count")) || !strings.Contains(e, ") / sum by") {
+					t.Errorf("%s / %s: not attempts over calls: %s", bd.uid, p.title, e)
+				}
+			}
+		}
+		if found != 1 {
+			t.Errorf("%s: %d retry amplification panels, want 1", bd.uid, found)
+		}
+	}
+	for _, r := range g.alerts().rules {
+		if r.alert == alertAmplification && !strings.HasSuffix(r.expr, " > 3.5") {
+			t.Errorf("%s: %s does not use the configured threshold", r.alert, r.expr)
+		}
+	}
+}
