@@ -40,6 +40,15 @@ type Config struct {
 	// RetryRatio is the retries-per-call ratio above which RedressRetryStorm
 	// fires. Default 0.5. Must be in (0, 10].
 	RetryRatio float64
+	// RetryAmplification is the attempts-per-call ratio above which
+	// RedressRetryAmplification fires; the retry amplification panels draw
+	// it as a threshold. Attempts are what the downstream receives, calls
+	// what the callers asked for (a call refused locally counts with no
+	// attempt), so 2 means the downstream sees twice the load the callers
+	// send. Default 2: the default RetryRatio already warns from 1.5
+	// attempts per call, and this alert is the stronger signal. Must be in
+	// (1, 10].
+	RetryAmplification float64
 	// NonRetryableRatio is the share of calls failing with a non-retryable
 	// class (auth, permission, permanent) above which
 	// RedressNonRetryableFailures fires. Default 0.05. Must be in (0, 1).
@@ -77,6 +86,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !(c.RetryRatio > 0 && c.RetryRatio <= 10) {
 		return c, &core.ConfigError{Field: "Config.RetryRatio", Reason: "must be in (0, 10]"}
+	}
+	if c.RetryAmplification == 0 {
+		c.RetryAmplification = 2
+	}
+	if !(c.RetryAmplification > 1 && c.RetryAmplification <= 10) {
+		return c, &core.ConfigError{Field: "Config.RetryAmplification", Reason: "must be in (1, 10]"}
 	}
 	if c.NonRetryableRatio == 0 {
 		c.NonRetryableRatio = 0.05

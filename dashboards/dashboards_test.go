@@ -260,6 +260,10 @@ func TestConfigErrors(t *testing.T) {
 		{"negative for", Config{For: -1}, "Config.For"},
 		{"retry ratio too high", Config{RetryRatio: 11}, "Config.RetryRatio"},
 		{"retry ratio negative", Config{RetryRatio: -1}, "Config.RetryRatio"},
+		{"amplification 1", Config{RetryAmplification: 1}, "Config.RetryAmplification"},
+		{"amplification below 1", Config{RetryAmplification: 0.5}, "Config.RetryAmplification"},
+		{"amplification too high", Config{RetryAmplification: 11}, "Config.RetryAmplification"},
+		{"amplification NaN", Config{RetryAmplification: math.NaN()}, "Config.RetryAmplification"},
 		{"non-retryable ratio 1", Config{NonRetryableRatio: 1}, "Config.NonRetryableRatio"},
 		{"latency above buckets", Config{LatencyP99: time.Minute}, "Config.LatencyP99"},
 		{"latency below buckets", Config{LatencyP99: time.Millisecond}, "Config.LatencyP99"},
@@ -337,7 +341,7 @@ func TestPromtool(t *testing.T) {
 	}{
 		{"committed", "prometheus"},
 		{"compressed config", writeRules(t, Config{RateWindow: 10 * time.Second, For: 20 * time.Second,
-			CircuitOpenFor: 30 * time.Second, RetryRatio: 2, NonRetryableRatio: 0.5, LatencyP99: 300 * time.Millisecond})},
+			CircuitOpenFor: 30 * time.Second, RetryRatio: 2, RetryAmplification: 3, NonRetryableRatio: 0.5, LatencyP99: 300 * time.Millisecond})},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -360,7 +364,7 @@ func TestPromtool(t *testing.T) {
 // generated with thresholds no input series reaches.
 func TestPromtoolCatchesWrongThresholds(t *testing.T) {
 	dir := writeRules(t, Config{})
-	strict := generated(t, Config{RetryRatio: 10, NonRetryableRatio: 0.99, LatencyP99: 9 * time.Second, For: 10 * time.Minute})
+	strict := generated(t, Config{RetryRatio: 10, RetryAmplification: 10, NonRetryableRatio: 0.99, LatencyP99: 9 * time.Second, For: 10 * time.Minute})
 	for _, f := range strict {
 		if f.Path == AlertingRulesFile {
 			if err := os.WriteFile(filepath.Join(dir, baseName(f.Path)), f.Data, 0o644); err != nil {
@@ -372,7 +376,7 @@ func TestPromtoolCatchesWrongThresholds(t *testing.T) {
 	if err == nil {
 		t.Fatalf("promtool test rules passed against wrong thresholds:\n%s", out)
 	}
-	for _, a := range []string{alertRetryStorm, alertNonRetryable, alertHighLatency, alertBudgetExhausted} {
+	for _, a := range []string{alertRetryStorm, alertAmplification, alertNonRetryable, alertHighLatency, alertBudgetExhausted} {
 		if !strings.Contains(out, a) {
 			t.Errorf("promtool output does not mention %s failing:\n%s", a, out)
 		}
@@ -442,5 +446,41 @@ func TestWrapperBoardsAreScoped(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAmplificationPanels: the overview and every wrapper board have a
+// retry amplification panel (attempts over calls) whose red line is the
+// alert's threshold, which follows Config.RetryAmplification.
+func TestAmplificationPanels(t *testing.T) {
+	const thr = 3.5
+	g, err := newGenerator(Config{RetryAmplification: thr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bd := range g.boards() {
+		found := 0
+		for _, r := range bd.rows {
+			for _, p := range r.panels {
+				if !strings.HasPrefix(p.title, "Retry amplification") {
+					continue
+				}
+				found++
+				if len(p.thresholds) != 2 || p.thresholds[1].value == nil || *p.thresholds[1].value != thr {
+					t.Errorf("%s / %s: thresholds %v, want a red line at %g", bd.uid, p.title, p.thresholds, thr)
+				}
+				if e := p.targets[0].expr; !strings.Contains(e, series(telemetry.AttemptDuration, "_count")) || !strings.Contains(e, ") / sum by") {
+					t.Errorf("%s / %s: not attempts over calls: %s", bd.uid, p.title, e)
+				}
+			}
+		}
+		if found != 1 {
+			t.Errorf("%s: %d retry amplification panels, want 1", bd.uid, found)
+		}
+	}
+	for _, r := range g.alerts().rules {
+		if r.alert == alertAmplification && !strings.HasSuffix(r.expr, " > 3.5") {
+			t.Errorf("%s: %s does not use the configured threshold", r.alert, r.expr)
+		}
 	}
 }

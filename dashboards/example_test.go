@@ -74,6 +74,7 @@ func ExampleAlerts() {
 	// RedressCircuitOpen
 	// RedressHighLatency
 	// RedressNonRetryableFailures
+	// RedressRetryAmplification
 	// RedressRetryBudgetExhausted
 	// RedressRetryStorm
 }

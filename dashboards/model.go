@@ -167,6 +167,17 @@ func (g *generator) overview() board {
 						expr:   rateBy(telemetry.Events.Prom, g.panelSel(telemetry.Events), pol, lEvent),
 						legend: legendOf(pol, lEvent),
 					}}},
+				g.amplificationPanel("Retry amplification",
+					"Attempts sent per logical call, by policy and operation: the load the downstream receives for each call the callers make. 1 is no retries; calls refused locally count with no attempt, so shedding lowers it.",
+					rateBy(series(at, "_count"), g.panelSel(at), pol, ope),
+					rateBy(series(op, "_count"), g.panelSel(op), pol, ope),
+					legendOf(pol, ope)),
+				{title: "Local rejections", kind: kindTimeSeries, unit: "reqps", width: 12, stacked: true, min: f64(0),
+					desc: "Calls refused without an attempt, per second, by policy, operation and the guard that refused them: " + rejectionLegend + ".",
+					targets: []target{{
+						expr:   rateBy(telemetry.Events.Prom, g.panelSel(telemetry.Events, rejectionEvents()), pol, ope, lEvent),
+						legend: legendOf(pol, ope, lEvent),
+					}}},
 			}},
 			{title: "Latency", panels: []panel{
 				g.quantilePanel("Operation latency", "Duration of one logical call, all attempts and backoff sleeps included: p50, p95, p99. The red line is the RedressHighLatency threshold.", op, []string{pol, ope}, &p99),
@@ -182,7 +193,7 @@ func (g *generator) overview() board {
 						legend: legendOf(pol),
 					}}},
 				{title: "Budget rejections", kind: kindBars, unit: "ops", width: 12, min: f64(0),
-					desc: "Retries denied by the retry budget, per second. Non-zero for long fires RedressRetryBudgetExhausted.",
+					desc: "Retries denied by the retry budget, per second, by policy and operation: each ends its call with the event and stop reason budget_exhausted. Non-zero for long fires RedressRetryBudgetExhausted.",
 					targets: []target{{
 						expr:   rateBy(telemetry.BudgetRejections.Prom, g.panelSel(telemetry.BudgetRejections), pol, ope),
 						legend: legendOf(pol, ope),
@@ -190,6 +201,20 @@ func (g *generator) overview() board {
 			}},
 			{title: "Circuit breakers", panels: g.breakerPanels("breaker", "Circuit breaker state", "Breaker rejections")},
 		},
+	}
+}
+
+// rejectionLegend explains the local rejection events.
+const rejectionLegend = "circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests)"
+
+// amplificationPanel draws attempts / calls, 12 wide, with the
+// RedressRetryAmplification threshold as a red line.
+func (g *generator) amplificationPanel(title, desc, attempts, calls, legend string) panel {
+	thr := g.cfg.RetryAmplification
+	return panel{title: title, kind: kindTimeSeries, unit: "short", width: 12, min: f64(0),
+		desc:       fmt.Sprintf("%s Above %g for %s the RedressRetryAmplification alert fires (red line).", desc, thr, promDuration(g.cfg.For)),
+		thresholds: []step{{color: "green"}, {value: f64(thr), color: "red"}},
+		targets:    []target{{expr: attempts + " / " + calls, legend: legend}},
 	}
 }
 
@@ -305,6 +330,12 @@ func (g *generator) wrapperBoard(w wrapper) board {
 				legend: legendOf(grp...),
 			}}}
 	}
+	amplification := g.amplificationPanel("Retry amplification by "+w.firstNoun,
+		"Attempts sent per logical call (terminal event), by "+w.firstNoun+": the load the "+w.breakerNoun+" receives for each call the callers make. 1 is no retries; calls refused locally count with no attempt.",
+		rateBy(series(at, "_count"), g.panelSel(at, scope), first),
+		rateBy(ev.Prom, g.panelSel(ev, scope, terminalEvents()), first),
+		legendOf(first))
+	amplification.width = 8
 	opQuantiles := g.quantilePanel("Call latency by operation", "Duration of one logical call, retries and backoff included: p50, p95, p99, for the operations of this wrapper.", telemetry.OperationDuration, []string{lOperation}, &p99)
 	for i := range opQuantiles.targets {
 		// histogram_quantile(q, sum by (op, le) (rate(...))): join inside the sum.
@@ -315,7 +346,7 @@ func (g *generator) wrapperBoard(w wrapper) board {
 	states[0].targets[0].expr += join(lPolicy)
 	states[1].targets[0].expr += join(lPolicy)
 	states[2].title = "Local rejections by " + w.firstNoun
-	states[2].desc = "Calls refused without touching the " + w.breakerNoun + ", per second, by the guard that refused them: circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests)."
+	states[2].desc = "Calls refused without touching the " + w.breakerNoun + ", per second, by the guard that refused them: " + rejectionLegend + "."
 	states[2].targets = []target{{
 		expr:   rateBy(ev.Prom, g.panelSel(ev, scope, rejectionEvents()), lPolicy, first, lEvent),
 		legend: legendOf(lPolicy, first, lEvent),
@@ -338,18 +369,19 @@ func (g *generator) wrapperBoard(w wrapper) board {
 						legend: legendOf(first, lEvent),
 					}}},
 				attempts,
-				{title: "Failed attempts by class", kind: kindTimeSeries, unit: "ops", width: 12, stacked: true, min: f64(0),
+				{title: "Failed attempts by class", kind: kindTimeSeries, unit: "ops", width: 8, stacked: true, min: f64(0),
 					desc: "Failed attempts per second by " + w.firstNoun + " and class: the wrapper maps each status to a class.",
 					targets: []target{{
 						expr:   rateBy(series(at, "_count"), g.panelSel(at, scope, ne(lClass, "")), first, lClass),
 						legend: legendOf(first, lClass),
 					}}},
-				{title: "Retries by class", kind: kindTimeSeries, unit: "ops", width: 12, stacked: true, min: f64(0),
+				{title: "Retries by class", kind: kindTimeSeries, unit: "ops", width: 8, stacked: true, min: f64(0),
 					desc: "Retries scheduled per second by " + w.firstNoun + " and the class of the failure retried.",
 					targets: []target{{
 						expr:   rateBy(ev.Prom, g.panelSel(ev, scope, eq(lEvent, core.EventRetry.String())), first, lClass),
 						legend: legendOf(first, lClass),
 					}}},
+				amplification,
 			}},
 			{title: "Latency", panels: []panel{
 				g.quantilePanelScoped("Attempt latency by "+w.identNoun, "Duration of one attempt: p50, p95, p99.", ident, scope, &p99),

@@ -43,6 +43,12 @@ func (g *generator) recRetries() string {
 func (g *generator) recRetryRatio() string {
 	return g.recName("job_policy_operation", "redress_retry_ratio", "rate")
 }
+func (g *generator) recAttempts() string {
+	return g.recName("job_policy_operation", "redress_attempts", "rate")
+}
+func (g *generator) recAttemptsPerCall() string {
+	return g.recName("job_policy_operation", "redress_attempts_per_call", "rate")
+}
 func (g *generator) recP99() string {
 	return "job_policy_operation:" + telemetry.OperationDuration.Prom + ":p99_rate" + promDuration(g.cfg.RateWindow)
 }
@@ -64,6 +70,8 @@ func (g *generator) recording() ruleGroup {
 			g.ruleSel(eq(lStop, core.StopNonRetryableClass.String()), re(lClass, nonRetryableClasses())), jobPolicyOp...)},
 		{record: g.recRetries(), expr: rate(telemetry.Retries.Prom, g.ruleSel(), jobPolicyOp...)},
 		{record: g.recRetryRatio(), expr: g.recRetries() + " / " + g.recCalls()},
+		{record: g.recAttempts(), expr: rate(series(telemetry.AttemptDuration, "_count"), g.ruleSel(), jobPolicyOp...)},
+		{record: g.recAttemptsPerCall(), expr: g.recAttempts() + " / " + g.recCalls()},
 		{record: g.recP99(), expr: fmt.Sprintf("histogram_quantile(0.99, %s)",
 			rate(series(op, "_bucket"), g.ruleSel(), append(append([]string{}, jobPolicyOp...), "le")...))},
 		{record: g.recBudgetRejections(), expr: rate(telemetry.BudgetRejections.Prom, g.ruleSel(), "job", lPolicy)},
@@ -95,6 +103,7 @@ const (
 	alertCircuitOpen     = "RedressCircuitOpen"
 	alertBudgetExhausted = "RedressRetryBudgetExhausted"
 	alertRetryStorm      = "RedressRetryStorm"
+	alertAmplification   = "RedressRetryAmplification"
 	alertNonRetryable    = "RedressNonRetryableFailures"
 	alertHighLatency     = "RedressHighLatency"
 )
@@ -124,6 +133,12 @@ func (g *generator) alerts() ruleGroup {
 			summary: "Retry storm on " + where + ".",
 			description: fmt.Sprintf("Operation %s retries more than %g times per call over %s: the downstream is struggling and retries multiply its load. Consider a retry budget or a circuit breaker.",
 				where, c.RetryRatio, promDuration(c.RateWindow)),
+		},
+		{alert: alertAmplification, forDur: c.For, severity: "warning",
+			expr:    fmt.Sprintf("%s > %g", g.recAttemptsPerCall(), c.RetryAmplification),
+			summary: "Retries amplify the load of " + where + ".",
+			description: fmt.Sprintf("Operation %s sends more than %g attempts per logical call to its downstream over %s: retries multiply the load its callers offer on a downstream that is already failing. Consider a retry budget, fewer attempts or a circuit breaker.",
+				where, c.RetryAmplification, promDuration(c.RateWindow)),
 		},
 		{alert: alertNonRetryable, forDur: c.For, severity: "warning",
 			expr:    fmt.Sprintf("%s / %s > %g", g.recNonRetryable(), g.recCalls(), c.NonRetryableRatio),

@@ -126,6 +126,28 @@ func (g *generator) alertTests() []alertTest {
 			{at: 2*iv + c.For, labels: []map[string]string{bad}},
 		},
 	})
+	// Retry amplification: twice the threshold's attempts per call versus
+	// halfway between one and the threshold. Every call succeeds after
+	// retries: one successful attempt, the rest failed with server errors.
+	{
+		at := series(telemetry.AttemptDuration, "_count")
+		healthy := (1 + c.RetryAmplification) / 2
+		tests = append(tests, alertTest{
+			name: fmt.Sprintf("retry amplification fires above %g attempts per call, not at %g", c.RetryAmplification, healthy), alert: alertAmplification,
+			series: []inputSeries{
+				{calls, with(bad, lOutcome, oc(core.OutcomeSuccessAfterRetry), lStop, sr(core.StopNone)), counter(ratioCalls)},
+				{at, bad, counter(ratioCalls)},
+				{at, with(bad, lClass, core.ClassServerError.String()), counter(ratioCalls * (c.RetryAmplification*2 - 1))},
+				{calls, with(good, lOutcome, oc(core.OutcomeSuccessAfterRetry), lStop, sr(core.StopNone)), counter(ratioCalls)},
+				{at, good, counter(ratioCalls)},
+				{at, with(good, lClass, core.ClassServerError.String()), counter(ratioCalls * (healthy - 1))},
+			},
+			evals: []alertCase{
+				{at: c.For},
+				{at: 2*iv + c.For, labels: []map[string]string{bad}},
+			},
+		})
+	}
 	// Non-retryable failures: a share well above the threshold versus none.
 	{
 		r := min(2*c.NonRetryableRatio, (1+c.NonRetryableRatio)/2)
