@@ -57,6 +57,13 @@ func Scenarios(k float64) []Scenario {
 			Callers: callers, Think: think,
 		},
 		{
+			Name:    "overload-429-90%",
+			Phases:  []Phase{{Kind: Healthy, D: d(2 * time.Second)}, {Kind: Overload, Ratio: 0.9, D: d(5 * time.Second)}, {Kind: Healthy, D: d(2 * time.Second)}},
+			Onset:   1,
+			Heal:    2,
+			Callers: callers, Think: think,
+		},
+		{
 			Name:    "chain-A-B-C",
 			Phases:  []Phase{{Kind: Healthy, D: d(3 * time.Second)}, {Kind: Fail503, D: d(3 * time.Second)}, {Kind: Healthy, D: d(6 * time.Second)}},
 			Onset:   1,
@@ -136,6 +143,9 @@ func verdict(r Result) string {
 		check(r.SteadyReqs > 0, r.SteadyAttempts() <= 1.5, fmt.Sprintf("steady att/req <= 1.5 (%s)", num("%.3f", r.SteadyAttempts(), r.SteadyReqs)))
 	case "429-hint-10s":
 		check(true, r.MaxCallerFaultHits <= 1, fmt.Sprintf("<= 1 hit per caller during the hint (max %d)", r.MaxCallerFaultHits))
+	case "overload-429-90%":
+		check(r.SteadyReqs > 0, r.SteadyAttempts() <= 0.5, fmt.Sprintf("hits per request from onset+1s <= 0.5 (%s over %d requests)", num("%.3f", r.SteadyAttempts(), r.SteadyReqs), r.SteadyReqs))
+		check(true, r.Recovery >= 0 && r.Recovery <= time.Second, "95% success <= 1s after heal ("+recovery(r)+")")
 	case "chain-A-B-C":
 		check(r.FaultReqs > 0, r.FaultAttempts() <= 1.5, fmt.Sprintf("hits at C per top-level request during C's outage <= 1.5 (%s over %d requests)", num("%.3f", r.FaultAttempts(), r.FaultReqs), r.FaultReqs))
 	}

@@ -30,7 +30,14 @@ const (
 	Random503
 	// RateLimit answers 429 with Retry-After: 10 to every request.
 	RateLimit
+	// Overload answers 429 without Retry-After to a random share
+	// (Phase.Ratio) of the requests, healthy otherwise: a server shedding
+	// load that gives no hint.
+	Overload
 )
+
+// overloaded is the failing answer of an Overload phase: 429, no hint.
+const overloaded Kind = -1
 
 func (k Kind) String() string {
 	switch k {
@@ -44,6 +51,8 @@ func (k Kind) String() string {
 		return "random-503"
 	case RateLimit:
 		return "429+Retry-After:10"
+	case Overload:
+		return "random-429"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -52,7 +61,7 @@ func (k Kind) String() string {
 type Phase struct {
 	Kind  Kind
 	D     time.Duration
-	Ratio float64 // Random503 only: the share of requests that fail
+	Ratio float64 // Random503 and Overload only: the share of requests that fail
 }
 
 // Headers every client request carries, and every hop of a chain forwards,
@@ -164,13 +173,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.count(r, i)
 	p := s.phases[i]
 	kind := p.Kind
-	if kind == Random503 {
+	switch kind {
+	case Random503, Overload:
+		fail := Fail503
+		if kind == Overload {
+			fail = overloaded
+		}
 		kind = Healthy
 		if rand.Float64() < p.Ratio {
-			kind = Fail503
+			kind = fail
 		}
 	}
 	switch kind {
+	case overloaded:
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, "overloaded")
 	case Fail503:
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, "down")
