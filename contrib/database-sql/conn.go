@@ -117,9 +117,21 @@ func (c *conn) canReconnect() bool {
 	return c.connect != nil && !c.inTx && !c.session && c.used == 0
 }
 
+// stmt returns what the statement text query needs, its operation name
+// (Config.Operation) filled in.
+func (c *conn) stmt(query string) *cachedStmt {
+	e := c.stmts.lookup(query)
+	if e.name == "" {
+		e.name = c.w.name(query, e.op)
+	}
+	return e
+}
+
 // call fills the zero *call with the per-call options (filled in place: a
-// core.Call is large enough for its copy to show on a fast statement).
-func (c *conn) call(ctx context.Context, call *core.Call, op string) {
+// core.Call is large enough for its copy to show on a fast statement): op
+// is the db.operation.name, name the redress.operation name unless the
+// context or the transaction gives one.
+func (c *conn) call(ctx context.Context, call *core.Call, op, name string) {
 	call.Operation = core.OperationFromContext(ctx)
 	s := c.scope
 	if s == nil {
@@ -129,9 +141,10 @@ func (c *conn) call(ctx context.Context, call *core.Call, op string) {
 		call.Operation = s.stmtOp // the transaction's label is the transaction's
 	}
 	if call.Operation == "" {
-		call.Operation = op
+		call.Operation = name
 	}
 	call.Labels.DBSystem, call.Labels.DBOperation = c.w.system, op
+	call.Breaker = c.w.breaker
 	if c.inTx {
 		call.MaxAttempts = 1 // never retry inside a transaction
 	}
@@ -226,7 +239,7 @@ func (c *conn) answered() bool {
 // connection" text), so that the breaker counts a connection that broke
 // under a call. Any other classification is kept.
 func (c *conn) invalidated(err error) error {
-	if c.w.cfg.Retry.Classifier(err).Class != core.ClassUnknown {
+	if c.w.classify(err).Class != core.ClassUnknown {
 		return err
 	}
 	return core.Classify(err, core.Classification{Class: core.ClassTransient, Reason: "invalid_conn"})
@@ -304,10 +317,10 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 			return nil, err
 		}
 	}
-	st := c.stmts.lookup(query)
+	st := c.stmt(query)
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session)}
 	var call core.Call
-	c.call(ctx, &call, s.op)
+	c.call(ctx, &call, s.op, st.name)
 	res, err := do(ctx, c, &call, func(ctx context.Context) (driver.Result, error) { return c.execOnce(ctx, &s) })
 	c.noteSession(s.session)
 	return res, c.txErr(result(err))
@@ -356,12 +369,12 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 			return nil, err
 		}
 	}
-	st := c.stmts.lookup(query)
+	st := c.stmt(query)
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session), caller: ctx}
 	var call core.Call
-	c.call(ctx, &call, s.op)
+	c.call(ctx, &call, s.op, st.name)
 	rows, err := do(ctx, c, &call, func(ctx context.Context) (driver.Rows, error) { return c.queryOnce(ctx, &s) })
 	c.noteSession(s.session)
 	return rows, c.txErr(result(err))
@@ -401,6 +414,9 @@ func do[T any](ctx context.Context, c *conn, call *core.Call, attempt func(conte
 	for s.Next() {
 		var err error
 		v, err = attempt(s.Context())
+		if err != nil {
+			err = c.w.mark(err) // the wrapper's classification, for the policy
+		}
 		s.EndValue(v, err) // T is an interface or struct{}: boxing it allocates nothing
 	}
 	return v, s.Err()
@@ -466,10 +482,10 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 }
 
 func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
-	cs := c.stmts.lookup(query)
-	op, session := cs.op, cs.session
+	cs := c.stmt(query)
+	op, name, session := cs.op, cs.name, cs.session
 	var call core.Call
-	c.call(ctx, &call, op)
+	c.call(ctx, &call, op, name)
 	// Preparing changes no data: any failure before the statement exists is
 	// as safe to retry as its connection allows.
 	st, err := do(ctx, c, &call, func(ctx context.Context) (driver.Stmt, error) {
@@ -506,7 +522,7 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 	if err != nil {
 		return nil, c.txErr(err)
 	}
-	return newStmt(c, st, op, session), nil
+	return newStmt(c, st, op, name, session), nil
 }
 
 // Close implements driver.Conn.
@@ -544,7 +560,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) (driver.Tx, error) {
 	scope := scopeFrom(ctx)
 	var call core.Call
-	c.call(ctx, &call, "BEGIN")
+	c.call(ctx, &call, "BEGIN", "BEGIN")
 	tx, err := do(ctx, c, &call, func(ctx context.Context) (driver.Tx, error) {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
@@ -580,7 +596,7 @@ func (c *conn) Ping(ctx context.Context) error {
 
 func (c *conn) ping(ctx context.Context) error {
 	var call core.Call
-	c.call(ctx, &call, "PING")
+	c.call(ctx, &call, "PING", "PING")
 	return c.txErr(runErr(ctx, c, &call, func(ctx context.Context) error {
 		if _, err := c.ready(ctx, true); err != nil {
 			return err
@@ -694,7 +710,7 @@ func (t *wtx) Rollback() error {
 func (t *wtx) end(op string, fn func() error) error {
 	c := t.c
 	var call core.Call
-	c.call(context.Background(), &call, op)
+	c.call(context.Background(), &call, op, op)
 	call.MaxAttempts = 1
 	ran := false
 	run := func() error {

@@ -85,7 +85,7 @@ func TestPostgresSerializationFailureRunInTx(t *testing.T) {
 	pc, rec := testPolicy(10)
 	tn := newTurns(2) // a loser re-runs once the winner has finished
 	pc.Sleeper = tn
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	tbl := table("ser")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (n int NOT NULL)")
 	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
@@ -147,7 +147,7 @@ func TestPostgresDeadlockRunInTx(t *testing.T) {
 	pc, rec := testPolicy(10)
 	tn := newTurns(2) // a loser re-runs once the winner has finished
 	pc.Sleeper = tn
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	tbl := table("dl")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL)")
 	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
@@ -227,7 +227,7 @@ func terminate(t *testing.T, pid int) {
 // applied once.
 func TestPostgresTerminatedOutsideTxRetried(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	db.SetMaxOpenConns(1)
 	tbl := table("term")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
@@ -260,7 +260,7 @@ func TestPostgresTerminatedOutsideTxRetried(t *testing.T) {
 // real class (transient).
 func TestPostgresTerminatedPinnedConnNotRetried(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	tbl := table("pinned")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
 	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
@@ -302,7 +302,7 @@ func TestPostgresTerminatedPinnedConnNotRetried(t *testing.T) {
 // is classified and published, never retried.
 func TestPostgresTerminatedInsideTxReported(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	tbl := table("termtx")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
 	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
@@ -345,7 +345,7 @@ func TestPostgresTerminatedInsideTxReported(t *testing.T) {
 // is returned by rows.Err and the query is not run again.
 func TestPostgresNoRetryAfterRowsHandedOut(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	rec.Reset()
 	rows, err := db.Query("SELECT 1 / (n - 3) FROM generate_series(1, 100000) AS n")
 	if err != nil {

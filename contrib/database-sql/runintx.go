@@ -48,7 +48,7 @@ var ErrCommitUnknown = errors.New("redresssql: commit outcome unknown")
 // database's own, so that this error states one stop.
 func RunInTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	w := wrapperOf(db)
-	call := core.Call{Operation: core.OperationFromContext(ctx), Labels: core.Labels{DBSystem: w.system, DBOperation: "transaction"}}
+	call := core.Call{Operation: core.OperationFromContext(ctx), Labels: core.Labels{DBSystem: w.system, DBOperation: "transaction"}, Breaker: w.breaker}
 	// The calls inside (BEGIN, fn's statements, COMMIT) are labelled
 	// Operation + "/stmt", and their errors read as the database's: the
 	// transaction is the call (see core.ContextWithOperation, txErr).
@@ -109,7 +109,7 @@ func (w *wrapper) run(ctx context.Context, call *core.Call, attempt func(context
 	s.Begin(ctx, w.policy, call)
 	defer s.Close()
 	for s.Next() {
-		s.End(attempt(s.Context()))
+		s.End(w.mark(attempt(s.Context())))
 	}
 	return s.Err()
 }
@@ -141,7 +141,7 @@ func txRetryable(w *wrapper, err error) bool {
 	if rolledBack(err) {
 		return true
 	}
-	return w.cfg.Retry.Classifier(err).Class == core.ClassConcurrency
+	return w.classify(err).Class == core.ClassConcurrency
 }
 
 // txErr returns the error of a call made inside a transaction (a

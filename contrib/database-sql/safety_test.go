@@ -307,7 +307,7 @@ func exactlyOnceUnderFaults(t *testing.T, observed bool) {
 	in := newInjector(42)
 	probe := openPG(t, redresssql.Config{}) // skips when PostgreSQL is absent
 	_ = probe
-	wc, err := redresssql.WrapConnector(&faultConnector{inner: pgConnector(t), in: in}, redresssql.Config{Policy: pc})
+	wc, err := redresssql.WrapConnector(&faultConnector{inner: pgConnector(t), in: in}, withPolicy(t, pc))
 	if err != nil {
 		t.Fatal(err)
 	}

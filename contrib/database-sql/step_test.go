@@ -57,7 +57,7 @@ func (d stackDriver) Open(string) (driver.Conn, error) { return d.c, nil }
 func openStack(t *testing.T, pc core.PolicyConfig) (*sql.DB, *stackConn) {
 	t.Helper()
 	sc := &stackConn{}
-	d, err := redresssql.Wrap(stackDriver{sc}, redresssql.Config{Policy: pc})
+	d, err := redresssql.Wrap(stackDriver{sc}, withPolicy(t, pc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func busySQLite(t *testing.T) (db *sql.DB, tbl string, sleeps *int) {
 	pc.Bus = nil
 	sleeps = new(int)
 	pc.Sleeper = sleeperFunc(func() { *sleeps++ })
-	return openSQLite(t, dsn, redresssql.Config{Policy: pc}), tbl, sleeps
+	return openSQLite(t, dsn, withPolicy(t, pc)), tbl, sleeps
 }
 
 // Inside a transaction a statement made inline is never retried: a real

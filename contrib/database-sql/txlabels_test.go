@@ -120,7 +120,7 @@ func TestRunInTxOperationIsTheTransaction(t *testing.T) {
 			pc, rec := testPolicy(3)
 			var cd *conflictDB
 			pc.Sleeper = sleeperFunc(func() { cd.release(t) })
-			cd = tc.open(t, redresssql.Config{Policy: pc})
+			cd = tc.open(t, withPolicy(t, pc))
 			rec.Reset()
 			ctx := core.ContextWithOperation(context.Background(), "Transfer")
 			for i := range 80 {
@@ -201,7 +201,7 @@ func TestTxErrorText(t *testing.T) {
 			pc, _ := testPolicy(3)
 			var cd *conflictDB
 			pc.Sleeper = sleeperFunc(func() { cd.release(t) })
-			cd = tc.open(t, redresssql.Config{Policy: pc})
+			cd = tc.open(t, withPolicy(t, pc))
 			ctx := core.ContextWithOperation(context.Background(), "Transfer")
 
 			runs := 0
