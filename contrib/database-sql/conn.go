@@ -27,9 +27,10 @@ type conn struct {
 	closed                  func() bool  // the driver closed its connection (pgx), or nil
 
 	// An attempt whose failure would be unsafe to retry returns it marked
-	// with core.NoRetry (see noRetry): the policy stops
-	// (StopNonRetryableClass) and the breaker and the events still see the
-	// failure's real class. Inside a transaction Call.MaxAttempts is 1.
+	// with core.NotResendable (see noRetry): the policy stops
+	// (StopNotResendable) and the breaker and the events still see the
+	// failure's real class. Inside a transaction every failure is so
+	// marked (attemptErr).
 	inTx bool
 	// scope is the RunInTx transaction the connection is in, or nil.
 	scope *txScope
@@ -100,16 +101,32 @@ func Unwrap(dc any) any {
 	return dc
 }
 
-// noRetry marks err so that the policy does not retry it. Inside a
-// transaction it leaves err unmarked: Call.MaxAttempts = 1 already stops
-// the statement, and the mark would travel up with the error (RetryError
-// unwraps to it) and stop RunInTx from re-running the whole transaction
-// after a serialization failure or a deadlock.
+// noRetry marks err, the failure of an attempt that must not be sent
+// again, with core.NotResendable: the policy stops (StopNotResendable)
+// while the breaker and the events see the failure's real class. Inside a
+// transaction it leaves err as it is: attemptErr marks every failure there.
 func (c *conn) noRetry(err error) error {
 	if c.inTx {
 		return err
 	}
-	return core.NoRetry(err)
+	return core.NotResendable(err)
+}
+
+// attemptErr is the failure of an attempt as the policy sees it: marked
+// with the wrapper's classification and, inside a transaction, where no
+// statement is ever sent twice, with core.NotResendable (stop
+// StopNotResendable). txErr takes that mark off the error the call
+// returns, so that it does not stop an outer policy (RunInTx's) from
+// running the whole transaction again.
+func (c *conn) attemptErr(err error) error {
+	if err == nil || core.IsAbort(err) {
+		return err
+	}
+	err = c.w.mark(err)
+	if c.inTx {
+		err = core.NotResendable(err)
+	}
+	return err
 }
 
 // canReconnect reports whether a dead connection may be replaced in place.
@@ -145,9 +162,6 @@ func (c *conn) call(ctx context.Context, call *core.Call, op, name string) {
 	}
 	call.Labels.DBSystem, call.Labels.DBOperation = c.w.system, op
 	call.Breaker = c.w.breaker
-	if c.inTx {
-		call.MaxAttempts = 1 // never retry inside a transaction
-	}
 }
 
 // ready returns the connection to send on: it replaces a dead connection when
@@ -181,8 +195,8 @@ func (c *conn) ready(ctx context.Context, reconnect bool) (driver.Conn, error) {
 }
 
 // after records what a failed or successful attempt means for the retry and
-// returns the attempt's error, marked with core.NoRetry when a retry would
-// be unsafe. single reports whether the statement can be retried when the
+// returns the attempt's error, marked with core.NotResendable when a retry
+// would be unsafe. single reports whether the statement can be retried when the
 // database says it rolled it back (a single statement, outside any
 // transaction, on a connection whose session was not changed).
 func (c *conn) after(err error, single bool, reconnect bool) error {
@@ -414,10 +428,14 @@ func do[T any](ctx context.Context, c *conn, call *core.Call, attempt func(conte
 	for s.Next() {
 		var err error
 		v, err = attempt(s.Context())
-		if err != nil {
-			err = c.w.mark(err) // the wrapper's classification, for the policy
+		s.EndValue(v, c.attemptErr(err)) // T is an interface or struct{}: boxing it allocates nothing
+		if c.inTx && s.Retrying() {
+			// Only a policy's Retry.ResultClassifier, rejecting a value,
+			// gets here: nothing is sent twice inside a transaction, the
+			// call ends as aborted.
+			s.Close()
+			break
 		}
-		s.EndValue(v, err) // T is an interface or struct{}: boxing it allocates nothing
 	}
 	return v, s.Err()
 }
@@ -673,9 +691,10 @@ func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 // wtx is the wrapped transaction. Commit and Rollback are published and
-// breaker-guarded but never retried (Call.MaxAttempts = 1; their failures
-// are not marked NoRetry, so that RunInTx can re-run the transaction after
-// a COMMIT refused with a serialization failure). A COMMIT that failed
+// breaker-guarded but never retried (inside the transaction, see
+// attemptErr; the mark is taken off their errors, so that RunInTx can
+// re-run the transaction after a COMMIT refused with a serialization
+// failure, but for a COMMIT whose outcome is unknown). A COMMIT that failed
 // without an answer from the database returns an error matching
 // ErrCommitUnknown.
 type wtx struct {
@@ -711,7 +730,6 @@ func (t *wtx) end(op string, fn func() error) error {
 	c := t.c
 	var call core.Call
 	c.call(context.Background(), &call, op, op)
-	call.MaxAttempts = 1
 	ran := false
 	run := func() error {
 		ran = true

@@ -135,8 +135,8 @@ func TestSQLiteBusyInsideTxNotRetried(t *testing.T) {
 	if rs := retryReasons(rec); len(rs) != 0 {
 		t.Fatalf("retried inside a transaction: %v", rs)
 	}
-	if k := kinds(rec); k["max_attempts_exceeded"] != 1 || k["aborted"] != 0 {
-		t.Fatalf("events = %v, want max_attempts_exceeded (Call.MaxAttempts = 1 in a transaction)", k)
+	if k := kinds(rec); k["permanent_fail"] != 1 || k["aborted"] != 0 {
+		t.Fatalf("events = %v, want permanent_fail (not_resendable in a transaction)", k)
 	}
 	var found bool
 	for _, e := range rec.All() {
@@ -339,8 +339,8 @@ func TestMariaDBCommitOnKilledConnUnknown(t *testing.T) {
 	if !errors.Is(err, redresssql.ErrCommitUnknown) {
 		t.Fatalf("RunInTx = %v, want ErrCommitUnknown", err)
 	}
-	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNonRetryableClass || !core.IsNoRetry(err) || runs != 1 {
-		t.Fatalf("stop = %v (%v), NoRetry %v, runs %d: want one run, non_retryable_class, NoRetry", r, ok, core.IsNoRetry(err), runs)
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNotResendable || !core.IsNotResendable(err) || runs != 1 {
+		t.Fatalf("stop = %v (%v), NotResendable %v, runs %d: want one run, not_resendable, NotResendable", r, ok, core.IsNotResendable(err), runs)
 	}
 	var found bool
 	for _, e := range rec.All() {

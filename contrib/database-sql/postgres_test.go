@@ -256,7 +256,7 @@ func TestPostgresTerminatedOutsideTxRetried(t *testing.T) {
 // already ran a statement (its session may matter to the caller), a
 // server-killed connection is not replaced in place: the wrapper answers
 // driver.ErrBadConn without sending, and the policy stops with
-// StopNonRetryableClass (event permanent_fail) while the attempt keeps its
+// StopNotResendable (event permanent_fail) while the attempt keeps its
 // real class (transient).
 func TestPostgresTerminatedPinnedConnNotRetried(t *testing.T) {
 	pc, rec := testPolicy(3)
@@ -277,11 +277,11 @@ func TestPostgresTerminatedPinnedConnNotRetried(t *testing.T) {
 	if !errors.Is(err, driver.ErrBadConn) {
 		t.Fatalf("insert on a killed pinned connection = %v, want driver.ErrBadConn", err)
 	}
-	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNonRetryableClass {
-		t.Fatalf("stop reason = %v (%v), want non_retryable_class", r, ok)
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNotResendable {
+		t.Fatalf("stop reason = %v (%v), want not_resendable", r, ok)
 	}
-	if !core.IsNoRetry(err) {
-		t.Fatal("error not marked NoRetry")
+	if !core.IsNotResendable(err) {
+		t.Fatal("error not marked NotResendable")
 	}
 	k := kinds(rec)
 	if k["attempt_start"] != 1 || k["retry"] != 0 || k["permanent_fail"] != 1 || k["aborted"] != 0 {
@@ -323,8 +323,11 @@ func TestPostgresTerminatedInsideTxReported(t *testing.T) {
 		t.Fatalf("retried inside a transaction: %v", rs)
 	}
 	k := kinds(rec)
-	if k["attempt_end"] != 1 || k["max_attempts_exceeded"] != 1 {
-		t.Fatalf("events = %v, want one attempt_end and max_attempts_exceeded", k)
+	if k["attempt_end"] != 1 || k["permanent_fail"] != 1 {
+		t.Fatalf("events = %v, want one attempt_end and permanent_fail (not_resendable)", k)
+	}
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNotResendable || core.IsNotResendable(err) {
+		t.Fatalf("stop = %v (%v), marked %v: want not_resendable, the mark left with the statement", r, ok, core.IsNotResendable(err))
 	}
 	for _, e := range rec.All() {
 		if e.Kind == core.EventAttemptEnd && e.Class != core.ClassTransient {

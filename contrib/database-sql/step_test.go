@@ -144,8 +144,8 @@ func busySQLite(t *testing.T) (db *sql.DB, tbl string, sleeps *int) {
 }
 
 // Inside a transaction a statement made inline is never retried: a real
-// SQLITE_BUSY ends it after one attempt (the transaction's cap of 1 is set
-// when the call's options are built, after the failure).
+// SQLITE_BUSY ends it after one attempt, not resendable (the mark is put on
+// the failure of every attempt inside a transaction).
 func TestInlineNoRetryInsideATransaction(t *testing.T) {
 	db, tbl, sleeps := busySQLite(t)
 	tx, err := db.Begin()
@@ -154,8 +154,8 @@ func TestInlineNoRetryInsideATransaction(t *testing.T) {
 	}
 	defer tx.Rollback()
 	_, err = tx.Exec("INSERT INTO " + tbl + " (id) VALUES (1)")
-	if r, ok := core.StopReasonOf(err); err == nil || !ok || r != core.StopMaxAttempts || *sleeps != 0 {
-		t.Fatalf("insert in a transaction under a held lock: %v (stop %v), %d sleeps; want one attempt, max_attempts", err, r, *sleeps)
+	if r, ok := core.StopReasonOf(err); err == nil || !ok || r != core.StopNotResendable || *sleeps != 0 {
+		t.Fatalf("insert in a transaction under a held lock: %v (stop %v), %d sleeps; want one attempt, not_resendable", err, r, *sleeps)
 	}
 }
 
