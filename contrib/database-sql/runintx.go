@@ -45,7 +45,7 @@ var ErrCommitUnknown = errors.New("redresssql: commit outcome unknown")
 //
 // The policy is the one db was wrapped with (Open, Wrap, WrapConnector,
 // Register); for a database not opened through this package it is
-// Config{}'s. The operation label is the context's (core.ContextWithOperation), else
+// Config{}'s, without a breaker. The operation label is the context's (core.ContextWithOperation), else
 // "transaction"; the calls inside are labelled with it and "/stmt" (see
 // core.ContextWithOperation). RunInTx returns nil or the policy's error, which wraps the
 // last failure; a failed statement's error inside fn reads as the
@@ -222,13 +222,27 @@ func (e *commitError) Error() string        { return ErrCommitUnknown.Error() + 
 func (e *commitError) Unwrap() error        { return e.err }
 func (e *commitError) Is(target error) bool { return target == ErrCommitUnknown }
 
+// defaultWrapper serves RunInTx for a database not opened through this
+// package: Config{}'s policy, without a breaker (it would be shared by
+// every such database).
 var defaultWrapper = func() *wrapper {
-	w, err := newWrapper(Config{}, nil)
+	w, err := newWrapper(Config{DisableBreakers: true}, nil)
 	if err != nil {
 		panic(err) // unreachable: the zero Config is valid
 	}
 	return w
 }()
+
+// Breaker returns the circuit breaker of db, a database opened through
+// this package (Open, Wrap, WrapConnector, Register), or nil when its
+// breaker is disabled (Config.DisableBreakers) or db was not opened so. Use
+// it for health checks and dashboards; do not record outcomes on it.
+func Breaker(db *sql.DB) *core.Breaker {
+	if d, ok := db.Driver().(*wdriver); ok {
+		return d.w.breaker
+	}
+	return nil
+}
 
 // wrapperOf returns the configuration db was wrapped with.
 func wrapperOf(db *sql.DB) *wrapper {
