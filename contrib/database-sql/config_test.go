@@ -233,4 +233,3 @@ func TestOuterPolicyRerunsTheTransaction(t *testing.T) {
 		t.Fatalf("count = %d, %v; want 1", n, err)
 	}
 }
-
