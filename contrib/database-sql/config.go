@@ -113,10 +113,7 @@ type wrapper struct {
 }
 
 func newWrapper(cfg Config, inner any) (*wrapper, error) {
-	r, err := wrapcfg.Resolve(wrapcfg.Config{
-		Policy: cfg.Policy, Bus: cfg.Bus, Classifier: cfg.Classifier,
-		Breaker: cfg.Breaker, DisableBreakers: cfg.DisableBreakers,
-	}, wrapperSpec)
+	r, err := wrapcfg.Resolve(wrapcfg.Config{Policy: cfg.Policy, Bus: cfg.Bus, Classifier: cfg.Classifier, Breaker: cfg.Breaker, DisableBreakers: cfg.DisableBreakers}, wrapperSpec)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package redresssql_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -35,12 +36,7 @@ func TestClassifierChangesTheClass(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dsn, tbl, lock := heldSQLite(t, "classifier")
-			defer mustExec(t, lock, "ROLLBACK")
-			pc, rec := testPolicy(3)
-			cfg := withPolicy(t, pc)
-			cfg.Classifier = tc.classifier
-			db := openSQLite(t, dsn, cfg)
+			db, tbl, rec := lockedSQLite(t, "classifier", 3, func(cfg *redresssql.Config) { cfg.Classifier = tc.classifier })
 			mustExec(t, db, "SELECT 1") // connect before the count
 			rec.Reset()
 			if _, err := db.Exec("INSERT INTO " + tbl + " (id) VALUES (1)"); err == nil {
@@ -61,6 +57,20 @@ func TestClassifierChangesTheClass(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedSQLite opens a database whose write lock another connection holds
+// for the rest of the test (heldSQLite), through the wrapper with the
+// Config of testPolicy(attempts) changed by mod, and returns it with a
+// table and the policy's recorder.
+func lockedSQLite(t *testing.T, prefix string, attempts int, mod func(*redresssql.Config)) (*sql.DB, string, *coretest.Recorder) {
+	t.Helper()
+	dsn, tbl, lock := heldSQLite(t, prefix)
+	t.Cleanup(func() { mustExec(t, lock, "ROLLBACK") })
+	pc, rec := testPolicy(attempts)
+	cfg := withPolicy(t, pc)
+	mod(&cfg)
+	return openSQLite(t, dsn, cfg), tbl, rec
 }
 
 // TestOperationNamesStatements: Config.Operation names a statement's
@@ -142,12 +152,7 @@ func TestDatabaseBreaker(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dsn, tbl, lock := heldSQLite(t, "breaker")
-			defer mustExec(t, lock, "ROLLBACK")
-			pc, rec := testPolicy(1)
-			cfg := withPolicy(t, pc)
-			cfg.Breaker, cfg.DisableBreakers = tc.breaker, tc.disable
-			db := openSQLite(t, dsn, cfg)
+			db, tbl, rec := lockedSQLite(t, "breaker", 1, func(cfg *redresssql.Config) { cfg.Breaker, cfg.DisableBreakers = tc.breaker, tc.disable })
 			for range 3 {
 				_, _ = db.Exec("INSERT INTO " + tbl + " (id) VALUES (1)")
 			}

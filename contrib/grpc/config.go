@@ -218,6 +218,11 @@ func validIdent(s string) bool {
 	return true
 }
 
+// common returns the fields cfg shares with the other wrappers' Configs.
+func (cfg *Config) common() wrapper.Config {
+	return wrapper.Config{Policy: cfg.Policy, Bus: cfg.Bus, Classifier: cfg.Classifier, Breaker: cfg.Breaker, DisableBreakers: cfg.DisableBreakers, HasBreakerKey: cfg.BreakerKey != nil}
+}
+
 // validate checks the gRPC fields of cfg and fills in their defaults (the
 // common fields are wrapper.Resolve's).
 func (cfg *Config) validate() error {

@@ -49,10 +49,7 @@ type target struct {
 func New(cfg Config) (*Interceptors, error) {
 	cfg.Methods = maps.Clone(cfg.Methods)
 	cfg.Idempotent = slices.Clone(cfg.Idempotent)
-	r, err := wrapper.Resolve(wrapper.Config{
-		Policy: cfg.Policy, Bus: cfg.Bus, Classifier: cfg.Classifier,
-		Breaker: cfg.Breaker, DisableBreakers: cfg.DisableBreakers, HasBreakerKey: cfg.BreakerKey != nil,
-	}, wrapperSpec)
+	r, err := wrapper.Resolve(cfg.common(), wrapperSpec)
 	if err != nil {
 		return nil, err
 	}

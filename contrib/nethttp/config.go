@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redress-go/redress/contrib/internal/wrapper"
 	"github.com/redress-go/redress/core"
 )
 
@@ -138,6 +139,11 @@ func DefaultPolicyConfig() core.PolicyConfig {
 // accepts, the rest failing fast with a *core.ThrottledError.
 func DefaultBreakerConfig() core.BreakerConfig {
 	return core.DownstreamBreakerConfig()
+}
+
+// common returns the fields cfg shares with the other wrappers' Configs.
+func (cfg *Config) common() wrapper.Config {
+	return wrapper.Config{Policy: cfg.Policy, Bus: cfg.Bus, Classifier: cfg.Classifier, Breaker: cfg.Breaker, DisableBreakers: cfg.DisableBreakers, HasBreakerKey: cfg.BreakerKey != nil}
 }
 
 // validate checks the HTTP fields of cfg and fills in their defaults (the

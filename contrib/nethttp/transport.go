@@ -50,10 +50,7 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	if typednil.Is(base) {
 		return nil, &core.ConfigError{Field: "base", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first request): pass nil for http.DefaultTransport", base)}
 	}
-	r, err := wrapper.Resolve(wrapper.Config{
-		Policy: cfg.Policy, Bus: cfg.Bus, Classifier: cfg.Classifier,
-		Breaker: cfg.Breaker, DisableBreakers: cfg.DisableBreakers, HasBreakerKey: cfg.BreakerKey != nil,
-	}, wrapperSpec)
+	r, err := wrapper.Resolve(cfg.common(), wrapperSpec)
 	if err != nil {
 		return nil, err
 	}
