@@ -84,16 +84,26 @@ func DefaultPolicyConfig() core.PolicyConfig {
 }
 
 // DefaultBreakerConfig returns the template of the database's breaker the
-// wrapper uses when Config.Breaker is nil: core.DownstreamBreakerConfig. It
-// opens after 20 failures in a row, or when at least half of the last 2s
-// of calls, and at least 10 of them, failed with a transient fault
-// (a lost connection, SQLSTATE class 08, a timeout) or a server error;
-// after 250ms it lets 3 probes through and ramps the admitted share up
-// over 500ms. Concurrency failures (serialization, deadlocks, busy), rate
-// limits and the caller's mistakes (syntax, constraints) do not trip it:
-// the database answered.
+// wrapper uses when Config.Breaker is nil: core.DownstreamBreakerConfig
+// without its throttler. It opens after 20 failures in a row, or when at
+// least half of the last 2s of calls, and at least 10 of them, failed with
+// a transient fault (a lost connection, SQLSTATE class 08, a timeout) or a
+// server error; after 250ms it lets 3 probes through and ramps the
+// admitted share up over 500ms. Concurrency failures (serialization,
+// deadlocks, busy), rate limits and the caller's mistakes (syntax,
+// constraints) do not trip it: the database answered.
+//
+// It does not throttle client-side (Throttle nil), unlike redresshttp's and
+// redressgrpc's: a throttler counts failures of class unknown against the
+// downstream, and for a database that class holds every SQLSTATE without
+// a rule of Classify, application errors (a RAISE in a function) and the
+// 25P02 of every statement after a failure inside a PostgreSQL
+// transaction, which are answers, not overload. Set Throttle in
+// Config.Breaker to throttle.
 func DefaultBreakerConfig() core.BreakerConfig {
-	return core.DownstreamBreakerConfig()
+	bc := core.DownstreamBreakerConfig()
+	bc.Throttle = nil
+	return bc
 }
 
 // wrapperSpec is what the wrapper's common fields default to.

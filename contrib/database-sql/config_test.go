@@ -136,8 +136,8 @@ func TestOperationNamesStatements(t *testing.T) {
 // after the policy) opens on real SQLITE_BUSY failures when its template
 // trips on concurrency, and then refuses statements without sending them;
 // its transitions are published on the policy's bus. DisableBreakers
-// leaves none; the default template (core.DownstreamBreakerConfig) does not
-// trip on concurrency.
+// leaves none; the default template (core.DownstreamBreakerConfig without
+// its throttler) does not trip on concurrency, nor throttle.
 func TestDatabaseBreaker(t *testing.T) {
 	tmpl := &core.BreakerConfig{TripOn: core.SetOf(core.ClassConcurrency), FailureThreshold: 2}
 	cases := []struct {
@@ -165,6 +165,9 @@ func TestDatabaseBreaker(t *testing.T) {
 			}
 			if b == nil || b.Name() != "test" {
 				t.Fatalf("breaker = %v, want one named after the policy (test)", b)
+			}
+			if tc.breaker == nil && b.Throttler() != nil {
+				t.Error("the default breaker throttles")
 			}
 			if open := b.State() == core.StateOpen; open != tc.wantOpen {
 				t.Fatalf("breaker %v, want open %v", b.State(), tc.wantOpen)
