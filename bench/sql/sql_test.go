@@ -38,12 +38,15 @@ var variants = []struct {
 		return sql.OpenDB(dsnConnector{&sqlite.Driver{}, ":memory:"})
 	}},
 	{"redress", func(tb testing.TB) *sql.DB {
-		// A policy with a breaker, as a user would run it; no subscriber.
-		br, err := core.NewBreaker(core.BreakerConfig{})
+		// A policy and the database's breaker (the default), as a user
+		// would run them; no subscriber.
+		pc := redresssql.DefaultPolicyConfig()
+		pc.Name = "bench"
+		p, err := core.NewPolicy(pc)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		d, err := redresssql.Wrap(&sqlite.Driver{}, redresssql.Config{Policy: core.PolicyConfig{Name: "bench", Breaker: br}})
+		d, err := redresssql.Wrap(&sqlite.Driver{}, redresssql.Config{Policy: p})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -27,9 +27,10 @@ type conn struct {
 	closed                  func() bool  // the driver closed its connection (pgx), or nil
 
 	// An attempt whose failure would be unsafe to retry returns it marked
-	// with core.NoRetry (see noRetry): the policy stops
-	// (StopNonRetryableClass) and the breaker and the events still see the
-	// failure's real class. Inside a transaction Call.MaxAttempts is 1.
+	// with core.NotResendable (see noRetry): the policy stops
+	// (StopNotResendable) and the breaker and the events still see the
+	// failure's real class. Inside a transaction every failure is so
+	// marked (attemptErr).
 	inTx bool
 	// scope is the RunInTx transaction the connection is in, or nil.
 	scope *txScope
@@ -100,16 +101,32 @@ func Unwrap(dc any) any {
 	return dc
 }
 
-// noRetry marks err so that the policy does not retry it. Inside a
-// transaction it leaves err unmarked: Call.MaxAttempts = 1 already stops
-// the statement, and the mark would travel up with the error (RetryError
-// unwraps to it) and stop RunInTx from re-running the whole transaction
-// after a serialization failure or a deadlock.
+// noRetry marks err, the failure of an attempt that must not be sent
+// again, with core.NotResendable: the policy stops (StopNotResendable)
+// while the breaker and the events see the failure's real class. Inside a
+// transaction it leaves err as it is: attemptErr marks every failure there.
 func (c *conn) noRetry(err error) error {
 	if c.inTx {
 		return err
 	}
-	return core.NoRetry(err)
+	return core.NotResendable(err)
+}
+
+// attemptErr is the failure of an attempt as the policy sees it: marked
+// with the wrapper's classification and, inside a transaction, where no
+// statement is ever sent twice, with core.NotResendable (stop
+// StopNotResendable). txErr takes that mark off the error the call
+// returns, so that it does not stop an outer policy (RunInTx's) from
+// running the whole transaction again.
+func (c *conn) attemptErr(err error) error {
+	if err == nil || core.IsAbort(err) {
+		return err
+	}
+	err = c.w.mark(err)
+	if c.inTx {
+		err = core.NotResendable(err)
+	}
+	return err
 }
 
 // canReconnect reports whether a dead connection may be replaced in place.
@@ -117,9 +134,21 @@ func (c *conn) canReconnect() bool {
 	return c.connect != nil && !c.inTx && !c.session && c.used == 0
 }
 
+// stmt returns what the statement text query needs, its operation name
+// (Config.Operation) filled in.
+func (c *conn) stmt(query string) *cachedStmt {
+	e := c.stmts.lookup(query)
+	if e.name == "" {
+		e.name = c.w.name(query, e.op)
+	}
+	return e
+}
+
 // call fills the zero *call with the per-call options (filled in place: a
-// core.Call is large enough for its copy to show on a fast statement).
-func (c *conn) call(ctx context.Context, call *core.Call, op string) {
+// core.Call is large enough for its copy to show on a fast statement): op
+// is the db.operation.name, name the redress.operation name unless the
+// context or the transaction gives one.
+func (c *conn) call(ctx context.Context, call *core.Call, op, name string) {
 	call.Operation = core.OperationFromContext(ctx)
 	s := c.scope
 	if s == nil {
@@ -129,12 +158,10 @@ func (c *conn) call(ctx context.Context, call *core.Call, op string) {
 		call.Operation = s.stmtOp // the transaction's label is the transaction's
 	}
 	if call.Operation == "" {
-		call.Operation = op
+		call.Operation = name
 	}
 	call.Labels.DBSystem, call.Labels.DBOperation = c.w.system, op
-	if c.inTx {
-		call.MaxAttempts = 1 // never retry inside a transaction
-	}
+	call.Breaker = c.w.breaker
 }
 
 // ready returns the connection to send on: it replaces a dead connection when
@@ -168,8 +195,8 @@ func (c *conn) ready(ctx context.Context, reconnect bool) (driver.Conn, error) {
 }
 
 // after records what a failed or successful attempt means for the retry and
-// returns the attempt's error, marked with core.NoRetry when a retry would
-// be unsafe. single reports whether the statement can be retried when the
+// returns the attempt's error, marked with core.NotResendable when a retry
+// would be unsafe. single reports whether the statement can be retried when the
 // database says it rolled it back (a single statement, outside any
 // transaction, on a connection whose session was not changed).
 func (c *conn) after(err error, single bool, reconnect bool) error {
@@ -226,7 +253,7 @@ func (c *conn) answered() bool {
 // connection" text), so that the breaker counts a connection that broke
 // under a call. Any other classification is kept.
 func (c *conn) invalidated(err error) error {
-	if c.w.cfg.Retry.Classifier(err).Class != core.ClassUnknown {
+	if c.w.classify(err).Class != core.ClassUnknown {
 		return err
 	}
 	return core.Classify(err, core.Classification{Class: core.ClassTransient, Reason: "invalid_conn"})
@@ -304,10 +331,10 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 			return nil, err
 		}
 	}
-	st := c.stmts.lookup(query)
+	st := c.stmt(query)
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session)}
 	var call core.Call
-	c.call(ctx, &call, s.op)
+	c.call(ctx, &call, s.op, st.name)
 	res, err := do(ctx, c, &call, func(ctx context.Context) (driver.Result, error) { return c.execOnce(ctx, &s) })
 	c.noteSession(s.session)
 	return res, c.txErr(result(err))
@@ -356,12 +383,12 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 			return nil, err
 		}
 	}
-	st := c.stmts.lookup(query)
+	st := c.stmt(query)
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
 	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session), caller: ctx}
 	var call core.Call
-	c.call(ctx, &call, s.op)
+	c.call(ctx, &call, s.op, st.name)
 	rows, err := do(ctx, c, &call, func(ctx context.Context) (driver.Rows, error) { return c.queryOnce(ctx, &s) })
 	c.noteSession(s.session)
 	return rows, c.txErr(result(err))
@@ -401,7 +428,14 @@ func do[T any](ctx context.Context, c *conn, call *core.Call, attempt func(conte
 	for s.Next() {
 		var err error
 		v, err = attempt(s.Context())
-		s.EndValue(v, err) // T is an interface or struct{}: boxing it allocates nothing
+		s.EndValue(v, c.attemptErr(err)) // T is an interface or struct{}: boxing it allocates nothing
+		if c.inTx && s.Retrying() {
+			// Only a policy's Retry.ResultClassifier, rejecting a value,
+			// gets here: nothing is sent twice inside a transaction, the
+			// call ends as aborted.
+			s.Close()
+			break
+		}
 	}
 	return v, s.Err()
 }
@@ -466,10 +500,10 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 }
 
 func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
-	cs := c.stmts.lookup(query)
-	op, session := cs.op, cs.session
+	cs := c.stmt(query)
+	op, name, session := cs.op, cs.name, cs.session
 	var call core.Call
-	c.call(ctx, &call, op)
+	c.call(ctx, &call, op, name)
 	// Preparing changes no data: any failure before the statement exists is
 	// as safe to retry as its connection allows.
 	st, err := do(ctx, c, &call, func(ctx context.Context) (driver.Stmt, error) {
@@ -506,7 +540,7 @@ func (c *conn) prepare(ctx context.Context, query string) (driver.Stmt, error) {
 	if err != nil {
 		return nil, c.txErr(err)
 	}
-	return newStmt(c, st, op, session), nil
+	return newStmt(c, st, op, name, session), nil
 }
 
 // Close implements driver.Conn.
@@ -544,7 +578,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 func (c *conn) begin(ctx context.Context, opts driver.TxOptions, withOpts bool) (driver.Tx, error) {
 	scope := scopeFrom(ctx)
 	var call core.Call
-	c.call(ctx, &call, "BEGIN")
+	c.call(ctx, &call, "BEGIN", "BEGIN")
 	tx, err := do(ctx, c, &call, func(ctx context.Context) (driver.Tx, error) {
 		inner, err := c.ready(ctx, true)
 		if err != nil {
@@ -580,7 +614,7 @@ func (c *conn) Ping(ctx context.Context) error {
 
 func (c *conn) ping(ctx context.Context) error {
 	var call core.Call
-	c.call(ctx, &call, "PING")
+	c.call(ctx, &call, "PING", "PING")
 	return c.txErr(runErr(ctx, c, &call, func(ctx context.Context) error {
 		if _, err := c.ready(ctx, true); err != nil {
 			return err
@@ -657,9 +691,10 @@ func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 // wtx is the wrapped transaction. Commit and Rollback are published and
-// breaker-guarded but never retried (Call.MaxAttempts = 1; their failures
-// are not marked NoRetry, so that RunInTx can re-run the transaction after
-// a COMMIT refused with a serialization failure). A COMMIT that failed
+// breaker-guarded but never retried (inside the transaction, see
+// attemptErr; the mark is taken off their errors, so that RunInTx can
+// re-run the transaction after a COMMIT refused with a serialization
+// failure, but for a COMMIT whose outcome is unknown). A COMMIT that failed
 // without an answer from the database returns an error matching
 // ErrCommitUnknown.
 type wtx struct {
@@ -694,8 +729,7 @@ func (t *wtx) Rollback() error {
 func (t *wtx) end(op string, fn func() error) error {
 	c := t.c
 	var call core.Call
-	c.call(context.Background(), &call, op)
-	call.MaxAttempts = 1
+	c.call(context.Background(), &call, op, op)
 	ran := false
 	run := func() error {
 		ran = true

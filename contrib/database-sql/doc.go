@@ -1,6 +1,6 @@
 // Package redresssql puts redress under database/sql: it wraps a driver or a
 // connector once, and every statement, query, prepare, begin, commit and
-// ping of the *sql.DB is classified, guarded by the policy's circuit
+// ping of the *sql.DB is classified, guarded by the database's circuit
 // breaker, labelled (operation, db.system.name, db.operation.name) and
 // published on the policy's bus. A retry happens only when the database did
 // not apply the statement:
@@ -19,22 +19,35 @@
 //     resets it.
 //
 // When a retry would be unsafe outside a transaction, the attempt's error is
-// marked with core.NoRetry: the policy stops with StopNonRetryableClass
-// (event "permanent_fail") while the breaker and the events see the
-// failure's real class (a lost reply stays transient). The mark travels with
-// the returned error, so an outer redress policy will not retry it either.
-// Inside a transaction the statement runs with Call.MaxAttempts = 1 (stop
-// max_attempts_exceeded) and is not marked, so that RunInTx can still re-run
-// the whole transaction. Its error says so ("redresssql: not retried inside
-// a transaction: " and the database's error) rather than claiming a retry
-// stop; inside RunInTx it reads as the database's error alone, so that
-// RunInTx's error states one stop ("redress: stopped (max_attempts) after 3
-// attempts: ERROR: could not serialize access ..."). core.StopReasonOf,
-// errors.Is and errors.As reach the policy's error and the driver's under
-// it.
+// marked with core.NotResendable: the policy stops with StopNotResendable
+// (event "permanent_fail"), as redresshttp and redressgrpc do, while the
+// breaker and the events see the failure's real class (a lost reply stays
+// transient). The mark travels with the returned error, so an outer redress
+// policy will not retry it either. Inside a transaction every failure is so
+// marked (one attempt), but the mark is scoped to the statement: its error
+// carries a copy of the policy's *core.RetryError without it, so that
+// RunInTx, or a policy of the caller's around the whole transaction, can
+// still run the transaction again (a COMMIT of unknown outcome keeps it).
+// Its error says so ("redresssql: not retried inside a transaction: " and
+// the database's error) rather than claiming a retry stop; inside RunInTx
+// it reads as the database's error alone, so that RunInTx's error states
+// one stop ("redress: stopped (max_attempts) after 3 attempts: ERROR: could
+// not serialize access ..."). core.StopReasonOf, errors.Is and errors.As
+// reach the policy's error and the driver's under it.
 //
-// One policy, built from Config.Policy, serves every connection of a wrapped
-// driver or connector and RunInTx.
+// # Configuration
+//
+// Config has the fields every redress wrapper has, with the same names and
+// meanings as redresshttp.Config and redressgrpc.Config: Policy (nil: one
+// built from DefaultPolicyConfig on Bus), Bus, Classifier (nil: Classify;
+// every failed attempt is classified by it and marked with the result, so
+// that it wins over the policy's classifier), Breaker (the template of the
+// database's breaker; nil: DefaultBreakerConfig), DisableBreakers and
+// Operation (names a statement from its text; nil: DeriveOperation). There
+// is no BreakerKey: the breaker is per database, one per wrapped driver or
+// connector, named after the policy, shared by every connection and by
+// RunInTx (Breaker reads it). Contradictory fields are a *core.ConfigError
+// naming the field, from Open, Wrap, WrapConnector or Register.
 //
 // RunInTx re-runs a whole transaction function in a new transaction when it
 // fails with a concurrency-class error, and commits once. It is one
@@ -54,9 +67,13 @@
 //
 // # Wiring
 //
-//	db, err := redresssql.Open("pgx", dsn, redresssql.Config{Policy: core.PolicyConfig{
-//		Name: "users-db", Breaker: breaker, Bus: bus,
-//	}})
+//	pc := redresssql.DefaultPolicyConfig()
+//	pc.Name, pc.Bus = "users-db", bus
+//	policy, err := core.NewPolicy(pc)
+//	if err != nil {
+//		return err
+//	}
+//	db, err := redresssql.Open("pgx", dsn, redresssql.Config{Policy: policy}) // and the breaker "users-db"
 //	if err != nil {
 //		return err
 //	}

@@ -176,7 +176,7 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 // a statement, so it is always safe to retry) and wraps it.
 func dial(ctx context.Context, w *wrapper, connect func(context.Context) (driver.Conn, error)) (driver.Conn, error) {
 	c := &conn{w: w, connect: connect, policy: w.policy}
-	call := core.Call{Operation: "CONNECT", Labels: core.Labels{DBSystem: w.system, DBOperation: "CONNECT"}}
+	call := core.Call{Operation: "CONNECT", Labels: core.Labels{DBSystem: w.system, DBOperation: "CONNECT"}, Breaker: w.breaker}
 	inner, err := do(ctx, c, &call, connect)
 	if err != nil {
 		return nil, err

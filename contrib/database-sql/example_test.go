@@ -14,9 +14,13 @@ import (
 
 func ExampleOpen() {
 	rec := &coretest.Recorder{Want: core.EventsOf(core.EventSuccess)}
-	db, err := redresssql.Open("sqlite", ":memory:", redresssql.Config{
-		Policy: core.PolicyConfig{Name: "app-db", Bus: core.NewBus(rec)},
-	})
+	pc := redresssql.DefaultPolicyConfig()
+	pc.Name, pc.Bus = "app-db", core.NewBus(rec)
+	policy, err := core.NewPolicy(pc)
+	if err != nil {
+		panic(err)
+	}
+	db, err := redresssql.Open("sqlite", ":memory:", redresssql.Config{Policy: policy})
 	if err != nil {
 		panic(err)
 	}

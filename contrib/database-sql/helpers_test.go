@@ -220,3 +220,18 @@ func retryReasons(rec *coretest.Recorder) []string {
 	}
 	return out
 }
+
+// withPolicy returns the Config of a test's policy: pc (named "sql" when
+// unnamed, as the default policy is) built into Config.Policy; a policy
+// with a breaker of its own turns the database's breaker off.
+func withPolicy(t testing.TB, pc core.PolicyConfig) redresssql.Config {
+	t.Helper()
+	if pc.Name == "" {
+		pc.Name = "sql"
+	}
+	p, err := core.NewPolicy(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return redresssql.Config{Policy: p, DisableBreakers: pc.Breaker != nil}
+}

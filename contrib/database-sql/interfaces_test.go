@@ -120,10 +120,10 @@ func TestInterfacesComplete(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	_, err := redresssql.Wrap(&sqlite.Driver{}, redresssql.Config{Policy: core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: -1}}})
+	_, err := redresssql.Wrap(&sqlite.Driver{}, redresssql.Config{Breaker: &core.BreakerConfig{FailureThreshold: -1}})
 	var ce *core.ConfigError
-	if !errors.As(err, &ce) || ce.Field != "Config.Policy.Retry.MaxAttempts" {
-		t.Fatalf("err = %v, want ConfigError on Config.Policy.Retry.MaxAttempts", err)
+	if !errors.As(err, &ce) || ce.Field != "Config.Breaker (BreakerConfig.FailureThreshold)" {
+		t.Fatalf("err = %v, want ConfigError on Config.Breaker (BreakerConfig.FailureThreshold)", err)
 	}
 	if _, err := redresssql.Wrap(nil, redresssql.Config{}); !errors.As(err, &ce) {
 		t.Fatalf("nil driver: err = %v", err)
@@ -137,7 +137,21 @@ func TestConfigErrors(t *testing.T) {
 // is refused by the constructor with a *core.ConfigError naming it, instead
 // of failing (or being ignored) at call time.
 func TestConfigErrorsNameTheField(t *testing.T) {
-	badOp := redresssql.Config{Policy: core.PolicyConfig{Operation: "users"}}
+	br, err := core.NewBreaker(core.BreakerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withBreaker, err := core.NewPolicy(core.PolicyConfig{Breaker: br})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, other := core.NewBus(), core.NewBus()
+	plain, err := core.NewPolicy(core.PolicyConfig{Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each wrapper's common fields are refused alike (contrib/internal/wrapper).
+	badBreaker := redresssql.Config{Policy: withBreaker}
 	cases := []struct {
 		name  string
 		build func() error
@@ -154,13 +168,25 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 			_, err := redresssql.WrapConnector(dsnConn{nil, ""}, redresssql.Config{})
 			return err
 		}, "connector"},
-		{"policy operation (Wrap)", func() error { _, err := redresssql.Wrap(&sqlite.Driver{}, badOp); return err }, "Config.Policy.Operation"},
-		{"policy operation (Open)", func() error { _, err := redresssql.Open("sqlite", ":memory:", badOp); return err }, "Config.Policy.Operation"},
-		{"policy operation (Register)", func() error { return redresssql.Register("sqlite-bad-op", "sqlite", badOp) }, "Config.Policy.Operation"},
-		{"core field", func() error {
-			_, err := redresssql.Open("sqlite", ":memory:", redresssql.Config{Policy: core.PolicyConfig{Retry: core.RetryConfig{Deadline: -1}}})
+		{"policy with a breaker (Wrap)", func() error { _, err := redresssql.Wrap(&sqlite.Driver{}, badBreaker); return err }, "Config.Policy"},
+		{"policy with a breaker (Open)", func() error { _, err := redresssql.Open("sqlite", ":memory:", badBreaker); return err }, "Config.Policy"},
+		{"policy with a breaker (Register)", func() error { return redresssql.Register("sqlite-bad-breaker", "sqlite", badBreaker) }, "Config.Policy"},
+		{"policy and bus", func() error {
+			_, err := redresssql.Open("sqlite", ":memory:", redresssql.Config{Policy: plain, Bus: bus})
 			return err
-		}, "Config.Policy.Retry.Deadline"},
+		}, "Config.Bus"},
+		{"breaker template and DisableBreakers", func() error {
+			_, err := redresssql.Open("sqlite", ":memory:", redresssql.Config{Breaker: &core.BreakerConfig{}, DisableBreakers: true})
+			return err
+		}, "Config.Breaker"},
+		{"breaker template field", func() error {
+			_, err := redresssql.Open("sqlite", ":memory:", redresssql.Config{Breaker: &core.BreakerConfig{RecoveryTimeout: -1}})
+			return err
+		}, "Config.Breaker (BreakerConfig.RecoveryTimeout)"},
+		{"breaker template on another bus", func() error {
+			_, err := redresssql.Open("sqlite", ":memory:", redresssql.Config{Policy: plain, Breaker: &core.BreakerConfig{Bus: other}})
+			return err
+		}, "Config.Breaker (BreakerConfig.Bus)"},
 		{"empty driver name", func() error { return redresssql.Register("", "sqlite", redresssql.Config{}) }, "name"},
 	}
 	for _, tc := range cases {

@@ -21,7 +21,7 @@ func TestMariaDBDeadlockRunInTx(t *testing.T) {
 	pc, rec := testPolicy(10)
 	tn := newTurns(2) // the victim re-runs once the winner has finished
 	pc.Sleeper = tn
-	db := openMySQL(t, redresssql.Config{Policy: pc})
+	db := openMySQL(t, withPolicy(t, pc))
 	tbl := table("mdl")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL) ENGINE=InnoDB")
 	t.Cleanup(func() { mustExec(t, db, "DROP TABLE IF EXISTS "+tbl) })
@@ -97,7 +97,7 @@ func TestSQLiteBusyAutocommitRetried(t *testing.T) {
 					mustExec(t, lock, "COMMIT")
 				}
 			})
-			db := openSQLite(t, dsn, redresssql.Config{Policy: pc})
+			db := openSQLite(t, dsn, withPolicy(t, pc))
 			if _, err := db.Exec("INSERT INTO " + tbl + " (id) VALUES (1)"); err != nil {
 				t.Fatalf("insert: %v", err)
 			}
@@ -122,7 +122,7 @@ func TestSQLiteBusyInsideTxNotRetried(t *testing.T) {
 	defer mustExec(t, lock, "ROLLBACK")
 
 	pc, rec := testPolicy(3)
-	db := openSQLite(t, dsn, redresssql.Config{Policy: pc})
+	db := openSQLite(t, dsn, withPolicy(t, pc))
 	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +135,8 @@ func TestSQLiteBusyInsideTxNotRetried(t *testing.T) {
 	if rs := retryReasons(rec); len(rs) != 0 {
 		t.Fatalf("retried inside a transaction: %v", rs)
 	}
-	if k := kinds(rec); k["max_attempts_exceeded"] != 1 || k["aborted"] != 0 {
-		t.Fatalf("events = %v, want max_attempts_exceeded (Call.MaxAttempts = 1 in a transaction)", k)
+	if k := kinds(rec); k["permanent_fail"] != 1 || k["aborted"] != 0 {
+		t.Fatalf("events = %v, want permanent_fail (not_resendable in a transaction)", k)
 	}
 	var found bool
 	for _, e := range rec.All() {
@@ -182,7 +182,7 @@ func TestRunInTxStopReasons(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			pc, rec := testPolicy(3)
-			db := openSQLite(t, sqliteFile(t), redresssql.Config{Policy: pc})
+			db := openSQLite(t, sqliteFile(t), withPolicy(t, pc))
 			tbl := table("txstop")
 			mustExec(t, db, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
 			rec.Reset()
@@ -248,7 +248,7 @@ func TestOpenBreakerNeverStrandsATransaction(t *testing.T) {
 			}
 			pc, _ := testPolicy(1)
 			pc.Breaker = br
-			db := openSQLite(t, sqliteFile(t), redresssql.Config{Policy: pc})
+			db := openSQLite(t, sqliteFile(t), withPolicy(t, pc))
 			db.SetMaxOpenConns(1) // the next transaction gets the same connection
 			tbl := table("strand")
 			mustExec(t, db, "CREATE TABLE "+tbl+" (id INTEGER PRIMARY KEY)")
@@ -316,7 +316,7 @@ func killMySQL(t *testing.T, raw *sql.DB, id int) {
 // from the driver's driver.Validator, without importing the driver.
 func TestMariaDBCommitOnKilledConnUnknown(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openMySQL(t, redresssql.Config{Policy: pc})
+	db := openMySQL(t, withPolicy(t, pc))
 	raw := openMySQL(t, redresssql.Config{})
 	tbl := table("mkill")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY) ENGINE=InnoDB")
@@ -339,8 +339,8 @@ func TestMariaDBCommitOnKilledConnUnknown(t *testing.T) {
 	if !errors.Is(err, redresssql.ErrCommitUnknown) {
 		t.Fatalf("RunInTx = %v, want ErrCommitUnknown", err)
 	}
-	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNonRetryableClass || !core.IsNoRetry(err) || runs != 1 {
-		t.Fatalf("stop = %v (%v), NoRetry %v, runs %d: want one run, non_retryable_class, NoRetry", r, ok, core.IsNoRetry(err), runs)
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNotResendable || !core.IsNotResendable(err) || runs != 1 {
+		t.Fatalf("stop = %v (%v), NotResendable %v, runs %d: want one run, not_resendable, NotResendable", r, ok, core.IsNotResendable(err), runs)
 	}
 	var found bool
 	for _, e := range rec.All() {
@@ -374,7 +374,7 @@ func TestRunInTxRetriesBusyBegin(t *testing.T) {
 					mustExec(t, lock, "COMMIT")
 				}
 			})
-			db := openSQLite(t, dsn+"?_txlock=immediate", redresssql.Config{Policy: pc})
+			db := openSQLite(t, dsn+"?_txlock=immediate", withPolicy(t, pc))
 			runs := 0
 			err := redresssql.RunInTx(core.ContextWithOperation(context.Background(), "Place"), db, nil, func(ctx context.Context, tx *sql.Tx) error {
 				runs++

@@ -62,11 +62,11 @@ func (r *nopRows) Next(dest []driver.Value) error {
 }
 
 func benchPolicy(b *testing.B) Config {
-	br, err := core.NewBreaker(core.BreakerConfig{})
+	p, err := core.NewPolicy(core.PolicyConfig{Name: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return Config{Policy: core.PolicyConfig{Name: "bench", Breaker: br}}
+	return Config{Policy: p} // and the database's breaker
 }
 
 // benchDBs returns the nop database bare and wrapped.

@@ -85,7 +85,7 @@ func TestPostgresSerializationFailureRunInTx(t *testing.T) {
 	pc, rec := testPolicy(10)
 	tn := newTurns(2) // a loser re-runs once the winner has finished
 	pc.Sleeper = tn
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	tbl := table("ser")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (n int NOT NULL)")
 	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
@@ -147,7 +147,7 @@ func TestPostgresDeadlockRunInTx(t *testing.T) {
 	pc, rec := testPolicy(10)
 	tn := newTurns(2) // a loser re-runs once the winner has finished
 	pc.Sleeper = tn
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	tbl := table("dl")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY, v int NOT NULL)")
 	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
@@ -227,7 +227,7 @@ func terminate(t *testing.T, pid int) {
 // applied once.
 func TestPostgresTerminatedOutsideTxRetried(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	db.SetMaxOpenConns(1)
 	tbl := table("term")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
@@ -256,11 +256,11 @@ func TestPostgresTerminatedOutsideTxRetried(t *testing.T) {
 // already ran a statement (its session may matter to the caller), a
 // server-killed connection is not replaced in place: the wrapper answers
 // driver.ErrBadConn without sending, and the policy stops with
-// StopNonRetryableClass (event permanent_fail) while the attempt keeps its
+// StopNotResendable (event permanent_fail) while the attempt keeps its
 // real class (transient).
 func TestPostgresTerminatedPinnedConnNotRetried(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	tbl := table("pinned")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
 	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
@@ -277,11 +277,11 @@ func TestPostgresTerminatedPinnedConnNotRetried(t *testing.T) {
 	if !errors.Is(err, driver.ErrBadConn) {
 		t.Fatalf("insert on a killed pinned connection = %v, want driver.ErrBadConn", err)
 	}
-	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNonRetryableClass {
-		t.Fatalf("stop reason = %v (%v), want non_retryable_class", r, ok)
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNotResendable {
+		t.Fatalf("stop reason = %v (%v), want not_resendable", r, ok)
 	}
-	if !core.IsNoRetry(err) {
-		t.Fatal("error not marked NoRetry")
+	if !core.IsNotResendable(err) {
+		t.Fatal("error not marked NotResendable")
 	}
 	k := kinds(rec)
 	if k["attempt_start"] != 1 || k["retry"] != 0 || k["permanent_fail"] != 1 || k["aborted"] != 0 {
@@ -302,7 +302,7 @@ func TestPostgresTerminatedPinnedConnNotRetried(t *testing.T) {
 // is classified and published, never retried.
 func TestPostgresTerminatedInsideTxReported(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	tbl := table("termtx")
 	mustExec(t, db, "CREATE TABLE "+tbl+" (id int PRIMARY KEY)")
 	t.Cleanup(func() { mustExec(t, rawPG(t), "DROP TABLE IF EXISTS "+tbl) })
@@ -323,8 +323,11 @@ func TestPostgresTerminatedInsideTxReported(t *testing.T) {
 		t.Fatalf("retried inside a transaction: %v", rs)
 	}
 	k := kinds(rec)
-	if k["attempt_end"] != 1 || k["max_attempts_exceeded"] != 1 {
-		t.Fatalf("events = %v, want one attempt_end and max_attempts_exceeded", k)
+	if k["attempt_end"] != 1 || k["permanent_fail"] != 1 {
+		t.Fatalf("events = %v, want one attempt_end and permanent_fail (not_resendable)", k)
+	}
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNotResendable || core.IsNotResendable(err) {
+		t.Fatalf("stop = %v (%v), marked %v: want not_resendable, the mark left with the statement", r, ok, core.IsNotResendable(err))
 	}
 	for _, e := range rec.All() {
 		if e.Kind == core.EventAttemptEnd && e.Class != core.ClassTransient {
@@ -345,7 +348,7 @@ func TestPostgresTerminatedInsideTxReported(t *testing.T) {
 // is returned by rows.Err and the query is not run again.
 func TestPostgresNoRetryAfterRowsHandedOut(t *testing.T) {
 	pc, rec := testPolicy(3)
-	db := openPG(t, redresssql.Config{Policy: pc})
+	db := openPG(t, withPolicy(t, pc))
 	rec.Reset()
 	rows, err := db.Query("SELECT 1 / (n - 3) FROM generate_series(1, 100000) AS n")
 	if err != nil {

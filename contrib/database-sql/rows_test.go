@@ -88,7 +88,7 @@ func TestRowsOutliveTheAttempt(t *testing.T) {
 			for _, pc := range policies {
 				for _, qp := range queryPaths {
 					t.Run(pc.name+"/"+qp.name, func(t *testing.T) {
-						db := dc.open(t, redresssql.Config{Policy: core.PolicyConfig{Retry: pc.retry}})
+						db := dc.open(t, withPolicy(t, core.PolicyConfig{Retry: pc.retry}))
 						rows, err := qp.query(context.Background(), t, db, dc.many)
 						if err != nil {
 							t.Fatal(err)
@@ -122,7 +122,7 @@ func TestAttemptTimeoutInterruptsSlowQuery(t *testing.T) {
 			t.Run(dc.name+"/"+qp.name, func(t *testing.T) {
 				pc, rec := testPolicy(1)
 				pc.Retry.AttemptTimeout = 300 * time.Millisecond
-				db := dc.open(t, redresssql.Config{Policy: pc})
+				db := dc.open(t, withPolicy(t, pc))
 				rec.Reset()
 				start := time.Now()
 				rows, err := qp.query(context.Background(), t, db, dc.sleep)
@@ -151,7 +151,7 @@ func TestAttemptTimeoutInterruptsSlowQuery(t *testing.T) {
 func TestCallerCancelStopsRows(t *testing.T) {
 	for _, dc := range rowsCases {
 		t.Run(dc.name, func(t *testing.T) {
-			db := dc.open(t, redresssql.Config{Policy: core.PolicyConfig{Retry: core.RetryConfig{AttemptTimeout: 5 * time.Second}}})
+			db := dc.open(t, withPolicy(t, core.PolicyConfig{Retry: core.RetryConfig{AttemptTimeout: 5 * time.Second}}))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			rows, err := db.QueryContext(ctx, dc.many)

@@ -307,7 +307,7 @@ func exactlyOnceUnderFaults(t *testing.T, observed bool) {
 	in := newInjector(42)
 	probe := openPG(t, redresssql.Config{}) // skips when PostgreSQL is absent
 	_ = probe
-	wc, err := redresssql.WrapConnector(&faultConnector{inner: pgConnector(t), in: in}, redresssql.Config{Policy: pc})
+	wc, err := redresssql.WrapConnector(&faultConnector{inner: pgConnector(t), in: in}, withPolicy(t, pc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,14 +458,14 @@ func exactlyOnceUnderFaults(t *testing.T, observed bool) {
 	if !observed {
 		return // the rest reads the events
 	}
-	// The safety stop is a NoRetry mark, not an abort: no call ends as
+	// The safety stop is a NotResendable mark, not an abort: no call ends as
 	// aborted, and some end as permanent_fail with a retryable class (the
 	// real class of a failure that was unsafe to retry).
 	var unsafeStops int
 	for _, e := range rec.All() {
 		switch {
 		case e.Kind == core.EventAborted:
-			t.Errorf("aborted event (%s): the safety stop must be non_retryable_class", e.Operation)
+			t.Errorf("aborted event (%s): the safety stop must be not_resendable", e.Operation)
 		case e.Kind == core.EventPermanentFail && e.Class.Retryable():
 			unsafeStops++
 		}
@@ -476,14 +476,15 @@ func exactlyOnceUnderFaults(t *testing.T, observed bool) {
 }
 
 // assertUnsafeStop checks that a write whose outcome was unknown stopped
-// with StopNonRetryableClass, marked NoRetry, keeping its retryable class.
+// with StopNotResendable, marked core.NotResendable, keeping its retryable
+// class.
 func assertUnsafeStop(t *testing.T, id int64, path string, err error) {
 	t.Helper()
-	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNonRetryableClass {
-		t.Errorf("id %d (%s): stop reason = %v (%v), want non_retryable_class: %v", id, path, r, ok, err)
+	if r, ok := core.StopReasonOf(err); !ok || r != core.StopNotResendable {
+		t.Errorf("id %d (%s): stop reason = %v (%v), want not_resendable: %v", id, path, r, ok, err)
 	}
-	if !core.IsNoRetry(err) {
-		t.Errorf("id %d (%s): error not marked NoRetry: %v", id, path, err)
+	if !core.IsNotResendable(err) {
+		t.Errorf("id %d (%s): error not marked NotResendable: %v", id, path, err)
 	}
 	var re *core.RetryError
 	if errors.As(err, &re) && !re.Class.Retryable() {

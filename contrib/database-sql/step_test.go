@@ -57,7 +57,7 @@ func (d stackDriver) Open(string) (driver.Conn, error) { return d.c, nil }
 func openStack(t *testing.T, pc core.PolicyConfig) (*sql.DB, *stackConn) {
 	t.Helper()
 	sc := &stackConn{}
-	d, err := redresssql.Wrap(stackDriver{sc}, redresssql.Config{Policy: pc})
+	d, err := redresssql.Wrap(stackDriver{sc}, withPolicy(t, pc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,12 +140,12 @@ func busySQLite(t *testing.T) (db *sql.DB, tbl string, sleeps *int) {
 	pc.Bus = nil
 	sleeps = new(int)
 	pc.Sleeper = sleeperFunc(func() { *sleeps++ })
-	return openSQLite(t, dsn, redresssql.Config{Policy: pc}), tbl, sleeps
+	return openSQLite(t, dsn, withPolicy(t, pc)), tbl, sleeps
 }
 
 // Inside a transaction a statement made inline is never retried: a real
-// SQLITE_BUSY ends it after one attempt (the transaction's cap of 1 is set
-// when the call's options are built, after the failure).
+// SQLITE_BUSY ends it after one attempt, not resendable (the mark is put on
+// the failure of every attempt inside a transaction).
 func TestInlineNoRetryInsideATransaction(t *testing.T) {
 	db, tbl, sleeps := busySQLite(t)
 	tx, err := db.Begin()
@@ -154,8 +154,8 @@ func TestInlineNoRetryInsideATransaction(t *testing.T) {
 	}
 	defer tx.Rollback()
 	_, err = tx.Exec("INSERT INTO " + tbl + " (id) VALUES (1)")
-	if r, ok := core.StopReasonOf(err); err == nil || !ok || r != core.StopMaxAttempts || *sleeps != 0 {
-		t.Fatalf("insert in a transaction under a held lock: %v (stop %v), %d sleeps; want one attempt, max_attempts", err, r, *sleeps)
+	if r, ok := core.StopReasonOf(err); err == nil || !ok || r != core.StopNotResendable || *sleeps != 0 {
+		t.Fatalf("insert in a transaction under a held lock: %v (stop %v), %d sleeps; want one attempt, not_resendable", err, r, *sleeps)
 	}
 }
 

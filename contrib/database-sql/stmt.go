@@ -23,14 +23,14 @@ type stmt struct {
 	checker                 driver.NamedValueChecker
 	converter               driver.ColumnConverter //nolint:staticcheck // legacy drivers
 	gen                     uint64
-	op                      string
+	op, name                string // db.operation.name, redress.operation
 	// session: the text may open a transaction or change the session
 	// (stmtInfo.session).
 	session bool
 }
 
-func newStmt(c *conn, inner driver.Stmt, op string, session bool) *stmt {
-	s := &stmt{c: c, inner: inner, gen: c.gen, op: op, session: session}
+func newStmt(c *conn, inner driver.Stmt, op, name string, session bool) *stmt {
+	s := &stmt{c: c, inner: inner, gen: c.gen, op: op, name: name, session: session}
 	var ok bool
 	if s.execer, ok = inner.(driver.StmtExecContext); !ok {
 		s.execer, s.legacyExec = legacyStmt{inner}, true
@@ -77,7 +77,7 @@ func (s *stmt) run(ctx context.Context, fn func(context.Context, driver.Stmt) (a
 		return c.after(err, single, false)
 	}
 	var call core.Call
-	c.call(ctx, &call, s.op)
+	c.call(ctx, &call, s.op, s.name)
 	_, err := do(ctx, c, &call, func(ctx context.Context) (any, error) {
 		err := attempt(ctx)
 		return v, err // a Retry.ResultClassifier sees the attempt's value

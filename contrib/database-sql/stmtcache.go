@@ -24,6 +24,7 @@ type stmtCache struct {
 type cachedStmt struct {
 	query string
 	op    string // opName; "" for an unused entry (opName never returns "")
+	name  string // the redress.operation name (conn.stmt fills it in), or ""
 	// session is stmtInfo.session: the text may open a transaction or
 	// change the session, or holds several statements.
 	session bool

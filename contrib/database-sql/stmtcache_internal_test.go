@@ -68,7 +68,7 @@ func TestStmtCache(t *testing.T) {
 func TestResultClassifierSeesValues(t *testing.T) {
 	var seen []any
 	reject := false
-	cfg := Config{Policy: core.PolicyConfig{Retry: core.RetryConfig{
+	p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{
 		MaxAttempts: 1,
 		ResultClassifier: func(v any) error {
 			seen = append(seen, v)
@@ -77,7 +77,11 @@ func TestResultClassifierSeesValues(t *testing.T) {
 			}
 			return nil
 		},
-	}}}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Policy: p}
 	w, err := newWrapper(cfg, nopDriver{})
 	if err != nil {
 		t.Fatal(err)

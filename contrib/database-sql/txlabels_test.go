@@ -120,7 +120,7 @@ func TestRunInTxOperationIsTheTransaction(t *testing.T) {
 			pc, rec := testPolicy(3)
 			var cd *conflictDB
 			pc.Sleeper = sleeperFunc(func() { cd.release(t) })
-			cd = tc.open(t, redresssql.Config{Policy: pc})
+			cd = tc.open(t, withPolicy(t, pc))
 			rec.Reset()
 			ctx := core.ContextWithOperation(context.Background(), "Transfer")
 			for i := range 80 {
@@ -193,15 +193,16 @@ func TestRunInTxOperationIsTheTransaction(t *testing.T) {
 // TestTxErrorText: the error of a RunInTx that gave up states
 // one stop, then the database's error; a statement inside a transaction
 // begun with db.BeginTx, never retried, says so instead of claiming a
-// max_attempts stop. errors.As still reaches the driver's error, and
-// core.StopReasonOf reads the call's stop.
+// not_resendable stop. errors.As still reaches the driver's error, and
+// core.StopReasonOf reads the call's stop. RunInTx's three runs show that
+// the statements' not_resendable marks do not reach its policy.
 func TestTxErrorText(t *testing.T) {
 	for _, tc := range conflictDBs {
 		t.Run(tc.name, func(t *testing.T) {
 			pc, _ := testPolicy(3)
 			var cd *conflictDB
 			pc.Sleeper = sleeperFunc(func() { cd.release(t) })
-			cd = tc.open(t, redresssql.Config{Policy: pc})
+			cd = tc.open(t, withPolicy(t, pc))
 			ctx := core.ContextWithOperation(context.Background(), "Transfer")
 
 			runs := 0
@@ -235,8 +236,8 @@ func TestTxErrorText(t *testing.T) {
 			if strings.Contains(err.Error(), "stopped") {
 				t.Errorf("a statement that was never retryable reports a stop: %v", err)
 			}
-			if r, ok := core.StopReasonOf(err); !ok || r != core.StopMaxAttempts {
-				t.Errorf("StopReasonOf = %v, %v; want max_attempts (its one attempt)", r, ok)
+			if r, ok := core.StopReasonOf(err); !ok || r != core.StopNotResendable || core.IsNotResendable(err) {
+				t.Errorf("StopReasonOf = %v, %v, marked %v; want not_resendable (its one attempt), the mark taken off", r, ok, core.IsNotResendable(err))
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redress-go/redress/contrib/internal/wrapper"
 	"github.com/redress-go/redress/core"
 )
 
@@ -70,21 +71,35 @@ type Config struct {
 	// cost. Only with a nil Policy: a policy publishes on its own bus.
 	Bus *core.Bus
 	// Breaker is the template of the per-target circuit breakers: each
-	// target (grpc.ClientConn.Target()) gets its own breaker, created on
-	// first use from this template and named "<Name>:<target>" (or just
-	// "<target>" when Name is empty). Nil: DefaultBreakerConfig(). The
-	// template's Bus is not used: the policy publishes the breaker's
-	// transitions and rejections on its bus, with the call's labels; a
-	// template Bus other than the default policy's is a *core.ConfigError.
-	// Setting it together with DisableBreakers is a
+	// breaker key (the target, grpc.ClientConn.Target(), by default) gets
+	// its own breaker, created on first use from this template and named
+	// "<Name>:<key>" (or just "<key>" when Name is empty). Nil:
+	// DefaultBreakerConfig(). The template's Bus is not used: the policy
+	// publishes the breaker's transitions and rejections on its bus, with
+	// the call's labels; a template Bus other than the policy's is a
+	// *core.ConfigError. Setting it together with DisableBreakers is a
 	// *core.ConfigError.
 	Breaker *core.BreakerConfig
 	// DisableBreakers turns per-target breakers off: the policy's own
 	// breaker, if it has one, then guards every call. Default false.
 	DisableBreakers bool
+	// BreakerKey maps a call to the key of its breaker: say
+	// info.Target + " " + service, for a breaker per service of each
+	// target. Keys are never forgotten: return a bounded set. Default: the
+	// target. A function returning "" leaves that call unguarded. Setting
+	// it together with DisableBreakers is a *core.ConfigError.
+	BreakerKey func(info CallInfo) string
+	// Operation names a call's operation (the redress.operation label,
+	// which must stay low-cardinality). The context's name
+	// (core.ContextWithOperation) wins over it. Default: the full method
+	// name ("/pkg.Service/Method"). An empty result means the default.
+	Operation func(info CallInfo) string
 	// Classifier maps a failed attempt's error (a gRPC status error, or a
-	// client-side error) to its classification. Default Classifier. The
-	// interceptors add the server's pushback to what it returns.
+	// client-side error) to its classification, for every attempt; its
+	// result is marked on the error (see Policy). Default Classifier. The
+	// interceptors add the server's pushback to what it returns, and mark
+	// a retryable failure of a method not declared idempotent (see
+	// Idempotent) or of a committed stream as not resendable.
 	Classifier core.Classifier
 	// MaxPushback caps the delay a server's grpc-retry-pushback-ms trailer
 	// asks for: a larger value, even one too large for an int64, is
@@ -96,6 +111,15 @@ type Config struct {
 	// the buffer is dropped. Default 256 KiB. Negative: streams are never
 	// retried (they are still guarded by the breaker and observed).
 	StreamBufferBytes int
+}
+
+// CallInfo describes one call to Config.BreakerKey and Config.Operation.
+type CallInfo struct {
+	// Target is the target of the call's grpc.ClientConn (its Target():
+	// "dns:///api.example.com:443", "127.0.0.1:50051").
+	Target string
+	// Method is the call's full method name ("/pkg.Service/Method").
+	Method string
 }
 
 // DefaultPolicyConfig returns the configuration of the policy the
@@ -194,22 +218,17 @@ func validIdent(s string) bool {
 	return true
 }
 
-// validate checks cfg and fills in the defaults.
+// common returns the fields cfg shares with the other wrappers' Configs.
+func (cfg *Config) common() wrapper.Config {
+	return wrapper.Config{Policy: cfg.Policy, Bus: cfg.Bus, Classifier: cfg.Classifier, Breaker: cfg.Breaker, DisableBreakers: cfg.DisableBreakers, HasBreakerKey: cfg.BreakerKey != nil}
+}
+
+// validate checks the gRPC fields of cfg and fills in their defaults (the
+// common fields are wrapper.Resolve's).
 func (cfg *Config) validate() error {
-	if cfg.Policy != nil && cfg.Bus != nil {
-		return &core.ConfigError{Field: "Config.Bus", Reason: "cannot be combined with Config.Policy (set the policy's own Bus)"}
-	}
-	if cfg.DisableBreakers && cfg.Breaker != nil {
-		return &core.ConfigError{Field: "Config.Breaker", Reason: "is the template of per-target breakers, which Config.DisableBreakers turns off: set one or the other"}
-	}
-	if !cfg.DisableBreakers {
-		if cfg.Policy != nil && cfg.Policy.Breaker() != nil {
-			return &core.ConfigError{Field: "Config.Policy", Reason: "has a Breaker, which per-target breakers would replace: set Config.DisableBreakers or remove it"}
-		}
-		for k, p := range cfg.Methods {
-			if p != nil && p.Breaker() != nil {
-				return &core.ConfigError{Field: "Config.Methods[" + k + "]", Reason: "has a Breaker, which per-target breakers would replace: set Config.DisableBreakers or remove it"}
-			}
+	for k, p := range cfg.Methods {
+		if err := wrapper.CheckPolicy("Config.Methods["+k+"]", p, cfg.DisableBreakers, "per-target"); err != nil {
+			return err
 		}
 	}
 	for k := range cfg.Methods {
@@ -230,9 +249,6 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.StreamBufferBytes == 0 {
 		cfg.StreamBufferBytes = DefaultStreamBufferBytes
-	}
-	if cfg.Classifier == nil {
-		cfg.Classifier = Classifier
 	}
 	return nil
 }

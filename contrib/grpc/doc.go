@@ -61,7 +61,12 @@
 // INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE and NOT_FOUND are never
 // retried; the caller's own cancellation stops the call; other codes are
 // unknown, which the default policy does not retry (MaxUnknownAttempts 1).
-// Config.Classifier overrides it. The interceptors classify each attempt
+// Config.Classifier overrides it. Config.BreakerKey and Config.Operation
+// choose a call's breaker (by default its target's) and its operation label
+// (by default its full method) from a CallInfo. The common fields (Policy,
+// Bus, Classifier, Breaker, DisableBreakers, BreakerKey, Operation) mean
+// what they mean in redresshttp.Config and redresssql.Config. The
+// interceptors classify each attempt
 // themselves and hand the policy an error marked with that classification
 // (core.Classify). The engine calls the policy's own classifier on it:
 // core.DefaultClassifier and Classifier keep the mark, so a policy with

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redress-go/redress/contrib/internal/wrapper"
 	"github.com/redress-go/redress/core"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -26,12 +27,16 @@ type Interceptors struct {
 	methods  map[string]*core.Policy
 	idem     map[string]struct{} // Config.Idempotent
 	breakers *core.BreakerGroup  // nil: per-target breakers disabled
+	classify core.Classifier     // Config.Classifier, or Classifier
 	targets  sync.Map            // target string -> *target
 }
 
+// wrapperSpec is what the interceptors' common fields default to.
+var wrapperSpec = wrapper.Spec{Per: "per-target", DefaultPolicy: DefaultPolicyConfig, DefaultBreaker: DefaultBreakerConfig, DefaultClassifier: Classifier}
+
 // target is what the interceptors know of one grpc.ClientConn target.
 type target struct {
-	breaker *core.Breaker
+	breaker *core.Breaker // the target's, when Config.BreakerKey is nil
 	addr    string
 	port    int
 }
@@ -44,42 +49,19 @@ type target struct {
 func New(cfg Config) (*Interceptors, error) {
 	cfg.Methods = maps.Clone(cfg.Methods)
 	cfg.Idempotent = slices.Clone(cfg.Idempotent)
+	r, err := wrapper.Resolve(cfg.common(), wrapperSpec)
+	if err != nil {
+		return nil, err
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	ic := &Interceptors{cfg: cfg, policy: cfg.Policy, methods: cfg.Methods}
+	ic := &Interceptors{cfg: cfg, policy: r.Policy, methods: cfg.Methods, breakers: r.Breakers, classify: r.Classifier}
 	if len(cfg.Idempotent) > 0 {
 		ic.idem = make(map[string]struct{}, len(cfg.Idempotent))
 		for _, k := range cfg.Idempotent {
 			ic.idem[k] = struct{}{}
 		}
-	}
-	if ic.policy == nil {
-		pc := DefaultPolicyConfig()
-		pc.Bus = cfg.Bus
-		p, err := core.NewPolicy(pc)
-		if err != nil {
-			return nil, err
-		}
-		ic.policy = p
-	}
-	if !cfg.DisableBreakers {
-		bc := DefaultBreakerConfig()
-		if cfg.Breaker != nil {
-			bc = *cfg.Breaker
-		}
-		if bc.Bus != nil && bc.Bus != ic.policy.Bus() {
-			return nil, &core.ConfigError{Field: "Config.Breaker (BreakerConfig.Bus)", Reason: "must be unset or the policy's bus: the per-target breakers publish their transitions, and the policy their rejections, on the policy's bus (set Config.Bus, or the policy's Bus)"}
-		}
-		bc.Bus = nil // the policy publishes on its own bus
-		g, err := core.NewBreakerGroup(bc)
-		if err != nil {
-			if ce, ok := err.(*core.ConfigError); ok {
-				return nil, &core.ConfigError{Field: "Config.Breaker (" + ce.Field + ")", Reason: ce.Reason}
-			}
-			return nil, err
-		}
-		ic.breakers = g
 	}
 	return ic, nil
 }
@@ -133,16 +115,16 @@ func (ic *Interceptors) Idempotent(method string) bool {
 	return false
 }
 
-// Breaker returns the breaker of target t (a grpc.ClientConn's Target()),
-// or nil when no call has been made to that target yet or per-target
-// breakers are disabled. It only looks the breaker up: the first call to a
-// target creates it. Use it for health checks and dashboards; do not
-// record outcomes on it.
-func (ic *Interceptors) Breaker(t string) *core.Breaker {
-	if v, ok := ic.targets.Load(t); ok {
-		return v.(*target).breaker
+// Breaker returns the breaker of key k (see Config.BreakerKey: by default
+// a grpc.ClientConn's Target()), or nil when no call has used that key yet
+// or per-target breakers are disabled. It only looks the breaker up: the
+// first call with a key creates it. Use it for health checks and
+// dashboards; do not record outcomes on it.
+func (ic *Interceptors) Breaker(k string) *core.Breaker {
+	if ic.breakers == nil {
+		return nil
 	}
-	return nil
+	return ic.breakers.Lookup(k)
 }
 
 func (ic *Interceptors) target(t string) *target {
@@ -151,7 +133,7 @@ func (ic *Interceptors) target(t string) *target {
 	}
 	tg := &target{}
 	tg.addr, tg.port = splitTarget(t)
-	if ic.breakers != nil {
+	if ic.breakers != nil && ic.cfg.BreakerKey == nil {
 		tg.breaker = ic.breakers.Get(t)
 	}
 	v, _ := ic.targets.LoadOrStore(t, tg)
@@ -198,7 +180,16 @@ type run struct {
 func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, method string, cc *grpc.ClientConn, o *callOpts) {
 	r.ic, r.policy, r.caller, r.idem = ic, p, ctx, o.idempotent
 	tg := ic.target(cc.Target())
+	b := tg.breaker
+	if ic.breakers != nil && ic.cfg.BreakerKey != nil {
+		if k := ic.cfg.BreakerKey(CallInfo{Target: cc.Target(), Method: method}); k != "" {
+			b = ic.breakers.Get(k)
+		}
+	}
 	op := core.OperationFromContext(ctx) // the caller's own name wins
+	if op == "" && ic.cfg.Operation != nil {
+		op = ic.cfg.Operation(CallInfo{Target: cc.Target(), Method: method})
+	}
 	if op == "" {
 		op = method
 	}
@@ -210,7 +201,7 @@ func (r *run) start(ctx context.Context, ic *Interceptors, p *core.Policy, metho
 			ServerAddress: tg.addr,
 			ServerPort:    tg.port,
 		},
-		Breaker:     tg.breaker,
+		Breaker:     b,
 		MaxAttempts: o.maxAttempts,
 	}
 }
@@ -261,7 +252,7 @@ func (r *run) failed(step *core.Step, err error, trailer metadata.MD) error {
 		// the engine stops with StopCanceled, whatever the classification.
 		return err
 	}
-	cl := r.ic.cfg.Classifier(err)
+	cl := r.ic.classify(err)
 	if pb := parsePushback(trailer); pb.set && cl.Class.Retryable() {
 		if pb.stop {
 			// The server asked us not to retry: stop after this attempt,
@@ -280,9 +271,9 @@ func (r *run) failed(step *core.Step, err error, trailer metadata.MD) error {
 		// interceptor chained after redress, on the caller's side: its own
 		// classification decides.
 		cl.Reason = "grpc_not_idempotent"
-		return core.NotResendable(mark(err, cl))
+		return core.NotResendable(wrapper.Mark(err, cl))
 	}
-	return mark(err, cl)
+	return wrapper.Mark(err, cl)
 }
 
 // resendable reports whether a failure with status code c is safe to
@@ -305,17 +296,6 @@ func atCallerDeadline(ctx context.Context) bool {
 // failure: WithIdempotent, or its method declared in Config.Idempotent.
 func (r *run) idempotent() bool {
 	return r.idem || r.ic.Idempotent(r.call.Labels.RPCMethod)
-}
-
-// mark returns err carrying cl. An error that must not be retried is also
-// marked with core.NoRetry, which the engine honours whatever the policy's
-// classifier.
-func mark(err error, cl core.Classification) error {
-	err = core.Classify(err, cl)
-	if cl.NoRetry {
-		err = core.NoRetry(err)
-	}
-	return err
 }
 
 // finish turns the engine's error into what the caller gets.

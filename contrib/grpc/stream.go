@@ -5,6 +5,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/redress-go/redress/contrib/internal/wrapper"
 	"github.com/redress-go/redress/core"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -150,12 +151,12 @@ func (s *retryStream) outcomeLocked(err error, cs grpc.ClientStream) error {
 	}
 	marked := s.r.failed(&s.step, err, trailer)
 	if s.committed && s.r.caller.Err() == nil {
-		cl := s.r.ic.cfg.Classifier(marked)
+		cl := s.r.ic.classify(marked)
 		if cl.Class.Retryable() && !cl.NoRetry {
 			// Not safe to retry (the caller has consumed the stream): stop
 			// here, keeping the code's class for the breaker and telemetry.
 			cl.Reason = "grpc_stream_committed"
-			return core.NotResendable(mark(err, cl))
+			return core.NotResendable(wrapper.Mark(err, cl))
 		}
 	}
 	return marked

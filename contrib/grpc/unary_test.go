@@ -407,6 +407,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"bad breaker template", redressgrpc.Config{Breaker: &core.BreakerConfig{FailureRatio: 2}}, "Config.Breaker (BreakerConfig.FailureRatio)"},
 		{"breaker template with a bus of its own", redressgrpc.Config{Breaker: &core.BreakerConfig{Bus: core.NewBus()}}, "Config.Breaker (BreakerConfig.Bus)"},
 		{"Breaker with target breakers disabled", redressgrpc.Config{Breaker: &core.BreakerConfig{}, DisableBreakers: true}, "Config.Breaker"},
+		{"BreakerKey with target breakers disabled", redressgrpc.Config{BreakerKey: func(redressgrpc.CallInfo) string { return "k" }, DisableBreakers: true}, "Config.BreakerKey"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redress-go/redress/contrib/internal/wrapper"
 	"github.com/redress-go/redress/core"
 )
 
@@ -44,6 +45,20 @@ type Config struct {
 	// DisableBreakers turns per-host breakers off: the policy's own
 	// breaker, if it has one, then guards every request. Default false.
 	DisableBreakers bool
+	// Classifier, when set, classifies every failed attempt: a failing
+	// status as a *core.StatusError (its Code, and the Retry-After hint,
+	// already capped by MaxRetryAfter, as Hint), a transport error as the
+	// base transport returned it. Its classification is marked on the
+	// error (core.Classify), so that it overrides the policy's
+	// classifier (core.DefaultClassifier and core.StrictClassifier honour
+	// the mark; a custom one must look for a core.Classified first). A
+	// NoRetry classification stops the request. Default nil: the transport
+	// marks what it knows of transport errors (certificate and TLS
+	// handshake errors, malformed requests and too many redirects
+	// permanent; a connection broken mid-exchange transient) and the
+	// policy's classifier decides the rest (statuses through
+	// core.ClassifyStatus).
+	Classifier core.Classifier
 	// BreakerKey maps a request to the key of its breaker. Default: the
 	// URL's host and port, the port left out when it is the scheme's
 	// default ("api.example.com", "127.0.0.1:8080"). A function returning ""
@@ -126,20 +141,14 @@ func DefaultBreakerConfig() core.BreakerConfig {
 	return core.DownstreamBreakerConfig()
 }
 
-// validate checks cfg and fills in the defaults.
+// common returns the fields cfg shares with the other wrappers' Configs.
+func (cfg *Config) common() wrapper.Config {
+	return wrapper.Config{Policy: cfg.Policy, Bus: cfg.Bus, Classifier: cfg.Classifier, Breaker: cfg.Breaker, DisableBreakers: cfg.DisableBreakers, HasBreakerKey: cfg.BreakerKey != nil}
+}
+
+// validate checks the HTTP fields of cfg and fills in their defaults (the
+// common fields are wrapper.Resolve's).
 func (cfg *Config) validate() error {
-	if cfg.Policy != nil && cfg.Bus != nil {
-		return &core.ConfigError{Field: "Config.Bus", Reason: "cannot be combined with Config.Policy (set the policy's own Bus)"}
-	}
-	if cfg.Policy != nil && cfg.Policy.Breaker() != nil && !cfg.DisableBreakers {
-		return &core.ConfigError{Field: "Config.Policy", Reason: "has a Breaker, which per-host breakers would replace: set Config.DisableBreakers or remove it"}
-	}
-	if cfg.DisableBreakers && cfg.Breaker != nil {
-		return &core.ConfigError{Field: "Config.Breaker", Reason: "is the template of per-host breakers, which Config.DisableBreakers turns off: set one or the other"}
-	}
-	if cfg.DisableBreakers && cfg.BreakerKey != nil {
-		return &core.ConfigError{Field: "Config.BreakerKey", Reason: "picks the per-host breaker of a request, which Config.DisableBreakers turns off: set one or the other"}
-	}
 	if cfg.MaxRetryAfter < 0 {
 		return &core.ConfigError{Field: "Config.MaxRetryAfter", Reason: "must not be negative"}
 	}

@@ -29,11 +29,15 @@
 // (both honouring Retry-After, in seconds or as an HTTP-date, capped by
 // Config.MaxRetryAfter), other 5xx but 501 server error, 408 transient, 409
 // concurrency, 401 auth, 403 permission, 400, 404, 422 and the other 4xx
-// permanent. Transport errors go through the policy's classifier (timeouts,
-// refused and reset connections are transient), except those resending
-// cannot fix, which are marked permanent: certificate errors, a TLS
-// handshake with a peer that does not speak TLS, an unsupported scheme, a
-// malformed request, too many redirects.
+// permanent (Config.Classifier, when set, classifies every failed attempt
+// instead, over the policy's classifier). Transport errors go through the
+// policy's classifier (timeouts, refused and reset connections are
+// transient), except those resending cannot fix, which are marked
+// permanent: certificate errors, a TLS handshake with a peer that does not
+// speak TLS, an unsupported scheme, a malformed request, too many
+// redirects. The common fields of Config (Policy, Bus, Classifier, Breaker,
+// DisableBreakers, BreakerKey, Operation) mean what they mean in
+// redressgrpc.Config and redresssql.Config.
 //
 // # What the caller sees
 //

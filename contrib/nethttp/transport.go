@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redress-go/redress/contrib/internal/wrapper"
 	"github.com/redress-go/redress/internal/typednil"
 
 	"github.com/redress-go/redress/core"
@@ -30,7 +31,8 @@ type Transport struct {
 	breakers   *core.BreakerGroup // nil: per-host breakers disabled
 	key        func(*http.Request) string
 	opName     func(*http.Request) string
-	idemHeader string // canonical
+	classify   core.Classifier // Config.Classifier, or nil
+	idemHeader string          // canonical
 	retryAll   bool
 	maxRA      time.Duration
 	maxDrain   int64
@@ -48,6 +50,10 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	if typednil.Is(base) {
 		return nil, &core.ConfigError{Field: "base", Reason: fmt.Sprintf("is a nil %T (a typed nil, which would panic at the first request): pass nil for http.DefaultTransport", base)}
 	}
+	r, err := wrapper.Resolve(cfg.common(), wrapperSpec)
+	if err != nil {
+		return nil, err
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -56,7 +62,6 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 	}
 	t := &Transport{
 		base:       base,
-		policy:     cfg.Policy,
 		key:        cfg.BreakerKey,
 		opName:     cfg.Operation,
 		idemHeader: cfg.IdempotencyKeyHeader,
@@ -65,38 +70,15 @@ func NewTransport(base http.RoundTripper, cfg Config) (*Transport, error) {
 		maxDrain:   cfg.MaxDrainBytes,
 		marker:     true,
 	}
-	if t.policy == nil {
-		pc := DefaultPolicyConfig()
-		pc.Bus = cfg.Bus
-		p, err := core.NewPolicy(pc)
-		if err != nil {
-			return nil, err
-		}
-		t.policy = p
-	}
-	if !cfg.DisableBreakers {
-		tmpl := DefaultBreakerConfig()
-		if cfg.Breaker != nil {
-			tmpl = *cfg.Breaker
-		}
-		if tmpl.Bus != nil && tmpl.Bus != t.policy.Bus() {
-			return nil, &core.ConfigError{Field: "Config.Breaker (BreakerConfig.Bus)", Reason: "must be unset or the policy's bus: the per-host breakers publish their transitions, and the policy their rejections, on the policy's bus (set Config.Bus, or the policy's Bus)"}
-		}
-		tmpl.Bus = nil // the policy publishes on its own bus
-		bs, err := core.NewBreakerGroup(tmpl)
-		if err != nil {
-			if ce, ok := err.(*core.ConfigError); ok {
-				return nil, &core.ConfigError{Field: "Config.Breaker (" + ce.Field + ")", Reason: ce.Reason}
-			}
-			return nil, err
-		}
-		t.breakers = bs
-		if t.key == nil {
-			t.key = defaultBreakerKey
-		}
+	t.policy, t.breakers, t.classify = r.Policy, r.Breakers, r.Classifier
+	if t.breakers != nil && t.key == nil {
+		t.key = defaultBreakerKey
 	}
 	return t, nil
 }
+
+// wrapperSpec is what the transport's common fields default to.
+var wrapperSpec = wrapper.Spec{Per: "per-host", DefaultPolicy: DefaultPolicyConfig, DefaultBreaker: DefaultBreakerConfig}
 
 // Policy returns the policy the transport runs requests under.
 func (t *Transport) Policy() *core.Policy { return t.policy }
@@ -307,6 +289,9 @@ func (rt *roundTrip) attempt(s *core.Step) (*http.Response, error) {
 		resp, err = rt.roundTripDetached(req, actx)
 	}
 	if err != nil {
+		if rt.t.classify != nil {
+			return nil, wrapper.Mark(err, rt.t.classify(err))
+		}
 		return nil, markTransportError(err)
 	}
 	rt.kept = resp
@@ -315,7 +300,10 @@ func (rt *roundTrip) attempt(s *core.Step) (*http.Response, error) {
 	if !failing(code) {
 		return resp, nil
 	}
-	serr := &core.StatusError{Code: code, Hint: retryAfter(resp, time.Now, rt.t.maxRA)}
+	var serr error = &core.StatusError{Code: code, Hint: retryAfter(resp, time.Now, rt.t.maxRA)}
+	if rt.t.classify != nil {
+		serr = wrapper.Mark(serr, rt.t.classify(serr))
+	}
 	if _, ok := resp.Header[OverloadedHeader]; ok {
 		return nil, core.NoRetry(serr) // the server said: do not retry
 	}

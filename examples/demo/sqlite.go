@@ -58,20 +58,21 @@ func (u *upstreams) startSQLite(cur *current, bus *core.Bus, s schedule) error {
 	// (concurrency) included, for the outage's migration. (A ratio would
 	// open late: the reads keep succeeding, and each healthy transaction
 	// counts six successful attempts, its statements and itself.)
-	breaker, err := core.NewBreaker(*breakerTemplate("orders-db", core.BreakerConfig{
+	// The database's breaker is named after the policy: "orders-db".
+	breaker := breakerTemplate("", core.BreakerConfig{
 		TripOn:           core.SetOf(core.ClassTransient, core.ClassServerError, core.ClassConcurrency),
 		FailureThreshold: 10, Window: 10 * time.Second, RecoveryTimeout: 5 * time.Second,
-	}, s))
+	}, s)
+	policy, err := core.NewPolicy(core.PolicyConfig{
+		Name:   "orders-db",
+		Bus:    bus,
+		Retry:  core.RetryConfig{MaxAttempts: 5, Strategy: core.FullJitter(2*time.Millisecond, 50*time.Millisecond), Classifier: redresssql.Classify},
+		Budget: budget,
+	})
 	if err != nil {
 		return err
 	}
-	db, err := redresssql.Open("sqlite", dsn, redresssql.Config{Policy: core.PolicyConfig{
-		Name:    "orders-db",
-		Bus:     bus,
-		Retry:   core.RetryConfig{MaxAttempts: 5, Strategy: core.FullJitter(2*time.Millisecond, 50*time.Millisecond)},
-		Budget:  budget,
-		Breaker: breaker,
-	}})
+	db, err := redresssql.Open("sqlite", dsn, redresssql.Config{Policy: policy, Breaker: breaker})
 	if err != nil {
 		return err
 	}

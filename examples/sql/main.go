@@ -93,14 +93,14 @@ func run(ctx context.Context, path string, hold time.Duration, w io.Writer) erro
 		pr.onRetry = commitNow
 		backoff = time.Millisecond
 	}
-	d, err := redresssql.Wrap(&sqlite.Driver{}, redresssql.Config{Policy: core.PolicyConfig{
-		Name: "example",
-		Bus:  core.NewBus(pr),
-		Retry: core.RetryConfig{
-			MaxAttempts: 10,
-			Strategy:    core.Constant(backoff),
-		},
-	}})
+	pc := redresssql.DefaultPolicyConfig()
+	pc.Name, pc.Bus = "example", core.NewBus(pr)
+	pc.Retry.MaxAttempts, pc.Retry.Strategy = 10, core.Constant(backoff)
+	policy, err := core.NewPolicy(pc)
+	if err != nil {
+		return err
+	}
+	d, err := redresssql.Wrap(&sqlite.Driver{}, redresssql.Config{Policy: policy})
 	if err != nil {
 		return err
 	}

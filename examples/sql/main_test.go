@@ -19,7 +19,7 @@ func TestRun(t *testing.T) {
 		"CountVisit         retry  class=concurrency reason=sqlite_busy",
 		"CountVisit         success_after_retry after 2 attempts", // the holder commits at the first retry
 		"CountTwice         success_after_retry after 2 attempts",
-		"CountVisitInTx     max_attempts_exceeded class=concurrency reason=sqlite_busy",
+		"CountVisitInTx     permanent_fail class=concurrency reason=sqlite_busy", // not_resendable
 		"error returned to the caller: true",
 		"CountTwice         retry  class=concurrency reason=sqlite_busy",
 		"visits = 3 (",
