@@ -2,7 +2,6 @@ package redressotel
 
 import (
 	"context"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -21,28 +20,24 @@ type instruments struct {
 	util                                metric.Float64ObservableGauge
 	reg                                 metric.Registration
 
-	ops cowmap.Map[opKey, *opEntry]
+	ops telemetry.Cache[attrSets]
 	set observed.Set // the breakers and budgets observed
 }
 
-type opKey struct{ policy, op string }
+// entry is the cache entry of one (policy, operation).
+type entry = telemetry.Entry[attrSets]
 
-// opt is a precomputed attribute set, ready to pass to Add and Record.
-type opt struct{ o metric.MeasurementOption }
-
-// opEntry holds the precomputed attribute sets of one (policy, operation).
-type opEntry struct {
-	key     opKey
-	attempt [telemetry.NumErrorTypes]atomic.Pointer[opt]
-	delay   [telemetry.NumErrorTypes]atomic.Pointer[opt] // also the retries counter's
-	events  [telemetry.MaxEventKinds][telemetry.NumErrorTypes]atomic.Pointer[opt]
+// attrSets holds the precomputed attribute sets of one (policy, operation),
+// ready to pass to Add and Record.
+type attrSets struct {
+	attempt [telemetry.NumErrorTypes]telemetry.Lazy[metric.MeasurementOption]
+	delay   [telemetry.NumErrorTypes]telemetry.Lazy[metric.MeasurementOption] // also the retries counter's
+	events  [telemetry.MaxEventKinds][telemetry.NumErrorTypes]telemetry.Lazy[metric.MeasurementOption]
 	wAtt    cowmap.Map[telemetry.WrapperKey, metric.MeasurementOption]      // attempts with wrapper labels
 	wEv     cowmap.Map[telemetry.WrapperEventKey, metric.MeasurementOption] // events with wrapper labels
 	opDur   cowmap.Map[uint32, metric.MeasurementOption]
-	budRej  atomic.Pointer[opt]
+	budRej  telemetry.Lazy[metric.MeasurementOption]
 	brkRej  cowmap.Map[string, metric.MeasurementOption]
-	breaker atomic.Pointer[core.Breaker]
-	budget  atomic.Pointer[core.Budget]
 }
 
 func newInstruments(m metric.Meter) (*instruments, error) {
@@ -113,11 +108,11 @@ func (in *instruments) observe(_ context.Context, o metric.Observer) error {
 	return nil
 }
 
-// set builds a measurement option from the entry's policy and operation and
-// more attributes; an empty string value leaves its attribute out.
-func (en *opEntry) set(kv ...attribute.KeyValue) metric.MeasurementOption {
+// attrs builds a measurement option from the entry's policy and operation
+// and more attributes; an empty string value leaves its attribute out.
+func attrs(en *entry, kv ...attribute.KeyValue) metric.MeasurementOption {
 	all := make([]attribute.KeyValue, 0, 2+len(kv))
-	all = append(all, attribute.String(telemetry.AttrPolicy, en.key.policy), attribute.String(telemetry.AttrOperation, en.key.op))
+	all = append(all, attribute.String(telemetry.AttrPolicy, en.Key.Policy), attribute.String(telemetry.AttrOperation, en.Key.Operation))
 	for _, a := range kv {
 		if a.Value.Type() != attribute.STRING || a.Value.AsString() != "" {
 			all = append(all, a)
@@ -127,9 +122,9 @@ func (en *opEntry) set(kv ...attribute.KeyValue) metric.MeasurementOption {
 }
 
 // wrapperAttrs returns kv followed by w's attributes (absent ones, empty or
-// a zero status code, are left out by set). The HTTP status code is an int
-// attribute, as in the semantic conventions; the gRPC status code is its
-// name ("UNAVAILABLE").
+// a zero status code, are left out by attrs). The HTTP status code is an
+// int attribute, as in the semantic conventions; the gRPC status code is
+// its name ("UNAVAILABLE").
 func wrapperAttrs(w telemetry.Wrapper, kv ...attribute.KeyValue) []attribute.KeyValue {
 	v := w.Values()
 	out := kv
@@ -146,148 +141,129 @@ func wrapperAttrs(w telemetry.Wrapper, kv ...attribute.KeyValue) []attribute.Key
 	return out
 }
 
-// wEvent is event for an event with wrapper labels.
-func (en *opEntry) wEvent(k core.EventKind, w telemetry.Wrapper, ei int) metric.MeasurementOption {
-	key := telemetry.WrapperEventKey{W: w, Kind: uint8(int(k) % telemetry.MaxEventKinds), EI: uint8(ei)}
-	if o, ok := en.wEv.Load(key); ok {
-		return o
-	}
-	if en.wEv.Len() >= telemetry.MaxWrapperSets {
-		return en.event(k, ei)
-	}
-	return en.wEv.LoadOrStore(key, func() metric.MeasurementOption {
-		return en.set(wrapperAttrs(w, attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))...)
-	})
-}
-
-// wAttempt is attempt1 for an event with wrapper labels.
-func (en *opEntry) wAttempt(w telemetry.Wrapper, ei int) metric.MeasurementOption {
-	key := telemetry.WrapperKey{W: w, EI: uint8(ei)}
-	if o, ok := en.wAtt.Load(key); ok {
-		return o
-	}
-	if en.wAtt.Len() >= telemetry.MaxWrapperSets {
-		return en.attempt1(ei)
-	}
-	return en.wAtt.LoadOrStore(key, func() metric.MeasurementOption {
-		return en.set(wrapperAttrs(w, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))...)
-	})
-}
-
-func (in *instruments) entry(policy, op string) *opEntry {
-	k := opKey{policy, op}
-	if en, ok := in.ops.Load(k); ok {
-		return en
-	}
-	return in.ops.LoadOrStore(k, func() *opEntry { return &opEntry{key: opKey{policy, telemetry.CutQuery(op)}} })
-}
-
 // record updates the instruments for one event.
 func (in *instruments) record(ctx context.Context, e *core.Event) {
-	en := in.entry(e.Policy, e.Operation)
-	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
-		en.breaker.Store(e.Breaker)
-		in.set.AddBreaker(e.Policy, e.Breaker)
-	}
-	if e.Budget != nil && en.budget.Load() != e.Budget {
-		en.budget.Store(e.Budget)
-		in.set.AddBudget(e.Policy, e.Budget)
-	}
-	ei := telemetry.ErrIndex(e)
-	wrapped := telemetry.HasWrapper(&e.Labels)
-	var w telemetry.Wrapper
-	if wrapped {
-		w = telemetry.WrapperOf(&e.Labels)
-		in.evs.Add(ctx, 1, en.wEvent(e.Kind, w, ei))
-	} else {
-		in.evs.Add(ctx, 1, en.event(e.Kind, ei))
-	}
-	switch {
-	case e.Kind == core.EventAttemptEnd:
-		if wrapped {
-			in.attDur.Record(ctx, e.AttemptDuration.Seconds(), en.wAttempt(w, ei))
-		} else {
-			in.attDur.Record(ctx, e.AttemptDuration.Seconds(), en.attempt1(ei))
-		}
-	case e.Kind == core.EventRetry:
-		o := en.delay1(ei)
-		in.retries.Add(ctx, 1, o)
-		in.delay.Record(ctx, e.Sleep.Seconds(), o)
-	case e.Kind.Terminal():
-		in.opDur.Record(ctx, e.Elapsed.Seconds(), en.operation(e, ei))
-		switch e.Kind {
-		case core.EventBudgetExhausted:
-			in.budRej.Add(ctx, 1, en.budgetRejection())
-		case core.EventCircuitRejected:
-			in.brkRej.Add(ctx, 1, en.breakerRejection(telemetry.BreakerName(e)))
-		}
-	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
-		in.trans.Add(ctx, 1, metric.WithAttributes(
-			attribute.String(telemetry.AttrPolicy, e.Policy),
-			attribute.String(telemetry.AttrBreaker, telemetry.BreakerName(e)),
-			attribute.String(telemetry.AttrState, e.BreakerState.String())))
-	}
+	telemetry.Record(ctx, &in.ops, in, e)
 }
 
-func (en *opEntry) event(k core.EventKind, ei int) metric.MeasurementOption {
-	p := &en.events[int(k)%telemetry.MaxEventKinds][ei]
-	if o := p.Load(); o != nil {
-		return o.o
-	}
-	o := &opt{en.set(attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))}
-	p.Store(o)
-	return o.o
+var _ telemetry.Recorder[attrSets] = (*instruments)(nil)
+
+// TrackBreaker implements telemetry.Recorder.
+func (in *instruments) TrackBreaker(policy string, b *core.Breaker) { in.set.AddBreaker(policy, b) }
+
+// TrackBudget implements telemetry.Recorder.
+func (in *instruments) TrackBudget(policy string, b *core.Budget) { in.set.AddBudget(policy, b) }
+
+// Event implements telemetry.Recorder.
+func (in *instruments) Event(ctx context.Context, en *entry, k core.EventKind, ei int) {
+	in.evs.Add(ctx, 1, event(en, k, ei))
 }
 
-func (en *opEntry) attempt1(ei int) metric.MeasurementOption {
-	if o := en.attempt[ei].Load(); o != nil {
-		return o.o
-	}
-	o := &opt{en.set(attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))}
-	en.attempt[ei].Store(o)
-	return o.o
-}
-
-func (en *opEntry) delay1(ei int) metric.MeasurementOption {
-	if o := en.delay[ei].Load(); o != nil {
-		return o.o
-	}
-	o := &opt{en.set(attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))}
-	en.delay[ei].Store(o)
-	return o.o
-}
-
-func (en *opEntry) operation(e *core.Event, ei int) metric.MeasurementOption {
-	k := uint32(e.Outcome)<<16 | uint32(e.StopReason)<<8 | uint32(ei)
-	if o, ok := en.opDur.Load(k); ok {
-		return o
-	}
-	stop := ""
-	if e.StopReason != core.StopNone {
-		stop = e.StopReason.String()
-	}
-	outcome := e.Outcome.String()
-	return en.opDur.LoadOrStore(k, func() metric.MeasurementOption {
-		return en.set(attribute.String(telemetry.AttrOutcome, outcome), attribute.String(telemetry.AttrStopReason, stop),
-			attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
+// WrappedEvent implements telemetry.Recorder.
+func (in *instruments) WrappedEvent(ctx context.Context, en *entry, k core.EventKind, ei int, w telemetry.Wrapper) {
+	key := telemetry.WrapperEventKey{W: w, Kind: uint8(int(k) % telemetry.MaxEventKinds), EI: uint8(ei)}
+	o, ok := telemetry.LoadWrapperSet(&en.Val.wEv, key, func() metric.MeasurementOption {
+		return attrs(en, wrapperAttrs(w, attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))...)
 	})
-}
-
-func (en *opEntry) budgetRejection() metric.MeasurementOption {
-	if o := en.budRej.Load(); o != nil {
-		return o.o
+	if !ok {
+		o = event(en, k, ei)
 	}
-	o := &opt{en.set()}
-	en.budRej.Store(o)
-	return o.o
+	in.evs.Add(ctx, 1, o)
 }
 
-func (en *opEntry) breakerRejection(name string) metric.MeasurementOption {
-	if o, ok := en.brkRej.Load(name); ok {
+// Attempt implements telemetry.Recorder.
+func (in *instruments) Attempt(ctx context.Context, en *entry, ei int, seconds float64) {
+	in.attDur.Record(ctx, seconds, attempt(en, ei))
+}
+
+// WrappedAttempt implements telemetry.Recorder.
+func (in *instruments) WrappedAttempt(ctx context.Context, en *entry, ei int, seconds float64, w telemetry.Wrapper) {
+	o, ok := telemetry.LoadWrapperSet(&en.Val.wAtt, telemetry.WrapperKey{W: w, EI: uint8(ei)}, func() metric.MeasurementOption {
+		return attrs(en, wrapperAttrs(w, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))...)
+	})
+	if !ok {
+		o = attempt(en, ei)
+	}
+	in.attDur.Record(ctx, seconds, o)
+}
+
+// Retry implements telemetry.Recorder.
+func (in *instruments) Retry(ctx context.Context, en *entry, ei int, delay float64) {
+	o := retry(en, ei)
+	in.retries.Add(ctx, 1, o)
+	in.delay.Record(ctx, delay, o)
+}
+
+// Operation implements telemetry.Recorder.
+func (in *instruments) Operation(ctx context.Context, en *entry, outcome core.OutcomeKind, stop core.StopReason, ei int, seconds float64) {
+	k := telemetry.OperationKey(outcome, stop, ei)
+	o, ok := en.Val.opDur.Load(k)
+	if !ok {
+		o = en.Val.opDur.LoadOrStore(k, func() metric.MeasurementOption {
+			return attrs(en, attribute.String(telemetry.AttrOutcome, outcome.String()), attribute.String(telemetry.AttrStopReason, telemetry.StopReasonOf(stop)),
+				attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei)))
+		})
+	}
+	in.opDur.Record(ctx, seconds, o)
+}
+
+// BudgetRejection implements telemetry.Recorder.
+func (in *instruments) BudgetRejection(ctx context.Context, en *entry) {
+	in.budRej.Add(ctx, 1, budgetRejection(en))
+}
+
+// BreakerRejection implements telemetry.Recorder.
+func (in *instruments) BreakerRejection(ctx context.Context, en *entry, breaker string) {
+	in.brkRej.Add(ctx, 1, breakerRejection(en, breaker))
+}
+
+// Transition implements telemetry.Recorder.
+func (in *instruments) Transition(ctx context.Context, policy, breaker string, state core.BreakerState) {
+	in.trans.Add(ctx, 1, metric.WithAttributes(
+		attribute.String(telemetry.AttrPolicy, policy),
+		attribute.String(telemetry.AttrBreaker, breaker),
+		attribute.String(telemetry.AttrState, state.String())))
+}
+
+func event(en *entry, k core.EventKind, ei int) metric.MeasurementOption {
+	l := &en.Val.events[int(k)%telemetry.MaxEventKinds][ei]
+	if o, ok := l.Load(); ok {
 		return o
 	}
-	return en.brkRej.LoadOrStore(name, func() metric.MeasurementOption {
-		return en.set(attribute.String(telemetry.AttrBreaker, name))
+	return l.Store(attrs(en, attribute.String(telemetry.AttrEvent, k.String()), attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei))))
+}
+
+func attempt(en *entry, ei int) metric.MeasurementOption {
+	l := &en.Val.attempt[ei]
+	if o, ok := l.Load(); ok {
+		return o
+	}
+	return l.Store(attrs(en, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei))))
+}
+
+// retry returns the attribute set of the retries counter and the retry
+// delay histogram.
+func retry(en *entry, ei int) metric.MeasurementOption {
+	l := &en.Val.delay[ei]
+	if o, ok := l.Load(); ok {
+		return o
+	}
+	return l.Store(attrs(en, attribute.String(telemetry.AttrErrorType, telemetry.ErrorType(ei))))
+}
+
+func budgetRejection(en *entry) metric.MeasurementOption {
+	if o, ok := en.Val.budRej.Load(); ok {
+		return o
+	}
+	return en.Val.budRej.Store(attrs(en))
+}
+
+func breakerRejection(en *entry, name string) metric.MeasurementOption {
+	if o, ok := en.Val.brkRej.Load(name); ok {
+		return o
+	}
+	return en.Val.brkRej.LoadOrStore(name, func() metric.MeasurementOption {
+		return attrs(en, attribute.String(telemetry.AttrBreaker, name))
 	})
 }
 
@@ -304,17 +280,17 @@ func (in *instruments) declare(p *core.Policy, ops []string) {
 		in.set.DeclareBudget(pol, bud)
 	}
 	for _, op := range append([]string{p.Operation()}, ops...) {
-		en := in.entry(pol, op)
+		en := in.ops.Get(pol, op)
 		for _, c := range core.Classes() {
 			if c.Retryable() {
-				in.retries.Add(ctx, 0, en.delay1(1+int(c)))
+				in.retries.Add(ctx, 0, retry(en, 1+int(c)))
 			}
 		}
 		if bud != nil {
-			in.budRej.Add(ctx, 0, en.budgetRejection())
+			in.budRej.Add(ctx, 0, budgetRejection(en))
 		}
 		if b != nil {
-			in.brkRej.Add(ctx, 0, en.breakerRejection(b.Name()))
+			in.brkRej.Add(ctx, 0, breakerRejection(en, b.Name()))
 		}
 	}
 }

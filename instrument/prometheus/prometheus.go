@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
 
 	"github.com/redress-go/redress/internal/typednil"
 
@@ -41,38 +40,27 @@ type Subscriber struct {
 	retries, evs, budRej, trans, brkRej *prometheus.CounterVec
 	state                               *stateCollector
 
-	ops   cowmap.Map[opKey, *opEntry]
-	front [frontSize]atomic.Pointer[opEntry] // see entry
+	ops telemetry.Cache[labels]
 }
-
-// frontSize is the number of slots of the lock-free front of the
-// (policy, operation) lookup.
-const frontSize = 64
-
-type opKey struct{ policy, op string }
-
-type counterBox struct{ c prometheus.Counter }
-type observerBox struct{ o prometheus.Observer }
 
 // noWrapper are the wrapper label values of an event without wrapper labels.
 var noWrapper [telemetry.NumWrapperAttrs]string
 
-// opEntry holds the resolved label children of one (policy, operation).
-type opEntry struct {
-	key     opKey
-	raw     opKey // the names as the event carried them (op may have had a query)
-	attempt [telemetry.NumErrorTypes]atomic.Pointer[observerBox]
-	delay   [telemetry.NumErrorTypes]atomic.Pointer[observerBox]
-	retries [telemetry.NumErrorTypes]atomic.Pointer[counterBox]
-	events  [telemetry.MaxEventKinds][telemetry.NumErrorTypes]atomic.Pointer[counterBox]
+// entry is the cache entry of one (policy, operation).
+type entry = telemetry.Entry[labels]
+
+// labels holds the resolved label children of one (policy, operation).
+type labels struct {
+	attempt [telemetry.NumErrorTypes]telemetry.Lazy[prometheus.Observer]
+	delay   [telemetry.NumErrorTypes]telemetry.Lazy[prometheus.Observer]
+	retries [telemetry.NumErrorTypes]telemetry.Lazy[prometheus.Counter]
+	events  [telemetry.MaxEventKinds][telemetry.NumErrorTypes]telemetry.Lazy[prometheus.Counter]
 	wAtt    cowmap.Map[telemetry.WrapperKey, prometheus.Observer]     // attempts with wrapper labels
 	wEv     cowmap.Map[telemetry.WrapperEventKey, prometheus.Counter] // events with wrapper labels
 	opDur   cowmap.Map[uint32, prometheus.Observer]
-	opOK    atomic.Pointer[observerBox] // opDur's child for a plain success
-	budRej  atomic.Pointer[counterBox]
+	opOK    telemetry.Lazy[prometheus.Observer] // opDur's child for a plain success
+	budRej  telemetry.Lazy[prometheus.Counter]
 	brkRej  cowmap.Map[string, prometheus.Counter]
-	breaker atomic.Pointer[core.Breaker]
-	budget  atomic.Pointer[core.Budget]
 }
 
 func labelNames(attrs []string) []string {
@@ -238,7 +226,7 @@ func (s *Subscriber) DeclareBudget(policy string, b *core.Budget) {
 
 // Handle implements core.Subscriber. With Config.OnError set, a panic in
 // Handle is recovered and reported there.
-func (s *Subscriber) Handle(_ context.Context, e core.Event) {
+func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
 	if !s.com.Events.Has(e.Kind) {
 		return
 	}
@@ -248,177 +236,123 @@ func (s *Subscriber) Handle(_ context.Context, e core.Event) {
 	if !s.com.Wants(e.Policy) {
 		return
 	}
-	en := s.entry(e.Policy, e.Operation)
-	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
-		en.breaker.Store(e.Breaker)
-		s.state.set.AddBreaker(e.Policy, e.Breaker)
-	}
-	if e.Budget != nil && en.budget.Load() != e.Budget {
-		en.budget.Store(e.Budget)
-		s.state.set.AddBudget(e.Policy, e.Budget)
-	}
-	ei := telemetry.ErrIndex(&e)
-	wrapped := telemetry.HasWrapper(&e.Labels)
-	var w telemetry.Wrapper
-	if wrapped {
-		w = telemetry.WrapperOf(&e.Labels)
-		s.wEvent(en, &e, w, ei).Inc()
-	} else {
-		s.event(en, &e, ei).Inc()
-	}
-	switch {
-	case e.Kind == core.EventAttemptEnd:
-		if wrapped {
-			s.wAttempt(en, w, ei).Observe(e.AttemptDuration.Seconds())
-		} else {
-			s.attempt(en, ei).Observe(e.AttemptDuration.Seconds())
-		}
-	case e.Kind == core.EventRetry:
-		s.retry(en, ei).Inc()
-		s.retryDelay(en, ei).Observe(e.Sleep.Seconds())
-	case e.Kind.Terminal():
-		s.operation(en, &e, ei).Observe(e.Elapsed.Seconds())
-		switch e.Kind {
-		case core.EventBudgetExhausted:
-			s.budgetRejection(en).Inc()
-		case core.EventCircuitRejected:
-			s.breakerRejection(en, telemetry.BreakerName(&e)).Inc()
-		}
-	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
-		s.trans.WithLabelValues(e.Policy, telemetry.BreakerName(&e), e.BreakerState.String()).Inc()
-	}
+	telemetry.Record(ctx, &s.ops, (*recorder)(s), &e)
 }
 
-// entry returns the label children of (policy, op). A direct-mapped front,
-// indexed by the addresses of the two strings, answers most lookups with
-// one atomic load and two string comparisons that stop at the pointer: the
-// names usually come from a Policy or a wrapper's label cache, so the same
-// pair arrives in the same memory. A miss (new strings, or two hot pairs
-// sharing a slot) falls back to the map and takes the slot over; it never
-// allocates once the pair is known.
-func (s *Subscriber) entry(policy, op string) *opEntry {
-	slot := &s.front[telemetry.FrontIndex(policy, op)%frontSize]
-	if en := slot.Load(); en != nil && en.raw.policy == policy && en.raw.op == op {
-		return en
-	}
-	k := opKey{policy, op}
-	en, ok := s.ops.Load(k)
+// recorder is the subscriber as the telemetry.Recorder that Handle passes to
+// telemetry.Record: its methods resolve (once) and update the label
+// children.
+type recorder Subscriber
+
+var _ telemetry.Recorder[labels] = (*recorder)(nil)
+
+func (r *recorder) TrackBreaker(policy string, b *core.Breaker) { r.state.set.AddBreaker(policy, b) }
+func (r *recorder) TrackBudget(policy string, b *core.Budget)   { r.state.set.AddBudget(policy, b) }
+
+func (r *recorder) Event(_ context.Context, en *entry, k core.EventKind, ei int) {
+	r.event(en, k, ei).Inc()
+}
+
+func (r *recorder) WrappedEvent(_ context.Context, en *entry, k core.EventKind, ei int, w telemetry.Wrapper) {
+	key := telemetry.WrapperEventKey{W: w, Kind: uint8(int(k) % telemetry.MaxEventKinds), EI: uint8(ei)}
+	c, ok := telemetry.LoadWrapperSet(&en.Val.wEv, key, func() prometheus.Counter {
+		return r.evs.WithLabelValues(withValues(w.Values(), en.Key.Policy, en.Key.Operation, k.String(), telemetry.ErrorType(ei))...)
+	})
 	if !ok {
-		// Label values: a raw URL passed as an operation loses its query string.
-		en = s.ops.LoadOrStore(k, func() *opEntry { return &opEntry{raw: k, key: opKey{policy, telemetry.CutQuery(op)}} })
+		c = r.event(en, k, ei)
 	}
-	slot.Store(en)
-	return en
+	c.Inc()
 }
 
-func (s *Subscriber) event(en *opEntry, e *core.Event, ei int) prometheus.Counter {
-	k := int(e.Kind) % telemetry.MaxEventKinds
-	if b := en.events[k][ei].Load(); b != nil {
-		return b.c
+func (r *recorder) Attempt(_ context.Context, en *entry, ei int, seconds float64) {
+	r.attempt(en, ei).Observe(seconds)
+}
+
+func (r *recorder) WrappedAttempt(_ context.Context, en *entry, ei int, seconds float64, w telemetry.Wrapper) {
+	o, ok := telemetry.LoadWrapperSet(&en.Val.wAtt, telemetry.WrapperKey{W: w, EI: uint8(ei)}, func() prometheus.Observer {
+		return r.attDur.WithLabelValues(withValues(w.Values(), en.Key.Policy, en.Key.Operation, telemetry.ErrorType(ei))...)
+	})
+	if !ok {
+		o = r.attempt(en, ei)
 	}
-	b := &counterBox{s.evs.WithLabelValues(withValues(noWrapper, en.key.policy, en.key.op, e.Kind.String(), telemetry.ErrorType(ei))...)}
-	en.events[k][ei].Store(b)
-	return b.c
+	o.Observe(seconds)
+}
+
+func (r *recorder) Retry(_ context.Context, en *entry, ei int, delay float64) {
+	c, ok := en.Val.retries[ei].Load()
+	if !ok {
+		c = en.Val.retries[ei].Store(r.retries.WithLabelValues(en.Key.Policy, en.Key.Operation, telemetry.ErrorType(ei)))
+	}
+	c.Inc()
+	o, ok := en.Val.delay[ei].Load()
+	if !ok {
+		o = en.Val.delay[ei].Store(r.delay.WithLabelValues(en.Key.Policy, en.Key.Operation, telemetry.ErrorType(ei)))
+	}
+	o.Observe(delay)
+}
+
+func (r *recorder) Operation(_ context.Context, en *entry, outcome core.OutcomeKind, stop core.StopReason, ei int, seconds float64) {
+	plain := outcome == core.OutcomeSuccess && stop == core.StopNone && ei == 0
+	if plain {
+		if o, ok := en.Val.opOK.Load(); ok {
+			o.Observe(seconds)
+			return
+		}
+	}
+	k := telemetry.OperationKey(outcome, stop, ei)
+	o, ok := en.Val.opDur.Load(k)
+	if !ok {
+		o = en.Val.opDur.LoadOrStore(k, func() prometheus.Observer {
+			return r.opDur.WithLabelValues(en.Key.Policy, en.Key.Operation, outcome.String(), telemetry.StopReasonOf(stop), telemetry.ErrorType(ei))
+		})
+	}
+	if plain {
+		en.Val.opOK.Store(o)
+	}
+	o.Observe(seconds)
+}
+
+func (r *recorder) BudgetRejection(_ context.Context, en *entry) {
+	c, ok := en.Val.budRej.Load()
+	if !ok {
+		c = en.Val.budRej.Store(r.budRej.WithLabelValues(en.Key.Policy, en.Key.Operation))
+	}
+	c.Inc()
+}
+
+func (r *recorder) BreakerRejection(_ context.Context, en *entry, breaker string) {
+	c, ok := en.Val.brkRej.Load(breaker)
+	if !ok {
+		c = en.Val.brkRej.LoadOrStore(breaker, func() prometheus.Counter {
+			return r.brkRej.WithLabelValues(en.Key.Policy, en.Key.Operation, breaker)
+		})
+	}
+	c.Inc()
+}
+
+func (r *recorder) Transition(_ context.Context, policy, breaker string, state core.BreakerState) {
+	r.trans.WithLabelValues(policy, breaker, state.String()).Inc()
+}
+
+func (r *recorder) event(en *entry, k core.EventKind, ei int) prometheus.Counter {
+	l := &en.Val.events[int(k)%telemetry.MaxEventKinds][ei]
+	if c, ok := l.Load(); ok {
+		return c
+	}
+	return l.Store(r.evs.WithLabelValues(withValues(noWrapper, en.Key.Policy, en.Key.Operation, k.String(), telemetry.ErrorType(ei))...))
+}
+
+func (r *recorder) attempt(en *entry, ei int) prometheus.Observer {
+	l := &en.Val.attempt[ei]
+	if o, ok := l.Load(); ok {
+		return o
+	}
+	return l.Store(r.attDur.WithLabelValues(withValues(noWrapper, en.Key.Policy, en.Key.Operation, telemetry.ErrorType(ei))...))
 }
 
 // withValues returns the label values first..., then the wrapper's.
 func withValues(w [telemetry.NumWrapperAttrs]string, first ...string) []string {
 	return append(first, w[:]...)
-}
-
-// wEvent is event for an event with wrapper labels.
-func (s *Subscriber) wEvent(en *opEntry, e *core.Event, w telemetry.Wrapper, ei int) prometheus.Counter {
-	k := telemetry.WrapperEventKey{W: w, Kind: uint8(int(e.Kind) % telemetry.MaxEventKinds), EI: uint8(ei)}
-	if c, ok := en.wEv.Load(k); ok {
-		return c
-	}
-	if en.wEv.Len() >= telemetry.MaxWrapperSets {
-		return s.event(en, e, ei)
-	}
-	kind := e.Kind.String()
-	return en.wEv.LoadOrStore(k, func() prometheus.Counter {
-		return s.evs.WithLabelValues(withValues(w.Values(), en.key.policy, en.key.op, kind, telemetry.ErrorType(ei))...)
-	})
-}
-
-// wAttempt is attempt for an event with wrapper labels.
-func (s *Subscriber) wAttempt(en *opEntry, w telemetry.Wrapper, ei int) prometheus.Observer {
-	k := telemetry.WrapperKey{W: w, EI: uint8(ei)}
-	if o, ok := en.wAtt.Load(k); ok {
-		return o
-	}
-	if en.wAtt.Len() >= telemetry.MaxWrapperSets {
-		return s.attempt(en, ei)
-	}
-	return en.wAtt.LoadOrStore(k, func() prometheus.Observer {
-		return s.attDur.WithLabelValues(withValues(w.Values(), en.key.policy, en.key.op, telemetry.ErrorType(ei))...)
-	})
-}
-
-func (s *Subscriber) attempt(en *opEntry, ei int) prometheus.Observer {
-	if b := en.attempt[ei].Load(); b != nil {
-		return b.o
-	}
-	b := &observerBox{s.attDur.WithLabelValues(withValues(noWrapper, en.key.policy, en.key.op, telemetry.ErrorType(ei))...)}
-	en.attempt[ei].Store(b)
-	return b.o
-}
-
-func (s *Subscriber) retry(en *opEntry, ei int) prometheus.Counter {
-	if b := en.retries[ei].Load(); b != nil {
-		return b.c
-	}
-	b := &counterBox{s.retries.WithLabelValues(en.key.policy, en.key.op, telemetry.ErrorType(ei))}
-	en.retries[ei].Store(b)
-	return b.c
-}
-
-func (s *Subscriber) retryDelay(en *opEntry, ei int) prometheus.Observer {
-	if b := en.delay[ei].Load(); b != nil {
-		return b.o
-	}
-	b := &observerBox{s.delay.WithLabelValues(en.key.policy, en.key.op, telemetry.ErrorType(ei))}
-	en.delay[ei].Store(b)
-	return b.o
-}
-
-func (s *Subscriber) operation(en *opEntry, e *core.Event, ei int) prometheus.Observer {
-	plain := e.Outcome == core.OutcomeSuccess && e.StopReason == core.StopNone && ei == 0
-	if plain {
-		if b := en.opOK.Load(); b != nil {
-			return b.o
-		}
-	}
-	k := uint32(e.Outcome)<<16 | uint32(e.StopReason)<<8 | uint32(ei)
-	o, ok := en.opDur.Load(k)
-	if !ok {
-		outcome, stop := e.Outcome.String(), telemetry.StopReason(e)
-		o = en.opDur.LoadOrStore(k, func() prometheus.Observer {
-			return s.opDur.WithLabelValues(en.key.policy, en.key.op, outcome, stop, telemetry.ErrorType(ei))
-		})
-	}
-	if plain {
-		en.opOK.Store(&observerBox{o})
-	}
-	return o
-}
-
-func (s *Subscriber) budgetRejection(en *opEntry) prometheus.Counter {
-	if b := en.budRej.Load(); b != nil {
-		return b.c
-	}
-	b := &counterBox{s.budRej.WithLabelValues(en.key.policy, en.key.op)}
-	en.budRej.Store(b)
-	return b.c
-}
-
-func (s *Subscriber) breakerRejection(en *opEntry, breaker string) prometheus.Counter {
-	if c, ok := en.brkRej.Load(breaker); ok {
-		return c
-	}
-	return en.brkRej.LoadOrStore(breaker, func() prometheus.Counter {
-		return s.brkRej.WithLabelValues(en.key.policy, en.key.op, breaker)
-	})
 }
 
 // stateCollector reports breaker state and budget utilization at scrape

@@ -51,11 +51,15 @@ func ErrorType(i int) string {
 
 // StopReason returns the redress.stop_reason value of a terminal event: ""
 // on success, else the stop reason's name.
-func StopReason(e *core.Event) string {
-	if e.StopReason == core.StopNone {
+func StopReason(e *core.Event) string { return StopReasonOf(e.StopReason) }
+
+// StopReasonOf returns the redress.stop_reason value of r: "" for
+// core.StopNone, else r's name.
+func StopReasonOf(r core.StopReason) string {
+	if r == core.StopNone {
 		return ""
 	}
-	return e.StopReason.String()
+	return r.String()
 }
 
 // BreakerName returns the name of the event's breaker, or "".
