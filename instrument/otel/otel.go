@@ -33,10 +33,10 @@ type Subscriber struct {
 	asEvents   bool
 	startAttrs bool
 
-	spanOps  cowmap.Map[spanKey, *spanEntry]              // operation span names and attributes
-	front    [frontSize]atomic.Pointer[spanEntry]         // see entry
-	attempts cowmap.Map[attemptKey, []attribute.KeyValue] // attempt span attributes
-	attFast  [2][9]atomic.Pointer[[]attribute.KeyValue]   // attempt attributes without status or error, by HTTP-ness and attempt
+	spanOps  cowmap.Map[spanKey, *spanEntry]                // operation span names and attributes
+	front    [telemetry.FrontSize]atomic.Pointer[spanEntry] // see entry
+	attempts cowmap.Map[attemptKey, []attribute.KeyValue]   // attempt span attributes
+	attFast  [2][9]atomic.Pointer[[]attribute.KeyValue]     // attempt attributes without status or error, by HTTP-ness and attempt
 }
 
 // DurationFree implements core.DurationFree: without metrics the subscriber

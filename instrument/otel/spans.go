@@ -238,10 +238,6 @@ type endKey struct {
 	attempts int
 }
 
-// frontSize is the number of slots of the lock-free front of the span
-// entry lookup.
-const frontSize = 64
-
 // entry returns the span entry of an operation_start event. A
 // direct-mapped front, indexed by the addresses of the policy and operation
 // strings, answers most lookups with one atomic load and comparisons that
@@ -249,7 +245,7 @@ const frontSize = 64
 // label cache, so the same pair arrives in the same memory. A miss falls
 // back to the map and takes the slot over.
 func (s *Subscriber) entry(e *core.Event) *spanEntry {
-	slot := &s.front[telemetry.FrontIndex(e.Policy, e.Operation)%frontSize]
+	slot := &s.front[telemetry.FrontIndex(e.Policy, e.Operation)%telemetry.FrontSize]
 	if ent := slot.Load(); ent != nil && ent.key.policy == e.Policy && ent.key.op == e.Operation {
 		if ent.plain {
 			if noSpanLabels(&e.Labels) {
