@@ -60,6 +60,12 @@ type Config struct {
 	Authorize func(*http.Request) bool
 	// Policies are declared at construction (see Page.Declare): their
 	// breaker and budget are shown before their first event. No entry may
-	// be nil.
+	// be nil. Unlike Policy, this is no filter, and Policy does not apply
+	// to it.
 	Policies []*core.Policy
+	// Policy, if set, filters events by policy name: the events of a policy
+	// for which it returns false are ignored (the page does not show its
+	// calls). It is called for every event, so it must be fast and safe for
+	// concurrent use. Default nil: every policy.
+	Policy func(name string) bool
 }

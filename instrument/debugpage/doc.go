@@ -44,7 +44,9 @@
 // query string in an operation name is cut (as the Prometheus, OTel and slog
 // subscribers cut it); the error message is the only free text, passed
 // through Config.RedactError (default: err.Error() with the query string of
-// any URL in it cut) and bounded to Config.MaxErrorLen bytes.
+// any URL in it cut) and bounded to Config.MaxErrorLen bytes. Config.Policy
+// leaves out the policies you would rather not show, as it does for the
+// other subscribers.
 //
 // # Bounds
 //

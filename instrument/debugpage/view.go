@@ -46,7 +46,7 @@ type Page struct {
 	maxFailures    int
 	maxTransitions int
 	maxErrLen      int
-	redact         func(error) string
+	com            telemetry.Common // Policy and RedactError
 	authorize      func(*http.Request) bool
 
 	sysClock bool      // clock is the system clock: read the monotonic clock only
@@ -59,9 +59,9 @@ type Page struct {
 	// between per-host breakers takes no lock on its success path.
 	trackedBrk cowmap.Map[*core.Breaker, struct{}]
 	trackedBud cowmap.Map[*core.Budget, struct{}]
-	front      [frontSize]atomic.Pointer[opEntry] // see entry
-	newMu      sync.Mutex                         // serialises the creation of entries
-	full       atomic.Bool                        // ops holds maxOps entries: new pairs go to other
+	front      [telemetry.FrontSize]atomic.Pointer[opEntry] // see entry
+	newMu      sync.Mutex                                   // serialises the creation of entries
+	full       atomic.Bool                                  // ops holds maxOps entries: new pairs go to other
 	other      *opEntry
 	dropped    atomic.Uint64 // events counted in other
 
@@ -76,10 +76,6 @@ type Page struct {
 }
 
 type opKey struct{ policy, op string }
-
-// frontSize is the number of slots of the lock-free front of the
-// (policy, operation) lookup.
-const frontSize = 64
 
 // second is one second of an operation's ring: the calls in the high 16
 // bits, the failures in the low 16; the calls saturate at maxPerSecond.
@@ -158,7 +154,7 @@ type transition struct {
 func New(cfg Config) (*Page, error) {
 	p := &Page{
 		clock: cfg.Clock, maxOps: cfg.MaxOperations, maxFailures: cfg.MaxFailures,
-		maxTransitions: cfg.MaxTransitions, maxErrLen: cfg.MaxErrorLen, redact: cfg.RedactError,
+		maxTransitions: cfg.MaxTransitions, maxErrLen: cfg.MaxErrorLen,
 		authorize: cfg.Authorize,
 		breakers:  map[*core.Breaker]*brkEntry{}, budgets: map[*core.Budget]string{},
 		brkDropped: map[*core.Breaker]struct{}{}, budDropped: map[*core.Budget]struct{}{},
@@ -195,13 +191,16 @@ func New(cfg Config) (*Page, error) {
 	if err := bound("Config.MaxErrorLen", &p.maxErrLen, DefaultMaxErrorLen, maxMaxErrorLen); err != nil {
 		return nil, err
 	}
-	for i, pol := range cfg.Policies {
-		if pol == nil {
-			return nil, &core.ConfigError{Field: fmt.Sprintf("Config.Policies[%d]", i), Reason: "must not be nil"}
-		}
+	if err := telemetry.CheckPolicies("Config.Policies", cfg.Policies); err != nil {
+		return nil, err
 	}
-	if p.redact == nil {
-		p.redact = DefaultRedactError
+	redact := cfg.RedactError
+	if redact == nil {
+		redact = DefaultRedactError
+	}
+	var err error
+	if p.com, err = telemetry.NewCommon(telemetry.Common{Events: Events, Policy: cfg.Policy, RedactError: redact}); err != nil {
+		return nil, err
 	}
 	p.other = newOpEntry(OtherName, OtherName)
 	for _, pol := range cfg.Policies {
@@ -255,6 +254,9 @@ func (p *Page) Declare(pol *core.Policy) {
 // lookup, one clock read and a few atomic adds, and allocates nothing once
 // the operation is known.
 func (p *Page) Handle(_ context.Context, e core.Event) {
+	if !p.com.Wants(e.Policy) {
+		return
+	}
 	switch {
 	case e.Kind.Terminal():
 		p.terminal(&e)
@@ -287,7 +289,7 @@ func (p *Page) nowNs() int64 {
 // takes the slot over. An operation with a query string always takes the
 // map (its entry is named without it).
 func (p *Page) entry(policy, op string) *opEntry {
-	slot := &p.front[telemetry.FrontIndex(policy, op)%frontSize]
+	slot := &p.front[telemetry.FrontIndex(policy, op)%telemetry.FrontSize]
 	if en := slot.Load(); en != nil && en.op == op && en.policy == policy {
 		return en
 	}
@@ -404,7 +406,7 @@ func (p *Page) recordFailure(en *opEntry, e *core.Event, now int64) {
 		if re, ok := err.(*core.RetryError); ok && re.Err != nil {
 			err = re.Err
 		}
-		text = p.cut(p.redact(err))
+		text = p.cut(p.com.RedactError(err))
 	}
 	f := failure{
 		at: now, attempts: int32(min(e.Attempt, 1<<30)), errIdx: uint8(telemetry.ErrIndex(e)),

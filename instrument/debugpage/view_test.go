@@ -221,6 +221,37 @@ func TestRedaction(t *testing.T) {
 	})
 }
 
+// Config.Policy filters events by policy name, like the other subscribers'
+// Policy: the page shows the calls of the policies it accepts only, and a
+// declared policy's budget is shown whatever the filter says.
+func TestPolicyFilter(t *testing.T) {
+	p, clk := newPage(t, redressdebug.Config{Policy: func(name string) bool { return name != "hidden" }})
+	shown := pol(t, "shown", p, clk, nil)
+	hidden := pol(t, "hidden", p, clk, nil)
+	for _, po := range []*core.Policy{shown, hidden} {
+		_ = po.Run(context.Background(), func(context.Context) error { return nil })
+	}
+	var names []string
+	for _, o := range p.Snapshot().Operations {
+		names = append(names, o.Policy)
+	}
+	if got := strings.Join(names, ","); got != "shown" {
+		t.Errorf("operations of policies %q, want shown only", got)
+	}
+	bud, err := core.NewBudget(core.BudgetConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared, err := core.NewPolicy(core.PolicyConfig{Name: "hidden", Budget: bud})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Declare(declared)
+	if v := p.Snapshot(); len(v.Budgets) != 1 || v.Budgets[0].Policy != "hidden" {
+		t.Errorf("budgets %+v, want the declared one of hidden", v.Budgets)
+	}
+}
+
 func TestOtherBucket(t *testing.T) {
 	p, clk := newPage(t, redressdebug.Config{MaxOperations: 2})
 	po := pol(t, "p", p, clk, nil)

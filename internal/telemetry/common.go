@@ -65,10 +65,14 @@ func PanicError(pkg string, v any) error {
 
 // CheckDeclared validates a subscriber's Config.DeclarePolicies: a
 // *core.ConfigError naming the first nil entry, else nil.
-func CheckDeclared(ps []*core.Policy) error {
+func CheckDeclared(ps []*core.Policy) error { return CheckPolicies("Config.DeclarePolicies", ps) }
+
+// CheckPolicies validates the policies of the Config field named field: a
+// *core.ConfigError naming the first nil entry, else nil.
+func CheckPolicies(field string, ps []*core.Policy) error {
 	for i, p := range ps {
 		if p == nil {
-			return &core.ConfigError{Field: fmt.Sprintf("Config.DeclarePolicies[%d]", i), Reason: "must not be nil"}
+			return &core.ConfigError{Field: fmt.Sprintf("%s[%d]", field, i), Reason: "must not be nil"}
 		}
 	}
 	return nil
