@@ -117,8 +117,7 @@ type opEntry struct {
 	firstSec   atomic.Int64  // the second of the first call counted
 	ring       [ringSecs]second
 	slots      [numSlots]slot
-	breaker    atomic.Pointer[core.Breaker]
-	budget     atomic.Pointer[core.Budget]
+	seen       telemetry.Seen // the breaker and budget last seen
 
 	mu       sync.Mutex // ring and slot advances, failures
 	failures []failure  // ring of the last maxFailures, allocated on the first
@@ -318,12 +317,10 @@ func (p *Page) entry(policy, op string) *opEntry {
 func (p *Page) terminal(e *core.Event) {
 	now := p.nowNs()
 	en := p.entry(e.Policy, e.Operation)
-	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
-		en.breaker.Store(e.Breaker)
+	if en.seen.NewBreaker(e.Breaker) {
 		p.addBreaker(e.Policy, e.Breaker)
 	}
-	if e.Budget != nil && en.budget.Load() != e.Budget {
-		en.budget.Store(e.Budget)
+	if en.seen.NewBudget(e.Budget) {
 		p.addBudget(e.Policy, e.Budget)
 	}
 	en.total.Add(1)
@@ -767,7 +764,7 @@ func (en *opEntry) view(now time.Time) OperationView {
 		CallsPerSecond: make([]uint32, ringSecs), FailuresPerSecond: make([]uint32, ringSecs),
 		StopReasons: map[string]uint64{}, RecentFailures: []FailureView{},
 	}
-	if b := en.breaker.Load(); b != nil {
+	if b := en.seen.Breaker(); b != nil {
 		ov.Breaker = b.Name()
 	}
 	en.mu.Lock()

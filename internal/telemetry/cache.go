@@ -15,18 +15,49 @@ type Key struct{ Policy, Operation string }
 const FrontSize = 64
 
 // Entry is what a Cache holds for one (policy, operation) pair: its label
-// values, the breaker and budget last seen in its events, and the
+// values, the breaker and budget last seen in its events (Seen), and the
 // subscriber's own part, Val (its resolved label children or attribute
 // sets).
 type Entry[E any] struct {
 	// Key is the pair's label values: the operation loses any query string
 	// or fragment (a raw URL passed as an operation).
-	Key     Key
-	raw     Key // the names as the events carry them
+	Key  Key
+	raw  Key // the names as the events carry them
+	Seen Seen
+	Val  E
+}
+
+// Seen remembers the breaker and the budget last seen in the events of one
+// (policy, operation), so that a subscriber tracks a new one (for the state
+// it reads at collection time) without a lookup per event. The zero value
+// has seen none.
+type Seen struct {
 	breaker atomic.Pointer[core.Breaker]
 	budget  atomic.Pointer[core.Budget]
-	Val     E
 }
+
+// NewBreaker reports whether b is not nil and not the breaker last seen,
+// and remembers it.
+func (s *Seen) NewBreaker(b *core.Breaker) bool {
+	if b == nil || s.breaker.Load() == b {
+		return false
+	}
+	s.breaker.Store(b)
+	return true
+}
+
+// NewBudget reports whether b is not nil and not the budget last seen, and
+// remembers it.
+func (s *Seen) NewBudget(b *core.Budget) bool {
+	if b == nil || s.budget.Load() == b {
+		return false
+	}
+	s.budget.Store(b)
+	return true
+}
+
+// Breaker returns the breaker last seen, or nil.
+func (s *Seen) Breaker() *core.Breaker { return s.breaker.Load() }
 
 // Cache maps a (policy, operation) pair to its Entry, made on first use. A
 // direct-mapped front, indexed by the addresses of the two strings

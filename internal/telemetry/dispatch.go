@@ -81,12 +81,10 @@ func IsTransition(k core.EventKind) bool {
 // The caller has checked that it handles e (Events, Policy).
 func Record[E any](ctx context.Context, c *Cache[E], r Recorder[E], e *core.Event) {
 	en := c.Get(e.Policy, e.Operation)
-	if e.Breaker != nil && en.breaker.Load() != e.Breaker {
-		en.breaker.Store(e.Breaker)
+	if en.Seen.NewBreaker(e.Breaker) {
 		r.TrackBreaker(e.Policy, e.Breaker)
 	}
-	if e.Budget != nil && en.budget.Load() != e.Budget {
-		en.budget.Store(e.Budget)
+	if en.Seen.NewBudget(e.Budget) {
 		r.TrackBudget(e.Policy, e.Budget)
 	}
 	ei := ErrIndex(e)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redress-go/redress/core"
 	"github.com/redress-go/redress/core/coretest"
@@ -65,3 +66,37 @@ func CheckOnErrorGetsPanic(t *testing.T, pkg string, build func(policy func(stri
 		t.Error("without OnError the panic did not reach the bus")
 	}
 }
+
+// BenchmarkHandle measures a subscriber alone, made by build for each
+// sub-benchmark, on the events of a call that succeeds at once (success)
+// and of one that fails once and then succeeds (retried).
+func BenchmarkHandle(b *testing.B, build func(b *testing.B) core.Subscriber) {
+	ms := time.Millisecond
+	ok := []core.Event{
+		{Kind: core.EventAttemptEnd, Policy: "bench", Operation: "Get", Attempt: 1, AttemptDuration: ms},
+		{Kind: core.EventSuccess, Policy: "bench", Operation: "Get", Attempt: 1, Outcome: core.OutcomeSuccess, Elapsed: ms},
+	}
+	retried := []core.Event{
+		{Kind: core.EventAttemptEnd, Policy: "bench", Operation: "Get", Attempt: 1, Err: errBench, Class: core.ClassTransient, AttemptDuration: ms},
+		{Kind: core.EventRetry, Policy: "bench", Operation: "Get", Attempt: 1, Class: core.ClassTransient, Sleep: ms},
+		ok[0],
+		{Kind: core.EventSuccess, Policy: "bench", Operation: "Get", Attempt: 2, Outcome: core.OutcomeSuccessAfterRetry, Elapsed: ms},
+	}
+	for _, bc := range []struct {
+		name string
+		evs  []core.Event
+	}{{"success", ok}, {"retried", retried}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := build(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, e := range bc.evs {
+					s.Handle(ctx, e)
+				}
+			}
+		})
+	}
+}
+
+var errBench = errors.New("bench")
