@@ -39,9 +39,14 @@ type Seen struct {
 // NewBreaker reports whether b is not nil and not the breaker last seen,
 // and remembers it.
 func (s *Seen) NewBreaker(b *core.Breaker) bool {
-	if b == nil || s.breaker.Load() == b {
-		return false
-	}
+	return b != nil && s.breaker.Load() != b && s.storeBreaker(b)
+}
+
+// storeBreaker is NewBreaker's rare path, kept out of line so that
+// NewBreaker inlines.
+//
+//go:noinline
+func (s *Seen) storeBreaker(b *core.Breaker) bool {
 	s.breaker.Store(b)
 	return true
 }
@@ -49,9 +54,14 @@ func (s *Seen) NewBreaker(b *core.Breaker) bool {
 // NewBudget reports whether b is not nil and not the budget last seen, and
 // remembers it.
 func (s *Seen) NewBudget(b *core.Budget) bool {
-	if b == nil || s.budget.Load() == b {
-		return false
-	}
+	return b != nil && s.budget.Load() != b && s.storeBudget(b)
+}
+
+// storeBudget is NewBudget's rare path, kept out of line so that NewBudget
+// inlines.
+//
+//go:noinline
+func (s *Seen) storeBudget(b *core.Budget) bool {
 	s.budget.Store(b)
 	return true
 }
