@@ -66,8 +66,10 @@ type budgetBucket struct {
 // made (the caller cancelled during the backoff sleep, or the sleep handler
 // aborted it) is given back. A Budget is safe for concurrent use.
 //
-// Deposit (one per logical request) is a single atomic add; the window is
-// only read and updated, under a mutex, when a retry asks for a token.
+// Deposit (one per logical request) and Failed (one per failed attempt)
+// are a single atomic add each and read no clock; the window is only read
+// and updated, under a mutex, when a retry asks for a token or its state
+// is read.
 type Budget struct {
 	ratio    float64
 	adaptive bool
@@ -77,11 +79,24 @@ type Budget struct {
 	width    int64
 	clock    Clock
 	epoch    time.Time
-	pending  [8]paddedCount
+	pending  [budgetShards]budgetShard
 	denied   atomic.Uint64
 	mu       sync.Mutex
 	buckets  [budgetBuckets + 1]budgetBucket
 	lastFold int64
+}
+
+// budgetShards is the number of padded counter pairs deposits and failures
+// are spread over, so that goroutines on different cores rarely add to the
+// same cache line.
+const budgetShards = 8
+
+// budgetShard holds the deposits and failed attempts not yet folded into
+// the window, on a cache line of its own.
+type budgetShard struct {
+	requests atomic.Int64
+	failures atomic.Int64
+	_        [48]byte
 }
 
 // NewBudget returns a budget, or a *ConfigError naming the first invalid field.
@@ -138,8 +153,9 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 }
 
 // Deposit records one logical request. Policies call it once per call.
-func (b *Budget) Deposit() { b.pending[rand.Uint32()&7].n.Add(1) }
+func (b *Budget) Deposit() { b.pending[rand.Uint32()%budgetShards].requests.Add(1) }
 
+// paddedCount is a counter on a cache line of its own.
 type paddedCount struct {
 	n atomic.Int64
 	_ [56]byte
@@ -288,14 +304,17 @@ func (b *Budget) Health() float64 {
 // (an adaptive budget scales its ratio with it). Policies call it for
 // their failed attempts; a standalone user of an adaptive budget calls it
 // too. It does nothing for a static or fixed budget.
+//
+// Like Deposit it is one atomic add and reads no clock: the failure is
+// counted at the budget's next withdrawal or read (TryWithdraw, Remaining,
+// Utilization, Health), together with the deposits made since the one
+// before. A policy asks for the token of a retry right after the failed
+// attempt, so its failures are counted at once.
 func (b *Budget) Failed() {
 	if !b.adaptive {
 		return
 	}
-	t := int64(b.clock.Now().Sub(b.epoch))
-	b.mu.Lock()
-	b.bucket(t).failures++
-	b.mu.Unlock()
+	b.pending[rand.Uint32()%budgetShards].failures.Add(1)
 }
 
 // bucket returns the bucket for t; b.mu must be held.
@@ -308,18 +327,31 @@ func (b *Budget) bucket(t int64) *budgetBucket {
 	return bk
 }
 
-// fold moves pending deposits into the window, spread evenly since the last
-// fold (only the share that falls within the window counts); b.mu must be held.
+// fold moves the pending deposits and failures into the window's bucket
+// of t; when the last fold is older than the window, only the window's
+// share of them counts (they are taken as spread evenly since). b.mu must
+// be held.
 func (b *Budget) fold(t int64) {
-	var n int64
+	var req, fail int64
 	for i := range b.pending {
-		n += b.pending[i].n.Swap(0)
-	}
-	if n > 0 {
-		if dt := t - b.lastFold; dt > int64(b.window) {
-			n = int64(float64(n) * float64(b.window) / float64(dt))
+		sh := &b.pending[i]
+		// A load first: most shards are empty, and a swap would take
+		// each one's cache line for writing.
+		if sh.requests.Load() != 0 {
+			req += sh.requests.Swap(0)
 		}
-		b.bucket(t).requests += n
+		if sh.failures.Load() != 0 {
+			fail += sh.failures.Swap(0)
+		}
+	}
+	if req > 0 || fail > 0 {
+		if dt := t - b.lastFold; dt > int64(b.window) {
+			share := float64(b.window) / float64(dt)
+			req, fail = int64(float64(req)*share), int64(float64(fail)*share)
+		}
+		bk := b.bucket(t)
+		bk.requests += req
+		bk.failures += fail
 	}
 	b.lastFold = t
 }
