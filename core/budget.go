@@ -2,10 +2,10 @@ package core
 
 import (
 	"math"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // BudgetConfig configures NewBudget. The zero value is a ratio budget with
@@ -89,7 +89,10 @@ type Budget struct {
 // budgetShards is the number of padded counter pairs deposits and failures
 // are spread over, so that goroutines on different cores rarely add to the
 // same cache line.
-const budgetShards = 8
+const (
+	budgetShardBits = 3
+	budgetShards    = 1 << budgetShardBits
+)
 
 // budgetShard holds the deposits and failed attempts not yet folded into
 // the window, on a cache line of its own.
@@ -153,7 +156,18 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 }
 
 // Deposit records one logical request. Policies call it once per call.
-func (b *Budget) Deposit() { b.pending[rand.Uint32()%budgetShards].requests.Add(1) }
+func (b *Budget) Deposit() { b.pending[shardIndex()].requests.Add(1) }
+
+// shardIndex picks one of budgetShards counters for the calling goroutine:
+// a hash of an address on its stack. A goroutine so keeps to one cache
+// line and goroutines running on different cores mostly to different
+// ones, without the cost of a random number per call (which was about as
+// much as the atomic add itself). The address is only hashed, never
+// turned back into a pointer.
+func shardIndex() uint64 {
+	var x byte
+	return uint64(uintptr(unsafe.Pointer(&x))>>10) * 0x9e3779b97f4a7c15 >> (64 - budgetShardBits)
+}
 
 // paddedCount is a counter on a cache line of its own.
 type paddedCount struct {
@@ -222,29 +236,31 @@ func (b *Budget) snapshot() (allowance, used float64) {
 	return b.level(t)
 }
 
-// level sums the window; b.mu must be held.
+// level sums the window, and for an adaptive budget the health of its
+// newest healthBuckets buckets in the same pass; b.mu must be held.
 func (b *Budget) level(t int64) (allowance, used float64) {
 	cur := t / b.width
 	span := int64(budgetBuckets)
 	if b.fixed > 0 {
 		span++
 	}
-	var req, ret int64
+	var req, ret, hreq, hret, hfail int64
 	for i := range b.buckets {
 		bk := &b.buckets[i]
 		if bk.epoch > cur-span && bk.epoch <= cur {
 			req += bk.requests
 			ret += bk.retries
+			if bk.epoch > cur-healthBuckets {
+				hreq += bk.requests
+				hret += bk.retries
+				hfail += bk.failures
+			}
 		}
 	}
 	if b.fixed > 0 {
 		return float64(b.fixed), float64(ret)
 	}
-	h := 1.0
-	if b.adaptive {
-		h = b.recentHealth(cur)
-	}
-	return b.floor + b.ratio*h*float64(req), float64(ret)
+	return b.floor + b.ratio*b.health(hreq, hret, hfail)*float64(req), float64(ret)
 }
 
 // healthBuckets is how many of the newest tenths of Window an adaptive
@@ -314,7 +330,7 @@ func (b *Budget) Failed() {
 	if !b.adaptive {
 		return
 	}
-	b.pending[rand.Uint32()%budgetShards].failures.Add(1)
+	b.pending[shardIndex()].failures.Add(1)
 }
 
 // bucket returns the bucket for t; b.mu must be held.
