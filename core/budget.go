@@ -78,6 +78,7 @@ type Budget struct {
 	window   time.Duration
 	width    int64
 	clock    Clock
+	system   bool // clock is SystemClock: now reads the monotonic clock only
 	epoch    time.Time
 	pending  [budgetShards]budgetShard
 	denied   atomic.Uint64
@@ -151,6 +152,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		width:    int64(cfg.Window) / budgetBuckets,
 		clock:    cfg.Clock,
 	}
+	_, b.system = cfg.Clock.(SystemClock)
 	b.epoch = cfg.Clock.Now()
 	return b, nil
 }
@@ -175,17 +177,39 @@ type paddedCount struct {
 	_ [56]byte
 }
 
+// now returns the time since the budget's epoch in ns. With SystemClock it
+// reads only the monotonic clock (time.Since), which costs about half of
+// time.Now; the result is the same, as Sub uses the monotonic readings.
+func (b *Budget) now() int64 {
+	if b.system {
+		return int64(time.Since(b.epoch))
+	}
+	return int64(b.clock.Now().Sub(b.epoch))
+}
+
 // TryWithdraw asks for one retry token now: shorthand for
 // TryWithdrawAt(clock.Now()).
 func (b *Budget) TryWithdraw() bool {
-	ok, _ := b.TryWithdrawAt(b.clock.Now())
+	ok, _ := b.withdrawAt(b.now())
 	return ok
 }
 
 // TryWithdrawAt asks for one retry token at time now, and returns whether it
 // was granted and how many retries the budget still allows afterwards.
 func (b *Budget) TryWithdrawAt(now time.Time) (ok bool, remaining float64) {
-	t := int64(now.Sub(b.epoch))
+	return b.withdrawAt(int64(now.Sub(b.epoch)))
+}
+
+// withdraw is TryWithdraw for a policy: it also returns the time of the
+// grant (ns since the epoch), which refund takes back.
+func (b *Budget) withdraw() (ok bool, remaining float64, at int64) {
+	at = b.now()
+	ok, remaining = b.withdrawAt(at)
+	return ok, remaining, at
+}
+
+// withdrawAt asks for a token at t, ns since the epoch.
+func (b *Budget) withdrawAt(t int64) (ok bool, remaining float64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fold(t)
@@ -229,7 +253,7 @@ func (b *Budget) Utilization() float64 {
 func (b *Budget) Denied() uint64 { return b.denied.Load() }
 
 func (b *Budget) snapshot() (allowance, used float64) {
-	t := int64(b.clock.Now().Sub(b.epoch))
+	t := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fold(t)
@@ -309,7 +333,7 @@ func (b *Budget) Health() float64 {
 	if !b.adaptive {
 		return 1
 	}
-	t := int64(b.clock.Now().Sub(b.epoch))
+	t := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fold(t)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,11 +112,18 @@ func checkFixedBudget(t *testing.T, start time.Duration) {
 
 // TestBudgetRefundsCancelledRetry: the token of a retry whose sleep is
 // cancelled, or that the sleep handler aborts, is given back.
+// With the default SystemClock too: the budget then reads the monotonic
+// clock only, and the token's time must still find its bucket.
 func TestBudgetRefundsCancelledRetry(t *testing.T) {
-	for _, how := range []string{"canceled", "aborted"} {
+	for _, how := range []string{"canceled", "aborted", "canceled/system clock", "aborted/system clock"} {
 		t.Run(how, func(t *testing.T) {
 			clk := coretest.NewFakeClock(time.Unix(0, 0))
-			b := mustBudget(t, core.BudgetConfig{MaxRetries: 5, Window: time.Minute, Clock: clk})
+			bc := core.BudgetConfig{MaxRetries: 5, Window: time.Minute, Clock: clk}
+			if strings.HasSuffix(how, "/system clock") {
+				bc.Clock = nil
+				how = strings.TrimSuffix(how, "/system clock")
+			}
+			b := mustBudget(t, bc)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			cfg := core.PolicyConfig{Budget: b, Clock: clk, Retry: core.RetryConfig{MaxAttempts: 3}}
