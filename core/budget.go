@@ -2,10 +2,10 @@ package core
 
 import (
 	"math"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // BudgetConfig configures NewBudget. The zero value is a ratio budget with
@@ -66,8 +66,10 @@ type budgetBucket struct {
 // made (the caller cancelled during the backoff sleep, or the sleep handler
 // aborted it) is given back. A Budget is safe for concurrent use.
 //
-// Deposit (one per logical request) is a single atomic add; the window is
-// only read and updated, under a mutex, when a retry asks for a token.
+// Deposit (one per logical request) and Failed (one per failed attempt)
+// are a single atomic add each and read no clock; the window is only read
+// and updated, under a mutex, when a retry asks for a token or its state
+// is read.
 type Budget struct {
 	ratio    float64
 	adaptive bool
@@ -76,12 +78,29 @@ type Budget struct {
 	window   time.Duration
 	width    int64
 	clock    Clock
+	system   bool // clock is SystemClock: now reads the monotonic clock only
 	epoch    time.Time
-	pending  [8]paddedCount
+	pending  [budgetShards]budgetShard
 	denied   atomic.Uint64
 	mu       sync.Mutex
 	buckets  [budgetBuckets + 1]budgetBucket
 	lastFold int64
+}
+
+// budgetShards is the number of padded counter pairs deposits and failures
+// are spread over, so that goroutines on different cores rarely add to the
+// same cache line.
+const (
+	budgetShardBits = 3
+	budgetShards    = 1 << budgetShardBits
+)
+
+// budgetShard holds the deposits and failed attempts not yet folded into
+// the window, on a cache line of its own.
+type budgetShard struct {
+	requests atomic.Int64
+	failures atomic.Int64
+	_        [48]byte
 }
 
 // NewBudget returns a budget, or a *ConfigError naming the first invalid field.
@@ -133,29 +152,64 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		width:    int64(cfg.Window) / budgetBuckets,
 		clock:    cfg.Clock,
 	}
+	_, b.system = cfg.Clock.(SystemClock)
 	b.epoch = cfg.Clock.Now()
 	return b, nil
 }
 
 // Deposit records one logical request. Policies call it once per call.
-func (b *Budget) Deposit() { b.pending[rand.Uint32()&7].n.Add(1) }
+func (b *Budget) Deposit() { b.pending[shardIndex()].requests.Add(1) }
 
+// shardIndex picks one of budgetShards counters for the calling goroutine:
+// a hash of an address on its stack. A goroutine so keeps to one cache
+// line and goroutines running on different cores mostly to different
+// ones, without the cost of a random number per call (which was about as
+// much as the atomic add itself). The address is only hashed, never
+// turned back into a pointer.
+func shardIndex() uint64 {
+	var x byte
+	return uint64(uintptr(unsafe.Pointer(&x))>>10) * 0x9e3779b97f4a7c15 >> (64 - budgetShardBits)
+}
+
+// paddedCount is a counter on a cache line of its own.
 type paddedCount struct {
 	n atomic.Int64
 	_ [56]byte
 }
 
+// now returns the time since the budget's epoch in ns. With SystemClock it
+// reads only the monotonic clock (time.Since), which costs about half of
+// time.Now; the result is the same, as Sub uses the monotonic readings.
+func (b *Budget) now() int64 {
+	if b.system {
+		return int64(time.Since(b.epoch))
+	}
+	return int64(b.clock.Now().Sub(b.epoch))
+}
+
 // TryWithdraw asks for one retry token now: shorthand for
 // TryWithdrawAt(clock.Now()).
 func (b *Budget) TryWithdraw() bool {
-	ok, _ := b.TryWithdrawAt(b.clock.Now())
+	ok, _ := b.withdrawAt(b.now())
 	return ok
 }
 
 // TryWithdrawAt asks for one retry token at time now, and returns whether it
 // was granted and how many retries the budget still allows afterwards.
 func (b *Budget) TryWithdrawAt(now time.Time) (ok bool, remaining float64) {
-	t := int64(now.Sub(b.epoch))
+	return b.withdrawAt(int64(now.Sub(b.epoch)))
+}
+
+// withdraw is TryWithdraw for a policy: it also returns the time of the
+// grant (ns since the epoch), which refund takes back.
+func (b *Budget) withdraw() (ok bool, remaining float64, at int64) {
+	at = b.now()
+	ok, remaining = b.withdrawAt(at)
+	return ok, remaining, at
+}
+
+// withdrawAt asks for a token at t, ns since the epoch.
+func (b *Budget) withdrawAt(t int64) (ok bool, remaining float64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fold(t)
@@ -199,36 +253,38 @@ func (b *Budget) Utilization() float64 {
 func (b *Budget) Denied() uint64 { return b.denied.Load() }
 
 func (b *Budget) snapshot() (allowance, used float64) {
-	t := int64(b.clock.Now().Sub(b.epoch))
+	t := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fold(t)
 	return b.level(t)
 }
 
-// level sums the window; b.mu must be held.
+// level sums the window, and for an adaptive budget the health of its
+// newest healthBuckets buckets in the same pass; b.mu must be held.
 func (b *Budget) level(t int64) (allowance, used float64) {
 	cur := t / b.width
 	span := int64(budgetBuckets)
 	if b.fixed > 0 {
 		span++
 	}
-	var req, ret int64
+	var req, ret, hreq, hret, hfail int64
 	for i := range b.buckets {
 		bk := &b.buckets[i]
 		if bk.epoch > cur-span && bk.epoch <= cur {
 			req += bk.requests
 			ret += bk.retries
+			if bk.epoch > cur-healthBuckets {
+				hreq += bk.requests
+				hret += bk.retries
+				hfail += bk.failures
+			}
 		}
 	}
 	if b.fixed > 0 {
 		return float64(b.fixed), float64(ret)
 	}
-	h := 1.0
-	if b.adaptive {
-		h = b.recentHealth(cur)
-	}
-	return b.floor + b.ratio*h*float64(req), float64(ret)
+	return b.floor + b.ratio*b.health(hreq, hret, hfail)*float64(req), float64(ret)
 }
 
 // healthBuckets is how many of the newest tenths of Window an adaptive
@@ -277,7 +333,7 @@ func (b *Budget) Health() float64 {
 	if !b.adaptive {
 		return 1
 	}
-	t := int64(b.clock.Now().Sub(b.epoch))
+	t := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fold(t)
@@ -288,14 +344,17 @@ func (b *Budget) Health() float64 {
 // (an adaptive budget scales its ratio with it). Policies call it for
 // their failed attempts; a standalone user of an adaptive budget calls it
 // too. It does nothing for a static or fixed budget.
+//
+// Like Deposit it is one atomic add and reads no clock: the failure is
+// counted at the budget's next withdrawal or read (TryWithdraw, Remaining,
+// Utilization, Health), together with the deposits made since the one
+// before. A policy asks for the token of a retry right after the failed
+// attempt, so its failures are counted at once.
 func (b *Budget) Failed() {
 	if !b.adaptive {
 		return
 	}
-	t := int64(b.clock.Now().Sub(b.epoch))
-	b.mu.Lock()
-	b.bucket(t).failures++
-	b.mu.Unlock()
+	b.pending[shardIndex()].failures.Add(1)
 }
 
 // bucket returns the bucket for t; b.mu must be held.
@@ -308,18 +367,31 @@ func (b *Budget) bucket(t int64) *budgetBucket {
 	return bk
 }
 
-// fold moves pending deposits into the window, spread evenly since the last
-// fold (only the share that falls within the window counts); b.mu must be held.
+// fold moves the pending deposits and failures into the window's bucket
+// of t; when the last fold is older than the window, only the window's
+// share of them counts (they are taken as spread evenly since). b.mu must
+// be held.
 func (b *Budget) fold(t int64) {
-	var n int64
+	var req, fail int64
 	for i := range b.pending {
-		n += b.pending[i].n.Swap(0)
-	}
-	if n > 0 {
-		if dt := t - b.lastFold; dt > int64(b.window) {
-			n = int64(float64(n) * float64(b.window) / float64(dt))
+		sh := &b.pending[i]
+		// A load first: most shards are empty, and a swap would take
+		// each one's cache line for writing.
+		if sh.requests.Load() != 0 {
+			req += sh.requests.Swap(0)
 		}
-		b.bucket(t).requests += n
+		if sh.failures.Load() != 0 {
+			fail += sh.failures.Swap(0)
+		}
+	}
+	if req > 0 || fail > 0 {
+		if dt := t - b.lastFold; dt > int64(b.window) {
+			share := float64(b.window) / float64(dt)
+			req, fail = int64(float64(req)*share), int64(float64(fail)*share)
+		}
+		bk := b.bucket(t)
+		bk.requests += req
+		bk.failures += fail
 	}
 	b.lastFold = t
 }

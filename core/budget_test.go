@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,11 +112,18 @@ func checkFixedBudget(t *testing.T, start time.Duration) {
 
 // TestBudgetRefundsCancelledRetry: the token of a retry whose sleep is
 // cancelled, or that the sleep handler aborts, is given back.
+// With the default SystemClock too: the budget then reads the monotonic
+// clock only, and the token's time must still find its bucket.
 func TestBudgetRefundsCancelledRetry(t *testing.T) {
-	for _, how := range []string{"canceled", "aborted"} {
+	for _, how := range []string{"canceled", "aborted", "canceled/system clock", "aborted/system clock"} {
 		t.Run(how, func(t *testing.T) {
 			clk := coretest.NewFakeClock(time.Unix(0, 0))
-			b := mustBudget(t, core.BudgetConfig{MaxRetries: 5, Window: time.Minute, Clock: clk})
+			bc := core.BudgetConfig{MaxRetries: 5, Window: time.Minute, Clock: clk}
+			if strings.HasSuffix(how, "/system clock") {
+				bc.Clock = nil
+				how = strings.TrimSuffix(how, "/system clock")
+			}
+			b := mustBudget(t, bc)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			cfg := core.PolicyConfig{Budget: b, Clock: clk, Retry: core.RetryConfig{MaxAttempts: 3}}
@@ -299,4 +308,109 @@ func TestAdaptiveBudgetAbsorbsPartialFailure(t *testing.T) {
 		t.Fatalf("success %.3f at %.3f attempts per call; want ≥ 0.95 at ≤ 1.5", success, per)
 	}
 	t.Logf("success %.3f at %.3f attempts per call", success, per)
+}
+
+// TestBudgetCountsFailuresAtTheNextWithdrawal: Failed reads no clock and
+// takes no lock; the failures it records are counted by the very next
+// withdrawal, as a policy asks for a retry's token right after the failed
+// attempt.
+func TestBudgetCountsFailuresAtTheNextWithdrawal(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	b := mustBudget(t, core.BudgetConfig{DisableFloor: true, Clock: clk})
+	for range 10 {
+		b.Deposit()
+	}
+	for range 10 {
+		b.Failed()
+	}
+	ok, remaining := b.TryWithdrawAt(clk.Now())
+	eq(t, "granted with every attempt failed", ok, false)
+	eq(t, "remaining", remaining, 0.0)
+	eq(t, "health", b.Health(), 0.0)
+
+	healthy := mustBudget(t, core.BudgetConfig{DisableFloor: true, Clock: clk})
+	for range 10 {
+		healthy.Deposit()
+	}
+	ok, remaining = healthy.TryWithdrawAt(clk.Now())
+	eq(t, "granted without failures", ok, true)
+	eq(t, "remaining without failures", remaining, 4.0)
+}
+
+// TestBudgetDepositAndFailedReadNoClock guards the cost of the two calls
+// made on every call and every failed attempt: neither reads the clock.
+func TestBudgetDepositAndFailedReadNoClock(t *testing.T) {
+	clk := &countingClock{now: coretest.StartTime}
+	b := mustBudget(t, core.BudgetConfig{Clock: clk})
+	before := clk.reads
+	for range 100 {
+		b.Deposit()
+		b.Failed()
+	}
+	eq(t, "clock reads", clk.reads-before, 0)
+}
+
+// TestBudgetFoldsFailuresWithDeposits: failures and deposits left unread
+// for longer than the window are folded together, at the same share of the
+// window, so the health they give is the one they had.
+func TestBudgetFoldsFailuresWithDeposits(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	b := mustBudget(t, core.BudgetConfig{DisableFloor: true, Window: 10 * time.Second, Clock: clk})
+	for range 300 {
+		b.Deposit()
+	}
+	for range 150 {
+		b.Failed()
+	}
+	clk.Advance(20 * time.Second) // unread for twice the window: half of them count
+	near(t, "health at 50% failed", b.Health(), 1.0/3)
+	near(t, "remaining: half of 150 requests, a third of the ratio", b.Remaining(), 25)
+	clk.Advance(3 * time.Second) // the failures leave the last fifth of the window
+	eq(t, "health after a fifth of the window", b.Health(), 1.0)
+	near(t, "remaining: the requests are still in the window", b.Remaining(), 75)
+}
+
+// TestBudgetConcurrentDepositsAndFailures: deposits and failures added
+// from several goroutines while others read the budget are all counted,
+// once.
+func TestBudgetConcurrentDepositsAndFailures(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	b := mustBudget(t, core.BudgetConfig{DisableFloor: true, Clock: clk})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 1000 {
+				b.Deposit()
+				if i%20 < 9 { // 450 of 1000
+					b.Failed()
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				_ = b.Health()
+				_ = b.Remaining()
+			}
+		}
+	})
+	wg.Wait()
+	close(done)
+	readers.Wait()
+	// 4000 requests, 1800 failed: 55% succeed, half of the ratio.
+	near(t, "health", b.Health(), 0.5)
+	near(t, "remaining", b.Remaining(), 1000)
+}
+
+func near(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	if math.Abs(got-want) > 1e-9 {
+		t.Errorf("%s = %v, want %v", what, got, want)
+	}
 }

@@ -501,14 +501,14 @@ func (s *Step) failed(err error, attempt int) {
 	remaining := math.NaN()
 	if b := p.budget; b != nil {
 		var ok bool
-		granted := b.clock.Now()
-		ok, remaining = b.TryWithdrawAt(granted)
+		var granted int64
+		ok, remaining, granted = b.withdraw()
 		if !ok {
 			s.decide(attempt, DecisionRaise, StopBudgetExhausted, 0)
 			s.done(StopBudgetExhausted, attempt, nil, remaining)
 			return
 		}
-		s.token, s.hasToken = int64(granted.Sub(b.epoch)), true
+		s.token, s.hasToken = granted, true
 	}
 	if s.mask.Has(EventRetry) {
 		var e Event

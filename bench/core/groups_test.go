@@ -56,6 +56,7 @@ var failOnce = []variant{
 	{"redress", redressDo(policyOpts{})},
 	{"redress-retry-all", redressDo(policyOpts{classifier: retryAll})},
 	{"redress-breaker-budget", redressDo(full)},
+	{"redress-breaker-adaptive-budget", redressDo(policyOpts{breaker: true, budget: true, adaptive: true})},
 	{"retry-go", retryGo},
 	{"failsafe-retry", failsafeRetry},
 	{"cenkalti", cenkalti},

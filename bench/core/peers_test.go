@@ -86,6 +86,7 @@ func must[T any](v T, err error) func(tb testing.TB) T {
 type policyOpts struct {
 	breaker        bool
 	budget         bool
+	adaptive       bool
 	bus            *core.Bus
 	attemptTimeout time.Duration
 	classifier     core.Classifier
@@ -95,7 +96,12 @@ type policyOpts struct {
 // Constant(0) backoff (no sleep), DefaultClassifier unless told otherwise;
 // with opts.breaker a default breaker (5 transient/server failures in 60 s,
 // 30 s open, 1 probe), with opts.budget a ratio budget of one retry per
-// request (Ratio 1, floor 10/s over 10 s, so fail-once never exhausts it).
+// request (Ratio 1, floor 10/s over 10 s, so fail-once never exhausts it);
+// with opts.adaptive as well, an adaptive budget whose floor (1e9/s) is
+// never spent: fail-once fails half of the attempts, which leaves an
+// adaptive budget only its floor, so this measures the health accounting
+// (Failed on each failed attempt, the health read on each withdrawal)
+// without a denial.
 func newPolicy(tb testing.TB, o policyOpts) *core.Policy {
 	tb.Helper()
 	cfg := core.PolicyConfig{
@@ -112,7 +118,11 @@ func newPolicy(tb testing.TB, o policyOpts) *core.Policy {
 		cfg.Breaker = must(core.NewBreaker(core.BreakerConfig{Name: "bench"}))(tb)
 	}
 	if o.budget {
-		cfg.Budget = must(core.NewBudget(core.BudgetConfig{Ratio: 1}))(tb)
+		bc := core.BudgetConfig{Ratio: 1}
+		if o.adaptive {
+			bc.Adaptive, bc.MinRetriesPerSecond = true, 1e9
+		}
+		cfg.Budget = must(core.NewBudget(bc))(tb)
 	}
 	return must(core.NewPolicy(cfg))(tb)
 }
