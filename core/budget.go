@@ -1,11 +1,11 @@
 package core
 
 import (
+	"github.com/redress-go/redress/internal/shard"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // BudgetConfig configures NewBudget. The zero value is a ratio budget with
@@ -80,20 +80,12 @@ type Budget struct {
 	clock    Clock
 	system   bool // clock is SystemClock: now reads the monotonic clock only
 	epoch    time.Time
-	pending  [budgetShards]budgetShard
+	pending  [shard.N]budgetShard // deposits and failures not yet folded, spread over shard.N cache lines
 	denied   atomic.Uint64
 	mu       sync.Mutex
 	buckets  [budgetBuckets + 1]budgetBucket
 	lastFold int64
 }
-
-// budgetShards is the number of padded counter pairs deposits and failures
-// are spread over, so that goroutines on different cores rarely add to the
-// same cache line.
-const (
-	budgetShardBits = 3
-	budgetShards    = 1 << budgetShardBits
-)
 
 // budgetShard holds the deposits and failed attempts not yet folded into
 // the window, on a cache line of its own.
@@ -158,18 +150,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 }
 
 // Deposit records one logical request. Policies call it once per call.
-func (b *Budget) Deposit() { b.pending[shardIndex()].requests.Add(1) }
-
-// shardIndex picks one of budgetShards counters for the calling goroutine:
-// a hash of an address on its stack. A goroutine so keeps to one cache
-// line and goroutines running on different cores mostly to different
-// ones, without the cost of a random number per call (which was about as
-// much as the atomic add itself). The address is only hashed, never
-// turned back into a pointer.
-func shardIndex() uint64 {
-	var x byte
-	return uint64(uintptr(unsafe.Pointer(&x))>>10) * 0x9e3779b97f4a7c15 >> (64 - budgetShardBits)
-}
+func (b *Budget) Deposit() { b.pending[shard.Index()].requests.Add(1) }
 
 // paddedCount is a counter on a cache line of its own.
 type paddedCount struct {
@@ -354,7 +335,7 @@ func (b *Budget) Failed() {
 	if !b.adaptive {
 		return
 	}
-	b.pending[shardIndex()].failures.Add(1)
+	b.pending[shard.Index()].failures.Add(1)
 }
 
 // bucket returns the bucket for t; b.mu must be held.

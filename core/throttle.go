@@ -1,6 +1,7 @@
 package core
 
 import (
+	"github.com/redress-go/redress/internal/shard"
 	"math"
 	"math/rand/v2"
 	"sync"
@@ -82,7 +83,7 @@ type Throttler struct {
 	epoch  time.Time
 	active atomic.Bool // a rejection may be due: the window holds failures
 	_      [56]byte
-	ok     [8]paddedCount // accepted requests not yet folded into the window
+	ok     [shard.N]paddedCount // accepted requests not yet folded into the window
 
 	mu       sync.Mutex
 	buckets  [throttleBuckets]throttleBucket
@@ -168,7 +169,7 @@ func (t *Throttler) allow() (bool, float64) {
 // the caller's: not an overload, an outage or a rate limit).
 func (t *Throttler) Record(accepted bool) {
 	if accepted && !t.active.Load() {
-		t.ok[rand.Uint32()&7].n.Add(1)
+		t.ok[shard.Index()].n.Add(1)
 		return
 	}
 	now := t.now()

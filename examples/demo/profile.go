@@ -24,9 +24,9 @@ type phase struct {
 	name   string
 	share  float64 // share of the run's duration
 	faults faults
-	// inventory, if set, replaces faults for the gRPC inventory service
-	// during the first half of the phase.
-	inventory *faults
+	// inventory, if set, replaces faults for the gRPC inventory service:
+	// its elements follow each other, each for an equal share of the phase.
+	inventory []faults
 }
 
 var (
@@ -34,13 +34,17 @@ var (
 	degraded = faults{unavailable: 0.30, overloaded: 0.05, notFound: 0.02, latency: 20 * time.Millisecond, jitter: 60 * time.Millisecond}
 	// The outage: the catalog is down (its breaker opens); the database is
 	// locked by another writer; the inventory is overloaded for the first
-	// half of it, then down: overloaded, it refuses most calls with
+	// two thirds of it, then down. Overloaded, it refuses most calls with
 	// RESOURCE_EXHAUSTED, which does not trip its breaker (it answered) but
-	// makes its throttler refuse most calls locally, and pushes back on
-	// some (the target is held).
-	outage         = faults{unavailable: 1, locked: true, latency: time.Millisecond}
-	overloadOutage = faults{unavailable: 0.2, overloaded: 0.7, rateLimited: 0.1, latency: time.Millisecond}
-	recovered      = faults{unavailable: 0.03, notFound: 0.005, latency: 5 * time.Millisecond, jitter: 15 * time.Millisecond}
+	// makes its throttler refuse most calls locally; in the second third it
+	// also pushes back (the target is held).
+	outage   = faults{unavailable: 1, locked: true, latency: time.Millisecond}
+	overload = []faults{
+		{unavailable: 0.2, overloaded: 0.8, latency: time.Millisecond},
+		{unavailable: 0.2, overloaded: 0.6, rateLimited: 0.2, latency: time.Millisecond},
+		{unavailable: 1, latency: time.Millisecond},
+	}
+	recovered = faults{unavailable: 0.03, notFound: 0.005, latency: 5 * time.Millisecond, jitter: 15 * time.Millisecond}
 )
 
 // profiles are the fault profiles of the -profile flag.
@@ -48,12 +52,12 @@ var profiles = map[string][]phase{
 	"cycle": {
 		{"healthy", 0.2, healthy, nil},
 		{"degraded", 0.25, degraded, nil},
-		{"outage", 0.3, outage, &overloadOutage},
+		{"outage", 0.3, outage, overload},
 		{"recovery", 0.25, recovered, nil},
 	},
 	"healthy":  {{"healthy", 1, healthy, nil}},
 	"degraded": {{"degraded", 1, degraded, nil}},
-	"outage":   {{"outage", 1, outage, &overloadOutage}},
+	"outage":   {{"outage", 1, outage, overload}},
 }
 
 func profileNames() string {
@@ -142,8 +146,8 @@ func (c *current) phase() phase { return c.s.phases[c.idx.Load()] }
 // inventoryFaults is what the gRPC inventory service does now.
 func (c *current) inventoryFaults() faults {
 	p := c.phase()
-	if p.inventory != nil && c.permille.Load() < 500 {
-		return *p.inventory
+	if n := len(p.inventory); n > 0 {
+		return p.inventory[min(int(c.permille.Load())*n/1000, n-1)]
 	}
 	return p.faults
 }
