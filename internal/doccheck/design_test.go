@@ -73,58 +73,65 @@ func codes(ss []string) string {
 	return strings.Join(out, ", ")
 }
 
-// designTables returns the generated tables of docs/DESIGN.md by name.
+// designTables returns the generated tables of docs/DESIGN.md by name. The
+// rows come from telemetry.Names, the table `go run ./cmd/redress` prints;
+// the prose columns from the maps above.
 func designTables(t *testing.T) map[string]string {
+	names := telemetry.Names()
 	tables := map[string]string{}
 	var b strings.Builder
 
 	// Event kinds.
 	b.WriteString("| event | terminal | published when |\n|---|---|---|\n")
-	when := map[core.EventKind]string{
-		core.EventOperationStart:  "a call starts (a `ContextDecorator` may decorate the operation's context)",
-		core.EventAttemptStart:    "an attempt starts (a `ContextDecorator` may decorate the attempt's context)",
-		core.EventAttemptEnd:      "an attempt ends, with its class and error if it failed, its duration",
-		core.EventRetry:           "a retry is decided, after every limit and the budget allowed it, before the sleep",
-		core.EventSuccess:         "the call succeeded (outcome `success` or `success_after_retry`)",
-		core.EventCircuitOpened:   "a breaker opened",
-		core.EventCircuitHalfOpen: "a breaker let probes through after its recovery timeout",
-		core.EventCircuitClosed:   "a breaker closed on a probe's success",
+	when := map[string]string{
+		core.EventOperationStart.String():  "a call starts (a `ContextDecorator` may decorate the operation's context)",
+		core.EventAttemptStart.String():    "an attempt starts (a `ContextDecorator` may decorate the attempt's context)",
+		core.EventAttemptEnd.String():      "an attempt ends, with its class and error if it failed, its duration",
+		core.EventRetry.String():           "a retry is decided, after every limit and the budget allowed it, before the sleep",
+		core.EventSuccess.String():         "the call succeeded (outcome `success` or `success_after_retry`)",
+		core.EventCircuitOpened.String():   "a breaker opened",
+		core.EventCircuitHalfOpen.String(): "a breaker let probes through after its recovery timeout",
+		core.EventCircuitClosed.String():   "a breaker closed on a probe's success",
 	}
-	for _, sr := range core.StopReasons() {
-		r, k := sr.String(), sr.Event()
+	terminal := map[string]bool{}
+	for _, e := range names.Events {
+		terminal[e.Name] = e.Terminal
+	}
+	for _, sr := range names.StopReasons {
+		r, k := sr.Name, sr.Event
 		if when[k] == "" {
 			when[k] = "the call stopped: " + code(r)
-		} else if k.Terminal() && k != core.EventSuccess {
+		} else if terminal[k] && k != core.EventSuccess.String() {
 			when[k] += " or " + code(r)
 		}
 	}
-	for _, k := range core.EventKinds() {
-		if when[k] == "" {
-			t.Errorf("event %s: not described", k)
+	for _, e := range names.Events {
+		if when[e.Name] == "" {
+			t.Errorf("event %s: not described", e.Name)
 		}
 		term := ""
-		if k.Terminal() {
+		if e.Terminal {
 			term = "yes"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(k.String()), term, when[k])
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(e.Name), term, when[e.Name])
 	}
 	tables["events"] = b.String()
 	b.Reset()
 
 	// Stop reasons.
 	b.WriteString("| stop reason | terminal event | when |\n|---|---|---|\n")
-	var names []string
-	for _, r := range core.StopReasons() {
-		d, ok := stopReasons[r.String()]
+	var stops []string
+	for _, r := range names.StopReasons {
+		d, ok := stopReasons[r.Name]
 		if !ok {
-			t.Errorf("stop reason %s: not described", r)
+			t.Errorf("stop reason %s: not described", r.Name)
 			continue
 		}
-		names = append(names, r.String())
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(r.String()), code(r.Event().String()), d)
+		stops = append(stops, r.Name)
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(r.Name), code(r.Event), d)
 	}
 	for r := range stopReasons {
-		if !slices.Contains(names, r) {
+		if !slices.Contains(stops, r) {
 			t.Errorf("stop reason %s: described but not declared by core", r)
 		}
 	}
@@ -133,33 +140,31 @@ func designTables(t *testing.T) map[string]string {
 
 	// Classes.
 	b.WriteString("| class (`error.type`) | retried | stands for |\n|---|---|---|\n")
-	for _, c := range core.Classes() {
-		n := classNotes[c.String()]
+	for _, c := range names.Classes {
+		n := classNotes[c.Name]
 		if n == "" {
-			t.Errorf("class %s: not described", c)
+			t.Errorf("class %s: not described", c.Name)
 		}
 		r := "no"
-		if c.Retryable() {
+		if c.Retryable {
 			r = "yes"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(c.String()), r, n)
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(c.Name), r, n)
 	}
 	tables["classes"] = b.String()
 	b.Reset()
 
 	// Metrics.
-	kinds := map[telemetry.Kind]string{telemetry.Counter: "counter", telemetry.Histogram: "histogram", telemetry.Gauge: "gauge"}
 	b.WriteString("| OTel instrument | kind, unit | Prometheus series | attributes | description |\n|---|---|---|---|---|\n")
-	for _, m := range telemetry.Metrics {
-		attrs := m.Attrs
+	for _, m := range names.Metrics {
 		wrapper := ""
-		if len(attrs) > telemetry.NumWrapperAttrs && slices.Equal(attrs[len(attrs)-telemetry.NumWrapperAttrs:], telemetry.WrapperAttrs) {
-			attrs, wrapper = attrs[:len(attrs)-telemetry.NumWrapperAttrs], " + the wrapper labels"
+		if m.Wrapper {
+			wrapper = " + the wrapper labels"
 		}
-		fmt.Fprintf(&b, "| %s | %s, %s | %s | %s%s | %s |\n", code(m.Name), kinds[m.Kind], code(m.Unit), code(m.Prom), codes(attrs), wrapper, m.Description)
+		fmt.Fprintf(&b, "| %s | %s, %s | %s | %s%s | %s |\n", code(m.Name), m.Kind, code(m.Unit), code(m.Prom), codes(m.OwnAttrs()), wrapper, m.Description)
 	}
 	var bk []string
-	for _, x := range telemetry.Buckets {
+	for _, x := range names.Buckets {
 		bk = append(bk, strconv.FormatFloat(x, 'g', -1, 64))
 	}
 	fmt.Fprintf(&b, "\nHistogram buckets (seconds): %s.\n", strings.Join(bk, ", "))
@@ -168,29 +173,15 @@ func designTables(t *testing.T) map[string]string {
 
 	// Attributes.
 	b.WriteString("| OTel attribute | Prometheus label | carried by |\n|---|---|---|\n")
-	var attrs []string
-	for _, m := range telemetry.Metrics {
-		for _, a := range m.Attrs {
-			if !slices.Contains(attrs, a) {
-				attrs = append(attrs, a)
-			}
-		}
-	}
-	for _, a := range attrs {
-		var on []string
-		for _, m := range telemetry.Metrics {
-			if slices.Contains(m.Attrs, a) {
-				on = append(on, m.Name)
-			}
-		}
-		what := codes(on)
-		if len(on) == len(telemetry.Metrics) {
+	for _, a := range names.Attributes {
+		what := codes(a.Metrics)
+		if len(a.Metrics) == len(names.Metrics) {
 			what = "every instrument"
 		}
-		if slices.Contains(telemetry.WrapperAttrs, a) {
+		if a.Wrapper {
 			what = "wrapper label: " + what
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(a), code(telemetry.PromLabel(a)), what)
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(a.Attr), code(a.Label), what)
 	}
 	for _, a := range spanAttrs {
 		fmt.Fprintf(&b, "| %s | none | %s |\n", code(a), spanOnly[a])
@@ -199,15 +190,8 @@ func designTables(t *testing.T) map[string]string {
 	b.Reset()
 
 	// Values.
-	var outcomes, states []string
-	for o := core.OutcomeSuccess; o <= core.OutcomeRejected; o++ {
-		outcomes = append(outcomes, o.String())
-	}
-	for _, s := range core.BreakerStates() {
-		states = append(states, s.String())
-	}
-	fmt.Fprintf(&b, "- `redress.outcome`: %s.\n", codes(outcomes))
-	fmt.Fprintf(&b, "- `redress.circuit_breaker.state`: %s.\n", codes(states))
+	fmt.Fprintf(&b, "- `redress.outcome`: %s.\n", codes(names.Outcomes))
+	fmt.Fprintf(&b, "- `redress.circuit_breaker.state`: %s.\n", codes(names.BreakerStates))
 	fmt.Fprintf(&b, "- `redress.stop_reason`: the stop reasons above; absent on success.\n")
 	fmt.Fprintf(&b, "- `error.type`: the classes above; absent when the event is not about a failure.\n")
 	fmt.Fprintf(&b, "- `redress.event`: the events above.\n")

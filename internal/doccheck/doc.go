@@ -15,7 +15,7 @@
 //   - figures_test.go checks the engine's result tables in
 //     docs/benchmarks.md against bench/results/core.txt, through
 //     bench/cmd/benchratio.
-//   - design_test.go generates the name tables of docs/DESIGN.md from core
-//     and internal/telemetry (-update rewrites them) and checks that every
-//     test its promise table names exists.
+//   - design_test.go generates the name tables of docs/DESIGN.md from
+//     telemetry.Names, the rows cmd/redress prints (-update rewrites them),
+//     and checks that every test its promise table names exists.
 package doccheck
