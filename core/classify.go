@@ -239,23 +239,154 @@ func statusReason(code int) string {
 	return "status_5xx"
 }
 
-// typed applies the rules both classifiers share: self-classifying errors,
-// then status-code-bearing errors. ok is false when neither applies.
-// errors.AsType (unlike errors.As with a pointer target) does not allocate.
-func typed(err error) (Classification, bool) {
-	if ce, ok := errors.AsType[Classified](err); ok {
-		return ce.RedressClassification(), true
-	}
-	if sc, ok := errors.AsType[interface {
+// statusError and retryAfterError are the typed interfaces the
+// classifiers look for, as errors.As targets.
+type (
+	statusError interface {
 		error
 		StatusCoder
-	}](err); ok {
-		if c, ok := ClassifyStatus(sc.StatusCode()); ok {
-			if ra, ok := errors.AsType[interface {
-				error
-				RetryAfterer
-			}](err); ok {
-				c.RetryAfter = ra.RetryAfter()
+	}
+	retryAfterError interface {
+		error
+		RetryAfterer
+	}
+)
+
+// defaultSentinels are DefaultClassifier's errors.Is rules, in their order
+// of precedence: the first rule matched anywhere in the tree wins.
+var defaultSentinels = [...]struct {
+	target error
+	c      Classification
+}{
+	{context.DeadlineExceeded, Classification{Class: ClassTransient, Reason: "timeout"}},
+	{context.Canceled, Classification{Class: ClassTransient, Reason: "canceled"}},
+	{syscall.ECONNREFUSED, Classification{Class: ClassTransient, Reason: "connection_refused"}},
+	{syscall.ECONNRESET, Classification{Class: ClassTransient, Reason: "connection_reset"}},
+	{syscall.ECONNABORTED, Classification{Class: ClassTransient, Reason: "connection_aborted"}},
+	{syscall.EPIPE, Classification{Class: ClassTransient, Reason: "broken_pipe"}},
+	{io.ErrUnexpectedEOF, Classification{Class: ClassTransient, Reason: "unexpected_eof"}},
+	{io.EOF, Classification{Class: ClassTransient, Reason: "unexpected_eof"}},
+}
+
+// errorScan is what one walk of an error tree finds, in the pre-order
+// errors.Is and errors.As use: the first node of each type the classifiers
+// look for (as errors.As would return it) and the first of
+// defaultSentinels matched anywhere (as a sequence of errors.Is would). One
+// walk replaces the ten errors.Is/As walks the rules would make: a plain
+// error is classified in a few comparisons.
+type errorScan struct {
+	strict     bool // StrictClassifier: only the typed interfaces
+	sentinel   int  // index of the first defaultSentinels rule matched; len: none
+	classified Classified
+	status     statusError
+	retryAfter retryAfterError
+	dns        *net.DNSError
+	netErr     net.Error
+	opErr      *net.OpError
+}
+
+func (s *errorScan) walk(err error) {
+	for err != nil {
+		s.visit(err)
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				s.walk(e)
+			}
+			return
+		default:
+			return
+		}
+	}
+}
+
+// visit applies errors.Is's and errors.As's test of one node.
+func (s *errorScan) visit(e error) {
+	asm, hasAs := e.(interface{ As(any) bool })
+	if s.classified == nil {
+		if c, ok := e.(Classified); ok {
+			s.classified = c
+		} else if hasAs {
+			var c Classified // allocated only for an error with an As method
+			if asm.As(&c) {
+				s.classified = c
+			}
+		}
+	}
+	if s.status == nil {
+		if c, ok := e.(statusError); ok {
+			s.status = c
+		} else if hasAs {
+			var c statusError // allocated only for an error with an As method
+			if asm.As(&c) {
+				s.status = c
+			}
+		}
+	}
+	if s.retryAfter == nil {
+		if c, ok := e.(retryAfterError); ok {
+			s.retryAfter = c
+		} else if hasAs {
+			var c retryAfterError // allocated only for an error with an As method
+			if asm.As(&c) {
+				s.retryAfter = c
+			}
+		}
+	}
+	if s.strict {
+		return
+	}
+	ism, hasIs := e.(interface{ Is(error) bool })
+	for i := 0; i < s.sentinel; i++ {
+		// The targets' types are comparable: == never panics.
+		if t := defaultSentinels[i].target; e == t || (hasIs && ism.Is(t)) {
+			s.sentinel = i
+			break
+		}
+	}
+	if s.dns == nil {
+		if c, ok := e.(*net.DNSError); ok {
+			s.dns = c
+		} else if hasAs {
+			var c *net.DNSError // allocated only for an error with an As method
+			if asm.As(&c) {
+				s.dns = c
+			}
+		}
+	}
+	if s.netErr == nil {
+		if c, ok := e.(net.Error); ok {
+			s.netErr = c
+		} else if hasAs {
+			var c net.Error // allocated only for an error with an As method
+			if asm.As(&c) {
+				s.netErr = c
+			}
+		}
+	}
+	if s.opErr == nil {
+		if c, ok := e.(*net.OpError); ok {
+			s.opErr = c
+		} else if hasAs {
+			var c *net.OpError // allocated only for an error with an As method
+			if asm.As(&c) {
+				s.opErr = c
+			}
+		}
+	}
+}
+
+// typed is StrictClassifier's rules on a scan.
+func (s *errorScan) typed() (Classification, bool) {
+	if s.classified != nil {
+		return s.classified.RedressClassification(), true
+	}
+	if s.status != nil {
+		if c, ok := ClassifyStatus(s.status.StatusCode()); ok {
+			if s.retryAfter != nil {
+				c.RetryAfter = s.retryAfter.RetryAfter()
 			}
 			return c, true
 		}
@@ -267,7 +398,9 @@ func typed(err error) (Classification, bool) {
 // RateLimited, ...) and typed interfaces (Classified, StatusCoder). Anything
 // else is ClassUnknown.
 func StrictClassifier(err error) Classification {
-	if c, ok := typed(err); ok {
+	s := errorScan{strict: true}
+	s.walk(err)
+	if c, ok := s.typed(); ok {
 		return c
 	}
 	return Classification{Class: ClassUnknown}
@@ -284,35 +417,24 @@ func StrictClassifier(err error) Classification {
 //   - a DNS "not found" is permanent; other DNS errors are transient;
 //   - anything else is unknown.
 func DefaultClassifier(err error) Classification {
-	if c, ok := typed(err); ok {
+	s := errorScan{sentinel: len(defaultSentinels)}
+	s.walk(err)
+	if c, ok := s.typed(); ok {
 		return c
 	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return Classification{Class: ClassTransient, Reason: "timeout"}
-	case errors.Is(err, context.Canceled):
-		return Classification{Class: ClassTransient, Reason: "canceled"}
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return Classification{Class: ClassTransient, Reason: "connection_refused"}
-	case errors.Is(err, syscall.ECONNRESET):
-		return Classification{Class: ClassTransient, Reason: "connection_reset"}
-	case errors.Is(err, syscall.ECONNABORTED):
-		return Classification{Class: ClassTransient, Reason: "connection_aborted"}
-	case errors.Is(err, syscall.EPIPE):
-		return Classification{Class: ClassTransient, Reason: "broken_pipe"}
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return Classification{Class: ClassTransient, Reason: "unexpected_eof"}
+	if s.sentinel < len(defaultSentinels) {
+		return defaultSentinels[s.sentinel].c
 	}
-	if dns, ok := errors.AsType[*net.DNSError](err); ok {
-		if dns.IsNotFound {
+	if s.dns != nil {
+		if s.dns.IsNotFound {
 			return Classification{Class: ClassPermanent, Reason: "dns_not_found"}
 		}
 		return Classification{Class: ClassTransient, Reason: "dns"}
 	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+	if s.netErr != nil && s.netErr.Timeout() {
 		return Classification{Class: ClassTransient, Reason: "timeout"}
 	}
-	if _, ok := errors.AsType[*net.OpError](err); ok {
+	if s.opErr != nil {
 		return Classification{Class: ClassTransient, Reason: "network"}
 	}
 	return Classification{Class: ClassUnknown}
