@@ -91,6 +91,19 @@ func newSchedule(profile string, total time.Duration) (schedule, error) {
 
 // at returns the index of the phase in force at elapsed.
 func (s schedule) at(elapsed time.Duration) int {
+	i, _ := s.locate(elapsed)
+	return i
+}
+
+// progress returns how far into its phase (at) elapsed is, from 0 to 1.
+func (s schedule) progress(elapsed time.Duration) float64 {
+	i, into := s.locate(elapsed)
+	return min(float64(into)/float64(s.durs[i]), 1)
+}
+
+// locate returns the phase in force at elapsed and how long it has been
+// in force.
+func (s schedule) locate(elapsed time.Duration) (int, time.Duration) {
 	var cycle time.Duration
 	for _, d := range s.durs {
 		cycle += d
@@ -100,29 +113,12 @@ func (s schedule) at(elapsed time.Duration) int {
 	}
 	for i, d := range s.durs {
 		if elapsed < d {
-			return i
+			return i, elapsed
 		}
 		elapsed -= d
 	}
-	return len(s.durs) - 1
-}
-
-// progress returns how far into its phase (at) elapsed is, from 0 to 1.
-func (s schedule) progress(elapsed time.Duration) float64 {
-	var cycle time.Duration
-	for _, d := range s.durs {
-		cycle += d
-	}
-	if s.repeat && cycle > 0 {
-		elapsed %= cycle
-	}
-	for _, d := range s.durs {
-		if elapsed < d {
-			return float64(elapsed) / float64(d)
-		}
-		elapsed -= d
-	}
-	return 1
+	last := len(s.durs) - 1
+	return last, s.durs[last] + elapsed
 }
 
 // shortest returns the shortest phase duration (breaker timings scale on it).
