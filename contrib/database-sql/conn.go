@@ -666,8 +666,12 @@ func (c *conn) IsValid() bool {
 }
 
 // CheckNamedValue implements driver.NamedValueChecker: the driver's, else
-// driver.ErrSkip, after which database/sql converts the argument as it does
-// for a driver without one.
+// database/sql's default conversion (driver.DefaultParameterConverter),
+// which is what database/sql itself would apply after a driver.ErrSkip
+// here: this method serves only statements run on the connection, never a
+// prepared one (the wrapped statement is a NamedValueChecker of its own),
+// so no ColumnConverter can come between; answering ErrSkip would cost
+// database/sql's slower checking path on every argument.
 //
 // database/sql checks the arguments of a statement run on the connection
 // (not prepared) only when the connection has ExecerContext or Execer
@@ -685,7 +689,9 @@ func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
 		return nil
 	}
 	if c.checker == nil {
-		return driver.ErrSkip
+		var err error
+		nv.Value, err = driver.DefaultParameterConverter.ConvertValue(nv.Value)
+		return err
 	}
 	return c.checker.CheckNamedValue(nv)
 }

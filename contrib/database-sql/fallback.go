@@ -17,8 +17,8 @@ import (
 //   - driver.DriverContext: a connector over Open (database/sql's own
 //     dsnConnector); driver.Connector's io.Closer: nil.
 //   - driver.Pinger: nil, no call. driver.SessionResetter: nil.
-//     driver.Validator: true. driver.NamedValueChecker: driver.ErrSkip
-//     (database/sql then applies its default converter).
+//     driver.Validator: true. driver.NamedValueChecker: database/sql's
+//     default converter (what it applies after driver.ErrSkip).
 //   - driver.ExecerContext, driver.QueryerContext: the legacy driver.Execer
 //     and driver.Queryer as database/sql calls them (legacyExecer), else
 //     driver.ErrSkip before anything runs (database/sql then prepares).
