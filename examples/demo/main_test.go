@@ -337,7 +337,7 @@ func TestHelpStatesTheOTLPDefault(t *testing.T) {
 // breaker opens, the overloaded inventory is throttled client-side and
 // held by its pushback, and the summary shows all three local rejections.
 func TestOutageShowsEveryLocalGuard(t *testing.T) {
-	cfg := shortConfig(3 * time.Second)
+	cfg := shortConfig(4500 * time.Millisecond) // 1.5s for each third of the inventory's outage
 	cfg.profile = "outage"
 	cfg.logMode = "none"
 	var out lockedBuffer

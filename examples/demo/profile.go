@@ -41,7 +41,7 @@ var (
 	outage   = faults{unavailable: 1, locked: true, latency: time.Millisecond}
 	overload = []faults{
 		{unavailable: 0.2, overloaded: 0.8, latency: time.Millisecond},
-		{unavailable: 0.2, overloaded: 0.6, rateLimited: 0.2, latency: time.Millisecond},
+		{unavailable: 0.2, overloaded: 0.3, rateLimited: 0.5, latency: time.Millisecond},
 		{unavailable: 1, latency: time.Millisecond},
 	}
 	recovered = faults{unavailable: 0.03, notFound: 0.005, latency: 5 * time.Millisecond, jitter: 15 * time.Millisecond}
