@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -929,13 +928,7 @@ func (b *Breaker) publishStandalone(tr transition, rejected error) {
 	if rejected == nil {
 		return
 	}
-	r := StopCircuitOpen
-	switch {
-	case errors.Is(rejected, ErrHeld):
-		r = StopHeld
-	case errors.Is(rejected, ErrThrottled):
-		r = StopThrottled
-	}
+	r := rejectionReason(rejected)
 	if k := r.Event(); b.bus.Wants(k) {
 		b.bus.Publish(context.Background(), Event{
 			Kind: k, Policy: b.name, Breaker: b, Err: rejected,

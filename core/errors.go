@@ -222,6 +222,19 @@ func StopReasonOf(err error) (r StopReason, ok bool) {
 	return StopNone, false
 }
 
+// rejectionReason is the stop reason of a local rejection's error, one of
+// the breaker's and throttlers' own (a type switch: the rejection path of
+// an open breaker is hot, and StopReasonOf's errors.As allocates).
+func rejectionReason(err error) StopReason {
+	switch err.(type) {
+	case *HeldError:
+		return StopHeld
+	case *ThrottledError:
+		return StopThrottled
+	}
+	return StopCircuitOpen
+}
+
 // ErrThrottled matches (errors.Is) every local rejection by a Throttler.
 var ErrThrottled = errors.New("redress: throttled")
 

@@ -255,11 +255,7 @@ func (s *Step) next() bool {
 			s.publishTransition(tr, prev+1)
 			if rej != nil {
 				s.refund() // the breaker opened (or was held) during the sleep: no retry
-				r := StopCircuitOpen
-				if _, ok := rej.(*HeldError); ok {
-					r = StopHeld
-				}
-				s.finish(r, prev, rej)
+				s.finish(rejectionReason(rej), prev, rej)
 				return false
 			}
 		}
@@ -636,10 +632,10 @@ func (s *Step) abandon() {
 // call set or already waited out, or one too long to wait.
 func (s *Step) holdToWait() time.Duration {
 	br := s.breaker
-	if br == nil || s.p.holdWait == 0 || br.holdUntil.Load() == 0 {
+	if br == nil || s.p.holdWait == 0 {
 		return 0
 	}
-	if h := br.holdUntil.Load(); h <= s.ownHold || h <= s.waitedHold {
+	if h := br.holdUntil.Load(); h == 0 || h <= s.ownHold || h <= s.waitedHold {
 		return 0
 	}
 	w := br.heldFor()

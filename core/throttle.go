@@ -77,6 +77,7 @@ type Throttler struct {
 	name   string
 	k      float64
 	min    float64 // MinRequests
+	minN   int     // MinRequests, as a count of accepts in a row
 	maxP   float64 // MaxRejection
 	width  int64
 	clock  Clock
@@ -88,7 +89,7 @@ type Throttler struct {
 	mu       sync.Mutex
 	buckets  [throttleBuckets]throttleBucket
 	lastFold int64
-	streak   float64 // requests accepted in a row, counted while rejections may be due
+	streak   int // requests accepted in a row, counted while rejections may be due
 	rejected atomic.Uint64
 }
 
@@ -131,7 +132,7 @@ func NewThrottler(cfg ThrottlerConfig) (*Throttler, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
-	return &Throttler{name: cfg.Name, k: cfg.K, min: float64(cfg.MinRequests), maxP: cfg.MaxRejection, width: int64(cfg.Window) / throttleBuckets, clock: cfg.Clock, epoch: cfg.Clock.Now()}, nil
+	return &Throttler{name: cfg.Name, k: cfg.K, min: float64(cfg.MinRequests), minN: cfg.MinRequests, maxP: cfg.MaxRejection, width: int64(cfg.Window) / throttleBuckets, clock: cfg.Clock, epoch: cfg.Clock.Now()}, nil
 }
 
 // Name returns the throttler's name.
@@ -183,13 +184,11 @@ func (t *Throttler) Record(accepted bool) {
 	} else {
 		t.streak = 0
 	}
-	if t.streak >= t.min {
+	if t.streak >= t.minN {
 		// MinRequests accepted in a row: the downstream has recovered,
 		// and the window's old refusals would otherwise keep rejecting
 		// for most of the window.
-		t.buckets = [throttleBuckets]throttleBucket{}
-		t.streak = 0
-		t.active.Store(false)
+		t.clear()
 	} else {
 		t.active.Store(t.rejects(t.totals(now)))
 	}
@@ -289,8 +288,13 @@ func (t *Throttler) reset() {
 	for i := range t.ok {
 		t.ok[i].n.Store(0)
 	}
+	t.clear()
+	t.mu.Unlock()
+}
+
+// clear empties the window; t.mu must be held.
+func (t *Throttler) clear() {
 	t.buckets = [throttleBuckets]throttleBucket{}
 	t.streak = 0
 	t.active.Store(false)
-	t.mu.Unlock()
 }

@@ -267,21 +267,16 @@ type wrapper struct {
 }
 
 // terminalEvents matches the events that end a call, one per logical call.
-func terminalEvents() string {
-	var names []string
-	for _, k := range core.EventKinds() {
-		if k.Terminal() {
-			names = append(names, k.String())
-		}
-	}
-	return re(lEvent, strings.Join(names, "|"))
-}
+func terminalEvents() string { return eventsWhere(core.EventKind.Terminal) }
 
 // rejectionEvents matches the terminal events of calls refused locally.
-func rejectionEvents() string {
+func rejectionEvents() string { return eventsWhere(core.EventKind.Rejection) }
+
+// eventsWhere matches the event kinds for which keep is true.
+func eventsWhere(keep func(core.EventKind) bool) string {
 	var names []string
 	for _, k := range core.EventKinds() {
-		if k.Rejection() {
+		if keep(k) {
 			names = append(names, k.String())
 		}
 	}
