@@ -302,7 +302,9 @@ func (s *errorScan) walk(err error) {
 	}
 }
 
-// visit applies errors.Is's and errors.As's test of one node.
+// visit applies errors.Is's and errors.As's test of one node. The six As
+// tests are written out: a generic helper (any(e).(T) through the shape's
+// dictionary) made a plain error's classification twice as slow.
 func (s *errorScan) visit(e error) {
 	asm, hasAs := e.(interface{ As(any) bool })
 	if s.classified == nil {
