@@ -26,8 +26,10 @@ func TestDefaultInterceptorThrottlesARateLimitedTarget(t *testing.T) {
 			script[i] = fault{} // one in ten accepted
 		}
 	}
-	p, rec, _ := testPolicy(t, core.RetryConfig{MaxAttempts: 3})
-	e := newEnv(t, redressgrpc.Config{Policy: p}, script)
+	p, rec, clk := testPolicy(t, core.RetryConfig{MaxAttempts: 3})
+	br := redressgrpc.DefaultBreakerConfig()
+	br.Clock = clk // the throttler's window on the fake clock: no real time in the test
+	e := newEnv(t, redressgrpc.Config{Policy: p, Breaker: &br}, script)
 	throttled := 0
 	for range calls {
 		_, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{})

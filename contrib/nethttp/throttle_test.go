@@ -23,8 +23,10 @@ func TestDefaultTransportThrottlesARateLimitedHost(t *testing.T) {
 		w.WriteHeader(http.StatusTooManyRequests)
 	})
 	healthy := newFaultServer(t, statuses(http.StatusOK))
-	p, rec, _ := testPolicy(t, nil)
-	c, rt := newTestClient(t, nil, Config{Policy: p})
+	p, rec, clk := testPolicy(t, nil)
+	tmpl := DefaultBreakerConfig()
+	tmpl.Clock = clk // the throttler's window on the fake clock: no real time in the test
+	c, rt := newTestClient(t, nil, Config{Policy: p, Breaker: &tmpl})
 	const calls = 500
 	throttled := 0
 	for range calls {
