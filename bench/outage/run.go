@@ -344,7 +344,9 @@ func Run(sc Scenario, v Variant) (Result, error) {
 			if !rq.cancelled {
 				res.Finished++
 			}
-			if rq.ok {
+			// A request cut by the end of the scenario does not count,
+			// even if its response had arrived (the cut races it).
+			if rq.ok && !rq.cancelled {
 				res.Successes++
 			}
 			if rq.rejected && !rq.cancelled {
@@ -352,7 +354,7 @@ func Run(sc Scenario, v Variant) (Result, error) {
 			}
 			h := int64(hits.PerRequest[rq.id])
 			okN, fin := int64(0), int64(0)
-			if rq.ok {
+			if rq.ok && !rq.cancelled {
 				okN = 1
 			}
 			if !rq.cancelled {
