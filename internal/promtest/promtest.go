@@ -37,6 +37,9 @@ type Config struct {
 	// RuleFiles maps file names to the content of rule files loaded by the
 	// server. Default none.
 	RuleFiles map[string][]byte
+	// Features are passed as --enable-feature flags ("exemplar-storage").
+	// Default none.
+	Features []string
 }
 
 // Server is a running Prometheus.
@@ -98,6 +101,9 @@ scrape_configs:
 		"--web.listen-address="+addr,
 		"--log.level=warn",
 	)
+	for _, f := range cfg.Features {
+		s.cmd.Args = append(s.cmd.Args, "--enable-feature="+f)
+	}
 	s.cmd.Stdout = s.log
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
@@ -300,4 +306,29 @@ func (s *Server) QueryRange(ctx context.Context, expr string, start, end time.Ti
 		return nil, fmt.Errorf("unexpected result type %q", data.ResultType)
 	}
 	return data.Result, nil
+}
+
+// Exemplars are the exemplars of one series, as /api/v1/query_exemplars
+// returns them.
+type Exemplars struct {
+	SeriesLabels map[string]string `json:"seriesLabels"`
+	Exemplars    []struct {
+		Labels    map[string]string `json:"labels"`
+		Value     string            `json:"value"`
+		Timestamp float64           `json:"timestamp"`
+	} `json:"exemplars"`
+}
+
+// QueryExemplars returns the exemplars of the series selected by expr
+// between start and end (the server needs --enable-feature=exemplar-storage
+// to keep any).
+func (s *Server) QueryExemplars(ctx context.Context, expr string, start, end time.Time) ([]Exemplars, error) {
+	var out []Exemplars
+	q := url.Values{
+		"query": {expr},
+		"start": {strconv.FormatFloat(float64(start.UnixMilli())/1000, 'f', 3, 64)},
+		"end":   {strconv.FormatFloat(float64(end.UnixMilli())/1000, 'f', 3, 64)},
+	}
+	err := s.get(ctx, "/api/v1/query_exemplars", q, &out)
+	return out, err
 }
