@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/redress-go/redress/core"
@@ -267,5 +268,40 @@ func TestDefaultEndpointIsPlainText(t *testing.T) {
 				t.Fatalf("the receiver on the default port got %d span and %d metric batches, want both", len(r.spans), len(r.metrics))
 			}
 		})
+	}
+}
+
+// PrometheusHandler negotiates OpenMetrics, the exposition that carries
+// exemplars (redressprom's trace and span ids); plain text stays the
+// default for a client that does not ask for it.
+func TestPrometheusHandlerServesExemplars(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "failures_total", Help: "h"})
+	reg.MustRegister(c)
+	c.(prometheus.ExemplarAdder).AddWithExemplar(1, prometheus.Labels{"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "span_id": "00f067aa0ba902b7"})
+	h := redressexport.PrometheusHandler(reg)
+	for _, tc := range []struct {
+		accept, contentType string
+		exemplar            bool
+	}{
+		{"application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5", "application/openmetrics-text", true},
+		{"", "text/plain", false},
+	} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if tc.accept != "" {
+			req.Header.Set("Accept", tc.accept)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.contentType) {
+			t.Errorf("Accept %q: Content-Type %q, want %s", tc.accept, ct, tc.contentType)
+		}
+		// client_golang writes the exemplar's labels in no fixed order.
+		got := strings.Contains(body, `failures_total 1.0 # {trace_id="4bf92f3577b34da6a3ce929d0e0e4736",span_id="00f067aa0ba902b7"} 1.0 `) ||
+			strings.Contains(body, `failures_total 1.0 # {span_id="00f067aa0ba902b7",trace_id="4bf92f3577b34da6a3ce929d0e0e4736"} 1.0 `)
+		if got != tc.exemplar {
+			t.Errorf("Accept %q: exemplar in the body %v, want %v:\n%s", tc.accept, got, tc.exemplar, body)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package redressprom_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -20,4 +22,32 @@ func BenchmarkHandle(b *testing.B) {
 		}
 		return s
 	})
+}
+
+// BenchmarkExemplars is the success path's two events (attempt_end,
+// success) in a context without a span, with a span not sampled, and with
+// a sampled span (each observation then records an exemplar).
+func BenchmarkExemplars(b *testing.B) {
+	evs := []core.Event{
+		{Kind: core.EventAttemptEnd, Policy: "bench", Operation: "Get", Attempt: 1, AttemptDuration: time.Millisecond},
+		{Kind: core.EventSuccess, Policy: "bench", Operation: "Get", Attempt: 1, Outcome: core.OutcomeSuccess, Elapsed: time.Millisecond},
+	}
+	for name, ctx := range map[string]context.Context{
+		"no_span":     context.Background(),
+		"not_sampled": spanContext(false),
+		"sampled":     spanContext(true),
+	} {
+		b.Run(name, func(b *testing.B) {
+			s, err := redressprom.New(redressprom.Config{Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, e := range evs {
+					s.Handle(ctx, e)
+				}
+			}
+		})
+	}
 }

@@ -249,11 +249,15 @@ var _ telemetry.Recorder[labels] = (*recorder)(nil)
 func (r *recorder) TrackBreaker(policy string, b *core.Breaker) { r.state.set.AddBreaker(policy, b) }
 func (r *recorder) TrackBudget(policy string, b *core.Budget)   { r.state.set.AddBudget(policy, b) }
 
-func (r *recorder) Event(_ context.Context, en *entry, k core.EventKind, ei int) {
+func (r *recorder) Event(ctx context.Context, en *entry, k core.EventKind, ei int) {
+	if ei != 0 { // a failure: with an exemplar
+		inc(ctx, r.event(en, k, ei))
+		return
+	}
 	r.event(en, k, ei).Inc()
 }
 
-func (r *recorder) WrappedEvent(_ context.Context, en *entry, k core.EventKind, ei int, w telemetry.Wrapper) {
+func (r *recorder) WrappedEvent(ctx context.Context, en *entry, k core.EventKind, ei int, w telemetry.Wrapper) {
 	key := telemetry.WrapperEventKey{W: w, Kind: uint8(int(k) % telemetry.MaxEventKinds), EI: uint8(ei)}
 	c, ok := telemetry.LoadWrapperSet(&en.Val.wEv, key, func() prometheus.Counter {
 		return r.evs.WithLabelValues(withValues(w.Values(), en.Key.Policy, en.Key.Operation, k.String(), telemetry.ErrorType(ei))...)
@@ -261,41 +265,50 @@ func (r *recorder) WrappedEvent(_ context.Context, en *entry, k core.EventKind, 
 	if !ok {
 		c = r.event(en, k, ei)
 	}
-	c.Inc()
+	if ei == 0 {
+		c.Inc()
+	} else {
+		inc(ctx, c)
+	}
 }
 
-func (r *recorder) Attempt(_ context.Context, en *entry, ei int, seconds float64) {
-	r.attempt(en, ei).Observe(seconds)
+func (r *recorder) Attempt(ctx context.Context, en *entry, ei int, seconds float64) {
+	o := r.attempt(en, ei)
+	if !mayHaveSpan(ctx) || !observeExemplar(ctx, o, seconds) {
+		o.Observe(seconds)
+	}
 }
 
-func (r *recorder) WrappedAttempt(_ context.Context, en *entry, ei int, seconds float64, w telemetry.Wrapper) {
+func (r *recorder) WrappedAttempt(ctx context.Context, en *entry, ei int, seconds float64, w telemetry.Wrapper) {
 	o, ok := telemetry.LoadWrapperSet(&en.Val.wAtt, telemetry.WrapperKey{W: w, EI: uint8(ei)}, func() prometheus.Observer {
 		return r.attDur.WithLabelValues(withValues(w.Values(), en.Key.Policy, en.Key.Operation, telemetry.ErrorType(ei))...)
 	})
 	if !ok {
 		o = r.attempt(en, ei)
 	}
-	o.Observe(seconds)
+	observe(ctx, o, seconds)
 }
 
-func (r *recorder) Retry(_ context.Context, en *entry, ei int, delay float64) {
+func (r *recorder) Retry(ctx context.Context, en *entry, ei int, delay float64) {
 	c, ok := en.Val.retries[ei].Load()
 	if !ok {
 		c = en.Val.retries[ei].Store(r.retries.WithLabelValues(en.Key.Policy, en.Key.Operation, telemetry.ErrorType(ei)))
 	}
-	c.Inc()
+	inc(ctx, c)
 	o, ok := en.Val.delay[ei].Load()
 	if !ok {
 		o = en.Val.delay[ei].Store(r.delay.WithLabelValues(en.Key.Policy, en.Key.Operation, telemetry.ErrorType(ei)))
 	}
-	o.Observe(delay)
+	observe(ctx, o, delay)
 }
 
-func (r *recorder) Operation(_ context.Context, en *entry, outcome core.OutcomeKind, stop core.StopReason, ei int, seconds float64) {
+func (r *recorder) Operation(ctx context.Context, en *entry, outcome core.OutcomeKind, stop core.StopReason, ei int, seconds float64) {
 	plain := outcome == core.OutcomeSuccess && stop == core.StopNone && ei == 0
 	if plain {
 		if o, ok := en.Val.opOK.Load(); ok {
-			o.Observe(seconds)
+			if !mayHaveSpan(ctx) || !observeExemplar(ctx, o, seconds) {
+				o.Observe(seconds)
+			}
 			return
 		}
 	}
@@ -309,25 +322,25 @@ func (r *recorder) Operation(_ context.Context, en *entry, outcome core.OutcomeK
 	if plain {
 		en.Val.opOK.Store(o)
 	}
-	o.Observe(seconds)
+	observe(ctx, o, seconds)
 }
 
-func (r *recorder) BudgetRejection(_ context.Context, en *entry) {
+func (r *recorder) BudgetRejection(ctx context.Context, en *entry) {
 	c, ok := en.Val.budRej.Load()
 	if !ok {
 		c = en.Val.budRej.Store(r.budRej.WithLabelValues(en.Key.Policy, en.Key.Operation))
 	}
-	c.Inc()
+	inc(ctx, c)
 }
 
-func (r *recorder) BreakerRejection(_ context.Context, en *entry, breaker string) {
+func (r *recorder) BreakerRejection(ctx context.Context, en *entry, breaker string) {
 	c, ok := en.Val.brkRej.Load(breaker)
 	if !ok {
 		c = en.Val.brkRej.LoadOrStore(breaker, func() prometheus.Counter {
 			return r.brkRej.WithLabelValues(en.Key.Policy, en.Key.Operation, breaker)
 		})
 	}
-	c.Inc()
+	inc(ctx, c)
 }
 
 func (r *recorder) Transition(_ context.Context, policy, breaker string, state core.BreakerState) {
