@@ -484,3 +484,50 @@ func TestAmplificationPanels(t *testing.T) {
 		}
 	}
 }
+
+// TestLatencyPanelsShowExemplars: every histogram_quantile panel asks for
+// the exemplars of exactly one of its queries, the p99, so that each
+// exemplar (redressprom's trace_id) is drawn once; no other query asks.
+func TestLatencyPanelsShowExemplars(t *testing.T) {
+	for _, f := range generated(t, Config{}) {
+		if !strings.HasSuffix(f.Path, ".json") {
+			continue
+		}
+		t.Run(f.Path, func(t *testing.T) {
+			d := decode(t, f.Data)
+			latency := 0
+			for _, pr := range d.Panels {
+				p := pr.Panel
+				if p == nil {
+					continue
+				}
+				var with []string
+				quantile := false
+				for _, tg := range p.Targets {
+					q := tg.(*prometheus.Dataquery)
+					if strings.HasPrefix(q.Expr, "histogram_quantile(") {
+						quantile = true
+					}
+					if q.Exemplar != nil && *q.Exemplar {
+						with = append(with, q.Expr)
+					}
+				}
+				switch {
+				case quantile:
+					latency++
+					if len(with) != 1 || !strings.HasPrefix(with[0], "histogram_quantile("+exemplarQuantile+",") {
+						t.Errorf("%q: exemplars on %q, want on the p99 query only", *p.Title, with)
+					}
+					if !strings.Contains(*p.Description, "exemplar") {
+						t.Errorf("%q: the description does not explain the exemplars", *p.Title)
+					}
+				case len(with) > 0:
+					t.Errorf("%q: exemplars on %q, which is no latency query", *p.Title, with)
+				}
+			}
+			if latency == 0 {
+				t.Error("no latency panel")
+			}
+		})
+	}
+}

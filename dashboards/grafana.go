@@ -79,12 +79,16 @@ func thresholds(steps []step) *dashboard.ThresholdsConfigBuilder {
 func queries(p panel) []cog.Builder[variants.Dataquery] {
 	out := make([]cog.Builder[variants.Dataquery], len(p.targets))
 	for i, t := range p.targets {
-		out[i] = prometheus.NewDataqueryBuilder().
+		b := prometheus.NewDataqueryBuilder().
 			Datasource(dsRef).
 			Expr(t.expr).
 			LegendFormat(t.legend).
 			RefId(string(rune('A' + i))).
 			Range()
+		if t.exemplar {
+			b.Exemplar(true)
+		}
+		out[i] = b
 	}
 	return out
 }

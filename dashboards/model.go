@@ -25,6 +25,10 @@ const (
 type target struct {
 	expr   string
 	legend string
+	// exemplar asks Grafana for the exemplars of the query's series: the
+	// trace ids redressprom attaches, drawn as points that link to the
+	// trace through the data source's exemplar trace-id destination.
+	exemplar bool
 }
 
 type step struct {
@@ -71,6 +75,14 @@ var quantiles = []struct {
 	legend string
 }{{"0.5", "p50"}, {"0.95", "p95"}, {"0.99", "p99"}}
 
+// exemplarQuantile is the quantile whose query also fetches the exemplars
+// of a latency panel: one query of the three, so each exemplar is drawn
+// once.
+const exemplarQuantile = "0.99"
+
+// exemplarNote ends the description of a panel with exemplars.
+const exemplarNote = " Points: exemplars of calls made in a sampled trace (trace_id, span_id); they link to the trace when the Prometheus data source has an exemplar trace-id destination for trace_id."
+
 // rate formats sum by (labels) (rate(series{sel}[$__rate_interval])).
 func rateBy(s, sel string, labels ...string) string {
 	return fmt.Sprintf("sum %s (rate(%s%s[%s]))", by(labels...), s, sel, rateInterval)
@@ -90,13 +102,15 @@ func (g *generator) quantilePanel(title, desc string, m telemetry.Metric, labels
 	for _, q := range quantiles {
 		grp := append(append([]string{}, labels...), "le")
 		p.targets = append(p.targets, target{
-			expr:   fmt.Sprintf("histogram_quantile(%s, %s)", q.q, rateBy(series(m, "_bucket"), g.panelSel(m), grp...)),
-			legend: q.legend + " " + legendOf(labels...),
+			expr:     fmt.Sprintf("histogram_quantile(%s, %s)", q.q, rateBy(series(m, "_bucket"), g.panelSel(m), grp...)),
+			legend:   q.legend + " " + legendOf(labels...),
+			exemplar: q.q == exemplarQuantile,
 		})
 	}
 	if threshold != nil {
 		p.thresholds = []step{{color: "green"}, {value: threshold, color: "red"}}
 	}
+	p.desc += exemplarNote
 	return p
 }
 
@@ -395,13 +409,15 @@ func (g *generator) quantilePanelScoped(title, desc string, labels []string, sco
 	for _, q := range quantiles {
 		grp := append(append([]string{}, labels...), "le")
 		p.targets = append(p.targets, target{
-			expr:   fmt.Sprintf("histogram_quantile(%s, %s)", q.q, rateBy(series(at, "_bucket"), g.panelSel(at, scope), grp...)),
-			legend: q.legend + " " + legendOf(labels...),
+			expr:     fmt.Sprintf("histogram_quantile(%s, %s)", q.q, rateBy(series(at, "_bucket"), g.panelSel(at, scope), grp...)),
+			legend:   q.legend + " " + legendOf(labels...),
+			exemplar: q.q == exemplarQuantile,
 		})
 	}
 	if threshold != nil {
 		p.thresholds = []step{{color: "green"}, {value: threshold, color: "red"}}
 	}
+	p.desc += exemplarNote
 	return p
 }
 
