@@ -206,11 +206,12 @@ type Labels struct {
 	StatusCode int
 	// DBSystem is the database system (db.system.name): "postgresql", ...
 	DBSystem string
-	// DBOperation is the operation name (db.operation.name): "SELECT users".
+	// DBOperation is the statement's summary (db.query.summary): "SELECT users".
 	DBOperation string
-	// RPCSystem is the RPC system (rpc.system): "grpc".
+	// RPCSystem is the RPC system (rpc.system.name): "grpc".
 	RPCSystem string
-	// RPCMethod is the full RPC method name (rpc.method): "/pkg.Svc/Method".
+	// RPCMethod is the full RPC method name: "/pkg.Svc/Method" (rpc.method
+	// is it without the leading '/').
 	RPCMethod string
 	// RPCStatusCode is the RPC status code name of the attempt ("UNAVAILABLE").
 	RPCStatusCode string

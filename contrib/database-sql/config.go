@@ -65,7 +65,7 @@ type Config struct {
 	// cached with the text), and not for the calls without a text
 	// (CONNECT, BEGIN, COMMIT, ROLLBACK, PING), which keep those names.
 	// Default: DeriveOperation ("SELECT users"). An empty result means the
-	// default. The db.operation.name label stays DeriveOperation's.
+	// default. The db.query.summary label stays DeriveOperation's.
 	Operation func(query string) string
 	// System is the db.system.name label. Default: derived from the
 	// driver's package ("postgresql" for pgx and lib/pq, "mysql" for
@@ -147,7 +147,7 @@ func (w *wrapper) mark(err error) error {
 }
 
 // name returns the redress.operation name of a statement text whose
-// db.operation.name is op.
+// db.query.summary is op.
 func (w *wrapper) name(query, op string) string {
 	if w.opName != nil {
 		if n := w.opName(query); n != "" {

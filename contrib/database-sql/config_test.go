@@ -75,7 +75,7 @@ func lockedSQLite(t *testing.T, prefix string, attempts int, mod func(*redresssq
 
 // TestOperationNamesStatements: Config.Operation names a statement's
 // redress.operation label from its text, once per text a connection runs;
-// db.operation.name stays DeriveOperation's, the context's name wins, ""
+// db.query.summary stays DeriveOperation's, the context's name wins, ""
 // means the default, and the calls without a text keep their names.
 func TestOperationNamesStatements(t *testing.T) {
 	asked := map[string]int{}

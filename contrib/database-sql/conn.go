@@ -146,7 +146,7 @@ func (c *conn) stmt(query string) *cachedStmt {
 
 // call fills the zero *call with the per-call options (filled in place: a
 // core.Call is large enough for its copy to show on a fast statement): op
-// is the db.operation.name, name the redress.operation name unless the
+// is the db.query.summary, name the redress.operation name unless the
 // context or the transaction gives one.
 func (c *conn) call(ctx context.Context, call *core.Call, op, name string) {
 	call.Operation = core.OperationFromContext(ctx)

@@ -1,7 +1,7 @@
 // Package redresssql puts redress under database/sql: it wraps a driver or a
 // connector once, and every statement, query, prepare, begin, commit and
 // ping of the *sql.DB is classified, guarded by the database's circuit
-// breaker, labelled (operation, db.system.name, db.operation.name) and
+// breaker, labelled (operation, db.system.name, db.query.summary) and
 // published on the policy's bus. A retry happens only when the database did
 // not apply the statement:
 //
@@ -54,7 +54,7 @@
 // operation: with core.ContextWithOperation(ctx, "Transfer") the bus records one
 // "Transfer" call per RunInTx, and the calls inside it (BEGIN, the
 // statements, COMMIT, ROLLBACK) are "Transfer/stmt", each with its own
-// db.operation.name ("UPDATE accounts"), so that a dashboard's call rate
+// db.query.summary ("UPDATE accounts"), so that a dashboard's call rate
 // and success ratio for Transfer count transactions only. A statement given
 // its own name with core.ContextWithOperation inside the function keeps it.
 //

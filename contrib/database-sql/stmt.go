@@ -23,7 +23,7 @@ type stmt struct {
 	checker                 driver.NamedValueChecker
 	converter               driver.ColumnConverter //nolint:staticcheck // legacy drivers
 	gen                     uint64
-	op, name                string // db.operation.name, redress.operation
+	op, name                string // db.query.summary, redress.operation
 	// session: the text may open a transaction or change the session
 	// (stmtInfo.session).
 	session bool

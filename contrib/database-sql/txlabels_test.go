@@ -113,7 +113,7 @@ func (cd *conflictDB) transfer(t *testing.T, conflict func() bool) func(ctx cont
 // concurrency failure in its first run, all succeed: the bus records 80
 // successful Transfer operations and no failed one. The calls inside
 // (BEGIN, the statements, COMMIT, ROLLBACK) are "Transfer/stmt", with their
-// own db.operation.name; a statement named inside fn keeps its name.
+// own db.query.summary; a statement named inside fn keeps its name.
 func TestRunInTxOperationIsTheTransaction(t *testing.T) {
 	for _, tc := range conflictDBs {
 		t.Run(tc.name, func(t *testing.T) {
@@ -158,7 +158,7 @@ func TestRunInTxOperationIsTheTransaction(t *testing.T) {
 				}
 			}
 			if len(mislabelled) != 0 {
-				t.Errorf("events of calls inside the transaction labelled Transfer, by db.operation.name: %v", mislabelled)
+				t.Errorf("events of calls inside the transaction labelled Transfer, by db.query.summary: %v", mislabelled)
 			}
 			if len(failed) != 0 {
 				t.Errorf("failed Transfer operations: %v, want none", failed)

@@ -45,7 +45,7 @@ var codeClass = [...]core.Class{
 	codes.Unauthenticated:    core.ClassAuth,
 }
 
-// codeNames are the status code names used in labels (rpc.grpc.status_code).
+// codeNames are the status code names used in labels (rpc.response.status_code).
 var codeNames = [...]string{
 	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
 	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
@@ -69,7 +69,7 @@ func init() {
 }
 
 // CodeName returns the canonical name of c ("UNAVAILABLE"), as the
-// rpc.grpc.status_code label carries it. An out-of-range code is "UNKNOWN".
+// rpc.response.status_code label carries it. An out-of-range code is "UNKNOWN".
 func CodeName(c codes.Code) string {
 	if int(c) < len(codeNames) {
 		return codeNames[c]

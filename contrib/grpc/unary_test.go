@@ -45,7 +45,7 @@ func TestUnaryUnavailableTwiceThenOK(t *testing.T) {
 	}
 	method := testpb.TestService_UnaryCall_FullMethodName
 	if te.Operation != method || te.Labels.RPCMethod != method || te.Labels.RPCSystem != "grpc" {
-		t.Errorf("operation %q labels %+v, want operation and rpc.method %q, rpc.system grpc", te.Operation, te.Labels, method)
+		t.Errorf("operation %q labels %+v, want operation and rpc.method %q, rpc.system.name grpc", te.Operation, te.Labels, method)
 	}
 	if te.Labels.ServerAddress != "127.0.0.1" || strconv.Itoa(te.Labels.ServerPort) != e.addr[len("127.0.0.1:"):] {
 		t.Errorf("server labels %q:%d, want %s", te.Labels.ServerAddress, te.Labels.ServerPort, e.addr)

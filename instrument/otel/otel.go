@@ -204,7 +204,7 @@ func appendLabels(a []attribute.KeyValue, l *core.Labels) []attribute.KeyValue {
 	str(telemetry.AttrDBSystem, l.DBSystem)
 	str(telemetry.AttrDBOperation, l.DBOperation)
 	str(telemetry.AttrRPCSystem, l.RPCSystem)
-	str(telemetry.AttrRPCMethod, l.RPCMethod)
+	str(telemetry.AttrRPCMethod, telemetry.RPCMethod(l.RPCMethod))
 	return a
 }
 

@@ -73,7 +73,7 @@ func TestOperationSpansKeepTheirOwnLabels(t *testing.T) {
 			want["http.request.method"], want["server.address"] = "GET", "a"
 		}
 		if c.labels.DBSystem != "" {
-			want["db.system.name"], want["db.operation.name"] = c.labels.DBSystem, c.labels.DBOperation
+			want["db.system.name"], want["db.query.summary"] = c.labels.DBSystem, c.labels.DBOperation
 		}
 		if ops[i].Name() != c.op || fmt.Sprint(a) != fmt.Sprint(want) {
 			t.Fatalf("call %d (%s %+v): span %q %v, want %v", i, c.op, c.labels, ops[i].Name(), a, want)

@@ -191,8 +191,8 @@ func TestParityWithOTelPrometheusExporter(t *testing.T) {
 	for _, w := range []string{
 		"redress_attempt_duration_seconds HISTOGRAM {error_type=server_error,http_request_method=GET,http_response_status_code=503,http_route=/stock/{id},redress_operation=GetStock,redress_policy=inventory,server_address=stock.internal}",
 		"redress_events_total COUNTER {http_request_method=GET,http_response_status_code=200,http_route=/stock/{id},redress_event=success,redress_operation=GetStock,redress_policy=inventory,server_address=stock.internal}",
-		"redress_attempt_duration_seconds HISTOGRAM {error_type=transient,redress_operation=/shop.Cart/Get,redress_policy=rpc,rpc_grpc_status_code=UNAVAILABLE,rpc_method=/shop.Cart/Get,server_address=cart}",
-		"redress_events_total COUNTER {db_operation_name=SELECT items,db_system_name=sqlite,redress_event=attempt_end,redress_operation=SELECT items,redress_policy=rpc}",
+		"redress_attempt_duration_seconds HISTOGRAM {error_type=transient,redress_operation=/shop.Cart/Get,redress_policy=rpc,rpc_method=shop.Cart/Get,rpc_response_status_code=UNAVAILABLE,server_address=cart}",
+		"redress_events_total COUNTER {db_query_summary=SELECT items,db_system_name=sqlite,redress_event=attempt_end,redress_operation=SELECT items,redress_policy=rpc}",
 	} {
 		if _, ok := want[w]; !ok {
 			t.Errorf("the OTel pipeline has no series %s", w)

@@ -260,7 +260,7 @@ func addLabels(r *slog.Record, l *core.Labels) {
 	str(telemetry.AttrDBSystem, l.DBSystem)
 	str(telemetry.AttrDBOperation, l.DBOperation)
 	str(telemetry.AttrRPCSystem, l.RPCSystem)
-	str(telemetry.AttrRPCMethod, l.RPCMethod)
+	str(telemetry.AttrRPCMethod, telemetry.RPCMethod(l.RPCMethod))
 	str(telemetry.AttrRPCStatusCode, l.RPCStatusCode)
 }
 

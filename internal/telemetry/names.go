@@ -35,10 +35,10 @@ const (
 	AttrHTTPStatusCode = "http.response.status_code"
 	AttrResendCount    = "http.request.resend_count"
 	AttrDBSystem       = "db.system.name"
-	AttrDBOperation    = "db.operation.name"
-	AttrRPCSystem      = "rpc.system"
+	AttrDBOperation    = "db.query.summary"
+	AttrRPCSystem      = "rpc.system.name"
 	AttrRPCMethod      = "rpc.method"
-	AttrRPCStatusCode  = "rpc.grpc.status_code"
+	AttrRPCStatusCode  = "rpc.response.status_code"
 )
 
 // WrapperAttrs are the wrapper attributes carried, from the event's typed
@@ -80,7 +80,7 @@ type Wrapper struct {
 }
 
 // WrapperOf returns the wrapper attribute values of l (server.port and
-// rpc.system are not carried).
+// rpc.system.name are not carried).
 func WrapperOf(l *core.Labels) Wrapper {
 	return Wrapper{
 		HTTPMethod: l.HTTPMethod, ServerAddress: l.ServerAddress, HTTPRoute: l.HTTPRoute,
@@ -118,7 +118,14 @@ func (w Wrapper) Values() [NumWrapperAttrs]string {
 		code = strconv.Itoa(w.HTTPStatusCode)
 	}
 	return [NumWrapperAttrs]string{w.HTTPMethod, w.ServerAddress, CutQuery(w.HTTPRoute), code,
-		w.DBSystem, w.DBOperation, w.RPCMethod, w.RPCStatusCode}
+		w.DBSystem, w.DBOperation, RPCMethod(w.RPCMethod), w.RPCStatusCode}
+}
+
+// RPCMethod returns the rpc.method value of a gRPC full method name: the
+// fully-qualified "pkg.Svc/Method" of the semantic conventions, without
+// the leading '/' of the wire path ("/pkg.Svc/Method").
+func RPCMethod(fullMethod string) string {
+	return strings.TrimPrefix(fullMethod, "/")
 }
 
 // CutQuery drops a query string or fragment from s.
