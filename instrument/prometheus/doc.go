@@ -37,11 +37,22 @@
 // class, stop reason, outcome, breaker name): never from errors, URLs,
 // headers or SQL.
 //
+// # Exemplars
+//
+// When the event's context carries a sampled span (the OTel API's
+// trace.SpanContextFromContext), the histograms' observations, the retry
+// and rejection counters and the counters of failure events (error_type
+// set) carry its ids as an exemplar, {trace_id, span_id}. Exemplars are
+// exposed in the OpenMetrics format only: serve the registry with
+// promhttp.HandlerOpts{EnableOpenMetrics: true} (redressexport's
+// PrometheusHandler does) and run Prometheus with exemplar storage.
+//
 // # Concurrency
 //
 // A Subscriber is safe for concurrent use. Handle allocates nothing once the
-// label children of a (policy, operation) pair have been resolved: they are
-// cached, so WithLabelValues is not called per event.
+// label children of a (policy, operation) pair have been resolved (they are
+// cached, so WithLabelValues is not called per event) and the context holds
+// no sampled span; an exemplar is built by client_golang, which allocates.
 //
 // # Example
 //
@@ -54,6 +65,6 @@
 //	if err != nil {
 //		return err
 //	}
-//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+//	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
 //	return policy.Run(ctx, ping) // counted and timed
 package redressprom

@@ -29,8 +29,13 @@ const DefaultEvents = telemetry.DefaultEvents
 // the highest utilization, distinct breakers under one (policy, breaker
 // name) the worst state.
 //
+// When the event's context carries a sampled span, the histograms and the
+// failure counters get its trace and span id as exemplars (see the package
+// documentation).
+//
 // A Subscriber is safe for concurrent use. Handle allocates nothing once the
-// label children of a (policy, operation) pair are resolved.
+// label children of a (policy, operation) pair are resolved, but for the
+// exemplars of a sampled span.
 type Subscriber struct {
 	reg   prometheus.Registerer
 	com   telemetry.Common
