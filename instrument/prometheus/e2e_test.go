@@ -9,6 +9,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/redress-go/redress/dashboards"
 	redressexport "github.com/redress-go/redress/exporters"
 	redressprom "github.com/redress-go/redress/instrument/prometheus"
 	"github.com/redress-go/redress/internal/promtest"
@@ -17,7 +18,8 @@ import (
 // A real Prometheus with exemplar storage scrapes the subscriber's registry
 // through redressexport.PrometheusHandler (OpenMetrics) after calls made in
 // a span of the OTel SDK: the exemplar query returns the span's trace id on
-// the duration histograms and the failure counters.
+// the duration histograms and the failure counters, and for the p99 queries
+// of the overview dashboard's latency panels.
 func TestExemplarsReachPrometheus(t *testing.T) {
 	sub, reg := newSub(t, redressprom.Config{})
 	srv := httptest.NewServer(redressexport.PrometheusHandler(reg))
@@ -44,6 +46,22 @@ func TestExemplarsReachPrometheus(t *testing.T) {
 		"redress_budget_rejections_total":              false,
 		"redress_circuit_breaker_rejections_total":     false,
 		`redress_events_total{error_type="transient"}`: false,
+	}
+	// And the p99 queries of the overview's latency panels, the ones whose
+	// exemplars Grafana draws, as Grafana sends them.
+	qs, err := dashboards.Queries(dashboards.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	panels := 0
+	for _, q := range qs {
+		if q.Kind == dashboards.PanelQuery && q.File == "grafana/redress-overview.json" && strings.HasPrefix(q.Expr, "histogram_quantile(0.99,") {
+			want[q.Expand("1m")] = false
+			panels++
+		}
+	}
+	if panels != 3 {
+		t.Fatalf("%d p99 latency queries on the overview, want 3 (operation, attempt, retry delay)", panels)
 	}
 	for {
 		missing := 0
