@@ -2,6 +2,7 @@ package redressprom
 
 import (
 	"context"
+	"encoding/hex"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,7 +52,13 @@ func exemplarOf(ctx context.Context) prometheus.Labels {
 	if !sc.IsSampled() || !sc.IsValid() {
 		return nil
 	}
-	return exemplarLabels(sc.TraceID().String(), sc.SpanID().String())
+	// Both ids in one string: one allocation instead of four.
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var buf [2*len(tid) + 2*len(sid)]byte
+	hex.Encode(buf[:2*len(tid)], tid[:])
+	hex.Encode(buf[2*len(tid):], sid[:])
+	ids := string(buf[:])
+	return exemplarLabels(ids[:2*len(tid)], ids[2*len(tid):])
 }
 
 // exemplarLabels returns the exemplar labels of a trace and span id, or nil
