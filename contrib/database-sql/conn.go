@@ -364,11 +364,13 @@ func (c *conn) start(s *core.Step, ctx context.Context, op, name string) {
 
 // execOnce is one attempt of exec; single: see after.
 func (c *conn) execOnce(ctx context.Context, query string, args []driver.NamedValue, single bool) (driver.Result, error) {
-	_, err := c.ready(ctx, true)
-	if err != nil {
-		return nil, err
+	if c.broken || !c.inTx && c.check != nil { // else nothing to replace or check
+		if _, err := c.ready(ctx, true); err != nil {
+			return nil, err
+		}
 	}
 	var res driver.Result
+	var err error
 	if c.execer != nil { // inner's
 		res, err = c.execer.ExecContext(ctx, query, args)
 	} else {
@@ -416,8 +418,10 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 // queryOnce is one attempt of query, on the attempt context actx; ctx is
 // the caller's.
 func (c *conn) queryOnce(ctx, actx context.Context, query string, args []driver.NamedValue, single bool) (driver.Rows, error) {
-	if _, err := c.ready(actx, true); err != nil {
-		return nil, err
+	if c.broken || !c.inTx && c.check != nil { // as in execOnce
+		if _, err := c.ready(actx, true); err != nil {
+			return nil, err
+		}
 	}
 	var rows driver.Rows
 	var err error
