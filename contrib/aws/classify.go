@@ -1,7 +1,6 @@
 package redressaws
 
 import (
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/redress-go/redress/contrib/internal/errtree"
 	"github.com/redress-go/redress/core"
 )
 
@@ -19,8 +19,8 @@ import (
 // your own that calls Classifier.
 const MaxRetryAfter = 30 * time.Second
 
-// codeClass is the class of each error code ClassifyCode knows.
-var codeClass = map[string]core.Class{}
+// codeClass is the classification of each error code ClassifyCode knows.
+var codeClass = map[string]core.Classification{}
 
 func init() {
 	for class, codes := range map[core.Class][]string{
@@ -66,7 +66,7 @@ func init() {
 		},
 	} {
 		for _, c := range codes {
-			codeClass[c] = class
+			codeClass[c] = core.Classification{Class: class, Reason: "aws_" + c}
 		}
 	}
 }
@@ -78,10 +78,7 @@ func init() {
 // ("aws_ThrottlingException").
 func ClassifyCode(code string) (core.Classification, bool) {
 	c, ok := codeClass[code]
-	if !ok {
-		return core.Classification{}, false
-	}
-	return core.Classification{Class: c, Reason: "aws_" + code}, true
+	return c, ok
 }
 
 // errorCoder and errorFaulter are smithy.APIError's methods, looked for
@@ -159,21 +156,19 @@ type (
 // aws.NopRetryer (or RetryMaxAttempts 1), or every policy attempt is up to
 // three requests.
 func Classifier(err error) core.Classification {
-	var ce core.Classified
-	if errors.As(err, &ce) {
-		return ce.RedressClassification()
+	f := scan(err)
+	if f.marked != nil {
+		return f.marked.RedressClassification()
 	}
 	var resp *http.Response
-	var hr httpResponder
-	if errors.As(err, &hr) {
-		if r := hr.HTTPResponse(); r != nil && r.Response != nil {
+	if f.resp != nil {
+		if r := f.resp.HTTPResponse(); r != nil && r.Response != nil {
 			resp = r.Response
 		}
 	}
-	c, ok := classifyAPI(err, resp)
+	c, ok := f.classify(resp)
 	if !ok {
-		var conn connectionErrorer
-		if errors.As(err, &conn) && conn.ConnectionError() {
+		if f.conn != nil {
 			c = core.Classification{Class: core.ClassTransient, Reason: "aws_connection"}
 		} else {
 			c = core.DefaultClassifier(err)
@@ -185,11 +180,46 @@ func Classifier(err error) core.Classification {
 	return c
 }
 
-// classifyAPI applies the rules of the error code, the status and the fault.
-func classifyAPI(err error, resp *http.Response) (core.Classification, bool) {
-	var ec errorCoder
-	if errors.As(err, &ec) {
-		if c, ok := ClassifyCode(ec.ErrorCode()); ok {
+// found is what one walk of an error tree finds: the first error of each
+// kind, as errors.As would return it.
+type found struct {
+	marked core.Classified
+	code   errorCoder
+	fault  errorFaulter
+	resp   httpResponder
+	conn   connectionErrorer // one whose ConnectionError() is true
+}
+
+func scan(err error) found {
+	var f found
+	errtree.Walk(err, func(e error) bool {
+		if c, ok := errtree.As[core.Classified](e); ok {
+			f.marked = c
+			return false
+		}
+		if f.code == nil {
+			f.code, _ = errtree.As[errorCoder](e)
+		}
+		if f.fault == nil {
+			f.fault, _ = errtree.As[errorFaulter](e)
+		}
+		if f.resp == nil {
+			f.resp, _ = errtree.As[httpResponder](e)
+		}
+		if f.conn == nil {
+			if c, ok := errtree.As[connectionErrorer](e); ok && c.ConnectionError() {
+				f.conn = c
+			}
+		}
+		return true
+	})
+	return f
+}
+
+// classify applies the rules of the error code, the status and the fault.
+func (f *found) classify(resp *http.Response) (core.Classification, bool) {
+	if f.code != nil {
+		if c, ok := ClassifyCode(f.code.ErrorCode()); ok {
 			return c, true
 		}
 	}
@@ -198,9 +228,8 @@ func classifyAPI(err error, resp *http.Response) (core.Classification, bool) {
 			return c, true
 		}
 	}
-	var ef errorFaulter
-	if errors.As(err, &ef) {
-		switch ef.ErrorFault() {
+	if f.fault != nil {
+		switch f.fault.ErrorFault() {
 		case smithy.FaultServer:
 			return core.Classification{Class: core.ClassServerError, Reason: "aws_server_fault"}, true
 		case smithy.FaultClient:

@@ -220,3 +220,21 @@ func TestHintHoldsTheBreaker(t *testing.T) {
 		t.Fatalf("second call: %v, want core.ErrHeld", err)
 	}
 }
+
+// BenchmarkClassifier: a throttled SDK error against core.DefaultClassifier
+// on the same error (the baseline: what a policy pays without this package).
+func BenchmarkClassifier(b *testing.B) {
+	err := sdkError(response(400, "x-amz-retry-after", "250"), apiErr("ThrottlingException", smithy.FaultClient))
+	b.Run("default", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			core.DefaultClassifier(err)
+		}
+	})
+	b.Run("redressaws", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			redressaws.Classifier(err)
+		}
+	})
+}

@@ -1,10 +1,10 @@
 package redressredis
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redress-go/redress/contrib/internal/errtree"
 	"github.com/redress-go/redress/core"
 )
 
@@ -77,27 +77,51 @@ func Classifier(err error) core.Classification {
 	return core.DefaultClassifier(err)
 }
 
-// classifyRedis applies the Redis rules only. ok is false when none applies.
+// sentinels are go-redis's own errors, in their order of precedence.
+var sentinels = [...]struct {
+	err error
+	c   core.Classification
+}{
+	{redis.Nil, classification(core.ClassPermanent, "redis_nil")},
+	{redis.TxFailedErr, classification(core.ClassConcurrency, "redis_tx_failed")},
+	{redis.ErrPoolTimeout, classification(core.ClassRateLimit, "redis_pool_timeout")},
+	{redis.ErrPoolExhausted, classification(core.ClassRateLimit, "redis_pool_exhausted")},
+	{redis.ErrClosed, classification(core.ClassPermanent, "redis_client_closed")},
+}
+
+// classifyRedis applies the Redis rules only, in one walk of the error
+// tree: a core.Classified anywhere first, then the first of the sentinels
+// matched anywhere, then the first redis.Error. ok is false when none
+// applies.
 func classifyRedis(err error) (core.Classification, bool) {
-	var ce core.Classified
-	if errors.As(err, &ce) {
-		return ce.RedressClassification(), true
-	}
+	var (
+		marked core.Classified
+		reply  redis.Error
+		best   = len(sentinels)
+	)
+	errtree.Walk(err, func(e error) bool {
+		if c, ok := errtree.As[core.Classified](e); ok {
+			marked = c
+			return false
+		}
+		for i := 0; i < best; i++ {
+			if errtree.Is(e, sentinels[i].err) {
+				best = i
+				break
+			}
+		}
+		if reply == nil {
+			reply, _ = errtree.As[redis.Error](e)
+		}
+		return true
+	})
 	switch {
-	case errors.Is(err, redis.Nil):
-		return classification(core.ClassPermanent, "redis_nil"), true
-	case errors.Is(err, redis.TxFailedErr):
-		return classification(core.ClassConcurrency, "redis_tx_failed"), true
-	case errors.Is(err, redis.ErrPoolTimeout):
-		return classification(core.ClassRateLimit, "redis_pool_timeout"), true
-	case errors.Is(err, redis.ErrPoolExhausted):
-		return classification(core.ClassRateLimit, "redis_pool_exhausted"), true
-	case errors.Is(err, redis.ErrClosed):
-		return classification(core.ClassPermanent, "redis_client_closed"), true
-	}
-	var re redis.Error
-	if errors.As(err, &re) {
-		return ClassifyReply(re.Error()), true
+	case marked != nil:
+		return marked.RedressClassification(), true
+	case best < len(sentinels):
+		return sentinels[best].c, true
+	case reply != nil:
+		return ClassifyReply(reply.Error()), true
 	}
 	return core.Classification{}, false
 }

@@ -103,7 +103,7 @@ func reply(r string) func([]string) (string, connEnd) {
 	return func([]string) (string, connEnd) { return r, keepConn }
 }
 
-func newReplyServer(t *testing.T, answer func(cmd []string) (string, connEnd)) *replyServer {
+func newReplyServer(t testing.TB, answer func(cmd []string) (string, connEnd)) *replyServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -501,5 +501,36 @@ func TestClassifierDrivesThePolicy(t *testing.T) {
 		if err == nil || n != c.attempts {
 			t.Errorf("%v: %d attempts (err %v), want %d", c.err, n, err, c.attempts)
 		}
+	}
+}
+
+// BenchmarkClassifier: a LOADING reply as go-redis returns it, and a
+// network error, against core.DefaultClassifier on the same errors (the
+// baseline: what a policy pays without this package).
+func BenchmarkClassifier(b *testing.B) {
+	s := newReplyServer(b, reply("-LOADING Redis is loading the dataset in memory\r\n"))
+	c := redis.NewClient(classifyOptions(s.addr()))
+	defer c.Close()
+	loading := c.Get(context.Background(), "k").Err()
+	if !redis.IsLoadingError(loading) {
+		b.Fatalf("err = %v, want LOADING", loading)
+	}
+	reset := fmt.Errorf("read: %w", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")})
+	for _, e := range []struct {
+		name string
+		err  error
+	}{{"loading", loading}, {"network", reset}} {
+		b.Run(e.name+"/default", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				core.DefaultClassifier(e.err)
+			}
+		})
+		b.Run(e.name+"/redressredis", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				redressredis.Classifier(e.err)
+			}
+		})
 	}
 }
