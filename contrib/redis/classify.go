@@ -32,7 +32,9 @@ import (
 //   - "ERR max number of clients reached", redis.ErrPoolTimeout and
 //     redis.ErrPoolExhausted (every connection of the client's pool is in
 //     use): rate limit. The command was not sent; the breaker does not count
-//     them: a local queue, not a failing server.
+//     them: a local queue, not a failing server. (A server at its client
+//     limit closes the connection after that reply, which go-redis reads
+//     during its handshake: the caller usually sees the reset, transient.)
 //   - redis.TxFailedErr (a watched key changed, the transaction did not
 //     run): concurrency.
 //   - NOAUTH, WRONGPASS and a reply that says "unauthenticated" (what

@@ -8,6 +8,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,10 +79,10 @@ func classifyKey(t *testing.T, c *redis.Client) string {
 // HELLO as a server without RESP3 does, and every other command with what
 // answer returns: raw RESP to write ("" for none), then whether to keep
 // the connection, close it or reset it. go-redis parses its replies into
-// the error values it returns from a real server: the error replies used
-// below are the ones the shared server cannot be made to send without
-// reconfiguring it for everyone (LOADING, BUSY, OOM, cluster and replica
-// states, NOAUTH, the client limit).
+// the error values it returns from a real server: it stands for the states
+// no test server is easily put in (LOADING, TRYAGAIN, MOVED, ASK,
+// NOREPLICAS, the client limit), for network faults, and for the others
+// where redis-server is not installed.
 type replyServer struct {
 	ln     net.Listener
 	answer func(cmd []string) (string, connEnd)
@@ -238,7 +240,9 @@ func checkClass(t *testing.T, name string, c classCase) {
 
 // TestClassifierServerStates: the replies of a server that cannot serve
 // now, of a cluster or replica in transition, and of refused credentials,
-// as go-redis returns them (its typed errors, parsed from the wire).
+// as go-redis returns them (its typed errors, parsed from the wire). Those
+// a server of the test's own can be configured into are also checked
+// against real servers, in TestClassifierServerStatesReal.
 func TestClassifierServerStates(t *testing.T) {
 	leaks := goleak.IgnoreCurrent()
 	cases := []struct {
@@ -533,4 +537,127 @@ func BenchmarkClassifier(b *testing.B) {
 			}
 		})
 	}
+}
+
+// privateRedis starts a redis-server of this test's own, on a Unix socket
+// in a temporary directory, with the given configuration arguments, and
+// returns the client options for it. The server is stopped (by its PID)
+// at the end of the test. The test skips when redis-server is not
+// installed, unless REDRESS_REQUIRE_SERVICES=1.
+func privateRedis(t *testing.T, args ...string) *redis.Options {
+	t.Helper()
+	bin := testenv.LookPath(t, "redis-server", "redis-server")
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "redis.sock")
+	cmd := exec.Command(bin, append([]string{
+		"--port", "0", "--unixsocket", sock, "--unixsocketperm", "700",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",
+	}, args...)...)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-server: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	opt := classifyOptions(sock)
+	opt.Network = "unix"
+	// Wait until the server accepts connections (it starts in a few ms).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		select {
+		case err := <-exited:
+			t.Fatalf("redis-server %v exited: %v\n%s", args, err, log.String())
+		default:
+		}
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return opt
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server %v did not start:\n%s", args, log.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestClassifierServerStatesReal: the server states the shared server
+// cannot be put in, from servers of the test's own configured into them.
+func TestClassifierServerStatesReal(t *testing.T) {
+	leaks := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, leaks) }) // after the servers' and clients' cleanups
+	ctx := context.Background()
+	// A replica of a master that does not exist: its link is down.
+	closedPort := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	}
+	cases := []struct {
+		name   string
+		args   []string
+		run    func(c *redis.Client) error
+		is     func(error) bool
+		class  core.Class
+		reason string
+	}{
+		{"NOAUTH", []string{"--requirepass", "secret"},
+			func(c *redis.Client) error { return c.Get(ctx, "k").Err() },
+			redis.IsAuthError, core.ClassAuth, "redis_noauth"},
+		{"OOM", []string{"--maxmemory", "1", "--maxmemory-policy", "noeviction"},
+			func(c *redis.Client) error { return c.Set(ctx, "k", "v", 0).Err() },
+			redis.IsOOMError, core.ClassServerError, "redis_oom"},
+		{"READONLY", []string{"--replicaof", "127.0.0.1", closedPort()},
+			func(c *redis.Client) error { return c.Set(ctx, "k", "v", 0).Err() },
+			redis.IsReadOnlyError, core.ClassTransient, "redis_readonly"},
+		{"MASTERDOWN", []string{"--replicaof", "127.0.0.1", closedPort(), "--replica-serve-stale-data", "no"},
+			func(c *redis.Client) error { return c.Get(ctx, "k").Err() },
+			redis.IsMasterDownError, core.ClassServerError, "redis_masterdown"},
+		{"CLUSTERDOWN", []string{"--cluster-enabled", "yes"},
+			func(c *redis.Client) error { return c.Get(ctx, "k").Err() },
+			redis.IsClusterDownError, core.ClassServerError, "redis_clusterdown"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opt := privateRedis(t, c.args...)
+			err := c.run(classifyClient(t, opt))
+			if err == nil || !c.is(err) {
+				t.Fatalf("the server answered %v (%T), not the error under test", err, err)
+			}
+			checkClass(t, c.name, classCase{err, c.class, c.reason})
+		})
+	}
+
+	t.Run("BUSY", func(t *testing.T) {
+		opt := privateRedis(t, "--busy-reply-threshold", "1")
+		script := classifyClient(t, opt)
+		other := classifyClient(t, opt)
+		if err := other.Ping(ctx).Err(); err != nil { // connect before the script blocks the server
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- script.Eval(ctx, "while true do end", nil).Err() }()
+		// The server answers BUSY once the script has run past the threshold.
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if err = other.Ping(ctx).Err(); err != nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if kerr := other.ScriptKill(ctx).Err(); kerr != nil {
+			t.Errorf("SCRIPT KILL: %v", kerr)
+		}
+		<-done
+		if err == nil || !strings.HasPrefix(err.Error(), "BUSY ") {
+			t.Fatalf("PING during the script: %v, want BUSY", err)
+		}
+		checkClass(t, "BUSY", classCase{err, core.ClassServerError, "redis_busy"})
+	})
 }
