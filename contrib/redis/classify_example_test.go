@@ -1,6 +1,8 @@
 package redressredis_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -17,13 +19,19 @@ func ExampleClassifier() {
 	if err != nil {
 		panic(err)
 	}
-	_ = p // core.Do(ctx, p, func(ctx context.Context) (string, error) { return rdb.Get(ctx, key).Result() })
+	attempts := 0
+	_, err = core.Do(context.Background(), p, func(ctx context.Context) (string, error) {
+		attempts++
+		return "", redis.Nil // what rdb.Get(ctx, key).Result() returns for a missing key
+	})
+	fmt.Println(attempts, errors.Is(err, redis.Nil))
 
 	for _, err := range []error{redis.Nil, redis.ErrPoolTimeout, redis.TxFailedErr} {
 		c := redressredis.Classifier(err)
 		fmt.Println(c.Class, c.Reason, c.Class.Retryable())
 	}
 	// Output:
+	// 1 true
 	// permanent redis_nil false
 	// rate_limit redis_pool_timeout true
 	// concurrency redis_tx_failed true
