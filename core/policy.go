@@ -33,6 +33,8 @@ type Policy struct {
 	breaker    *Breaker
 	budget     *Budget
 	throttler  *Throttler
+	gated      bool // abortIf, holdWait, deadline or throttler: Step.gate has work
+	timed      bool // deadline or onAttempt: every call reads the clock
 	bus        *Bus
 	clock      Clock
 	mono       bool // clock is SystemClock: time calls on the monotonic clock alone
@@ -76,6 +78,8 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if p.name == "" {
 		p.name = "default"
 	}
+	p.timed = p.deadline > 0 || p.onAttempt != nil
+	p.gated = p.abortIf != nil || p.holdWait != 0 || p.deadline > 0 || p.throttler != nil
 	if p.breaker != nil {
 		p.breaker.attach(p.bus)
 	}
@@ -147,9 +151,14 @@ func (p *Policy) AttemptTimeout() time.Duration { return p.attemptTO }
 // MaxAttempts returns the policy's attempt cap, counting the first.
 func (p *Policy) MaxAttempts() int { return p.maxAtt }
 
-// Observed reports whether any subscriber on the policy's bus wants any
-// event, so that a wrapper can skip building labels nobody reads.
-func (p *Policy) Observed() bool { return p != nil && p.bus.mask() != 0 }
+// Observed reports whether anything reads a call's operation name and
+// labels: a subscriber on the policy's bus that wants any event, or the
+// policy's OnAttempt or SleepHandler hook. A wrapper skips building labels
+// nobody reads (a subscriber that joins the bus during a call sees that
+// call's events without them).
+func (p *Policy) Observed() bool {
+	return p != nil && (p.bus.mask() != 0 || p.onAttempt != nil || p.sleepH != nil)
+}
 
 // Classifier returns the policy's classifier.
 func (p *Policy) Classifier() Classifier { return p.classify }
@@ -162,7 +171,7 @@ func (p *Policy) Classifier() Classifier { return p.classify }
 func (p *Policy) Run(ctx context.Context, fn func(context.Context) error, opts ...Option) error {
 	var s Step
 	applyOptions(&s.call, opts)
-	s.begin(ctx, p, false)
+	s.begin(ctx, p, nil, false)
 	defer s.Close()
 	for s.Next() {
 		s.End(fn(s.actx))
@@ -178,7 +187,7 @@ func (p *Policy) Run(ctx context.Context, fn func(context.Context) error, opts .
 func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), opts ...Option) (T, error) {
 	var s Step
 	applyOptions(&s.call, opts)
-	s.begin(ctx, p, false)
+	s.begin(ctx, p, nil, false)
 	defer s.Close()
 	var v T
 	for s.Next() {
@@ -222,7 +231,7 @@ func (o Outcome[T]) OK() bool { return o.Err == nil }
 func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), opts ...Option) Outcome[T] {
 	var s Step
 	applyOptions(&s.call, opts)
-	s.begin(ctx, p, true)
+	s.begin(ctx, p, nil, true)
 	defer s.Close()
 	var o Outcome[T]
 	for s.Next() {

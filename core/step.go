@@ -95,45 +95,56 @@ var monoEpoch = time.Now()
 
 // Begin starts a call of p with the per-call options c (nil for none). c is
 // copied: the Step never writes to it and does not keep it, so one Call may
-// serve many calls at once. A nil p runs one attempt with no policy: Next
+// serve many calls at once. (The labels, the bulk of a Call, are read only
+// by events and copied only when the call may publish one: a subscriber
+// that joins the bus during a call sees its events without them.) A nil p runs one attempt with no policy: Next
 // reports true once and Err returns that attempt's error. Calling Begin on
 // a Step already begun does nothing.
 func (s *Step) Begin(ctx context.Context, p *Policy, c *Call) {
 	if s.phase != stepIdle {
 		return
 	}
-	if c != nil {
-		s.call = *c
-	}
-	s.begin(ctx, p, false)
+	s.begin(ctx, p, c, false)
 }
 
-// begin is Begin, with s.call already set. wantElapsed: time the call
-// (Execute reports its duration).
-func (s *Step) begin(ctx context.Context, p *Policy, wantElapsed bool) {
+// begin is Begin; a nil c: the options are in s.call already (Do, Run and
+// Execute apply theirs there). wantElapsed: time the call (Execute reports
+// its duration).
+func (s *Step) begin(ctx context.Context, p *Policy, c *Call, wantElapsed bool) {
 	s.p, s.ctx, s.opCtx, s.actx = p, ctx, ctx, ctx
 	s.phase = stepReady
 	if p == nil {
 		return
 	}
+	own := c == nil
+	if own {
+		c = &s.call
+	}
+	s.call.Operation, s.call.Timeline, s.call.OnAttempt = c.Operation, c.Timeline, c.OnAttempt
 	if s.call.Operation == "" {
 		s.call.Operation = p.operation
 	}
-	s.breaker = s.call.Breaker
+	s.breaker = c.Breaker
 	if s.breaker == nil {
 		s.breaker = p.breaker
 	} else if p.bus != nil && s.breaker != p.breaker {
 		s.breaker.attach(p.bus) // a per-call breaker serves the policy's bus from its first use on
 	}
 	s.maxAtt = p.maxAtt
-	if n := s.call.MaxAttempts; n > 0 && n < s.maxAtt {
+	if n := c.MaxAttempts; n > 0 && n < s.maxAtt {
 		s.maxAtt = n
 	}
 	mask, timedMask := p.bus.masks()
 	s.mask = mask
+	// The labels, the bulk of a Call, are read only by events: they are
+	// copied when the call may publish one (a subscriber on the policy's
+	// bus, or a bus the breaker publishes its transitions on).
+	if !own && (mask != 0 || s.breaker != nil && s.breaker.buses.Load() != nil) {
+		s.call.Labels = c.Labels
+	}
 	// Hooks and timelines get each attempt's duration too.
-	s.timed = p.deadline > 0 || wantElapsed || s.call.Timeline != nil ||
-		p.onAttempt != nil || s.call.OnAttempt != nil || timedMask&timedEvents != 0
+	s.timed = p.timed || wantElapsed || s.call.Timeline != nil || s.call.OnAttempt != nil ||
+		timedMask&timedEvents != 0
 	if s.timed {
 		if p.mono {
 			s.m0 = time.Since(monoEpoch)
@@ -203,38 +214,12 @@ func (s *Step) next() bool {
 		s.finish(StopCanceled, prev, err)
 		return false
 	}
-	if p.abortIf != nil && p.abortIf() {
-		s.refund()
-		s.finish(StopAborted, prev, nil)
-		return false
-	}
-	if w := s.holdToWait(); w > 0 {
-		if err := p.sleeper.Sleep(s.ctx, w); err != nil {
-			s.refund()
-			if cerr := s.ctx.Err(); cerr != nil {
-				s.finish(StopCanceled, prev, cerr)
-			} else {
-				s.finish(StopAborted, prev, nil)
-			}
-			return false
-		}
-		s.waitedHold = s.breaker.holdUntil.Load()
-	}
-	// One clock read serves the deadline check, the attempt context and
-	// the attempt's start; the first attempt starts with the call.
+	// The policy's own checks, and the clock read of a timed call, only
+	// where the policy or the call has them (Policy.gated).
 	var astart time.Duration
-	if s.timed && prev > 0 {
-		astart = s.since()
-	}
-	if p.deadline > 0 && astart >= p.deadline {
-		s.refund()
-		s.finish(StopDeadline, prev, nil)
-		return false
-	}
-	if th := p.throttler; th != nil {
-		if ok, prob := th.allow(); !ok {
-			s.refund()
-			s.finish(StopThrottled, prev, &ThrottledError{Throttler: th.name, Probability: prob})
+	if p.gated || s.timed {
+		var ok bool
+		if astart, ok = s.gate(prev); !ok {
 			return false
 		}
 	}
@@ -259,10 +244,12 @@ func (s *Step) next() bool {
 				return false
 			}
 		}
-		if rej := br.throttle(permit); rej != nil {
-			s.refund()
-			s.finish(StopThrottled, prev, rej)
-			return false
+		if br.throttler != nil {
+			if rej := br.throttle(permit); rej != nil {
+				s.refund()
+				s.finish(StopThrottled, prev, rej)
+				return false
+			}
 		}
 		s.permit = permit
 	}
@@ -290,6 +277,41 @@ func (s *Step) next() bool {
 	}
 	s.phase = stepAttempt
 	return true
+}
+
+// gate runs the policy's checks before the attempt after attempt prev:
+// the abort predicate, the wait for a hold (HoldWait), the deadline and the
+// policy's throttler. It returns the attempt's start (since the call's, on
+// a timed call; the first attempt starts with the call), or false when a
+// check ended the call.
+func (s *Step) gate(prev int) (astart time.Duration, ok bool) {
+	p := s.p
+	if p.abortIf != nil && p.abortIf() {
+		s.refund()
+		s.finish(StopAborted, prev, nil)
+		return 0, false
+	}
+	if p.holdWait != 0 && !s.waitHold(prev) {
+		return 0, false
+	}
+	// One clock read serves the deadline check, the attempt context and
+	// the attempt's start.
+	if s.timed && prev > 0 {
+		astart = s.since()
+	}
+	if p.deadline > 0 && astart >= p.deadline {
+		s.refund()
+		s.finish(StopDeadline, prev, nil)
+		return 0, false
+	}
+	if th := p.throttler; th != nil {
+		if ok, prob := th.allow(); !ok {
+			s.refund()
+			s.finish(StopThrottled, prev, &ThrottledError{Throttler: th.name, Probability: prob})
+			return 0, false
+		}
+	}
+	return astart, true
 }
 
 // Context returns the context of the attempt Next admitted: the caller's,
@@ -328,7 +350,10 @@ func (s *Step) Err() error { return s.err }
 // attempt) or to stop (Next then reports false). A failure the policy
 // retries costs a retry budget token. End without an open attempt does
 // nothing.
-func (s *Step) End(err error) {
+func (s *Step) End(err error) { s.end(err, nil, false) }
+
+// end is End, and EndValue when valued: the attempt returned v.
+func (s *Step) end(err error, v any, valued bool) {
 	if s.phase != stepAttempt {
 		return
 	}
@@ -336,6 +361,11 @@ func (s *Step) End(err error) {
 	if p == nil {
 		s.err, s.attempts, s.phase = err, 1, stepDone
 		return
+	}
+	if valued && err == nil && p.resultCl != nil {
+		if err = p.resultCl(v); err != nil {
+			s.last = v
+		}
 	}
 	if s.timed {
 		s.aend = s.since()
@@ -386,14 +416,7 @@ func (s *Step) End(err error) {
 // and the policy has a Retry.ResultClassifier, the classifier sees v, and
 // a value it turns into a failure is retried like an error (and reported
 // as the RetryError's LastResult if the call stops on it).
-func (s *Step) EndValue(v any, err error) {
-	if err == nil && s.p != nil && s.p.resultCl != nil && s.phase == stepAttempt {
-		if err = s.p.resultCl(v); err != nil {
-			s.last = v
-		}
-	}
-	s.End(err)
-}
+func (s *Step) EndValue(v any, err error) { s.end(err, v, true) }
 
 // failed is End for a failed attempt.
 func (s *Step) failed(err error, attempt int) {
@@ -630,6 +653,28 @@ func (s *Step) abandon() {
 // holdToWait returns how long the call waits before its attempt for its
 // breaker's hold to end (RetryConfig.HoldWait), or 0: no hold, a hold the
 // call set or already waited out, or one too long to wait.
+// waitHold waits out a breaker hold that ends in time (RetryConfig.HoldWait)
+// before the attempt after attempt prev; false: the wait was cut short and
+// the call is over.
+func (s *Step) waitHold(prev int) bool {
+	w := s.holdToWait()
+	if w <= 0 {
+		return true
+	}
+	p := s.p
+	if err := p.sleeper.Sleep(s.ctx, w); err != nil {
+		s.refund()
+		if cerr := s.ctx.Err(); cerr != nil {
+			s.finish(StopCanceled, prev, cerr)
+		} else {
+			s.finish(StopAborted, prev, nil)
+		}
+		return false
+	}
+	s.waitedHold = s.breaker.holdUntil.Load()
+	return true
+}
+
 func (s *Step) holdToWait() time.Duration {
 	br := s.breaker
 	if br == nil || s.p.holdWait == 0 {

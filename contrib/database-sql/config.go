@@ -118,6 +118,7 @@ type wrapper struct {
 	// policy serves all connections.
 	policy   *core.Policy
 	breaker  *core.Breaker // the database's, nil when disabled
+	bare     core.Call     // the options of a call nobody observes: the breaker alone
 	classify core.Classifier
 	opName   func(query string) string // Config.Operation, or nil
 }
@@ -131,6 +132,7 @@ func newWrapper(cfg Config, inner any) (*wrapper, error) {
 	if r.Breakers != nil {
 		w.breaker = r.Breakers.Get(w.policy.Name())
 	}
+	w.bare.Breaker = w.breaker
 	if w.system == "" {
 		w.system = systemOf(inner)
 	}

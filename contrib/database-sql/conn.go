@@ -319,10 +319,6 @@ func opName(info stmtInfo) string {
 // ExecerContext or Execer it returns driver.ErrSkip before anything runs,
 // and database/sql prepares the statement, as it does for such a driver.
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.exec(ctx, query, args)
-}
-
-func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if c.execer == nil || c.skipExecArgs && len(args) > 0 {
 		return nil, driver.ErrSkip
 	}
@@ -332,49 +328,64 @@ func (c *conn) exec(ctx context.Context, query string, args []driver.NamedValue)
 		}
 	}
 	st := c.stmt(query)
-	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session)}
+	single := c.single(st.session)
+	// The statement drives the policy's Step in this frame: no function
+	// value and no frame of the policy between database/sql and the driver.
+	var s core.Step
+	c.start(&s, ctx, st.op, st.name)
+	defer s.Close() // a panicking driver
+	var res driver.Result
+	for s.Next() {
+		var err error
+		res, err = c.execOnce(s.Context(), query, args, single)
+		s.EndValue(res, c.attemptErr(err))
+		if c.inTx && s.Retrying() {
+			s.Close() // see do
+			break
+		}
+	}
+	c.noteSession(st.session)
+	return res, c.txErr(result(s.Err()))
+}
+
+// start begins the call of a statement whose db.operation.name is op and
+// redress.operation name is name. The labels and the operation name are
+// built only when something reads them (Policy.Observed): otherwise the
+// call carries the database's breaker alone, from options built once.
+func (c *conn) start(s *core.Step, ctx context.Context, op, name string) {
+	if !c.policy.Observed() {
+		s.Begin(ctx, c.policy, &c.w.bare)
+		return
+	}
 	var call core.Call
-	c.call(ctx, &call, s.op, st.name)
-	res, err := do(ctx, c, &call, func(ctx context.Context) (driver.Result, error) { return c.execOnce(ctx, &s) })
-	c.noteSession(s.session)
-	return res, c.txErr(result(err))
+	c.call(ctx, &call, op, name)
+	s.Begin(ctx, c.policy, &call)
 }
 
-// stmtRun is what the attempts of one statement share.
-type stmtRun struct {
-	query           string
-	args            []driver.NamedValue
-	op              string // the statement's derived operation name
-	session, single bool
-	caller          context.Context // query: the caller's context
-}
-
-// execOnce is one attempt of exec.
-func (c *conn) execOnce(ctx context.Context, s *stmtRun) (driver.Result, error) {
-	_, err := c.ready(ctx, true)
-	if err != nil {
-		return nil, err
+// execOnce is one attempt of exec; single: see after.
+func (c *conn) execOnce(ctx context.Context, query string, args []driver.NamedValue, single bool) (driver.Result, error) {
+	if c.broken || !c.inTx && c.check != nil { // else nothing to replace or check
+		if _, err := c.ready(ctx, true); err != nil {
+			return nil, err
+		}
 	}
 	var res driver.Result
+	var err error
 	if c.execer != nil { // inner's
-		res, err = c.execer.ExecContext(ctx, s.query, s.args)
+		res, err = c.execer.ExecContext(ctx, query, args)
 	} else {
 		err = driver.ErrSkip // a reconnection without it
 	}
 	if err == driver.ErrSkip {
-		c.skipExecArgs = len(s.args) > 0
+		c.skipExecArgs = len(args) > 0
 		return nil, core.Abort(driver.ErrSkip)
 	}
-	return res, c.after(err, s.single, true)
+	return res, c.after(err, single, true)
 }
 
 // QueryContext implements driver.QueryerContext, with the fallback of
 // ExecContext.
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.query(ctx, query, args)
-}
-
-func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if c.queryer == nil || c.skipQueryArgs && len(args) > 0 {
 		return nil, driver.ErrSkip
 	}
@@ -384,38 +395,51 @@ func (c *conn) query(ctx context.Context, query string, args []driver.NamedValue
 		}
 	}
 	st := c.stmt(query)
+	single := c.single(st.session)
 	// The retry happens only until the driver returns rows: once they are
 	// handed to the caller, an error while reading them is returned as is.
-	s := stmtRun{query: query, args: args, op: st.op, session: st.session, single: c.single(st.session), caller: ctx}
-	var call core.Call
-	c.call(ctx, &call, s.op, st.name)
-	rows, err := do(ctx, c, &call, func(ctx context.Context) (driver.Rows, error) { return c.queryOnce(ctx, &s) })
-	c.noteSession(s.session)
-	return rows, c.txErr(result(err))
+	var s core.Step
+	c.start(&s, ctx, st.op, st.name) // as in exec
+	defer s.Close()
+	var rows driver.Rows
+	for s.Next() {
+		var err error
+		rows, err = c.queryOnce(ctx, s.Context(), query, args, single)
+		s.EndValue(rows, c.attemptErr(err))
+		if c.inTx && s.Retrying() {
+			s.Close() // see do
+			break
+		}
+	}
+	c.noteSession(st.session)
+	return rows, c.txErr(result(s.Err()))
 }
 
-// queryOnce is one attempt of query, on the attempt context ctx.
-func (c *conn) queryOnce(ctx context.Context, s *stmtRun) (driver.Rows, error) {
-	if _, err := c.ready(ctx, true); err != nil {
-		return nil, err
+// queryOnce is one attempt of query, on the attempt context actx; ctx is
+// the caller's.
+func (c *conn) queryOnce(ctx, actx context.Context, query string, args []driver.NamedValue, single bool) (driver.Rows, error) {
+	if c.broken || !c.inTx && c.check != nil { // as in execOnce
+		if _, err := c.ready(actx, true); err != nil {
+			return nil, err
+		}
 	}
 	var rows driver.Rows
 	var err error
 	switch q := c.queryer; { // inner's
 	case q == nil:
 		err = driver.ErrSkip // a reconnection without it
-	case ctx.Done() == s.caller.Done():
-		rows, err = q.QueryContext(ctx, s.query, s.args) // see queryDetached
+	case actx.Done() == ctx.Done():
+		rows, err = q.QueryContext(actx, query, args) // see queryDetached
 	default:
-		rows, err = queryDetached(s.caller, ctx, func(ctx context.Context) (driver.Rows, error) {
-			return q.QueryContext(ctx, s.query, s.args)
+		rows, err = queryDetached(ctx, actx, func(ctx context.Context) (driver.Rows, error) {
+			return q.QueryContext(ctx, query, args)
 		})
 	}
 	if err == driver.ErrSkip {
-		c.skipQueryArgs = len(s.args) > 0
+		c.skipQueryArgs = len(args) > 0
 		return nil, core.Abort(driver.ErrSkip)
 	}
-	return rows, c.after(err, s.single, true)
+	return rows, c.after(err, single, true)
 }
 
 // do runs attempt under the connection's policy, driving a core.Step in

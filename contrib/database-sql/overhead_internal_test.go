@@ -137,7 +137,7 @@ func BenchmarkOverheadConn(b *testing.B) {
 	args := []driver.NamedValue{{Ordinal: 1, Value: "x"}, {Ordinal: 2, Value: int64(1)}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.exec(ctx, "UPDATE kv SET v = ? WHERE id = ?", args); err != nil {
+		if _, err := c.ExecContext(ctx, "UPDATE kv SET v = ? WHERE id = ?", args); err != nil {
 			b.Fatal(err)
 		}
 	}

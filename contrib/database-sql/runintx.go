@@ -161,9 +161,14 @@ func txRetryable(w *wrapper, err error) bool {
 // outcome is unknown (ErrCommitUnknown) keeps it. Other errors are
 // returned as they are.
 func (c *conn) txErr(err error) error {
-	if !c.inTx {
+	if !c.inTx || err == nil {
 		return err
 	}
+	return c.txStmtErr(err)
+}
+
+// txStmtErr is txErr for the failure of a statement inside a transaction.
+func (c *conn) txStmtErr(err error) error {
 	re, ok := err.(*core.RetryError)
 	if !ok || re.Err == nil {
 		return err

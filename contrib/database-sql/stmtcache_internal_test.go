@@ -89,11 +89,11 @@ func TestResultClassifierSeesValues(t *testing.T) {
 	c := &conn{w: w, policy: w.policy}
 	c.setInner(nopConn{})
 	ctx := context.Background()
-	res, err := c.exec(ctx, "UPDATE t SET n = 1", nil)
+	res, err := c.ExecContext(ctx, "UPDATE t SET n = 1", nil)
 	if err != nil || res != (nopResult{}) {
 		t.Fatalf("exec: %v, %v", res, err)
 	}
-	rows, err := c.query(ctx, "SELECT n FROM t", nil)
+	rows, err := c.QueryContext(ctx, "SELECT n FROM t", nil)
 	if err != nil || rows == nil {
 		t.Fatalf("query: %v, %v", rows, err)
 	}
@@ -101,7 +101,7 @@ func TestResultClassifierSeesValues(t *testing.T) {
 		t.Fatalf("the classifier saw %v", seen)
 	}
 	reject = true
-	_, err = c.exec(ctx, "UPDATE t SET n = 1", nil)
+	_, err = c.ExecContext(ctx, "UPDATE t SET n = 1", nil)
 	var re *core.RetryError
 	if !errors.As(err, &re) || re.LastResult != (nopResult{}) {
 		t.Fatalf("rejected exec: %v", err)
