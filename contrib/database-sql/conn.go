@@ -348,7 +348,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	return res, c.txErr(result(s.Err()))
 }
 
-// start begins the call of a statement whose db.operation.name is op and
+// start begins the call of a statement whose db.query.summary is op and
 // redress.operation name is name. The labels and the operation name are
 // built only when something reads them (Policy.Observed): otherwise the
 // call carries the database's breaker alone, from options built once.
