@@ -117,7 +117,10 @@ func run(ctx context.Context, addr, prefix string, w io.Writer) error {
 				return err
 			}
 			attempts := 0
-			err := r.retrier.Run(ctx, func(context.Context) error { attempts++; return core.Classify(errDown, core.Classification{Class: core.ClassServerError}) })
+			err := r.retrier.Run(ctx, func(context.Context) error {
+				attempts++
+				return core.Classify(errDown, core.Classification{Class: core.ClassServerError})
+			})
 			stop, _ := core.StopReasonOf(err)
 			retries += attempts - 1
 			fmt.Fprintf(w, "round %d replica %s: %d attempts, stopped: %s (lease holds %d)\n", round, r.name, attempts, stop, r.budget.Held())
