@@ -66,6 +66,7 @@ type Budget struct {
 
 	held     atomic.Int64  // tokens in hand; only the loop adds, Take and Return move them
 	leftBits atomic.Uint64 // float64: allowance - used at the last sync
+	closed   atomic.Bool
 
 	mu                sync.Mutex // guards the fields below, written by the loop
 	allowance, used   float64
@@ -159,18 +160,24 @@ func (b *Budget) Key() string { return b.key }
 func (b *Budget) Held() int { return int(b.held.Load()) }
 
 // Close detaches the budget from the store's loop; Core then decides on
-// its local window alone, as while the store is degraded. Tokens held are
-// kept.
-func (b *Budget) Close() { b.detach() }
+// its local window alone, as while the store is degraded (or closed).
+func (b *Budget) Close() {
+	b.closed.Store(true)
+	b.detach()
+}
 
 // budgetLease is the core.BudgetLease side of a Budget.
 type budgetLease Budget
 
 // Take implements core.BudgetLease: a token from the lease, never waiting
-// for Redis; undecided while the store is degraded.
+// for Redis; undecided (the local window decides) while the store is
+// degraded and once it or the budget is closed. Before the first sync
+// (one round trip after NewBudget, which wakes the loop) the lease is
+// empty and retries are denied: a replica deciding alone at start-up
+// would spend the whole budget by itself.
 func (l *budgetLease) Take() (ok, decided bool, remaining float64) {
 	b := (*Budget)(l)
-	if b.store.Degraded() {
+	if b.store.local() || b.closed.Load() {
 		return false, false, 0
 	}
 	n := b.held.Add(-1)
@@ -205,7 +212,7 @@ func (l *budgetLease) Return() {
 // Level implements core.BudgetLease: the shared window as of the last sync.
 func (l *budgetLease) Level() (allowance, used float64, known bool) {
 	b := (*Budget)(l)
-	if b.store.Degraded() {
+	if b.store.local() || b.closed.Load() {
 		return 0, 0, false
 	}
 	b.mu.Lock()

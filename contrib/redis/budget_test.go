@@ -219,3 +219,36 @@ func TestSharedBudgetRefundReturnsToLease(t *testing.T) {
 type sleeperFunc func(context.Context, time.Duration) error
 
 func (f sleeperFunc) Sleep(ctx context.Context, d time.Duration) error { return f(ctx, d) }
+
+// TestClosedBudgetDecidesLocally: once the budget (or its store) is
+// closed, no loop refills the lease: the local window decides, instead of
+// a lease that would stay dry (as it does before the first sync).
+func TestClosedBudgetDecidesLocally(t *testing.T) {
+	for _, what := range []string{"budget", "store"} {
+		t.Run(what, func(t *testing.T) {
+			c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never spoken to
+			defer c.Close()
+			s, err := NewStore(StoreConfig{Client: c, ManualSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			b, err := NewBudget(s, BudgetConfig{Name: "x", Budget: core.BudgetConfig{MaxRetries: 3}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if what == "budget" {
+				b.Close()
+			} else {
+				s.Close()
+			}
+			n := 0
+			for b.Core().TryWithdraw() {
+				n++
+			}
+			if n != 3 {
+				t.Errorf("the local window granted %d after Close, want its 3", n)
+			}
+		})
+	}
+}

@@ -56,6 +56,7 @@ type Limiter struct {
 	detach func()
 
 	held    atomic.Int64
+	closed  atomic.Bool
 	retryIn atomic.Int64 // ns: the wait Redis gave at the last refill that granted nothing
 
 	local localGCRA
@@ -100,10 +101,10 @@ func NewLimiter(s *Store, cfg LimiterConfig) (*Limiter, error) {
 	if cfg.LocalRate == 0 {
 		cfg.LocalRate = cfg.Rate
 	}
-	emit := float64(cfg.Per.Milliseconds()) / cfg.Rate
 	if cfg.Per < time.Millisecond {
 		return nil, &core.ConfigError{Field: "LimiterConfig.Per", Reason: "must be at least 1ms"}
 	}
+	emit := float64(cfg.Per.Microseconds()) / 1000 / cfg.Rate
 	l := &Limiter{
 		name:   cfg.Name,
 		store:  s,
@@ -128,14 +129,19 @@ func (l *Limiter) Key() string { return l.key }
 // Held returns the admissions the replica holds now.
 func (l *Limiter) Held() int { return int(l.held.Load()) }
 
-// Close detaches the limiter from the store's loop: it then admits on its
-// lease until spent, and then refuses.
-func (l *Limiter) Close() { l.detach() }
+// Close detaches the limiter from the store's loop: the local GCRA at
+// LocalRate then decides, as while the store is degraded (or closed).
+func (l *Limiter) Close() {
+	l.closed.Store(true)
+	l.detach()
+}
 
 // Allow implements core.Limiter: an admission from the lease, never waiting
-// for Redis; the local GCRA while the store is degraded.
+// for Redis; the local GCRA while the store is degraded and once it or the
+// limiter is closed. Before the first refill (one round trip after
+// NewLimiter) the lease is empty and attempts are refused.
 func (l *Limiter) Allow() (bool, time.Duration) {
-	if l.store.Degraded() {
+	if l.store.local() || l.closed.Load() {
 		return l.local.allow(time.Now())
 	}
 	for {

@@ -225,6 +225,10 @@ func (s *Store) Timeout() time.Duration { return s.timeout }
 // answer its last command in time, and components decide on local state.
 func (s *Store) Degraded() bool { return s.degraded.Load() }
 
+// local reports whether components must decide on local state: the store
+// is degraded or closed (no loop refills their leases any more).
+func (s *Store) local() bool { return s.degraded.Load() || s.closed.Load() }
+
 // Degradations returns how many times the store entered degraded mode.
 func (s *Store) Degradations() uint64 { return s.degradations.Load() }
 
@@ -357,8 +361,8 @@ func (s *Store) loop() {
 }
 
 // Close stops the store's loop and waits for it to end; it does not close
-// the client. Components keep working on their local state. Close is
-// idempotent.
+// the client. Its components then decide on their local state alone, as
+// while degraded. Close is idempotent.
 func (s *Store) Close() error {
 	if s.closed.CompareAndSwap(false, true) {
 		s.cancel()
