@@ -239,7 +239,7 @@ func (g *generator) fleetPanels() []panel {
 }
 
 // rejectionLegend explains the local rejection events.
-const rejectionLegend = "circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests)"
+const rejectionLegend = "circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests), limited (a rate limiter, shared by the fleet through contrib/redis, had no admission left)"
 
 // amplificationPanel draws attempts / calls, 12 wide, with the
 // RedressRetryAmplification threshold as a red line.
