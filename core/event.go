@@ -9,11 +9,11 @@ import (
 type EventKind uint8
 
 // The events. Terminal events (one per operation) are Success through
-// CircuitRejected; every operation publishes exactly one of them. Three of
+// CircuitRejected; every operation publishes exactly one of them. Four of
 // them end a call that a local guard refused before an attempt was sent:
-// Throttled (a Throttler's adaptive rejection), Held (the downstream asked
-// to wait: Retry-After, gRPC pushback) and CircuitRejected (an open or
-// ramping breaker).
+// Throttled (a Throttler's adaptive rejection), Limited (a Limiter's rate
+// is spent), Held (the downstream asked to wait: Retry-After, gRPC
+// pushback) and CircuitRejected (an open or ramping breaker).
 const (
 	EventOperationStart EventKind = iota
 	EventAttemptStart
@@ -30,13 +30,21 @@ const (
 	EventAborted
 	EventCanceled
 	EventThrottled
+	EventLimited
 	EventHeld
 	EventCircuitRejected
 	EventCircuitOpened
 	EventCircuitHalfOpen
 	EventCircuitClosed
+	// EventSharedStateDegraded and EventSharedStateRestored are published by
+	// a store of fleet-wide state (contrib/redis) when its backend stops
+	// answering within its timeout, and when it answers again: while
+	// degraded, the components that share state through it decide on local
+	// state alone. Operation names the store; no other call field is set.
+	EventSharedStateDegraded
+	EventSharedStateRestored
 
-	numEventKinds = int(EventCircuitClosed) + 1
+	numEventKinds = int(EventSharedStateRestored) + 1
 )
 
 var eventNames = [numEventKinds]string{
@@ -55,11 +63,14 @@ var eventNames = [numEventKinds]string{
 	EventAborted:                    "aborted",
 	EventCanceled:                   "canceled",
 	EventThrottled:                  "throttled",
+	EventLimited:                    "limited",
 	EventHeld:                       "held",
 	EventCircuitRejected:            "circuit_rejected",
 	EventCircuitOpened:              "circuit_opened",
 	EventCircuitHalfOpen:            "circuit_half_open",
 	EventCircuitClosed:              "circuit_closed",
+	EventSharedStateDegraded:        "shared_state_degraded",
+	EventSharedStateRestored:        "shared_state_restored",
 }
 
 // String returns the event's stable name ("retry", "circuit_opened", ...).
@@ -103,11 +114,12 @@ func (r StopReason) Event() EventKind { return terminalFor(r) }
 func (r StopReason) rejection() bool { return terminalFor(r).Rejection() }
 
 // Rejection reports whether k is the terminal event of a call that a local
-// guard refused: EventThrottled, EventHeld or EventCircuitRejected.
+// guard refused: EventThrottled, EventLimited, EventHeld or
+// EventCircuitRejected.
 func (k EventKind) Rejection() bool { return k >= EventThrottled && k <= EventCircuitRejected }
 
 // RejectionEvents holds the terminal events of calls refused locally.
-const RejectionEvents EventSet = 1<<EventThrottled | 1<<EventHeld | 1<<EventCircuitRejected
+const RejectionEvents EventSet = 1<<EventThrottled | 1<<EventLimited | 1<<EventHeld | 1<<EventCircuitRejected
 
 // terminalFor maps a stop reason to its terminal event.
 func terminalFor(r StopReason) EventKind {
@@ -134,6 +146,8 @@ func terminalFor(r StopReason) EventKind {
 		return EventCanceled
 	case StopThrottled:
 		return EventThrottled
+	case StopLimited:
+		return EventLimited
 	case StopHeld:
 		return EventHeld
 	case StopCircuitOpen:
@@ -154,6 +168,9 @@ const TerminalEvents EventSet = (1<<(EventCircuitRejected+1) - 1) &^ (1<<EventSu
 
 // CircuitEvents holds the breaker transition events.
 const CircuitEvents EventSet = 1<<EventCircuitOpened | 1<<EventCircuitHalfOpen | 1<<EventCircuitClosed
+
+// SharedStateEvents holds the events of a store of fleet-wide state.
+const SharedStateEvents EventSet = 1<<EventSharedStateDegraded | 1<<EventSharedStateRestored
 
 // EventsOf returns the set holding the given kinds.
 func EventsOf(kinds ...EventKind) EventSet {

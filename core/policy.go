@@ -33,7 +33,8 @@ type Policy struct {
 	breaker    *Breaker
 	budget     *Budget
 	throttler  *Throttler
-	gated      bool // abortIf, holdWait, deadline or throttler: Step.gate has work
+	limiter    Limiter
+	gated      bool // abortIf, holdWait, deadline, throttler or limiter: Step.gate has work
 	timed      bool // deadline or onAttempt: every call reads the clock
 	bus        *Bus
 	clock      Clock
@@ -53,6 +54,9 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if cfg.Sleeper != nil && isNil(cfg.Sleeper) {
 		return nil, cfgErr("Sleeper", "holds a nil pointer (leave it nil for TimerSleeper)")
 	}
+	if cfg.Limiter != nil && isNil(cfg.Limiter) {
+		return nil, cfgErr("Limiter", "holds a nil pointer (leave it nil for none)")
+	}
 	p := &Policy{
 		name:       cfg.Name,
 		operation:  cfg.Operation,
@@ -71,6 +75,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		breaker:    cfg.Breaker,
 		budget:     cfg.Budget,
 		throttler:  cfg.Throttler,
+		limiter:    cfg.Limiter,
 		bus:        cfg.Bus,
 		clock:      cfg.Clock,
 		sleeper:    cfg.Sleeper,
@@ -79,7 +84,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		p.name = "default"
 	}
 	p.timed = p.deadline > 0 || p.onAttempt != nil
-	p.gated = p.abortIf != nil || p.holdWait != 0 || p.deadline > 0 || p.throttler != nil
+	p.gated = p.abortIf != nil || p.holdWait != 0 || p.deadline > 0 || p.throttler != nil || p.limiter != nil
 	if p.breaker != nil {
 		p.breaker.attach(p.bus)
 	}

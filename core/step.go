@@ -280,8 +280,8 @@ func (s *Step) next() bool {
 }
 
 // gate runs the policy's checks before the attempt after attempt prev:
-// the abort predicate, the wait for a hold (HoldWait), the deadline and the
-// policy's throttler. It returns the attempt's start (since the call's, on
+// the abort predicate, the wait for a hold (HoldWait), the deadline, the
+// policy's throttler and its limiter. It returns the attempt's start (since the call's, on
 // a timed call; the first attempt starts with the call), or false when a
 // check ended the call.
 func (s *Step) gate(prev int) (astart time.Duration, ok bool) {
@@ -308,6 +308,13 @@ func (s *Step) gate(prev int) (astart time.Duration, ok bool) {
 		if ok, prob := th.allow(); !ok {
 			s.refund()
 			s.finish(StopThrottled, prev, &ThrottledError{Throttler: th.name, Probability: prob})
+			return 0, false
+		}
+	}
+	if lm := p.limiter; lm != nil {
+		if ok, in := lm.Allow(); !ok {
+			s.refund()
+			s.finish(StopLimited, prev, &LimitedError{Limiter: lm.Name(), RetryIn: in})
 			return 0, false
 		}
 	}

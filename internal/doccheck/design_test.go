@@ -37,6 +37,7 @@ var stopReasons = map[string]string{
 	"not_resendable":         "the failure would have been retried, but the operation must not be sent again (marked `core.NotResendable`: a non-idempotent request, a committed stream, a statement in a transaction)",
 	"caller_retries":         "the failure would have been retried, but the request being served comes from a caller that retries it (`core.WithCallerRetries`, set by the server middleware)",
 	"throttled":              "the policy's `Throttler` rejected the attempt locally: the downstream accepts too few of the recent requests (client-side adaptive throttling)",
+	"limited":                "the policy's `Limiter` refused the attempt: the rate it enforces (a shared GCRA limiter of contrib/redis) is spent for now",
 	"held":                   "the downstream asked callers to wait (Retry-After, pushback) and the wait has not elapsed: the breaker is held, the attempt not sent",
 }
 
@@ -84,14 +85,16 @@ func designTables(t *testing.T) map[string]string {
 	// Event kinds.
 	b.WriteString("| event | terminal | published when |\n|---|---|---|\n")
 	when := map[string]string{
-		core.EventOperationStart.String():  "a call starts (a `ContextDecorator` may decorate the operation's context)",
-		core.EventAttemptStart.String():    "an attempt starts (a `ContextDecorator` may decorate the attempt's context)",
-		core.EventAttemptEnd.String():      "an attempt ends, with its class and error if it failed, its duration",
-		core.EventRetry.String():           "a retry is decided, after every limit and the budget allowed it, before the sleep",
-		core.EventSuccess.String():         "the call succeeded (outcome `success` or `success_after_retry`)",
-		core.EventCircuitOpened.String():   "a breaker opened",
-		core.EventCircuitHalfOpen.String(): "a breaker let probes through after its recovery timeout",
-		core.EventCircuitClosed.String():   "a breaker closed on a probe's success",
+		core.EventOperationStart.String():      "a call starts (a `ContextDecorator` may decorate the operation's context)",
+		core.EventAttemptStart.String():        "an attempt starts (a `ContextDecorator` may decorate the attempt's context)",
+		core.EventAttemptEnd.String():          "an attempt ends, with its class and error if it failed, its duration",
+		core.EventRetry.String():               "a retry is decided, after every limit and the budget allowed it, before the sleep",
+		core.EventSuccess.String():             "the call succeeded (outcome `success` or `success_after_retry`)",
+		core.EventCircuitOpened.String():       "a breaker opened",
+		core.EventCircuitHalfOpen.String():     "a breaker let probes through after its recovery timeout",
+		core.EventCircuitClosed.String():       "a breaker closed on a probe's success",
+		core.EventSharedStateDegraded.String(): "a store of fleet-wide state (contrib/redis) stopped answering in time: its components decide on local state",
+		core.EventSharedStateRestored.String(): "the store answered again and resynchronised its components",
 	}
 	terminal := map[string]bool{}
 	for _, e := range names.Events {

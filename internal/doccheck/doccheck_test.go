@@ -52,6 +52,7 @@ var imports = map[string]string{
 	"redressgrpc":   "github.com/redress-go/redress/contrib/grpc",
 	"redressredis":  "github.com/redress-go/redress/contrib/redis",
 	"redressaws":    "github.com/redress-go/redress/contrib/aws",
+	"redis":         "github.com/redis/go-redis/v9",
 }
 
 var fence = regexp.MustCompile("^\\s*```(\\S*)")
