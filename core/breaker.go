@@ -393,15 +393,21 @@ type Permit struct {
 // them, and a transition never emitted would hold back every later one.
 type transition struct {
 	from, to BreakerState
-	ok       bool
-	adopted  bool // made by Adopt: not told to the link
+	by       uint8 // 0: no transition; byBreaker or byAdopt
 	seq      uint64
 }
+
+// Who made a transition: the breaker itself, or Adopt (not told to the
+// link). One field, so that a transition stays four words in registers.
+const (
+	byBreaker = 1 + iota
+	byAdopt
+)
 
 // made records a transition; b.mu must be held.
 func (b *Breaker) made(from, to BreakerState) transition {
 	b.seq++
-	return transition{from: from, to: to, ok: true, seq: b.seq}
+	return transition{from: from, to: to, by: byBreaker, seq: b.seq}
 }
 
 // attach adds bus to the buses the breaker publishes its transitions on.
@@ -436,7 +442,7 @@ func (b *Breaker) serves(bus *Bus) bool {
 
 // wants reports whether a bus the breaker serves wants the event of tr.
 func (b *Breaker) wants(tr transition) bool {
-	if !tr.ok {
+	if tr.by == 0 {
 		return false
 	}
 	if cur := b.buses.Load(); cur != nil {
@@ -455,7 +461,7 @@ func (b *Breaker) wants(tr transition) bool {
 // (policy, operation, labels), or nil for one naming the breaker only; the
 // kind and states are set here. It does nothing for a zero transition.
 func (b *Breaker) emit(ctx context.Context, tr transition, e *Event) {
-	if !tr.ok {
+	if tr.by == 0 {
 		return
 	}
 	b.pubMu.Lock()
@@ -504,7 +510,7 @@ func (b *Breaker) drain() {
 // deliver tells the link of tr (when the breaker made it itself) and
 // publishes its event on every bus that wants it.
 func (b *Breaker) deliver(ctx context.Context, tr transition, e *Event) {
-	if b.link != nil && !tr.adopted {
+	if b.link != nil && tr.by == byBreaker {
 		bt := BreakerTransition{From: tr.from, To: tr.to}
 		if tr.to == StateOpen {
 			bt.OpenFor = b.recovery

@@ -97,10 +97,12 @@ func (b *Breaker) Adopt(state BreakerState, openFor time.Duration) bool {
 			tr = b.made(cur, StateClosed)
 		}
 	}
-	tr.adopted = true
+	if tr.by != 0 {
+		tr.by = byAdopt
+	}
 	b.mu.Unlock()
 	b.emit(context.Background(), tr, nil)
-	return tr.ok
+	return tr.by != 0
 }
 
 // OpenFor returns how long the breaker goes on refusing calls before it
