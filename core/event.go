@@ -35,8 +35,15 @@ const (
 	EventCircuitOpened
 	EventCircuitHalfOpen
 	EventCircuitClosed
+	// EventSharedStateDegraded and EventSharedStateRestored are published by
+	// a store of fleet-wide state (contrib/redis) when its backend stops
+	// answering within its timeout, and when it answers again: while
+	// degraded, the components that share state through it decide on local
+	// state alone. Operation names the store; no other call field is set.
+	EventSharedStateDegraded
+	EventSharedStateRestored
 
-	numEventKinds = int(EventCircuitClosed) + 1
+	numEventKinds = int(EventSharedStateRestored) + 1
 )
 
 var eventNames = [numEventKinds]string{
@@ -60,6 +67,8 @@ var eventNames = [numEventKinds]string{
 	EventCircuitOpened:              "circuit_opened",
 	EventCircuitHalfOpen:            "circuit_half_open",
 	EventCircuitClosed:              "circuit_closed",
+	EventSharedStateDegraded:        "shared_state_degraded",
+	EventSharedStateRestored:        "shared_state_restored",
 }
 
 // String returns the event's stable name ("retry", "circuit_opened", ...).
@@ -154,6 +163,9 @@ const TerminalEvents EventSet = (1<<(EventCircuitRejected+1) - 1) &^ (1<<EventSu
 
 // CircuitEvents holds the breaker transition events.
 const CircuitEvents EventSet = 1<<EventCircuitOpened | 1<<EventCircuitHalfOpen | 1<<EventCircuitClosed
+
+// SharedStateEvents holds the events of a store of fleet-wide state.
+const SharedStateEvents EventSet = 1<<EventSharedStateDegraded | 1<<EventSharedStateRestored
 
 // EventsOf returns the set holding the given kinds.
 func EventsOf(kinds ...EventKind) EventSet {

@@ -26,7 +26,8 @@ type Config struct {
 	// the lifecycle markers Debug; retry Warn; terminal failures Error, but
 	// canceled (the caller gave up) and scheduled (the retry was deferred
 	// on purpose) Info; circuit_opened Error, circuit_half_open Warn,
-	// circuit_closed Info.
+	// circuit_closed Info; shared_state_degraded Warn, shared_state_restored
+	// Info.
 	Levels map[core.EventKind]slog.Level
 	// Events is the set of events the subscriber handles. Default
 	// DefaultEvents: every event but the operation_start and attempt_start

@@ -19,7 +19,8 @@
 //
 // Default levels: success Debug, retry Warn, terminal failures Error
 // (canceled and scheduled Info), circuit_opened Error, circuit_half_open
-// Warn, circuit_closed Info; Config.Levels overrides any of them. The
+// Warn, circuit_closed Info, shared_state_degraded Warn and
+// shared_state_restored Info; Config.Levels overrides any of them. The
 // handler's Enabled is asked first: a record nobody wants is never built.
 //
 // One subscriber can feed several handlers, with github.com/samber/slog-multi:

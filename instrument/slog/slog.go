@@ -57,7 +57,7 @@ type Subscriber struct {
 // DefaultLevel returns the level an event is logged at by default.
 func DefaultLevel(k core.EventKind) slog.Level {
 	switch k {
-	case core.EventRetry, core.EventCircuitHalfOpen:
+	case core.EventRetry, core.EventCircuitHalfOpen, core.EventSharedStateDegraded:
 		return slog.LevelWarn
 	case core.EventCircuitOpened:
 		return slog.LevelError

@@ -84,14 +84,16 @@ func designTables(t *testing.T) map[string]string {
 	// Event kinds.
 	b.WriteString("| event | terminal | published when |\n|---|---|---|\n")
 	when := map[string]string{
-		core.EventOperationStart.String():  "a call starts (a `ContextDecorator` may decorate the operation's context)",
-		core.EventAttemptStart.String():    "an attempt starts (a `ContextDecorator` may decorate the attempt's context)",
-		core.EventAttemptEnd.String():      "an attempt ends, with its class and error if it failed, its duration",
-		core.EventRetry.String():           "a retry is decided, after every limit and the budget allowed it, before the sleep",
-		core.EventSuccess.String():         "the call succeeded (outcome `success` or `success_after_retry`)",
-		core.EventCircuitOpened.String():   "a breaker opened",
-		core.EventCircuitHalfOpen.String(): "a breaker let probes through after its recovery timeout",
-		core.EventCircuitClosed.String():   "a breaker closed on a probe's success",
+		core.EventOperationStart.String():      "a call starts (a `ContextDecorator` may decorate the operation's context)",
+		core.EventAttemptStart.String():        "an attempt starts (a `ContextDecorator` may decorate the attempt's context)",
+		core.EventAttemptEnd.String():          "an attempt ends, with its class and error if it failed, its duration",
+		core.EventRetry.String():               "a retry is decided, after every limit and the budget allowed it, before the sleep",
+		core.EventSuccess.String():             "the call succeeded (outcome `success` or `success_after_retry`)",
+		core.EventCircuitOpened.String():       "a breaker opened",
+		core.EventCircuitHalfOpen.String():     "a breaker let probes through after its recovery timeout",
+		core.EventCircuitClosed.String():       "a breaker closed on a probe's success",
+		core.EventSharedStateDegraded.String(): "a store of fleet-wide state (contrib/redis) stopped answering in time: its components decide on local state",
+		core.EventSharedStateRestored.String(): "the store answered again and resynchronised its components",
 	}
 	terminal := map[string]bool{}
 	for _, e := range names.Events {

@@ -50,6 +50,8 @@ var imports = map[string]string{
 	"redresshttp":   "github.com/redress-go/redress/contrib/nethttp",
 	"redresssql":    "github.com/redress-go/redress/contrib/database-sql",
 	"redressgrpc":   "github.com/redress-go/redress/contrib/grpc",
+	"redressredis":  "github.com/redress-go/redress/contrib/redis",
+	"redis":         "github.com/redis/go-redis/v9",
 }
 
 var fence = regexp.MustCompile("^\\s*```(\\S*)")
