@@ -17,9 +17,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	redresshttp "github.com/redress-go/redress/contrib/nethttp"
 	"github.com/redress-go/redress/core"
 	"github.com/redress-go/redress/core/coretest"
-	redresshttp "github.com/redress-go/redress/contrib/nethttp"
 )
 
 // propagationBound is the documented bound on the time a breaker's change
