@@ -603,6 +603,11 @@ func (b *Breaker) Failing() bool {
 	return false
 }
 
+// HeldFor returns the wait that remains of the hold in force now (see
+// Hold), 0 for none. Code that shares holds beyond the process
+// (contrib/redis) reads it.
+func (b *Breaker) HeldFor() time.Duration { return b.heldFor() }
+
 // heldFor returns the wait that remains of a hold now (0 for none).
 func (b *Breaker) heldFor() time.Duration {
 	if b.holdUntil.Load() == 0 {

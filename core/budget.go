@@ -46,6 +46,33 @@ type BudgetConfig struct {
 	Window time.Duration
 	// Clock tells the time. Default SystemClock.
 	Clock Clock
+	// Lease, when set, grants the budget's retries from an allowance
+	// shared with other processes (contrib/redis) instead of the budget's
+	// own window, whenever it can decide without waiting; when it cannot
+	// (the shared state is out of reach) the budget decides on its own
+	// window, which counts every retry either way. Deposits and failed
+	// attempts are counted as without a lease; the lease reads them with
+	// Traffic. nil: the budget decides alone.
+	Lease BudgetLease
+}
+
+// BudgetLease is a source of retry tokens shared beyond one process, held
+// by a Budget (BudgetConfig.Lease). Its methods are called with the
+// budget's mutex held: they must not block, and must not call back into
+// the budget.
+type BudgetLease interface {
+	// Take asks for the token of one retry. decided false leaves the
+	// decision to the budget's own window; otherwise ok says whether the
+	// token is granted, and remaining is the number of retries the shared
+	// allowance still holds afterwards, as far as the lease knows.
+	Take() (ok, decided bool, remaining float64)
+	// Return gives back a token Take granted, for a retry that was not
+	// made after all.
+	Return()
+	// Level returns the shared allowance and the retries counted against
+	// it, as last known; known false when the lease knows nothing (the
+	// budget then reports its own window).
+	Level() (allowance, used float64, known bool)
 }
 
 // budgetBuckets is the number of tenths of Window a ratio budget sums; a
@@ -82,9 +109,12 @@ type Budget struct {
 	epoch    time.Time
 	pending  [shard.N]budgetShard // deposits and failures not yet folded, spread over shard.N cache lines
 	denied   atomic.Uint64
+	lease    BudgetLease
 	mu       sync.Mutex
 	buckets  [budgetBuckets + 1]budgetBucket
 	lastFold int64
+	// totals of the deposits and failed attempts folded so far (Traffic)
+	totalReq, totalFail int64
 }
 
 // budgetShard holds the deposits and failed attempts not yet folded into
@@ -135,7 +165,11 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
+	if cfg.Lease != nil && isNil(cfg.Lease) {
+		return nil, cfgErr("BudgetConfig.Lease", "holds a nil pointer (leave it nil for none)")
+	}
 	b := &Budget{
+		lease:    cfg.Lease,
 		ratio:    cfg.Ratio,
 		adaptive: cfg.Adaptive,
 		floor:    cfg.MinRetriesPerSecond * cfg.Window.Seconds(),
@@ -185,22 +219,46 @@ func (b *Budget) TryWithdrawAt(now time.Time) (ok bool, remaining float64) {
 // grant (ns since the epoch), which refund takes back.
 func (b *Budget) withdraw() (ok bool, remaining float64, at int64) {
 	at = b.now()
-	ok, remaining = b.withdrawAt(at)
+	ok, remaining, leased := b.withdrawAtLease(at)
+	if leased {
+		at = leaseToken
+	}
 	return ok, remaining, at
 }
 
+// leaseToken is the grant time withdraw returns for a token that came
+// from the lease: refund gives it back to the lease (the window, which
+// decides only when the lease cannot, keeps counting it).
+const leaseToken = math.MinInt64
+
 // withdrawAt asks for a token at t, ns since the epoch.
 func (b *Budget) withdrawAt(t int64) (ok bool, remaining float64) {
+	ok, remaining, _ = b.withdrawAtLease(t)
+	return ok, remaining
+}
+
+// withdrawAtLease is withdrawAt; leased reports a token the lease granted.
+func (b *Budget) withdrawAtLease(t int64) (ok bool, remaining float64, leased bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fold(t)
+	if b.lease != nil {
+		if ok, decided, rem := b.lease.Take(); decided {
+			if !ok {
+				b.denied.Add(1)
+				return false, rem, false
+			}
+			b.bucket(t).retries++ // the window counts it, for when the lease cannot decide
+			return true, rem, true
+		}
+	}
 	allowance, used := b.level(t)
 	if used+1 > allowance {
 		b.denied.Add(1)
-		return false, math.Max(0, allowance-used)
+		return false, math.Max(0, allowance-used), false
 	}
 	b.bucket(t).retries++
-	return true, math.Max(0, allowance-used-1)
+	return true, math.Max(0, allowance-used-1), false
 }
 
 // refund gives back a token granted at t (ns since the epoch) for a retry
@@ -209,6 +267,10 @@ func (b *Budget) withdrawAt(t int64) (ok bool, remaining float64) {
 func (b *Budget) refund(t int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if t == leaseToken {
+		b.lease.Return()
+		return
+	}
 	e := t / b.width
 	if bk := &b.buckets[int(uint64(e)%uint64(len(b.buckets)))]; bk.epoch == e && bk.retries > 0 {
 		bk.retries--
@@ -238,7 +300,23 @@ func (b *Budget) snapshot() (allowance, used float64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.fold(t)
+	if b.lease != nil {
+		if a, u, ok := b.lease.Level(); ok {
+			return a, u
+		}
+	}
 	return b.level(t)
+}
+
+// Traffic returns the deposits (logical requests) and the failed attempts
+// against the downstream's health (adaptive budgets only) counted so far,
+// since the budget was made. A BudgetLease reads it to share them.
+func (b *Budget) Traffic() (requests, failures int64) {
+	t := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fold(t)
+	return b.totalReq, b.totalFail
 }
 
 // level sums the window, and for an adaptive budget the health of its
@@ -366,6 +444,8 @@ func (b *Budget) fold(t int64) {
 		}
 	}
 	if req > 0 || fail > 0 {
+		b.totalReq += req
+		b.totalFail += fail
 		if dt := t - b.lastFold; dt > int64(b.window) {
 			share := float64(b.window) / float64(dt)
 			req, fail = int64(float64(req)*share), int64(float64(fail)*share)

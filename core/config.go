@@ -94,6 +94,11 @@ type PolicyConfig struct {
 	// should share its Throttler; a breaker can carry one per downstream
 	// instead (BreakerConfig.Throttle, set by DownstreamBreakerConfig).
 	Throttler *Throttler
+	// Limiter, if set, admits every attempt against a rate (the shared
+	// GCRA limiter of contrib/redis is one): an attempt it refuses is not
+	// made, and the call stops with StopLimited and a *LimitedError. It is
+	// consulted after the Throttler, before the breaker.
+	Limiter Limiter
 	// Budget, if set, must grant every retry. It may be shared.
 	Budget *Budget
 	// Bus receives the policy's events. Nil: no events, no cost.

@@ -90,8 +90,12 @@ const (
 	// (client-side adaptive throttling: the downstream accepts too few of
 	// the recent requests). The error is a *ThrottledError.
 	StopThrottled
+	// StopLimited: the policy's Limiter (PolicyConfig.Limiter) refused
+	// the attempt: the rate it enforces is spent for now. The error is a
+	// *LimitedError.
+	StopLimited
 
-	numStopReasons = int(StopThrottled) + 1
+	numStopReasons = int(StopLimited) + 1
 )
 
 var stopNames = [numStopReasons]string{
@@ -111,6 +115,7 @@ var stopNames = [numStopReasons]string{
 	StopCallerRetries:       "caller_retries",
 	StopHeld:                "held",
 	StopThrottled:           "throttled",
+	StopLimited:             "limited",
 }
 
 // String returns the stable snake_case name used in telemetry.
@@ -219,6 +224,10 @@ func StopReasonOf(err error) (r StopReason, ok bool) {
 	if errors.As(err, &te) {
 		return StopThrottled, true
 	}
+	var le *LimitedError
+	if errors.As(err, &le) {
+		return StopLimited, true
+	}
 	return StopNone, false
 }
 
@@ -231,6 +240,8 @@ func rejectionReason(err error) StopReason {
 		return StopHeld
 	case *ThrottledError:
 		return StopThrottled
+	case *LimitedError:
+		return StopLimited
 	}
 	return StopCircuitOpen
 }
@@ -259,6 +270,38 @@ func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
 // RedressClassification implements Classified.
 func (e *ThrottledError) RedressClassification() Classification {
 	return Classification{Class: ClassRateLimit, Reason: "throttled"}
+}
+
+// ErrLimited matches (errors.Is) every refusal by a Limiter.
+var ErrLimited = errors.New("redress: rate limited locally")
+
+// LimitedError is the typed error of an attempt a Limiter refused; the
+// request never reached the downstream. It is a rate limit (Classified:
+// ClassRateLimit, reason "limited", RetryIn as its RetryAfter hint when
+// known).
+type LimitedError struct {
+	// Limiter is the name of the limiter that refused.
+	Limiter string
+	// RetryIn is when the limiter would admit the next attempt, 0 if it
+	// does not know.
+	RetryIn time.Duration
+}
+
+// Error implements error.
+func (e *LimitedError) Error() string {
+	s := "redress: limiter " + strconv.Quote(e.Limiter) + " refused the request locally"
+	if e.RetryIn > 0 {
+		s += " (next in " + e.RetryIn.String() + ")"
+	}
+	return s
+}
+
+// Is matches ErrLimited.
+func (e *LimitedError) Is(target error) bool { return target == ErrLimited }
+
+// RedressClassification implements Classified.
+func (e *LimitedError) RedressClassification() Classification {
+	return Classification{Class: ClassRateLimit, Reason: "limited", RetryAfter: e.RetryIn, HasRetryAfter: e.RetryIn > 0}
 }
 
 // ErrHeld matches (errors.Is) every refusal of a breaker held by a

@@ -9,11 +9,11 @@ import (
 type EventKind uint8
 
 // The events. Terminal events (one per operation) are Success through
-// CircuitRejected; every operation publishes exactly one of them. Three of
+// CircuitRejected; every operation publishes exactly one of them. Four of
 // them end a call that a local guard refused before an attempt was sent:
-// Throttled (a Throttler's adaptive rejection), Held (the downstream asked
-// to wait: Retry-After, gRPC pushback) and CircuitRejected (an open or
-// ramping breaker).
+// Throttled (a Throttler's adaptive rejection), Limited (a Limiter's rate
+// is spent), Held (the downstream asked to wait: Retry-After, gRPC
+// pushback) and CircuitRejected (an open or ramping breaker).
 const (
 	EventOperationStart EventKind = iota
 	EventAttemptStart
@@ -30,6 +30,7 @@ const (
 	EventAborted
 	EventCanceled
 	EventThrottled
+	EventLimited
 	EventHeld
 	EventCircuitRejected
 	EventCircuitOpened
@@ -62,6 +63,7 @@ var eventNames = [numEventKinds]string{
 	EventAborted:                    "aborted",
 	EventCanceled:                   "canceled",
 	EventThrottled:                  "throttled",
+	EventLimited:                    "limited",
 	EventHeld:                       "held",
 	EventCircuitRejected:            "circuit_rejected",
 	EventCircuitOpened:              "circuit_opened",
@@ -112,11 +114,12 @@ func (r StopReason) Event() EventKind { return terminalFor(r) }
 func (r StopReason) rejection() bool { return terminalFor(r).Rejection() }
 
 // Rejection reports whether k is the terminal event of a call that a local
-// guard refused: EventThrottled, EventHeld or EventCircuitRejected.
+// guard refused: EventThrottled, EventLimited, EventHeld or
+// EventCircuitRejected.
 func (k EventKind) Rejection() bool { return k >= EventThrottled && k <= EventCircuitRejected }
 
 // RejectionEvents holds the terminal events of calls refused locally.
-const RejectionEvents EventSet = 1<<EventThrottled | 1<<EventHeld | 1<<EventCircuitRejected
+const RejectionEvents EventSet = 1<<EventThrottled | 1<<EventLimited | 1<<EventHeld | 1<<EventCircuitRejected
 
 // terminalFor maps a stop reason to its terminal event.
 func terminalFor(r StopReason) EventKind {
@@ -143,6 +146,8 @@ func terminalFor(r StopReason) EventKind {
 		return EventCanceled
 	case StopThrottled:
 		return EventThrottled
+	case StopLimited:
+		return EventLimited
 	case StopHeld:
 		return EventHeld
 	case StopCircuitOpen:

@@ -33,6 +33,7 @@ type Policy struct {
 	breaker    *Breaker
 	budget     *Budget
 	throttler  *Throttler
+	limiter    Limiter
 	bus        *Bus
 	clock      Clock
 	mono       bool // clock is SystemClock: time calls on the monotonic clock alone
@@ -50,6 +51,9 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	}
 	if cfg.Sleeper != nil && isNil(cfg.Sleeper) {
 		return nil, cfgErr("Sleeper", "holds a nil pointer (leave it nil for TimerSleeper)")
+	}
+	if cfg.Limiter != nil && isNil(cfg.Limiter) {
+		return nil, cfgErr("Limiter", "holds a nil pointer (leave it nil for none)")
 	}
 	p := &Policy{
 		name:       cfg.Name,
@@ -69,6 +73,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		breaker:    cfg.Breaker,
 		budget:     cfg.Budget,
 		throttler:  cfg.Throttler,
+		limiter:    cfg.Limiter,
 		bus:        cfg.Bus,
 		clock:      cfg.Clock,
 		sleeper:    cfg.Sleeper,

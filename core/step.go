@@ -238,6 +238,13 @@ func (s *Step) next() bool {
 			return false
 		}
 	}
+	if lm := p.limiter; lm != nil {
+		if ok, in := lm.Allow(); !ok {
+			s.refund()
+			s.finish(StopLimited, prev, &LimitedError{Limiter: lm.Name(), RetryIn: in})
+			return false
+		}
+	}
 	if br := s.breaker; br != nil {
 		permit, closed := br.closedPermit()
 		if !closed {

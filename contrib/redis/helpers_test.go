@@ -17,7 +17,14 @@ import (
 	"github.com/redress-go/redress/internal/testenv"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{}) // the fault tests kill servers: no dial errors on stderr
+	goleak.VerifyTestMain(m)
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // redisAddr is the machine's Redis, shared with other tests: only used, never
 // paused or flushed.

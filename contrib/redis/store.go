@@ -119,6 +119,28 @@ const (
 // ErrClosed is returned by Sync on a closed store.
 var ErrClosed = errors.New("redressredis: store closed")
 
+// ErrTimeout is the error of a store that a Redis command kept waiting
+// longer than its Timeout.
+var ErrTimeout = errors.New("redressredis: Redis did not answer within the store's timeout")
+
+// bounded runs fn with the store's timeout. The store is degraded as soon
+// as the timeout passes, whether or not fn has returned: a client without
+// ContextTimeoutEnabled ignores the context's deadline and waits up to its
+// ReadTimeout, but the components decide locally from then on. An answer
+// that comes after the timeout is ErrTimeout.
+func (s *Store) bounded(ctx context.Context, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var late atomic.Bool
+	w := time.AfterFunc(s.timeout, func() { late.Store(true); s.markDegraded(ErrTimeout) })
+	err := fn(ctx)
+	w.Stop()
+	if err == nil && late.Load() {
+		err = ErrTimeout // answered, but too late to count as healthy
+	}
+	return err
+}
+
 // NewStore returns a store and, unless cfg.ManualSync, starts its loop; or
 // a *core.ConfigError naming the first invalid field.
 func NewStore(cfg StoreConfig) (*Store, error) {
@@ -251,9 +273,7 @@ func (s *Store) kick() {
 // redis.Nil makes the store degraded. It is for commands sent outside a
 // sync round.
 func (s *Store) do(ctx context.Context, fn func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	err := fn(ctx)
+	err := s.bounded(ctx, fn)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		s.markDegraded(err)
 	}
@@ -272,9 +292,7 @@ func (s *Store) Sync(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	if s.degraded.Load() {
-		pctx, cancel := context.WithTimeout(ctx, s.timeout)
-		err := s.client.Ping(pctx).Err()
-		cancel()
+		err := s.bounded(ctx, func(ctx context.Context) error { return s.client.Ping(ctx).Err() })
 		if err != nil {
 			s.report(err)
 			return err
@@ -293,9 +311,7 @@ func (s *Store) Sync(ctx context.Context) error {
 	comps := append([]*compEntry(nil), s.comps...)
 	s.mu.Unlock()
 	for _, e := range comps {
-		cctx, cancel := context.WithTimeout(ctx, s.timeout)
-		err := e.c.sync(cctx, e.fresh)
-		cancel()
+		err := s.bounded(ctx, func(ctx context.Context) error { return e.c.sync(ctx, e.fresh) })
 		if err != nil && !errors.Is(err, redis.Nil) {
 			if ctx.Err() != nil {
 				return ctx.Err()

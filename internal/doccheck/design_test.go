@@ -37,6 +37,7 @@ var stopReasons = map[string]string{
 	"not_resendable":         "the failure would have been retried, but the operation must not be sent again (marked `core.NotResendable`: a non-idempotent request, a committed stream, a statement in a transaction)",
 	"caller_retries":         "the failure would have been retried, but the request being served comes from a caller that retries it (`core.WithCallerRetries`, set by the server middleware)",
 	"throttled":              "the policy's `Throttler` rejected the attempt locally: the downstream accepts too few of the recent requests (client-side adaptive throttling)",
+	"limited":                "the policy's `Limiter` refused the attempt: the rate it enforces (a shared GCRA limiter of contrib/redis) is spent for now",
 	"held":                   "the downstream asked callers to wait (Retry-After, pushback) and the wait has not elapsed: the breaker is held, the attempt not sent",
 }
 
