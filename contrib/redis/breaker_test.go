@@ -195,7 +195,8 @@ func TestFleetSeesOpenWithinBound(t *testing.T) {
 	}
 }
 
-// hitLog is a loopback HTTP server's record of the requests it served.
+// hitLog is a loopback HTTP server's record of the requests it served,
+// with the time each was sent.
 type hitLog struct {
 	mu   sync.Mutex
 	hits []time.Time
@@ -204,8 +205,9 @@ type hitLog struct {
 }
 
 func (h *hitLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sent, _ := strconv.ParseInt(r.Header.Get("X-Sent"), 10, 64)
 	h.mu.Lock()
-	h.hits = append(h.hits, time.Now())
+	h.hits = append(h.hits, time.Unix(0, sent))
 	h.from = append(h.from, r.Header.Get("X-Replica"))
 	h.mu.Unlock()
 	if h.down.Load() {
@@ -227,7 +229,10 @@ func (h *hitLog) since(t time.Time) []time.Time {
 	return out
 }
 
-// tagged names the replica of each request (X-Replica).
+// tagged names the replica of each request (X-Replica) and the time its
+// breaker let it go (X-Sent): the server counts requests by when they were
+// sent, so that one sent before the fleet opened and still on its way is
+// not taken for a probe.
 type tagged struct {
 	replica string
 	base    *http.Transport
@@ -236,6 +241,7 @@ type tagged struct {
 func (t tagged) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("X-Replica", t.replica)
+	r.Header.Set("X-Sent", strconv.FormatInt(time.Now().UnixNano(), 10))
 	return t.base.RoundTrip(r)
 }
 
