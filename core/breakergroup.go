@@ -32,6 +32,12 @@ func (g *BreakerGroup) Get(key string) *Breaker {
 	if b, ok := g.m.Load(key); ok {
 		return b.(*Breaker)
 	}
+	return g.create(key)
+}
+
+// create is Get's slow path: it builds the breaker of key, unless another
+// call just did.
+func (g *BreakerGroup) create(key string) *Breaker {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if b, ok := g.m.Load(key); ok {
