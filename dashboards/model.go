@@ -200,7 +200,41 @@ func (g *generator) overview() board {
 					}}},
 			}},
 			{title: "Circuit breakers", panels: g.breakerPanels("breaker", "Circuit breaker state", "Breaker rejections")},
+			{title: "Fleet (shared state, contrib/redis)", panels: g.fleetPanels()},
 		},
+	}
+}
+
+// fleetPanels show the replicas of a service together: how many see each
+// breaker in each state (a breaker shared through contrib/redis is seen
+// alike by all), the spread of their budgets' utilization (a shared budget
+// reports the fleet's on every replica), and the degraded spells of their
+// stores of shared state.
+func (g *generator) fleetPanels() []panel {
+	bs := telemetry.BreakerState
+	bu := telemetry.BudgetUtilization
+	ev := telemetry.Events
+	return []panel{
+		{title: "Replicas by breaker state", kind: kindTimeSeries, unit: "short", width: 8, stacked: true, min: f64(0),
+			desc: "How many instances see each breaker in each state (closed, half_open, open): the sum over instances of the breaker state series. A breaker shared through contrib/redis is open on every replica within its propagation delay; a local one opens replica by replica.",
+			targets: []target{{
+				expr:   fmt.Sprintf("sum %s (%s%s)", by(lPolicy, lBreaker, lState), bs.Prom, g.panelSel(bs)),
+				legend: legendOf(lPolicy, lBreaker, lState),
+			}}},
+		{title: "Budget utilization across replicas", kind: kindTimeSeries, unit: "percentunit", width: 8, min: f64(0), max: f64(1),
+			desc:       "Highest and lowest retry budget utilization over the instances, per policy. A budget shared through contrib/redis reports the fleet's on every replica, so the two lines meet; local budgets spread.",
+			thresholds: []step{{color: "green"}, {value: f64(0.8), color: "orange"}, {value: f64(1), color: "red"}},
+			targets: []target{
+				{expr: fmt.Sprintf("max %s (%s%s)", by(lPolicy), bu.Prom, g.panelSel(bu)), legend: legendOf(lPolicy) + " max"},
+				{expr: fmt.Sprintf("min %s (%s%s)", by(lPolicy), bu.Prom, g.panelSel(bu)), legend: legendOf(lPolicy) + " min"},
+			}},
+		{title: "Shared state degraded", kind: kindBars, unit: "short", width: 8, min: f64(0),
+			desc: "Degraded spells of the stores of shared state (contrib/redis) per interval, by instance and store: Redis did not answer in time, and the replica decided on local state until shared_state_restored. 0 when there is none (or no store).",
+			targets: []target{{
+				expr: fmt.Sprintf("sum by (instance, %s) (increase(%s%s[%s])) or on() vector(0)", lOperation,
+					ev.Prom, g.panelSel(ev, eq(lEvent, core.EventSharedStateDegraded.String())), rateInterval),
+				legend: "{{instance}} {{" + lOperation + "}}",
+			}}},
 	}
 }
 

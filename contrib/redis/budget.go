@@ -64,7 +64,8 @@ type Budget struct {
 	args   budgetArgs
 	detach func()
 
-	held atomic.Int64 // tokens in hand; only the loop adds, Take and Return move them
+	held     atomic.Int64  // tokens in hand; only the loop adds, Take and Return move them
+	leftBits atomic.Uint64 // float64: allowance - used at the last sync
 
 	mu                sync.Mutex // guards the fields below, written by the loop
 	allowance, used   float64
@@ -172,28 +173,20 @@ func (l *budgetLease) Take() (ok, decided bool, remaining float64) {
 	if b.store.Degraded() {
 		return false, false, 0
 	}
-	for {
-		n := b.held.Load()
-		if n <= 0 {
-			b.store.kick()
-			return false, true, 0
-		}
-		if b.held.CompareAndSwap(n, n-1) {
-			if 2*(n-1) <= b.size {
-				b.store.kick()
-			}
-			return true, true, b.remaining(n - 1)
-		}
+	n := b.held.Add(-1)
+	if n < 0 {
+		b.held.Add(1)
+		b.store.kick()
+		return false, true, b.left()
 	}
+	if 2*n <= b.size {
+		b.store.kick()
+	}
+	return true, true, b.left() + float64(n)
 }
 
-// remaining estimates the retries the fleet still allows: what the shared
-// window had left at the last sync plus what this replica holds.
-func (b *Budget) remaining(held int64) float64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return math.Max(0, b.allowance-b.used) + float64(held)
-}
+// left is what the shared window had left at the last sync.
+func (b *Budget) left() float64 { return math.Float64frombits(b.leftBits.Load()) }
 
 // Return implements core.BudgetLease: a refunded token goes back into the
 // lease, which never holds more than LeaseSize (one beyond is dropped: the
@@ -314,10 +307,7 @@ func (b *Budget) sync(ctx context.Context, restored bool) error {
 	}
 	dreq, dfail := req-b.sentReq, fail-b.sentFail
 	b.mu.Unlock()
-	want := b.size - b.held.Load()
-	if want < 0 {
-		want = 0
-	}
+	want := b.size - max(0, b.held.Load()) // held is below 0 only while a Take puts back what it could not have
 	a := &b.args
 	adaptive := "0"
 	if a.adaptive {
@@ -343,6 +333,7 @@ func (b *Budget) sync(ctx context.Context, restored bool) error {
 	b.mu.Lock()
 	b.sentReq, b.sentFail, b.synced = req, fail, true
 	b.allowance, b.used, b.known = allowance, float64(used), true
+	b.leftBits.Store(math.Float64bits(math.Max(0, allowance-float64(used))))
 	b.grants += uint64(grant)
 	b.mu.Unlock()
 	return nil

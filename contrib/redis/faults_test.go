@@ -26,8 +26,8 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 // policy on a shared budget while the test's own Redis is paused (CLIENT
 // PAUSE), then killed, then restarted on the same port: no call ever takes
 // as long as the store's timeout (none waits on Redis), the store degrades
-// once and is restored once, with an event each, and the lease refills
-// after the restart.
+// and is restored with an event each, and the lease refills after the
+// restart.
 func TestCallsKeepTheirLatencyWhileRedisIsPausedAndKilled(t *testing.T) {
 	srv := startOwnRedis(t)
 	rec := &coretest.Recorder{Want: core.SharedStateEvents}
@@ -89,11 +89,21 @@ func TestCallsKeepTheirLatencyWhileRedisIsPausedAndKilled(t *testing.T) {
 	if slowest >= timeout {
 		t.Errorf("a call took %v, as long as the store's timeout %v: it waited on Redis", slowest, timeout)
 	}
-	if got := rec.Names(); len(got) != 2 || got[0] != "shared_state_degraded" || got[1] != "shared_state_restored" {
-		t.Errorf("events = %v, want one degraded and one restored", got)
+	// One spell at least (the pause and the kill); a loaded machine may
+	// add one where a command outlived the timeout, which is what the
+	// timeout is for. Spells alternate, one event each, and the last is a
+	// restore.
+	got := rec.Names()
+	if len(got) < 2 || len(got)%2 != 0 {
+		t.Fatalf("events = %v, want degraded/restored pairs", got)
 	}
-	if s.Degradations() != 1 || s.Restorations() != 1 {
-		t.Errorf("Degradations %d, Restorations %d; want 1, 1", s.Degradations(), s.Restorations())
+	for i, n := range got {
+		if want := [2]string{"shared_state_degraded", "shared_state_restored"}[i%2]; n != want {
+			t.Errorf("event %d = %s, want %s: %v", i, n, want, got)
+		}
+	}
+	if s.Degradations() != uint64(len(got)/2) || s.Restorations() != s.Degradations() {
+		t.Errorf("Degradations %d, Restorations %d; want one each per pair of events (%d)", s.Degradations(), s.Restorations(), len(got)/2)
 	}
 	ttl, err := srv.client().PTTL(context.Background(), b.Key()).Result()
 	if err != nil || ttl <= 0 || ttl > 2*time.Second {

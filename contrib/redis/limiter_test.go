@@ -123,3 +123,24 @@ func TestLimiterFallsBackToLocalRateWhenDegraded(t *testing.T) {
 		t.Errorf("local limiter: %v, %v (wait %v); want one admission per hour", ok1, ok2, wait)
 	}
 }
+
+// TestLocalGCRA: the degraded limiter's GCRA, on explicit times: a burst of
+// three, then one per emission interval, with the wait until the next.
+func TestLocalGCRA(t *testing.T) {
+	g := localGCRA{emit: 100 * time.Millisecond, tau: 200 * time.Millisecond}
+	t0 := time.Unix(1000, 0)
+	for i := range 3 {
+		if ok, _ := g.allow(t0); !ok {
+			t.Fatalf("burst admission %d refused", i)
+		}
+	}
+	if ok, wait := g.allow(t0); ok || wait != 100*time.Millisecond {
+		t.Fatalf("fourth at once: %v, wait %v; want refused for one interval", ok, wait)
+	}
+	if ok, _ := g.allow(t0.Add(100 * time.Millisecond)); !ok {
+		t.Fatal("refused after one interval")
+	}
+	if ok, _ := g.allow(t0.Add(150 * time.Millisecond)); ok {
+		t.Fatal("admitted half an interval later")
+	}
+}

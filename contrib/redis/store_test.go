@@ -84,7 +84,7 @@ func TestStoreDegradesAndRestores(t *testing.T) {
 	srv := startOwnRedis(t)
 	rec := &coretest.Recorder{Want: core.SharedStateEvents}
 	var errs []error
-	s, err := NewStore(StoreConfig{Client: srv.client(), ManualSync: true, Name: "fleet", Bus: core.NewBus(rec), OnError: func(err error) { errs = append(errs, err) }})
+	s, err := NewStore(StoreConfig{Client: srv.client(), ManualSync: true, Timeout: time.Second, Name: "fleet", Bus: core.NewBus(rec), OnError: func(err error) { errs = append(errs, err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
