@@ -469,9 +469,10 @@ func TestFleetFaults(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			eventually(t, 5*time.Second, "every store degraded", func() bool {
+			eventually(t, 5*time.Second, "every store degraded, with its event", func() bool {
 				for _, r := range fleet {
-					if !r.store.Degraded() {
+					// The flag is set before the event is published.
+					if !r.store.Degraded() || r.rec.Count(core.EventSharedStateDegraded) == 0 {
 						return false
 					}
 				}
@@ -512,7 +513,8 @@ func TestFleetFaults(t *testing.T) {
 			}
 			eventually(t, 10*time.Second, "every replica open and restored after Redis is back", func() bool {
 				for i, b := range bs {
-					if b.State() != core.StateOpen || fleet[i].store.Degraded() {
+					// The flag is cleared before the event is published.
+					if b.State() != core.StateOpen || fleet[i].store.Degraded() || fleet[i].rec.Count(core.EventSharedStateRestored) == 0 {
 						return false
 					}
 				}
