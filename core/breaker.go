@@ -102,6 +102,12 @@ type BreakerConfig struct {
 	// policy's bus the breaker serves, see Breaker) and, when it is used
 	// standalone (Allow / Permit), its rejections. Nil: none.
 	Bus *Bus
+	// Sync, if set, shares the breaker's state beyond the process (the
+	// Redis-backed breakers of contrib/redis): NewBreaker joins each
+	// breaker it returns to it, and a BreakerGroup each breaker it keeps,
+	// under the breaker's name. Nil: the breaker is local, and pays
+	// nothing for the option.
+	Sync BreakerSync
 }
 
 // DownstreamBreakerConfig returns the template of the breakers the
@@ -209,6 +215,9 @@ type Breaker struct {
 	pubNext uint64     // seq of the next transition to publish
 	pubBusy bool       // a goroutine is publishing
 	pubQ    []queuedTransition
+
+	link  BreakerLink  // nil: BreakerConfig.Sync unset
+	limit atomic.Int64 // probes of the current half-open period (HalfOpenProbes, or fewer as the link granted)
 }
 
 // queuedTransition is a transition made while an earlier one of the same
@@ -221,8 +230,21 @@ type queuedTransition struct {
 }
 
 // NewBreaker returns a closed breaker, or a *ConfigError naming the first
-// invalid field.
+// invalid field. With BreakerConfig.Sync set, the breaker is joined to it
+// before it is returned.
 func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
+	b, err := newBreaker(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Sync != nil {
+		b.link = cfg.Sync.Join(b)
+	}
+	return b, nil
+}
+
+// newBreaker is NewBreaker without joining BreakerConfig.Sync.
+func newBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if cfg.Name == "" {
 		cfg.Name = "default"
 	}
@@ -277,6 +299,9 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 	if cfg.Clock != nil && isNil(cfg.Clock) {
 		return nil, cfgErr("BreakerConfig.Clock", "holds a nil pointer (leave it nil for SystemClock)")
 	}
+	if cfg.Sync != nil && isNil(cfg.Sync) {
+		return nil, cfgErr("BreakerConfig.Sync", "holds a nil pointer (leave it nil for a local breaker)")
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
@@ -327,6 +352,7 @@ func NewBreaker(cfg BreakerConfig) (*Breaker, error) {
 		}
 	}
 	b.epoch = cfg.Clock.Now()
+	b.limit.Store(b.probes)
 	return b, nil
 }
 
@@ -367,14 +393,21 @@ type Permit struct {
 // them, and a transition never emitted would hold back every later one.
 type transition struct {
 	from, to BreakerState
-	ok       bool
+	by       uint8 // 0: no transition; byBreaker or byAdopt
 	seq      uint64
 }
+
+// Who made a transition: the breaker itself, or Adopt (not told to the
+// link). One field, so that a transition stays four words in registers.
+const (
+	byBreaker = 1 + iota
+	byAdopt
+)
 
 // made records a transition; b.mu must be held.
 func (b *Breaker) made(from, to BreakerState) transition {
 	b.seq++
-	return transition{from: from, to: to, ok: true, seq: b.seq}
+	return transition{from: from, to: to, by: byBreaker, seq: b.seq}
 }
 
 // attach adds bus to the buses the breaker publishes its transitions on.
@@ -409,7 +442,7 @@ func (b *Breaker) serves(bus *Bus) bool {
 
 // wants reports whether a bus the breaker serves wants the event of tr.
 func (b *Breaker) wants(tr transition) bool {
-	if !tr.ok {
+	if tr.by == 0 {
 		return false
 	}
 	if cur := b.buses.Load(); cur != nil {
@@ -428,7 +461,7 @@ func (b *Breaker) wants(tr transition) bool {
 // (policy, operation, labels), or nil for one naming the breaker only; the
 // kind and states are set here. It does nothing for a zero transition.
 func (b *Breaker) emit(ctx context.Context, tr transition, e *Event) {
-	if !tr.ok {
+	if tr.by == 0 {
 		return
 	}
 	b.pubMu.Lock()
@@ -474,8 +507,16 @@ func (b *Breaker) drain() {
 	b.deliver(q.ctx, q.tr, e)
 }
 
-// deliver publishes the event of tr on every bus that wants it.
+// deliver tells the link of tr (when the breaker made it itself) and
+// publishes its event on every bus that wants it.
 func (b *Breaker) deliver(ctx context.Context, tr transition, e *Event) {
+	if b.link != nil && tr.by == byBreaker {
+		bt := BreakerTransition{From: tr.from, To: tr.to}
+		if tr.to == StateOpen {
+			bt.OpenFor = b.recovery
+		}
+		b.link.Transitioned(bt)
+	}
 	cur := b.buses.Load()
 	if cur == nil {
 		return
@@ -621,6 +662,18 @@ func (b *Breaker) allowState() (Permit, error, transition) {
 				b.mu.Unlock()
 				continue // another call moved it first
 			}
+			limit := b.probes
+			if b.link != nil {
+				n, retry := b.link.Probes(int(b.probes))
+				if n <= 0 {
+					// Another process probes for the fleet: stay open.
+					b.mu.Unlock()
+					b.rejections.Add(1)
+					return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateOpen, RetryIn: max(retry, 0)}, transition{}
+				}
+				limit = min(int64(n), b.probes)
+			}
+			b.limit.Store(limit)
 			b.inflight.Store(1) // this call's probe
 			b.halfAt.Store(now)
 			b.rampOK, b.rampFail = 0, 0
@@ -630,7 +683,7 @@ func (b *Breaker) allowState() (Permit, error, transition) {
 			b.mu.Unlock()
 			return Permit{b: b, gen: half >> 2, probe: true}, nil, tr
 		default: // half-open
-			if b.inflight.Add(1) <= b.probes && b.state.Load() == s {
+			if b.inflight.Add(1) <= b.limit.Load() && b.state.Load() == s {
 				return Permit{b: b, gen: s >> 2, probe: true}, nil, transition{}
 			}
 			b.inflight.Add(-1)
@@ -648,6 +701,16 @@ func (b *Breaker) allowState() (Permit, error, transition) {
 			if now := b.since(b.clock.Now()); b.rampUp == 0 && now-b.halfAt.Load() >= int64(b.recovery) {
 				b.mu.Lock()
 				if b.state.Load() == s {
+					if b.link != nil {
+						// A new probe period needs the fleet's leave too.
+						n, retry := b.link.Probes(int(b.probes))
+						if n <= 0 {
+							b.mu.Unlock()
+							b.rejections.Add(1)
+							return Permit{}, &CircuitOpenError{Breaker: b.name, State: StateHalfOpen, RetryIn: max(retry, 0)}, transition{}
+						}
+						b.limit.Store(min(int64(n), b.probes))
+					}
 					b.inflight.Store(0)
 					b.halfAt.Store(now)
 					b.state.Store(((s>>2)+1)<<2 | uint64(StateHalfOpen))

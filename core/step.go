@@ -744,7 +744,7 @@ func (s *Step) event(e *Event, k EventKind, attempt int) {
 // a transition belongs to the breaker, and the breaker's buses see them
 // all). Every transition made is emitted exactly once.
 func (s *Step) publishTransition(tr transition, attempt int) {
-	if !tr.ok {
+	if tr.by == 0 {
 		return
 	}
 	if !s.breaker.wants(tr) {
