@@ -136,15 +136,24 @@ func (s *Step) begin(ctx context.Context, p *Policy, c *Call, wantElapsed bool) 
 	}
 	mask, timedMask := p.bus.masks()
 	s.mask = mask
-	// The labels, the bulk of a Call, are read only by events: they are
-	// copied when the call may publish one (a subscriber on the policy's
-	// bus, or a bus the breaker publishes its transitions on).
-	if !own && (mask != 0 || s.breaker != nil && s.breaker.buses.Load() != nil) {
-		s.call.Labels = c.Labels
-	}
 	// Hooks and timelines get each attempt's duration too.
 	s.timed = p.timed || wantElapsed || s.call.Timeline != nil || s.call.OnAttempt != nil ||
 		timedMask&timedEvents != 0
+	if mask != 0 || s.timed || !own && s.breaker != nil && s.breaker.buses.Load() != nil {
+		s.beginObserved(c, own)
+	}
+}
+
+// beginObserved is the rest of begin for a call that is timed or may
+// publish an event: the labels, the bulk of a Call, read only by events,
+// are copied when the call may publish one (a subscriber on the policy's
+// bus, or a bus the breaker publishes its transitions on); the clock is
+// read; operation_start is published. own: the options are s.call's.
+func (s *Step) beginObserved(c *Call, own bool) {
+	p := s.p
+	if !own && (s.mask != 0 || s.breaker != nil && s.breaker.buses.Load() != nil) {
+		s.call.Labels = c.Labels
+	}
 	if s.timed {
 		if p.mono {
 			s.m0 = time.Since(monoEpoch)
@@ -152,12 +161,23 @@ func (s *Step) begin(ctx context.Context, p *Policy, c *Call, wantElapsed bool) 
 			s.t0 = p.clock.Now()
 		}
 	}
-	if mask.Has(EventOperationStart) {
-		var e Event
-		s.event(&e, EventOperationStart, 0)
-		s.opCtx = p.bus.publishDecorate(ctx, &e)
-		s.actx = s.opCtx
+	if s.mask.Has(EventOperationStart) {
+		s.publishStart()
 	}
+}
+
+// The engine's hot paths (begin, next, end) keep what a call that
+// publishes nothing runs contiguous: building and publishing an event, and
+// each rare branch, are functions of their own, so that an unobserved call
+// touches few instruction cache lines.
+
+// publishStart publishes operation_start and takes the context its
+// decorators return.
+func (s *Step) publishStart() {
+	var e Event
+	s.event(&e, EventOperationStart, 0)
+	s.opCtx = s.p.bus.publishDecorate(s.ctx, &e)
+	s.actx = s.opCtx
 }
 
 // since is the time since the call's start.
@@ -186,16 +206,9 @@ func (s *Step) next() bool {
 	switch s.phase {
 	case stepReady:
 	case stepRetry:
-		if err := s.p.sleeper.Sleep(s.ctx, s.sleep); err != nil {
-			s.refund()
-			if cerr := s.ctx.Err(); cerr != nil {
-				s.finish(StopCanceled, s.attempt, cerr)
-			} else {
-				s.finish(StopAborted, s.attempt, nil)
-			}
+		if !s.sleepBackoff() {
 			return false
 		}
-		s.prevSleep = s.sleep
 	case stepAttempt:
 		s.abandon()
 		return false
@@ -225,29 +238,9 @@ func (s *Step) next() bool {
 	}
 	if br := s.breaker; br != nil {
 		permit, closed := br.closedPermit()
-		if !closed {
-			var rej error
-			var tr transition
-			if h := br.holdUntil.Load(); (s.ownHold != 0 && h <= s.ownHold) || (s.waitedHold != 0 && h <= s.waitedHold) {
-				// The hold is the one this call's own failure set, or one
-				// it waited out (HoldWait), and the call has slept it (on
-				// its Sleeper's time, which may not be the breaker's
-				// clock): it goes on.
-				permit, rej, tr = br.allowState()
-			} else {
-				permit, rej, tr = br.allow()
-			}
-			s.publishTransition(tr, prev+1)
-			if rej != nil {
-				s.refund() // the breaker opened (or was held) during the sleep: no retry
-				s.finish(rejectionReason(rej), prev, rej)
-				return false
-			}
-		}
-		if br.throttler != nil {
-			if rej := br.throttle(permit); rej != nil {
-				s.refund()
-				s.finish(StopThrottled, prev, rej)
+		if !closed || br.throttler != nil {
+			var ok bool
+			if permit, ok = s.admit(br, permit, closed, prev); !ok {
 				return false
 			}
 		}
@@ -262,21 +255,83 @@ func (s *Step) next() bool {
 	s.astart = astart
 	s.actx = s.opCtx
 	if p.attemptTO > 0 || p.deadline > 0 {
-		d := p.attemptTO
-		if p.deadline > 0 {
-			if rem := p.deadline - astart; d == 0 || rem < d {
-				d = rem
-			}
-		}
-		s.actx, s.cancel = context.WithTimeout(s.actx, d)
+		s.attemptTimeout(astart)
 	}
 	if s.mask.Has(EventAttemptStart) {
-		var e Event
-		s.event(&e, EventAttemptStart, s.attempt)
-		s.actx = p.bus.publishDecorate(s.actx, &e)
+		s.publishAttemptStart()
 	}
 	s.phase = stepAttempt
 	return true
+}
+
+// sleepBackoff sleeps the backoff before a retry; false: the sleep was cut
+// short and the call is over.
+func (s *Step) sleepBackoff() bool {
+	if err := s.p.sleeper.Sleep(s.ctx, s.sleep); err != nil {
+		s.refund()
+		if cerr := s.ctx.Err(); cerr != nil {
+			s.finish(StopCanceled, s.attempt, cerr)
+		} else {
+			s.finish(StopAborted, s.attempt, nil)
+		}
+		return false
+	}
+	s.prevSleep = s.sleep
+	return true
+}
+
+// admit is the breaker's admission of the attempt after attempt prev past
+// its closed fast path: a breaker not closed (or held), or one with a
+// throttler. permit and closed are what closedPermit answered. It returns
+// the attempt's permit, or false when the breaker refused and the call is
+// over.
+func (s *Step) admit(br *Breaker, permit Permit, closed bool, prev int) (Permit, bool) {
+	if !closed {
+		var rej error
+		var tr transition
+		if h := br.holdUntil.Load(); (s.ownHold != 0 && h <= s.ownHold) || (s.waitedHold != 0 && h <= s.waitedHold) {
+			// The hold is the one this call's own failure set, or one
+			// it waited out (HoldWait), and the call has slept it (on
+			// its Sleeper's time, which may not be the breaker's
+			// clock): it goes on.
+			permit, rej, tr = br.allowState()
+		} else {
+			permit, rej, tr = br.allow()
+		}
+		s.publishTransition(tr, prev+1)
+		if rej != nil {
+			s.refund() // the breaker opened (or was held) during the sleep: no retry
+			s.finish(rejectionReason(rej), prev, rej)
+			return Permit{}, false
+		}
+	}
+	if rej := br.throttle(permit); rej != nil {
+		s.refund()
+		s.finish(StopThrottled, prev, rej)
+		return Permit{}, false
+	}
+	return permit, true
+}
+
+// attemptTimeout derives the attempt's context with its timeout: the
+// policy's AttemptTimeout, cut to what remains of its Deadline at astart.
+func (s *Step) attemptTimeout(astart time.Duration) {
+	p := s.p
+	d := p.attemptTO
+	if p.deadline > 0 {
+		if rem := p.deadline - astart; d == 0 || rem < d {
+			d = rem
+		}
+	}
+	s.actx, s.cancel = context.WithTimeout(s.actx, d)
+}
+
+// publishAttemptStart publishes attempt_start and takes the context its
+// decorators return.
+func (s *Step) publishAttemptStart() {
+	var e Event
+	s.event(&e, EventAttemptStart, s.attempt)
+	s.actx = s.p.bus.publishDecorate(s.actx, &e)
 }
 
 // gate runs the policy's checks before the attempt after attempt prev:
@@ -370,9 +425,7 @@ func (s *Step) end(err error, v any, valued bool) {
 		return
 	}
 	if valued && err == nil && p.resultCl != nil {
-		if err = p.resultCl(v); err != nil {
-			s.last = v
-		}
+		err = s.result(v)
 	}
 	if s.timed {
 		s.aend = s.since()
@@ -383,40 +436,83 @@ func (s *Step) end(err error, v any, valued bool) {
 		s.cancel = nil
 	}
 	attempt := s.attempt
-	if err == nil {
-		if th := p.throttler; th != nil {
-			th.Record(true)
-		}
-		if br := s.breaker; br != nil {
-			br.throttleSuccess()
-			if s.permit.probe {
-				s.publishTransition(s.permit.probeSucceeded(), attempt)
-			} else {
-				br.closedSuccess()
-			}
-		}
-		for _, o := range p.observers {
-			o.Observe(false)
-		}
-		if s.mask.Has(EventAttemptEnd) {
-			var e Event
-			s.event(&e, EventAttemptEnd, attempt)
-			e.AttemptDuration = s.adur
-			e.Elapsed = s.aend
-			p.bus.publish(s.actx, &e)
-		}
-		if s.call.Timeline != nil || p.onAttempt != nil || s.call.OnAttempt != nil {
-			s.record(AttemptRecord{Attempt: attempt, Decision: DecisionSuccess, Duration: s.adur})
-		}
-		if s.mask == 0 && !s.timed {
-			s.phase, s.attempts = stepDone, attempt // nothing to time or publish
-			return
-		}
-		s.endKnown = true // the attempt's end is the call's end
-		s.done(StopNone, attempt, nil, math.NaN())
+	if err != nil {
+		s.failed(err, attempt)
 		return
 	}
-	s.failed(err, attempt)
+	if br := s.breaker; br != nil {
+		if br.throttler == nil && !s.permit.probe {
+			br.closedSuccess()
+		} else {
+			s.breakerSucceeded(br, attempt)
+		}
+	}
+	if p.throttler != nil || len(p.observers) > 0 {
+		s.policySucceeded()
+	}
+	if s.mask == 0 && !s.timed {
+		// Nothing to time, record or publish (a hook or a timeline makes
+		// the call timed).
+		s.phase, s.attempts = stepDone, attempt
+		return
+	}
+	s.succeeded(attempt)
+}
+
+// result is the error the policy's Retry.ResultClassifier makes of the
+// value v of the attempt being ended, nil when v is acceptable.
+func (s *Step) result(v any) error {
+	err := s.p.resultCl(v)
+	if err != nil {
+		s.last = v
+	}
+	return err
+}
+
+// breakerSucceeded tells the call's breaker br, which has a throttler or
+// gave this attempt a probe, that the attempt succeeded.
+func (s *Step) breakerSucceeded(br *Breaker, attempt int) {
+	br.throttleSuccess()
+	if s.permit.probe {
+		s.publishTransition(s.permit.probeSucceeded(), attempt)
+	} else {
+		br.closedSuccess()
+	}
+}
+
+// policySucceeded tells the policy's throttler and adaptive strategies
+// that an attempt succeeded.
+func (s *Step) policySucceeded() {
+	if th := s.p.throttler; th != nil {
+		th.Record(true)
+	}
+	for _, o := range s.p.observers {
+		o.Observe(false)
+	}
+}
+
+// succeeded ends a call whose attempt succeeded, for a call that times,
+// records or publishes: attempt_end, the attempt's record, the terminal
+// event.
+func (s *Step) succeeded(attempt int) {
+	p := s.p
+	if s.mask.Has(EventAttemptEnd) {
+		s.publishSuccessEnd(attempt)
+	}
+	if s.call.Timeline != nil || p.onAttempt != nil || s.call.OnAttempt != nil {
+		s.record(AttemptRecord{Attempt: attempt, Decision: DecisionSuccess, Duration: s.adur})
+	}
+	s.endKnown = true // the attempt's end is the call's end
+	s.done(StopNone, attempt, nil, math.NaN())
+}
+
+// publishSuccessEnd publishes the attempt_end of a successful attempt.
+func (s *Step) publishSuccessEnd(attempt int) {
+	var e Event
+	s.event(&e, EventAttemptEnd, attempt)
+	e.AttemptDuration = s.adur
+	e.Elapsed = s.aend
+	s.p.bus.publish(s.actx, &e)
 }
 
 // EndValue is End for an attempt that returned a value v: when err is nil

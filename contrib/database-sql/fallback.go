@@ -79,6 +79,11 @@ func namedValueToValue(named []driver.NamedValue) ([]driver.Value, error) {
 // legacy Exec or Query: no named argument, and the context not ended. The
 // wrapper checks it before the policy runs, so that its error reaches the
 // caller as database/sql's would, unclassified and unpublished.
+//
+// It is kept out of line: the statements' hot frames call it only for a
+// legacy driver.
+//
+//go:noinline
 func legacyCheck(ctx context.Context, args []driver.NamedValue) error {
 	for _, a := range args {
 		if a.Name != "" {
