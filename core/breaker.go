@@ -539,6 +539,14 @@ func (b *Breaker) deliver(ctx context.Context, tr transition, e *Event) {
 // Allow asks whether a call may proceed now. It returns a *CircuitOpenError
 // when the breaker refuses.
 func (b *Breaker) Allow() (Permit, error) {
+	if p, ok := b.closedPermit(); ok && b.throttler == nil {
+		return p, nil // closed, not held, nothing to throttle: no transition, no event
+	}
+	return b.allowSlow()
+}
+
+// allowSlow is Allow past a closed breaker without a throttler.
+func (b *Breaker) allowSlow() (Permit, error) {
 	p, err, tr := b.allow()
 	if err == nil {
 		if err = b.throttle(p); err != nil {
@@ -726,6 +734,16 @@ func (b *Breaker) allowState() (Permit, error, transition) {
 
 // Success records that the admitted call succeeded.
 func (p Permit) Success() {
+	if b := p.b; b != nil && !p.probe && b.throttler == nil {
+		b.closedSuccess() // no transition, no event
+		return
+	}
+	p.succeeded()
+}
+
+// succeeded is Success for a probe's permit, or a breaker with a
+// throttler.
+func (p Permit) succeeded() {
 	if p.b == nil {
 		return
 	}

@@ -41,7 +41,8 @@
 //
 // Every key is "<Prefix>:<kind>:{<name>}"; the braces make the name the
 // Redis Cluster hash tag. Every key is written with a TTL, so that the keys
-// of a budget, limiter or host nobody uses any more expire on their own.
+// of a budget, limiter, host or breaker nobody uses any more expire on
+// their own.
 //
 //   - <prefix>:budget:{<name>}: a hash, the shared retry budget's window
 //     (TTL twice the Window);
@@ -49,6 +50,9 @@
 //     time (TTL until it is past);
 //   - <prefix>:hold:{<host>}: a string, the end of a Retry-After hold in
 //     Unix ms (TTL the hold).
+//   - <prefix>:breaker:{<name>} and <prefix>:breaker-probes:{<name>}: a
+//     shared breaker's state and its probe leases (see BreakerSync), with
+//     the pub/sub channel <prefix>:breaker-events.
 //
 // # Concurrency
 //
