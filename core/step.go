@@ -88,6 +88,10 @@ const (
 
 const timedEvents = 1<<EventAttemptEnd | 1<<EventRetry | TerminalEvents
 
+// successEvents are the events a call whose first attempt succeeds may
+// publish as it ends.
+const successEvents EventSet = 1<<EventAttemptEnd | 1<<EventSuccess
+
 // monoEpoch carries a monotonic clock reading: time.Since(monoEpoch) reads
 // only the monotonic clock, cheaper than time.Now, which reads the wall
 // clock too. The engine only ever needs durations.
@@ -450,9 +454,10 @@ func (s *Step) end(err error, v any, valued bool) {
 	if p.throttler != nil || len(p.observers) > 0 {
 		s.policySucceeded()
 	}
-	if s.mask == 0 && !s.timed {
+	if !s.timed && s.mask&successEvents == 0 {
 		// Nothing to time, record or publish (a hook or a timeline makes
-		// the call timed).
+		// the call timed; a subscriber may want other events only, such
+		// as a breaker's transitions).
 		s.phase, s.attempts = stepDone, attempt
 		return
 	}
