@@ -295,6 +295,10 @@ func TestMetricPointsOfScriptedEvents(t *testing.T) {
 	})
 
 	points, metrics := collect(t, p.reader)
+	// Breakers and budgets seen only in events are held weakly: keep them
+	// alive past the collection, or a GC before it drops their gauges.
+	runtime.KeepAlive(br)
+	runtime.KeepAlive(bud)
 	const pl = "redress.operation=Get,redress.policy=inv"
 	want := map[string]string{
 		"redress.attempt.duration{error.type=transient," + pl + "}":                                                                     "count=1 sum=0.03",

@@ -159,6 +159,11 @@ redress_circuit_breaker_state{redress_circuit_breaker_name="inv",redress_circuit
 		"redress_retries_total", "redress_events_total", "redress_budget_utilization_ratio", "redress_circuit_breaker_state"); err != nil {
 		t.Fatal(err)
 	}
+	// The subscriber holds breakers and budgets seen only in events weakly
+	// (a breaker nobody references leaves the metrics): keep them alive
+	// past the gather, or a GC between Run and Gather drops their gauges.
+	runtime.KeepAlive(br)
+	runtime.KeepAlive(bud)
 	// Histograms: counts and sums in seconds.
 	mfs, err := reg.Gather()
 	if err != nil {
