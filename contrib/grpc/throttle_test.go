@@ -39,8 +39,13 @@ func TestDefaultInterceptorThrottlesARateLimitedTarget(t *testing.T) {
 	}
 	hits := e.srv.Calls()
 	t.Logf("%d calls: %d reached the server, %d throttled locally", calls, hits, throttled)
-	if throttled < calls/2 || hits > calls/5 {
-		t.Fatalf("%d calls: %d reached the rate-limited server, %d throttled; want most throttled and at most a fifth as many hits as calls", calls, hits, throttled)
+	// The throttler refuses at random (probability from its window), so
+	// the hits vary from run to run: 32-62 of 300 gRPC calls and 54-88 of
+	// 500 HTTP calls over 40 runs each. A quarter leaves room for the tail;
+	// without the throttler every call would reach the server, up to three
+	// times.
+	if throttled < calls/2 || hits > calls/4 {
+		t.Fatalf("%d calls: %d reached the rate-limited server, %d throttled; want most throttled and at most a quarter as many hits as calls", calls, hits, throttled)
 	}
 	if n := rec.Count(core.EventThrottled); n != throttled {
 		t.Fatalf("%d throttled events for %d throttled calls", n, throttled)
