@@ -94,8 +94,13 @@ const (
 	// the attempt: the rate it enforces is spent for now. The error is a
 	// *LimitedError.
 	StopLimited
+	// StopConcurrencyLimited: the policy's ConcurrencyLimiter (a bulkhead
+	// or an adaptive limiter, PolicyConfig.Concurrency) had no slot for the
+	// attempt within its queue wait. The error is a
+	// *ConcurrencyLimitedError.
+	StopConcurrencyLimited
 
-	numStopReasons = int(StopLimited) + 1
+	numStopReasons = int(StopConcurrencyLimited) + 1
 )
 
 var stopNames = [numStopReasons]string{
@@ -116,6 +121,7 @@ var stopNames = [numStopReasons]string{
 	StopHeld:                "held",
 	StopThrottled:           "throttled",
 	StopLimited:             "limited",
+	StopConcurrencyLimited:  "concurrency_limited",
 }
 
 // String returns the stable snake_case name used in telemetry.

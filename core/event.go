@@ -9,11 +9,12 @@ import (
 type EventKind uint8
 
 // The events. Terminal events (one per operation) are Success through
-// CircuitRejected; every operation publishes exactly one of them. Four of
+// CircuitRejected; every operation publishes exactly one of them. Five of
 // them end a call that a local guard refused before an attempt was sent:
 // Throttled (a Throttler's adaptive rejection), Limited (a Limiter's rate
-// is spent), Held (the downstream asked to wait: Retry-After, gRPC
-// pushback) and CircuitRejected (an open or ramping breaker).
+// is spent), ConcurrencyLimited (a ConcurrencyLimiter has no slot), Held
+// (the downstream asked to wait: Retry-After, gRPC pushback) and
+// CircuitRejected (an open or ramping breaker).
 const (
 	EventOperationStart EventKind = iota
 	EventAttemptStart
@@ -31,6 +32,7 @@ const (
 	EventCanceled
 	EventThrottled
 	EventLimited
+	EventConcurrencyLimited
 	EventHeld
 	EventCircuitRejected
 	EventCircuitOpened
@@ -43,8 +45,26 @@ const (
 	// state alone. Operation names the store; no other call field is set.
 	EventSharedStateDegraded
 	EventSharedStateRestored
+	// EventRateLimitWait: the call waited for its rate limiter before an
+	// attempt (a RateLimiter in wait mode); Sleep is the wait.
+	EventRateLimitWait
+	// EventHedge: a hedged attempt was sent beside the attempt still
+	// running (PolicyConfig.Hedge); Attempt is the attempt it hedges, Hedge
+	// its number (1 for the first hedge).
+	EventHedge
+	// EventHedgeWon: a hedge's result was taken and the others cancelled;
+	// Hedge is its number.
+	EventHedgeWon
+	// EventFallback: the policy gave up and its fallback supplies the
+	// call's result (PolicyConfig.Fallback); StopReason and Err are why it
+	// gave up. It comes just before the call's terminal event.
+	EventFallback
+	// EventFaultInjected: a FaultInjector injected a fault into an attempt;
+	// Reason is the fault ("latency", "error", "result"), Sleep the latency
+	// added, Class the class of an injected error.
+	EventFaultInjected
 
-	numEventKinds = int(EventSharedStateRestored) + 1
+	numEventKinds = int(EventFaultInjected) + 1
 )
 
 var eventNames = [numEventKinds]string{
@@ -64,6 +84,7 @@ var eventNames = [numEventKinds]string{
 	EventCanceled:                   "canceled",
 	EventThrottled:                  "throttled",
 	EventLimited:                    "limited",
+	EventConcurrencyLimited:         "concurrency_limited",
 	EventHeld:                       "held",
 	EventCircuitRejected:            "circuit_rejected",
 	EventCircuitOpened:              "circuit_opened",
@@ -71,6 +92,11 @@ var eventNames = [numEventKinds]string{
 	EventCircuitClosed:              "circuit_closed",
 	EventSharedStateDegraded:        "shared_state_degraded",
 	EventSharedStateRestored:        "shared_state_restored",
+	EventRateLimitWait:              "rate_limit_wait",
+	EventHedge:                      "hedge",
+	EventHedgeWon:                   "hedge_won",
+	EventFallback:                   "fallback",
+	EventFaultInjected:              "fault_injected",
 }
 
 // String returns the event's stable name ("retry", "circuit_opened", ...).
@@ -114,12 +140,12 @@ func (r StopReason) Event() EventKind { return terminalFor(r) }
 func (r StopReason) rejection() bool { return terminalFor(r).Rejection() }
 
 // Rejection reports whether k is the terminal event of a call that a local
-// guard refused: EventThrottled, EventLimited, EventHeld or
-// EventCircuitRejected.
+// guard refused: EventThrottled, EventLimited, EventConcurrencyLimited,
+// EventHeld or EventCircuitRejected.
 func (k EventKind) Rejection() bool { return k >= EventThrottled && k <= EventCircuitRejected }
 
 // RejectionEvents holds the terminal events of calls refused locally.
-const RejectionEvents EventSet = 1<<EventThrottled | 1<<EventLimited | 1<<EventHeld | 1<<EventCircuitRejected
+const RejectionEvents EventSet = 1<<EventThrottled | 1<<EventLimited | 1<<EventConcurrencyLimited | 1<<EventHeld | 1<<EventCircuitRejected
 
 // terminalFor maps a stop reason to its terminal event.
 func terminalFor(r StopReason) EventKind {
@@ -148,6 +174,8 @@ func terminalFor(r StopReason) EventKind {
 		return EventThrottled
 	case StopLimited:
 		return EventLimited
+	case StopConcurrencyLimited:
+		return EventConcurrencyLimited
 	case StopHeld:
 		return EventHeld
 	case StopCircuitOpen:
@@ -277,6 +305,8 @@ type Event struct {
 	// BudgetRemaining is the number of retries the budget still allowed
 	// after this decision (retry and budget_exhausted events with a budget).
 	BudgetRemaining float64
+	// Hedge is the hedge's number, 1 for the first (hedge, hedge_won).
+	Hedge int
 	// Labels are the wrapper's labels.
 	Labels Labels
 }

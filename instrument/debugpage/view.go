@@ -31,7 +31,7 @@ const (
 	ringSecs = 60 // per-second buckets of calls and failures
 	slotSecs = 15 // width of the slots of attempts and stop reasons
 	numSlots = 4  // the slots cover the last 45 to 60 seconds
-	numStops = 17 // core.StopNone .. core.StopLimited
+	numStops = 18 // core.StopNone .. core.StopConcurrencyLimited
 	farPast  = -1 << 40
 	ellipsis = "…"
 )
