@@ -38,6 +38,7 @@ var stopReasons = map[string]string{
 	"caller_retries":         "the failure would have been retried, but the request being served comes from a caller that retries it (`core.WithCallerRetries`, set by the server middleware)",
 	"throttled":              "the policy's `Throttler` rejected the attempt locally: the downstream accepts too few of the recent requests (client-side adaptive throttling)",
 	"limited":                "the policy's `Limiter` refused the attempt: the rate it enforces (a shared GCRA limiter of contrib/redis) is spent for now",
+	"concurrency_limited":    "the policy's concurrency limiter (bulkhead or adaptive limiter) had no free slot within its wait: the attempt was not sent",
 	"held":                   "the downstream asked callers to wait (Retry-After, pushback) and the wait has not elapsed: the breaker is held, the attempt not sent",
 }
 
@@ -95,6 +96,11 @@ func designTables(t *testing.T) map[string]string {
 		core.EventCircuitClosed.String():       "a breaker closed on a probe's success",
 		core.EventSharedStateDegraded.String(): "a store of fleet-wide state (contrib/redis) stopped answering in time: its components decide on local state",
 		core.EventSharedStateRestored.String(): "the store answered again and resynchronised its components",
+		core.EventRateLimitWait.String():       "the call waited for its rate limiter before an attempt (`Sleep` is the wait)",
+		core.EventHedge.String():               "a hedged attempt was sent beside the attempt still running (`Hedge` is its number)",
+		core.EventHedgeWon.String():            "a hedge's result was taken and the other attempts cancelled",
+		core.EventFallback.String():            "the policy gave up and its fallback supplies the result; just before the terminal event",
+		core.EventFaultInjected.String():       "a fault injector added latency, an error or a result to an attempt (`Reason` says which)",
 	}
 	terminal := map[string]bool{}
 	for _, e := range names.Events {
