@@ -24,7 +24,7 @@ type BackoffInput struct {
 	// meaningful only when HasDeadline is true.
 	Remaining time.Duration
 	// HasDeadline reports whether the call has a deadline (the policy's
-	// Retry.Deadline or the caller's context's), so that Remaining applies.
+	// Timeout.Call or the caller's context's), so that Remaining applies.
 	HasDeadline bool
 	// Err is the failure.
 	Err error

@@ -30,14 +30,6 @@ type RetryConfig struct {
 	// MaxUnknownAttempts caps the attempts that failed with ClassUnknown.
 	// Zero: no cap of its own (MaxAttempts applies).
 	MaxUnknownAttempts int
-	// Deadline bounds the whole call from its start, sleeps included. No
-	// attempt starts and no sleep begins that would pass it. Zero: none
-	// (the caller's context may still have one).
-	Deadline time.Duration
-	// AttemptTimeout bounds each attempt with a context deadline. The
-	// attempt runs on the caller's goroutine and is never abandoned: the
-	// operation must honour its context. Zero: none.
-	AttemptTimeout time.Duration
 	// ResultClassifier, if set, inspects the value of an attempt that
 	// returned no error; a non-nil error it returns makes the attempt a
 	// failure (classified by Classifier), and a call that gives up returns a
@@ -57,7 +49,7 @@ type RetryConfig struct {
 	// HoldWait is the longest hold a call waits out instead of failing
 	// fast: when its breaker is held (the downstream asked callers to wait:
 	// Retry-After, gRPC pushback) for at most HoldWait, and the wait ends
-	// before the policy's Deadline and the caller's context deadline, the
+	// before the policy's Timeout.Call and the caller's context deadline, the
 	// call sleeps (on the Sleeper) until the hold ends, then goes on; a
 	// retry whose backoff is shorter than the hold sleeps the hold instead.
 	// Zero (the default): a held call fails fast with a *HeldError carrying
@@ -83,6 +75,8 @@ type PolicyConfig struct {
 	// Operation is the default operation label (redress.operation) of calls
 	// that name none. Default: Name.
 	Operation string
+	// Timeout bounds the call and each of its attempts in time.
+	Timeout TimeoutConfig
 	// Retry holds the retry settings.
 	Retry RetryConfig
 	// Breaker, if set, guards every attempt. It may be shared.
@@ -101,12 +95,49 @@ type PolicyConfig struct {
 	Limiter Limiter
 	// Budget, if set, must grant every retry. It may be shared.
 	Budget *Budget
+	// Fallback, if set, supplies the result of a call the policy gives up
+	// on (see Fallback): the outermost component, it sees the call's
+	// final error and stop reason. It publishes EventFallback just before
+	// the call's terminal event, which still reports the downstream's
+	// outcome.
+	Fallback Fallback
 	// Bus receives the policy's events. Nil: no events, no cost.
 	Bus *Bus
 	// Clock tells the time. Default SystemClock.
 	Clock Clock
 	// Sleeper waits between attempts. Default TimerSleeper.
 	Sleeper Sleeper
+}
+
+// TimeoutConfig bounds a call in time: the whole call (Call) and each of
+// its attempts (Attempt). Both are carried by the contexts the attempts
+// run on; the caller's own context deadline applies too, whichever ends
+// first. The zero value bounds nothing.
+type TimeoutConfig struct {
+	// Call bounds the whole call from its start, sleeps included: no
+	// attempt starts and no sleep begins that would pass it (the call
+	// stops with StopDeadline), and each attempt's context ends with it.
+	// Zero: none (the caller's context may still have one).
+	Call time.Duration
+	// Attempt bounds each attempt with a context deadline, cut to what
+	// remains of Call. The attempt runs on the caller's goroutine and is
+	// never abandoned: the operation must honour its context. A timed-out
+	// attempt fails with the context's error, classified transient and
+	// retried like any other. Zero: none.
+	Attempt time.Duration
+}
+
+func (t *TimeoutConfig) validate() error {
+	if t.Call < 0 {
+		return cfgErr("Timeout.Call", "must not be negative")
+	}
+	if t.Attempt < 0 {
+		return cfgErr("Timeout.Attempt", "must not be negative")
+	}
+	if t.Call > 0 && t.Attempt > t.Call {
+		return cfgErr("Timeout.Call", "must not be shorter than Timeout.Attempt")
+	}
+	return nil
 }
 
 // SleepAction is what a SleepHandler decides.
@@ -318,17 +349,8 @@ func (r *RetryConfig) validate() error {
 	if r.MaxUnknownAttempts < 0 {
 		return cfgErr("Retry.MaxUnknownAttempts", "must not be negative")
 	}
-	if r.Deadline < 0 {
-		return cfgErr("Retry.Deadline", "must not be negative")
-	}
-	if r.AttemptTimeout < 0 {
-		return cfgErr("Retry.AttemptTimeout", "must not be negative")
-	}
 	if r.HoldWait < 0 {
 		return cfgErr("Retry.HoldWait", "must not be negative")
-	}
-	if r.Deadline > 0 && r.AttemptTimeout > r.Deadline {
-		return cfgErr("Retry.Deadline", "must not be shorter than Retry.AttemptTimeout")
 	}
 	for c, n := range r.MaxAttemptsPerClass {
 		if !c.Valid() {

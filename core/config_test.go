@@ -23,9 +23,9 @@ func TestInvalidConfigNamesTheField(t *testing.T) {
 	}{
 		{"negative attempts", policy(core.RetryConfig{MaxAttempts: -1}), "Retry.MaxAttempts"},
 		{"negative unknown", policy(core.RetryConfig{MaxUnknownAttempts: -2}), "Retry.MaxUnknownAttempts"},
-		{"negative deadline", policy(core.RetryConfig{Deadline: -time.Second}), "Retry.Deadline"},
-		{"deadline shorter than attempt timeout", policy(core.RetryConfig{Deadline: time.Second, AttemptTimeout: 2 * time.Second}), "Retry.Deadline"},
-		{"negative attempt timeout", policy(core.RetryConfig{AttemptTimeout: -1}), "Retry.AttemptTimeout"},
+		{"negative call timeout", policyCfg(core.PolicyConfig{Timeout: core.TimeoutConfig{Call: -time.Second}}), "Timeout.Call"},
+		{"call timeout shorter than attempt timeout", policyCfg(core.PolicyConfig{Timeout: core.TimeoutConfig{Call: time.Second, Attempt: 2 * time.Second}}), "Timeout.Call"},
+		{"negative attempt timeout", policyCfg(core.PolicyConfig{Timeout: core.TimeoutConfig{Attempt: -1}}), "Timeout.Attempt"},
 		{"negative per-class cap", policy(core.RetryConfig{MaxAttemptsPerClass: map[core.Class]int{core.ClassRateLimit: -1}}), "Retry.MaxAttemptsPerClass[rate_limit]"},
 		{"invalid class key", policy(core.RetryConfig{MaxAttemptsPerClass: map[core.Class]int{core.Class(99): 1}}), "Retry.MaxAttemptsPerClass"},
 		{"nil per-class strategy", policy(core.RetryConfig{Strategies: map[core.Class]core.Strategy{core.ClassTransient: nil}}), "Retry.Strategies[transient]"},

@@ -13,7 +13,7 @@
 // Policy asks, in order: may this class be retried again
 // (MaxAttemptsPerClass, MaxUnknownAttempts)? is there an attempt left
 // (MaxAttempts)? is there a Strategy for the class? would the delay pass the
-// Deadline? does the Budget grant a retry? Only then does it publish a retry
+// call's timeout? does the Budget grant a retry? Only then does it publish a retry
 // event and sleep. After the last allowed attempt there is no sleep, no
 // budget token and no retry event.
 //

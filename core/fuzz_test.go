@@ -43,9 +43,9 @@ func FuzzPolicyConfig(f *testing.F) {
 		clk := coretest.NewFakeClock(coretest.StartTime)
 		p, err := core.NewPolicy(core.PolicyConfig{
 			Breaker: br, Clock: clk, Sleeper: clk,
+			Timeout: core.TimeoutConfig{Call: time.Duration(deadline), Attempt: time.Duration(attemptTO)},
 			Retry: core.RetryConfig{
-				MaxAttempts: maxAtt % 50, MaxUnknownAttempts: unknown, Deadline: time.Duration(deadline),
-				AttemptTimeout: time.Duration(attemptTO), Strategy: s,
+				MaxAttempts: maxAtt % 50, MaxUnknownAttempts: unknown, Strategy: s,
 			},
 		})
 		if err != nil {

@@ -34,6 +34,7 @@ type Policy struct {
 	budget     *Budget
 	throttler  *Throttler
 	limiter    Limiter
+	fallback   Fallback
 	gated      bool // abortIf, holdWait, deadline, throttler or limiter: Step.gate has work
 	timed      bool // deadline or onAttempt: every call reads the clock
 	bus        *Bus
@@ -45,6 +46,9 @@ type Policy struct {
 // NewPolicy returns a policy, or a *ConfigError naming the first invalid field.
 func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	r := cfg.Retry
+	if err := cfg.Timeout.validate(); err != nil {
+		return nil, err
+	}
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
@@ -63,8 +67,8 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		classify:   r.Classifier,
 		maxAtt:     r.MaxAttempts,
 		maxUnknown: r.MaxUnknownAttempts,
-		deadline:   r.Deadline,
-		attemptTO:  r.AttemptTimeout,
+		deadline:   cfg.Timeout.Call,
+		attemptTO:  cfg.Timeout.Attempt,
 		holdWait:   r.HoldWait,
 		resultCl:   r.ResultClassifier,
 		nested:     r.RetryUnderRetryingCaller,
@@ -76,6 +80,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		budget:     cfg.Budget,
 		throttler:  cfg.Throttler,
 		limiter:    cfg.Limiter,
+		fallback:   cfg.Fallback,
 		bus:        cfg.Bus,
 		clock:      cfg.Clock,
 		sleeper:    cfg.Sleeper,
@@ -147,11 +152,10 @@ func (p *Policy) Budget() *Budget { return p.budget }
 // Bus returns the policy's bus, or nil.
 func (p *Policy) Bus() *Bus { return p.bus }
 
-// Deadline returns the policy's overall deadline (0: none).
-func (p *Policy) Deadline() time.Duration { return p.deadline }
-
-// AttemptTimeout returns the policy's per-attempt timeout (0: none).
-func (p *Policy) AttemptTimeout() time.Duration { return p.attemptTO }
+// Timeout returns the policy's timeouts (PolicyConfig.Timeout).
+func (p *Policy) Timeout() TimeoutConfig {
+	return TimeoutConfig{Call: p.deadline, Attempt: p.attemptTO}
+}
 
 // MaxAttempts returns the policy's attempt cap, counting the first.
 func (p *Policy) MaxAttempts() int { return p.maxAtt }
@@ -187,8 +191,9 @@ func (p *Policy) Run(ctx context.Context, fn func(context.Context) error, opts .
 // Do calls fn under p until it succeeds or p stops it. It returns the value
 // of the last attempt and nil, or the error that stopped the call (see
 // Policy.Run, which takes the same options). A value that the policy's
-// Retry.ResultClassifier turns into an error is retried like an error. A
-// nil p calls fn once.
+// Retry.ResultClassifier turns into an error is retried like an error.
+// When p gives up and has a Fallback, Do returns what the Fallback
+// supplied. A nil p calls fn once.
 func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, error), opts ...Option) (T, error) {
 	var s Step
 	applyOptions(&s.call, opts)
@@ -204,6 +209,9 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 			}
 		}
 		s.End(err)
+	}
+	if s.fbUsed {
+		return fallbackAs[T](&s)
 	}
 	return v, s.err
 }
@@ -226,6 +234,9 @@ type Outcome[T any] struct {
 	NextDelay time.Duration
 	// Timeline is the record of every attempt, when asked for.
 	Timeline *Timeline
+	// Fallback reports that the policy gave up (StopReason says why) and
+	// Value is what its Fallback supplied.
+	Fallback bool
 }
 
 // OK reports whether the call succeeded.
@@ -250,6 +261,10 @@ func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T,
 		s.End(err)
 	}
 	o.Err = s.err
+	if s.fbUsed {
+		o.Value, o.Err = fallbackAs[T](&s)
+		o.Fallback = true
+	}
 	o.Attempts = s.attempts
 	o.StopReason = s.stop
 	o.LastClass = s.lastCl.Class

@@ -72,36 +72,38 @@ func TestStopReasons(t *testing.T) {
 	transient := coretest.ClassErr(core.ClassTransient)
 	tests := []struct {
 		name      string
-		cfg       core.RetryConfig
+		cfg       core.PolicyConfig
 		errs      []error
 		wantStop  core.StopReason
 		wantCalls int
 		wantEvent string
 		wantSleep int
 	}{
-		{"max attempts", core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(ms(1))},
+		{"max attempts", core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(ms(1))}},
 			[]error{transient, transient, transient, transient}, core.StopMaxAttempts, 3, "max_attempts_exceeded", 2},
-		{"max attempts 1 means no retry", core.RetryConfig{MaxAttempts: 1},
+		{"max attempts 1 means no retry", core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 1}},
 			[]error{transient}, core.StopMaxAttempts, 1, "max_attempts_exceeded", 0},
-		{"per-class cap", core.RetryConfig{MaxAttempts: 10, Strategy: core.Constant(0),
-			MaxAttemptsPerClass: map[core.Class]int{core.ClassRateLimit: 2}},
+		{"per-class cap", core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 10, Strategy: core.Constant(0),
+			MaxAttemptsPerClass: map[core.Class]int{core.ClassRateLimit: 2}}},
 			[]error{coretest.ClassErr(core.ClassRateLimit), transient, coretest.ClassErr(core.ClassRateLimit), transient},
 			core.StopMaxAttemptsPerClass, 3, "max_attempts_exceeded", 2},
-		{"per-class cap 1 is no retry", core.RetryConfig{MaxAttemptsPerClass: map[core.Class]int{core.ClassConcurrency: 1}},
+		{"per-class cap 1 is no retry", core.PolicyConfig{Retry: core.RetryConfig{MaxAttemptsPerClass: map[core.Class]int{core.ClassConcurrency: 1}}},
 			[]error{coretest.ClassErr(core.ClassConcurrency)}, core.StopMaxAttemptsPerClass, 1, "max_attempts_exceeded", 0},
-		{"per-class cap 0 is no retry", core.RetryConfig{MaxAttemptsPerClass: map[core.Class]int{core.ClassConcurrency: 0}},
+		{"per-class cap 0 is no retry", core.PolicyConfig{Retry: core.RetryConfig{MaxAttemptsPerClass: map[core.Class]int{core.ClassConcurrency: 0}}},
 			[]error{coretest.ClassErr(core.ClassConcurrency)}, core.StopMaxAttemptsPerClass, 1, "max_attempts_exceeded", 0},
-		{"max unknown", core.RetryConfig{MaxAttempts: 10, MaxUnknownAttempts: 2, Strategy: core.Constant(0)},
+		{"max unknown", core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 10, MaxUnknownAttempts: 2, Strategy: core.Constant(0)}},
 			[]error{errors.New("a"), transient, errors.New("b"), nil}, core.StopMaxUnknownAttempts, 3, "max_unknown_attempts_exceeded", 2},
-		{"no strategy for class", core.RetryConfig{Strategies: map[core.Class]core.Strategy{core.ClassRateLimit: core.Constant(0)}},
+		{"no strategy for class", core.PolicyConfig{Retry: core.RetryConfig{Strategies: map[core.Class]core.Strategy{core.ClassRateLimit: core.Constant(0)}}},
 			[]error{coretest.ClassErr(core.ClassRateLimit), transient}, core.StopNoStrategy, 2, "no_strategy_configured", 1},
-		{"deadline refuses a sleep that would pass it", core.RetryConfig{MaxAttempts: 10, Deadline: ms(100), Strategy: core.Constant(ms(60))},
+		{"deadline refuses a sleep that would pass it", core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 10, Strategy: core.Constant(ms(60))}, Timeout: core.TimeoutConfig{Call: ms(100)}},
 			[]error{transient, transient, transient}, core.StopDeadline, 2, "deadline_exceeded", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bud := mustBudget(t, core.BudgetConfig{MaxRetries: 100})
-			f := newFixture(t, core.PolicyConfig{Retry: tt.cfg, Budget: bud})
+			cfg := tt.cfg
+			cfg.Budget = bud
+			f := newFixture(t, cfg)
 			faults := coretest.Schedule(tt.errs...)
 			err := f.p.Run(context.Background(), faults.Op())
 			if err == nil {
@@ -145,7 +147,7 @@ func TestPerClassStrategies(t *testing.T) {
 
 func TestStrategyReceivesContext(t *testing.T) {
 	s := coretest.Delays(ms(10), ms(30))
-	f := newFixture(t, core.PolicyConfig{Retry: core.RetryConfig{Strategy: s, Deadline: time.Second}})
+	f := newFixture(t, core.PolicyConfig{Retry: core.RetryConfig{Strategy: s}, Timeout: core.TimeoutConfig{Call: time.Second}})
 	hint := coretest.RateLimitErr(ms(250))
 	faults := coretest.Schedule(coretest.ClassErr(core.ClassTransient), hint)
 	eq(t, "err", f.p.Run(context.Background(), faults.Op()), nil)
@@ -251,9 +253,10 @@ func TestCancelDuringSleepStopsAtOnce(t *testing.T) {
 }
 
 func TestAttemptTimeoutIsRetried(t *testing.T) {
-	p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{
-		AttemptTimeout: ms(20), MaxAttempts: 3, Strategy: core.Constant(0),
-	}})
+	p, err := core.NewPolicy(core.PolicyConfig{
+		Timeout: core.TimeoutConfig{Attempt: ms(20)},
+		Retry:   core.RetryConfig{MaxAttempts: 3, Strategy: core.Constant(0)},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +277,7 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 }
 
 func TestDeadlineBoundsAttemptContext(t *testing.T) {
-	f := newFixture(t, core.PolicyConfig{Retry: core.RetryConfig{Deadline: time.Second, AttemptTimeout: ms(300)}})
+	f := newFixture(t, core.PolicyConfig{Timeout: core.TimeoutConfig{Call: time.Second, Attempt: ms(300)}})
 	var got []time.Duration
 	start := time.Now()
 	_ = f.p.Run(context.Background(), func(ctx context.Context) error {
@@ -539,9 +542,8 @@ func TestSleepPastCallersDeadlineIsRefused(t *testing.T) {
 
 func TestPolicyAccessors(t *testing.T) {
 	bus := core.NewBus()
-	p, _ := core.NewPolicy(core.PolicyConfig{Name: "x", Bus: bus, Retry: core.RetryConfig{Deadline: time.Second, AttemptTimeout: ms(100), MaxAttempts: 4}})
-	eq(t, "deadline", p.Deadline(), time.Second)
-	eq(t, "attempt timeout", p.AttemptTimeout(), ms(100))
+	p, _ := core.NewPolicy(core.PolicyConfig{Name: "x", Bus: bus, Timeout: core.TimeoutConfig{Call: time.Second, Attempt: ms(100)}, Retry: core.RetryConfig{MaxAttempts: 4}})
+	eq(t, "timeout", p.Timeout(), core.TimeoutConfig{Call: time.Second, Attempt: ms(100)})
 	eq(t, "max attempts", p.MaxAttempts(), 4)
 	eq(t, "observed without subscribers", p.Observed(), false)
 	bus.Subscribe(&coretest.Recorder{})

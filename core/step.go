@@ -47,7 +47,10 @@ type Step struct {
 	lastCl  Classification
 	err     error
 	re      *RetryError
-	last    any // the value a ResultClassifier turned into the last failure
+	last    any   // the value a ResultClassifier turned into the last failure
+	fbVal   any   // the value the policy's Fallback supplied
+	fbCause error // the error the Fallback replaced
+	fbUsed  bool
 
 	t0         time.Time     // the call's start, read from a custom Clock
 	m0         time.Duration // the call's start on the monotonic clock (SystemClock)
@@ -406,7 +409,8 @@ func (s *Step) SetRPCStatusCode(code string) { s.call.Labels.RPCStatusCode = cod
 func (s *Step) Retrying() bool { return s.phase == stepRetry }
 
 // Err returns the call's error once Next has reported false: nil when an
-// attempt succeeded, else the error that stopped the call (see
+// attempt succeeded or the policy's Fallback supplied the result
+// (Fallback returns it), else the error that stopped the call (see
 // Policy.Run). Before that it returns nil.
 func (s *Step) Err() error { return s.err }
 
@@ -941,6 +945,9 @@ func (s *Step) done(r StopReason, attempts int, cause error, remaining float64) 
 		err = s.re
 	}
 	s.err = err
+	if s.p.fallback != nil && r.fallsBack() {
+		s.err = s.fallback(r, attempts, err)
+	}
 	if s.timed {
 		s.elapsed = s.aend
 		if !s.endKnown {

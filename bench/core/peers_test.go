@@ -107,12 +107,12 @@ func newPolicy(tb testing.TB, o policyOpts) *core.Policy {
 	cfg := core.PolicyConfig{
 		Name: "bench",
 		Retry: core.RetryConfig{
-			MaxAttempts:    attempts,
-			Strategy:       core.Constant(0),
-			AttemptTimeout: o.attemptTimeout,
-			Classifier:     o.classifier,
+			MaxAttempts: attempts,
+			Strategy:    core.Constant(0),
+			Classifier:  o.classifier,
 		},
-		Bus: o.bus,
+		Timeout: core.TimeoutConfig{Attempt: o.attemptTimeout},
+		Bus:     o.bus,
 	}
 	if o.breaker {
 		cfg.Breaker = must(core.NewBreaker(core.BreakerConfig{Name: "bench"}))(tb)

@@ -472,7 +472,7 @@ func runErr(ctx context.Context, c *conn, call *core.Call, attempt func(context.
 
 // queryDetached runs q, which sends a query and returns the driver's rows,
 // on a context that outlives the attempt context actx. The policy cancels
-// actx as soon as the attempt returns (AttemptTimeout, Deadline), which for
+// actx as soon as the attempt returns (Timeout.Attempt, Timeout.Call), which for
 // a query is when the driver hands back its rows; drivers that watch the
 // query's context while the rows are read (pgx, go-sql-driver/mysql) would
 // then cut them short. So q gets a context that carries actx's values and

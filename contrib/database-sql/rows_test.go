@@ -77,18 +77,18 @@ var queryPaths = []struct {
 // attempt's end does not cancel.
 func TestRowsOutliveTheAttempt(t *testing.T) {
 	policies := []struct {
-		name  string
-		retry core.RetryConfig
+		name    string
+		timeout core.TimeoutConfig
 	}{
-		{"attempt_timeout", core.RetryConfig{AttemptTimeout: 5 * time.Second}},
-		{"deadline", core.RetryConfig{Deadline: 30 * time.Second}},
+		{"attempt_timeout", core.TimeoutConfig{Attempt: 5 * time.Second}},
+		{"deadline", core.TimeoutConfig{Call: 30 * time.Second}},
 	}
 	for _, dc := range rowsCases {
 		t.Run(dc.name, func(t *testing.T) {
 			for _, pc := range policies {
 				for _, qp := range queryPaths {
 					t.Run(pc.name+"/"+qp.name, func(t *testing.T) {
-						db := dc.open(t, withPolicy(t, core.PolicyConfig{Retry: pc.retry}))
+						db := dc.open(t, withPolicy(t, core.PolicyConfig{Timeout: pc.timeout}))
 						rows, err := qp.query(context.Background(), t, db, dc.many)
 						if err != nil {
 							t.Fatal(err)
@@ -121,7 +121,7 @@ func TestAttemptTimeoutInterruptsSlowQuery(t *testing.T) {
 		for _, qp := range queryPaths {
 			t.Run(dc.name+"/"+qp.name, func(t *testing.T) {
 				pc, rec := testPolicy(1)
-				pc.Retry.AttemptTimeout = 300 * time.Millisecond
+				pc.Timeout.Attempt = 300 * time.Millisecond
 				db := dc.open(t, withPolicy(t, pc))
 				rec.Reset()
 				start := time.Now()
@@ -151,7 +151,7 @@ func TestAttemptTimeoutInterruptsSlowQuery(t *testing.T) {
 func TestCallerCancelStopsRows(t *testing.T) {
 	for _, dc := range rowsCases {
 		t.Run(dc.name, func(t *testing.T) {
-			db := dc.open(t, withPolicy(t, core.PolicyConfig{Retry: core.RetryConfig{AttemptTimeout: 5 * time.Second}}))
+			db := dc.open(t, withPolicy(t, core.PolicyConfig{Timeout: core.TimeoutConfig{Attempt: 5 * time.Second}}))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			rows, err := db.QueryContext(ctx, dc.many)

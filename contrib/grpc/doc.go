@@ -99,8 +99,8 @@
 // retried and the breaker does not count it; the call stops with
 // core.StopCanceled (errors.Is(err, context.DeadlineExceeded)) and returns
 // the attempt's status.
-// The DEADLINE_EXCEEDED of an attempt timeout (core.RetryConfig's
-// AttemptTimeout) is retried, within the caller's deadline, only for an
+// The DEADLINE_EXCEEDED of an attempt timeout (core.TimeoutConfig's
+// Attempt) is retried, within the caller's deadline, only for an
 // idempotent method: the server may have applied the attempt.
 //
 // # Streams

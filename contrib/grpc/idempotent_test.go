@@ -72,7 +72,7 @@ func TestRetrySafety(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { // exact attempt timeouts: the retry cannot time out too
-				p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: tc.attemptTimeout})
+				p, rec, _ := testPolicyConfig(t, core.PolicyConfig{Timeout: core.TimeoutConfig{Attempt: tc.attemptTimeout}})
 				e := newMemEnv(t, redressgrpc.Config{Policy: p, Idempotent: tc.idempotent}, tc.script)
 				req := &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte("write")}}
 				out, err := e.client.UnaryCall(ctxTimeout(t, 5*time.Second), req, tc.opts...)
@@ -267,7 +267,7 @@ func TestIdempotentRejectsBadEntries(t *testing.T) {
 // grpc-previous-rpc-attempts as any retry does.
 func TestIdempotentAttemptCodes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) { // exact attempt timeouts: the retry cannot time out too
-		p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: 50 * time.Millisecond})
+		p, rec, _ := testPolicyConfig(t, core.PolicyConfig{Timeout: core.TimeoutConfig{Attempt: 50 * time.Millisecond}})
 		e := newMemEnv(t, redressgrpc.Config{Policy: p}, []fault{{sleep: 2 * time.Second}})
 		if _, err := e.client.EmptyCall(ctxTimeout(t, 5*time.Second), &testpb.Empty{}, redressgrpc.WithIdempotent()); err != nil {
 			t.Fatalf("EmptyCall: %v", err)

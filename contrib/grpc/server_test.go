@@ -266,6 +266,13 @@ func (e *env) dial(t *testing.T, extra ...grpc.DialOption) *grpc.ClientConn {
 // sleeps on a fake clock, and the server's pushback honoured.
 func testPolicy(t *testing.T, r core.RetryConfig) (*core.Policy, *coretest.Recorder, *coretest.FakeClock) {
 	t.Helper()
+	return testPolicyConfig(t, core.PolicyConfig{Retry: r})
+}
+
+// testPolicyConfig is testPolicy for a whole policy configuration.
+func testPolicyConfig(t *testing.T, pc core.PolicyConfig) (*core.Policy, *coretest.Recorder, *coretest.FakeClock) {
+	t.Helper()
+	r := pc.Retry
 	if r.MaxAttempts == 0 {
 		r.MaxAttempts = 4
 	}
@@ -275,7 +282,8 @@ func testPolicy(t *testing.T, r core.RetryConfig) (*core.Policy, *coretest.Recor
 	if r.Classifier == nil {
 		r.Classifier = redressgrpc.Classifier
 	}
-	p, rec, clk, err := coretest.NewRecordingPolicy(core.PolicyConfig{Name: "test", Retry: r})
+	pc.Name, pc.Retry = "test", r
+	p, rec, clk, err := coretest.NewRecordingPolicy(pc)
 	if err != nil {
 		t.Fatalf("NewRecordingPolicy: %v", err)
 	}

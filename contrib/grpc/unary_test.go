@@ -237,7 +237,7 @@ func TestUnaryDeadline(t *testing.T) {
 	})
 	t.Run("attempt timeout of an idempotent method is retried within the caller deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			p, rec, _ := testPolicy(t, core.RetryConfig{AttemptTimeout: 50 * time.Millisecond})
+			p, rec, _ := testPolicyConfig(t, core.PolicyConfig{Timeout: core.TimeoutConfig{Attempt: 50 * time.Millisecond}})
 			cfg := redressgrpc.Config{Policy: p, Idempotent: []string{testpb.TestService_EmptyCall_FullMethodName}}
 			e := newMemEnv(t, cfg, []fault{{sleep: 2 * time.Second}})
 			start := time.Now()

@@ -58,7 +58,7 @@
 // before the context's own timer fires) is the caller's failure too: it is
 // not retried, the host's breaker does not count it, and the caller gets
 // an error that matches context.DeadlineExceeded. A per-attempt timeout
-// (core.RetryConfig.AttemptTimeout) bounds the wait for the response
+// (core.TimeoutConfig.Attempt) bounds the wait for the response
 // headers only: the response body stays readable until it is read to EOF
 // or closed, which releases the request's context.
 //

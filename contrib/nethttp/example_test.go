@@ -117,7 +117,7 @@ func (c countSent) RoundTrip(r *http.Request) (*http.Response, error) {
 func ExampleDefaultPolicyConfig() {
 	pc := redresshttp.DefaultPolicyConfig()
 	pc.Name = "inventory"
-	pc.Retry.AttemptTimeout = 2 * time.Second
+	pc.Timeout.Attempt = 2 * time.Second
 	policy, err := core.NewPolicy(pc)
 	if err != nil {
 		panic(err)

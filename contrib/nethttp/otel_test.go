@@ -51,7 +51,7 @@ func TestComposesWithOtelhttp(t *testing.T) {
 			t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 			p, _, _ := testPolicy(t, func(pc *core.PolicyConfig) {
 				pc.Bus = core.NewBus(spanSubscriber{tracer: tp.Tracer("test")})
-				pc.Retry.AttemptTimeout = tc.timeout
+				pc.Timeout.Attempt = tc.timeout
 			})
 			inner := otelhttp.NewTransport(newBase(t), otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(propagation.TraceContext{}))
 			client, _ := newTestClient(t, inner, Config{Policy: p})

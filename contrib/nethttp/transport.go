@@ -209,6 +209,9 @@ func (rt *roundTrip) run(t *Transport, req *http.Request) (resp *http.Response, 
 		}
 	}
 	if err = s.Err(); err == nil {
+		if v, ok := s.Fallback(); ok {
+			return rt.fallback(v, resp)
+		}
 		return resp, nil
 	}
 	if kept := rt.kept; kept != nil {
@@ -224,6 +227,32 @@ func (rt *roundTrip) run(t *Transport, req *http.Request) (resp *http.Response, 
 		_ = req.Body.Close() // RoundTrip must close the body, even unsent
 	}
 	return nil, err
+}
+
+// fallback returns v, the response the policy's Fallback supplied, in place
+// of resp, the last attempt's (closed, with the kept one).
+func (rt *roundTrip) fallback(v any, resp *http.Response) (*http.Response, error) {
+	if resp != nil {
+		rt.t.discard(resp)
+	}
+	if kept := rt.kept; kept != nil && kept != resp {
+		rt.t.discard(kept)
+	}
+	rt.kept = nil
+	if !rt.sent && rt.req.Body != nil {
+		_ = rt.req.Body.Close()
+	}
+	fr, ok := v.(*http.Response)
+	if !ok || fr == nil {
+		return nil, fmt.Errorf("redresshttp: the policy's Fallback supplied %T, not an *http.Response", v)
+	}
+	if fr.Body == nil {
+		fr.Body = http.NoBody
+	}
+	if fr.Request == nil {
+		fr.Request = rt.req
+	}
+	return fr, nil
 }
 
 // release discards the kept response as soon as the policy decides to

@@ -448,7 +448,7 @@ func TestSlowResponseAttemptTimeout(t *testing.T) {
 			}
 			_, _ = io.WriteString(w, "fast")
 		})
-		p, rec, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Retry.AttemptTimeout = timeout })
+		p, rec, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Timeout.Attempt = timeout })
 		client, _ := newTestClient(t, base, Config{Policy: p})
 		start := time.Now()
 		resp, err := client.Get(srv.URL)
@@ -503,7 +503,7 @@ func TestBodyOutlivesAttemptTimeout(t *testing.T) {
 						_ = rc.Flush()
 					}
 				})
-				p, _, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Retry.AttemptTimeout = timeout })
+				p, _, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Timeout.Attempt = timeout })
 				client, _ := newTestClient(t, base, Config{Policy: p})
 				resp, err := client.Get(srv.URL)
 				if err != nil {
@@ -575,7 +575,7 @@ func TestBodyReleasedAtEOF(t *testing.T) {
 			base := srv.Client().Transport.(*http.Transport)
 			t.Cleanup(base.CloseIdleConnections)
 			rec := &ctxRT{base: base}
-			p, _, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Retry.AttemptTimeout = 5 * time.Second })
+			p, _, _ := testPolicy(t, func(pc *core.PolicyConfig) { pc.Timeout.Attempt = 5 * time.Second })
 			client, _ := newTestClient(t, rec, Config{Policy: p})
 
 			resp, err := client.Get(srv.URL)

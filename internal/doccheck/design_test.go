@@ -25,7 +25,7 @@ const design = "docs/DESIGN.md"
 var stopReasons = map[string]string{
 	"max_attempts":           "`MaxAttempts` reached (or a per-call cap, `WithMaxAttempts`)",
 	"max_attempts_per_class": "`MaxAttemptsPerClass[class]` attempts failed with that class",
-	"deadline":               "the policy's `Deadline` passed, or the next sleep would pass it or the caller's deadline (refused up front)",
+	"deadline":               "the policy's `Timeout.Call` passed, or the next sleep would pass it or the caller's deadline (refused up front)",
 	"max_unknown_attempts":   "`MaxUnknownAttempts` attempts failed with class `unknown`",
 	"non_retryable_class":    "the class is never retried (auth, permission, permanent) or the failure is marked `core.NoRetry`",
 	"no_strategy":            "per-class strategies only, none for this class",
