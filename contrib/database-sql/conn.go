@@ -345,7 +345,8 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		}
 	}
 	c.noteSession(st.session)
-	return res, c.txErr(result(s.Err()))
+	res, err := fellBack(&s, res, s.Err())
+	return res, c.txErr(result(err))
 }
 
 // start begins the call of a statement whose db.query.summary is op and
@@ -412,7 +413,8 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 	}
 	c.noteSession(st.session)
-	return rows, c.txErr(result(s.Err()))
+	rows, err := fellBack(&s, rows, s.Err())
+	return rows, c.txErr(result(err))
 }
 
 // queryOnce is one attempt of query, on the attempt context actx; ctx is
@@ -442,6 +444,25 @@ func (c *conn) queryOnce(ctx, actx context.Context, query string, args []driver.
 	return rows, c.after(err, single, true)
 }
 
+// fellBack returns v and err, the call's result, or what the policy's
+// Fallback supplied in its place: a value of the driver type the call
+// returns (a driver.Rows for a query, a driver.Result for an exec), or nil
+// for a call that returns nothing. Anything else is an error that says so.
+func fellBack[T any](s *core.Step, v T, err error) (T, error) {
+	fv, ok := s.Fallback()
+	if !ok {
+		return v, err
+	}
+	var zero T
+	if t, ok := fv.(T); ok {
+		return t, nil
+	}
+	if fv == nil && any(zero) != nil { // T is struct{}: nothing to return
+		return zero, nil
+	}
+	return zero, fmt.Errorf("redresssql: the policy's Fallback supplied %T, not a %T", fv, (*T)(nil))
+}
+
 // do runs attempt under the connection's policy, driving a core.Step in
 // this frame; a policy's Retry.ResultClassifier sees each attempt's value.
 func do[T any](ctx context.Context, c *conn, call *core.Call, attempt func(context.Context) (T, error)) (T, error) {
@@ -461,7 +482,7 @@ func do[T any](ctx context.Context, c *conn, call *core.Call, attempt func(conte
 			break
 		}
 	}
-	return v, s.Err()
+	return fellBack(&s, v, s.Err())
 }
 
 // runErr is do for an attempt without a value.

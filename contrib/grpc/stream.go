@@ -2,6 +2,7 @@ package redressgrpc
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 
@@ -28,6 +29,10 @@ import (
 // call), a failure that is not retried, or the caller's context ending.
 // As with grpc itself, a caller must read the stream to its end or cancel
 // its context, or the operation never ends.
+// errStreamFallback is a stream's error when its policy gave up and its
+// Fallback supplied a value: a stream cannot be replaced by one.
+var errStreamFallback = errors.New("redressgrpc: the policy's Fallback cannot supply a stream; the stream failed")
+
 func (ic *Interceptors) Stream() grpc.StreamClientInterceptor {
 	return ic.stream
 }
@@ -108,7 +113,11 @@ func (s *retryStream) advanceLocked() {
 		}
 		st.End(s.outcomeLocked(err, nil))
 	}
-	s.done, s.final = true, s.r.finish(st.Err())
+	err := st.Err()
+	if _, ok := st.Fallback(); ok {
+		err = errStreamFallback // a value cannot stand for a stream
+	}
+	s.done, s.final = true, s.r.finish(err)
 	s.cur, s.buf, s.bufBytes = nil, nil, 0
 	if s.stopWatch != nil {
 		s.stopWatch()

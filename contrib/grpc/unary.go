@@ -2,11 +2,13 @@ package redressgrpc
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/redress-go/redress/core"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
 )
 
 // Unary returns the unary client interceptor. Each call runs under its
@@ -66,5 +68,21 @@ func (u *unaryRun) do(ctx context.Context, p *core.Policy) error {
 		}
 		s.End(err)
 	}
+	if v, ok := s.Fallback(); ok {
+		return fillReply(u.reply, v)
+	}
 	return s.Err()
+}
+
+// fillReply makes reply the message v that the policy's Fallback supplied:
+// a message of the reply's type.
+func fillReply(reply, v any) error {
+	r, ok := reply.(proto.Message)
+	m, ok2 := v.(proto.Message)
+	if !ok || !ok2 || m == nil || r.ProtoReflect().Descriptor().FullName() != m.ProtoReflect().Descriptor().FullName() {
+		return fmt.Errorf("redressgrpc: the policy's Fallback supplied %T, not a %T", v, reply)
+	}
+	proto.Reset(r)
+	proto.Merge(r, m)
+	return nil
 }
