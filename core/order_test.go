@@ -1,0 +1,101 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redress-go/redress/core"
+	"github.com/redress-go/redress/core/coretest"
+)
+
+// The tests of this file check the order of a policy's components
+// (docs/components.md#the-order): each puts two neighbours in conflict and
+// asserts which one decides.
+
+// switchLimiter is a Limiter that refuses while closed is set.
+type switchLimiter struct{ closed bool }
+
+func (l *switchLimiter) Allow() (bool, time.Duration) { return !l.closed, time.Second }
+func (l *switchLimiter) Name() string                 { return "switch" }
+
+// TestOrderFallbackOutsideEverything: the fallback sees the rejections
+// made before any attempt (a spent rate) and the failures after the
+// retries, each with its own stop reason.
+func TestOrderFallbackOutsideEverything(t *testing.T) {
+	lim := &switchLimiter{closed: true}
+	var reasons []core.StopReason
+	f := newFixture(t, core.PolicyConfig{
+		Limiter: lim,
+		Retry:   core.RetryConfig{MaxAttempts: 2, Strategy: core.Constant(0)},
+		Fallback: func(_ context.Context, info core.FallbackInfo) (any, error) {
+			reasons = append(reasons, info.StopReason)
+			return nil, nil
+		},
+	})
+	fail := func(context.Context) error { return coretest.ClassErr(core.ClassServerError) }
+	eq(t, "limited call", f.p.Run(context.Background(), fail), nil)
+	lim.closed = false
+	eq(t, "failing call", f.p.Run(context.Background(), fail), nil)
+	eq(t, "fallback stop reasons", reasons, []core.StopReason{core.StopLimited, core.StopMaxAttempts})
+}
+
+// TestOrderLimiterBeforeBreaker: a half-open breaker's probe is not spent
+// on an attempt the rate limiter refuses: the next admitted call gets it
+// and closes the breaker.
+func TestOrderLimiterBeforeBreaker(t *testing.T) {
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	br := mustBreaker(t, core.BreakerConfig{Name: "b", FailureThreshold: 1, RecoveryTimeout: time.Second, HalfOpenProbes: 1, Clock: clk})
+	lim := &switchLimiter{}
+	f := newFixture(t, core.PolicyConfig{Breaker: br, Limiter: lim, Retry: core.RetryConfig{MaxAttempts: 1}, Clock: clk, Sleeper: clk})
+	_ = f.p.Run(context.Background(), func(context.Context) error { return coretest.ClassErr(core.ClassServerError) })
+	eq(t, "after the failure", br.State(), core.StateOpen)
+	clk.Advance(2 * time.Second) // past the recovery timeout: the next admission is a probe
+
+	lim.closed = true
+	calls := 0
+	op := func(context.Context) error { calls++; return nil }
+	err := f.p.Run(context.Background(), op)
+	var le *core.LimitedError
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v, want the limiter's refusal", err)
+	}
+	eq(t, "attempts while limited", calls, 0)
+
+	lim.closed = false
+	eq(t, "probe call", f.p.Run(context.Background(), op), nil)
+	eq(t, "attempts", calls, 1)
+	eq(t, "breaker after the probe", br.State(), core.StateClosed)
+}
+
+// TestOrderAttemptTimeoutInsideBreaker: an attempt cut by the attempt
+// timeout is a failure the breaker counts; the call timeout outside the
+// retry loop stops the retries.
+func TestOrderAttemptTimeoutInsideBreaker(t *testing.T) {
+	br := mustBreaker(t, core.BreakerConfig{Name: "t", FailureThreshold: 2})
+	f := newFixture(t, core.PolicyConfig{
+		Breaker: br,
+		Timeout: core.TimeoutConfig{Attempt: time.Millisecond},
+		Retry:   core.RetryConfig{MaxAttempts: 2, Strategy: core.Constant(0)},
+	})
+	err := f.p.Run(context.Background(), func(ctx context.Context) error {
+		<-ctx.Done() // the attempt's context ends with its timeout
+		return ctx.Err()
+	})
+	if r, _ := core.StopReasonOf(err); r != core.StopMaxAttempts {
+		t.Fatalf("err = %v, want max_attempts after two timed-out attempts", err)
+	}
+	eq(t, "breaker after two timeouts", br.State(), core.StateOpen)
+
+	g := newFixture(t, core.PolicyConfig{
+		Timeout: core.TimeoutConfig{Call: 250 * time.Millisecond},
+		Retry:   core.RetryConfig{MaxAttempts: 10, Strategy: core.Constant(100 * time.Millisecond)},
+	})
+	calls := 0
+	err = g.p.Run(context.Background(), func(context.Context) error { calls++; return coretest.ClassErr(core.ClassTransient) })
+	if r, _ := core.StopReasonOf(err); r != core.StopDeadline {
+		t.Fatalf("err = %v, want the call timeout's deadline", err)
+	}
+	eq(t, "attempts within the call timeout", calls, 3) // at 0, 100 and 200 ms; the sleep to 300 ms is refused
+}
