@@ -88,10 +88,12 @@ type PolicyConfig struct {
 	// should share its Throttler; a breaker can carry one per downstream
 	// instead (BreakerConfig.Throttle, set by DownstreamBreakerConfig).
 	Throttler *Throttler
-	// Limiter, if set, admits every attempt against a rate (the shared
-	// GCRA limiter of contrib/redis is one): an attempt it refuses is not
-	// made, and the call stops with StopLimited and a *LimitedError. It is
-	// consulted after the Throttler, before the breaker.
+	// Limiter, if set, admits every attempt against a rate (a RateLimiter,
+	// or the shared GCRA limiter of contrib/redis): an attempt it refuses
+	// is not made, and the call stops with StopLimited and a
+	// *LimitedError. A RateLimiter with a MaxWait makes the attempt wait
+	// for its turn instead (EventRateLimitWait). It is consulted after the
+	// Throttler, before the concurrency limiter and the breaker.
 	Limiter Limiter
 	// Budget, if set, must grant every retry. It may be shared.
 	Budget *Budget

@@ -3,7 +3,7 @@
 // attempt timeouts, a circuit breaker, and a retry budget shared across
 // calls, and publishes every decision as an event on a Bus.
 //
-// It imports the standard library only.
+// It imports the standard library and golang.org/x/time/rate only.
 //
 // # The model
 //

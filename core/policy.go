@@ -34,6 +34,7 @@ type Policy struct {
 	budget     *Budget
 	throttler  *Throttler
 	limiter    Limiter
+	rateWait   *RateLimiter // limiter, when a RateLimiter that waits
 	fallback   Fallback
 	gated      bool // abortIf, holdWait, deadline, throttler or limiter: Step.gate has work
 	timed      bool // deadline or onAttempt: every call reads the clock
@@ -87,6 +88,9 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	}
 	if p.name == "" {
 		p.name = "default"
+	}
+	if rl, ok := p.limiter.(*RateLimiter); ok && rl.maxWait > 0 {
+		p.rateWait = rl
 	}
 	p.timed = p.deadline > 0 || p.onAttempt != nil
 	p.gated = p.abortIf != nil || p.holdWait != 0 || p.deadline > 0 || p.throttler != nil || p.limiter != nil

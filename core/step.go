@@ -373,12 +373,60 @@ func (s *Step) gate(prev int) (astart time.Duration, ok bool) {
 			return 0, false
 		}
 	}
-	if lm := p.limiter; lm != nil {
+	if rl := p.rateWait; rl != nil {
+		if astart, ok = s.waitRate(rl, prev, astart); !ok {
+			return 0, false
+		}
+	} else if lm := p.limiter; lm != nil {
 		if ok, in := lm.Allow(); !ok {
 			s.refund()
 			s.finish(StopLimited, prev, &LimitedError{Limiter: lm.Name(), RetryIn: in})
 			return 0, false
 		}
+	}
+	return astart, true
+}
+
+// waitRate takes the rate limiter rl's token for the attempt after attempt
+// prev, waiting for it when it comes within the limiter's MaxWait, the
+// call's timeout and the caller's deadline; it returns the attempt's start
+// (later by the wait, on a timed call), or false when the call is over.
+func (s *Step) waitRate(rl *RateLimiter, prev int, astart time.Duration) (time.Duration, bool) {
+	p := s.p
+	limit := time.Duration(math.MaxInt64)
+	if p.deadline > 0 {
+		limit = p.deadline - astart
+	}
+	if dl, ok := s.ctx.Deadline(); ok {
+		limit = min(limit, time.Until(dl))
+	}
+	d, r, ok := rl.reserve(limit)
+	if !ok {
+		s.refund()
+		s.finish(StopLimited, prev, &LimitedError{Limiter: rl.name, RetryIn: d})
+		return 0, false
+	}
+	if d == 0 {
+		return astart, true
+	}
+	if s.mask.Has(EventRateLimitWait) {
+		var e Event
+		s.event(&e, EventRateLimitWait, prev+1)
+		e.Sleep = d
+		p.bus.publish(s.opCtx, &e)
+	}
+	if err := p.sleeper.Sleep(s.ctx, d); err != nil {
+		r.CancelAt(rl.clock.Now()) // the token goes back to the bucket
+		s.refund()
+		if cerr := s.ctx.Err(); cerr != nil {
+			s.finish(StopCanceled, prev, cerr)
+		} else {
+			s.finish(StopAborted, prev, nil)
+		}
+		return 0, false
+	}
+	if s.timed {
+		astart = s.since()
 	}
 	return astart, true
 }
