@@ -95,6 +95,14 @@ type PolicyConfig struct {
 	// for its turn instead (EventRateLimitWait). It is consulted after the
 	// Throttler, before the concurrency limiter and the breaker.
 	Limiter Limiter
+	// Concurrency, if set, bounds the attempts in flight at once (a
+	// Bulkhead, an AdaptiveLimiter, or your own ConcurrencyLimiter): an
+	// attempt it has no slot for is not made, and the call stops with
+	// StopConcurrencyLimited and a *ConcurrencyLimitedError. It is
+	// consulted after the Limiter, before the breaker; the slot is given
+	// back when the attempt ends (at once if the breaker then refuses).
+	// Share one between policies to bound their sum.
+	Concurrency ConcurrencyLimiter
 	// Budget, if set, must grant every retry. It may be shared.
 	Budget *Budget
 	// Fallback, if set, supplies the result of a call the policy gives up

@@ -234,6 +234,10 @@ func StopReasonOf(err error) (r StopReason, ok bool) {
 	if errors.As(err, &le) {
 		return StopLimited, true
 	}
+	var cle *ConcurrencyLimitedError
+	if errors.As(err, &cle) {
+		return StopConcurrencyLimited, true
+	}
 	return StopNone, false
 }
 

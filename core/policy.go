@@ -35,6 +35,7 @@ type Policy struct {
 	throttler  *Throttler
 	limiter    Limiter
 	rateWait   *RateLimiter // limiter, when a RateLimiter that waits
+	conc       ConcurrencyLimiter
 	fallback   Fallback
 	gated      bool // abortIf, holdWait, deadline, throttler or limiter: Step.gate has work
 	timed      bool // deadline or onAttempt: every call reads the clock
@@ -59,6 +60,9 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if cfg.Sleeper != nil && isNil(cfg.Sleeper) {
 		return nil, cfgErr("Sleeper", "holds a nil pointer (leave it nil for TimerSleeper)")
 	}
+	if cfg.Concurrency != nil && isNil(cfg.Concurrency) {
+		return nil, cfgErr("Concurrency", "holds a nil pointer (leave it nil for none)")
+	}
 	if cfg.Limiter != nil && isNil(cfg.Limiter) {
 		return nil, cfgErr("Limiter", "holds a nil pointer (leave it nil for none)")
 	}
@@ -81,6 +85,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		budget:     cfg.Budget,
 		throttler:  cfg.Throttler,
 		limiter:    cfg.Limiter,
+		conc:       cfg.Concurrency,
 		fallback:   cfg.Fallback,
 		bus:        cfg.Bus,
 		clock:      cfg.Clock,
@@ -93,7 +98,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		p.rateWait = rl
 	}
 	p.timed = p.deadline > 0 || p.onAttempt != nil
-	p.gated = p.abortIf != nil || p.holdWait != 0 || p.deadline > 0 || p.throttler != nil || p.limiter != nil
+	p.gated = p.abortIf != nil || p.holdWait != 0 || p.deadline > 0 || p.throttler != nil || p.limiter != nil || p.conc != nil
 	if p.breaker != nil {
 		p.breaker.attach(p.bus)
 	}

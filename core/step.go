@@ -61,6 +61,7 @@ type Step struct {
 	sleep      time.Duration // the backoff before the next attempt
 	prevSleep  time.Duration
 	nextDelay  time.Duration // StopScheduled's delay
+	slot       int64         // the ConcurrencyLimiter's token of the attempt's slot
 	token      int64         // the budget token of the retry about to be made (granted at, ns since the budget's epoch)
 	ownHold    int64         // the end of the breaker hold this call's last failure set (ns since the breaker's epoch), 0: none
 	waitedHold int64         // the end of the breaker hold this call waited out (HoldWait), 0: none
@@ -76,6 +77,7 @@ type Step struct {
 	timed    bool // the call reads the clock
 	endKnown bool // the last attempt's end is the call's end
 	hasToken bool
+	hasSlot  bool // the attempt holds a slot of the policy's ConcurrencyLimiter
 	deposit  bool // the budget has the call's deposit
 }
 
@@ -248,6 +250,9 @@ func (s *Step) next() bool {
 		if !closed || br.throttler != nil {
 			var ok bool
 			if permit, ok = s.admit(br, permit, closed, prev); !ok {
+				if s.hasSlot {
+					s.releaseSlot(SlotIgnored) // not sent: its slot is free at once
+				}
 				return false
 			}
 		}
@@ -384,7 +389,39 @@ func (s *Step) gate(prev int) (astart time.Duration, ok bool) {
 			return 0, false
 		}
 	}
+	if cl := p.conc; cl != nil {
+		if astart, ok = s.acquireSlot(cl, prev, astart); !ok {
+			return 0, false
+		}
+	}
 	return astart, true
+}
+
+// acquireSlot takes the attempt's slot of the concurrency limiter cl; it
+// returns the attempt's start (later by a queue wait, on a timed call), or
+// false when there is no slot and the call is over.
+func (s *Step) acquireSlot(cl ConcurrencyLimiter, prev int, astart time.Duration) (time.Duration, bool) {
+	tok, err := cl.Acquire(s.ctx)
+	if err != nil {
+		s.refund()
+		if cerr := s.ctx.Err(); cerr != nil {
+			s.finish(StopCanceled, prev, cerr)
+		} else {
+			s.finish(StopConcurrencyLimited, prev, err)
+		}
+		return 0, false
+	}
+	s.slot, s.hasSlot = tok, true
+	if s.timed {
+		astart = s.since()
+	}
+	return astart, true
+}
+
+// releaseSlot gives the attempt's slot back to the concurrency limiter.
+func (s *Step) releaseSlot(o SlotOutcome) {
+	s.hasSlot = false
+	s.p.conc.Release(s.slot, o)
 }
 
 // waitRate takes the rate limiter rl's token for the attempt after attempt
@@ -496,6 +533,9 @@ func (s *Step) end(err error, v any, valued bool) {
 		s.failed(err, attempt)
 		return
 	}
+	if s.hasSlot {
+		s.releaseSlot(SlotSucceeded)
+	}
 	if br := s.breaker; br != nil {
 		if br.throttler == nil && !s.permit.probe {
 			br.closedSuccess()
@@ -588,6 +628,9 @@ func (s *Step) failed(err error, attempt int) {
 	if cerr == nil && atCallerDeadline(s.ctx) {
 		cerr = context.DeadlineExceeded
 	}
+	if s.hasSlot && (cerr != nil || IsAbort(err)) {
+		s.releaseSlot(SlotIgnored)
+	}
 	if cerr != nil {
 		s.permit.Cancel()
 		s.lastCl = Classification{Class: ClassUnknown, Reason: "canceled"}
@@ -609,6 +652,13 @@ func (s *Step) failed(err error, attempt int) {
 		cl.NoRetry = true
 	}
 	s.lastCl = cl
+	if s.hasSlot {
+		o := SlotSucceeded
+		if againstHealth(cl.Class) {
+			o = SlotFailed
+		}
+		s.releaseSlot(o)
+	}
 	for _, o := range p.observers {
 		o.Observe(true)
 	}
@@ -782,6 +832,9 @@ func (s *Step) close() {
 	switch s.phase {
 	case stepAttempt:
 		s.phase = stepDone
+		if s.hasSlot {
+			s.releaseSlot(SlotIgnored)
+		}
 		s.permit.Cancel()
 		if s.cancel != nil {
 			s.cancel()
@@ -798,6 +851,9 @@ func (s *Step) close() {
 // abandon ends a call whose caller asked for the next attempt without
 // ending the current one.
 func (s *Step) abandon() {
+	if s.hasSlot {
+		s.releaseSlot(SlotIgnored)
+	}
 	s.permit.Cancel()
 	if s.cancel != nil {
 		s.cancel()

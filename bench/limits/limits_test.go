@@ -1,6 +1,7 @@
 // Package limitsbench compares the admission components with failsafe-go's,
 // in the same run, on the success path (the limit is never reached): the
-// rate limiter (reject mode and wait mode), beside the bare call.
+// rate limiter (reject mode and wait mode), the bulkhead and the adaptive
+// concurrency limiter, beside the bare call.
 //
 //	cd bench && go test -run '^$' -bench . -benchmem -count 6 ./limits
 package limitsbench
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/adaptivelimiter"
+	"github.com/failsafe-go/failsafe-go/bulkhead"
 	"github.com/failsafe-go/failsafe-go/ratelimiter"
 
 	"github.com/redress-go/redress/core"
@@ -85,5 +88,55 @@ func BenchmarkRateLimiterWait(b *testing.B) {
 		{"baseline", bare},
 		{"redress", redressRate(time.Second)},
 		{"failsafe", failsafeRate(time.Second)},
+	})
+}
+
+func redressConcurrency(mk func(testing.TB) core.ConcurrencyLimiter) func(testing.TB) op {
+	return func(tb testing.TB) op {
+		p, err := core.NewPolicy(core.PolicyConfig{Name: "bench", Retry: core.RetryConfig{MaxAttempts: 1}, Concurrency: mk(tb)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return func(ctx context.Context) (int, error) { return core.Do(ctx, p, succeed) }
+	}
+}
+
+func failsafeWith(pol failsafe.Policy[int]) func(testing.TB) op {
+	return func(testing.TB) op {
+		ex := failsafe.With[int](pol)
+		return func(ctx context.Context) (int, error) {
+			return ex.GetWithExecution(func(e failsafe.Execution[int]) (int, error) { return succeed(e.Context()) })
+		}
+	}
+}
+
+// BenchmarkBulkhead: a bulkhead with a free slot for every call.
+func BenchmarkBulkhead(b *testing.B) {
+	run(b, []variant{
+		{"baseline", bare},
+		{"redress", redressConcurrency(func(tb testing.TB) core.ConcurrencyLimiter {
+			bh, err := core.NewBulkhead(core.BulkheadConfig{MaxConcurrent: 64})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return bh
+		})},
+		{"failsafe", failsafeWith(bulkhead.New[int](64))},
+	})
+}
+
+// BenchmarkAdaptiveLimiter: the adaptive limiters with their defaults; one
+// call at a time never reaches either's limit.
+func BenchmarkAdaptiveLimiter(b *testing.B) {
+	run(b, []variant{
+		{"baseline", bare},
+		{"redress", redressConcurrency(func(tb testing.TB) core.ConcurrencyLimiter {
+			al, err := core.NewAdaptiveLimiter(core.AdaptiveLimiterConfig{})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return al
+		})},
+		{"failsafe", failsafeWith(adaptivelimiter.NewWithDefaults[int]())},
 	})
 }
