@@ -235,7 +235,8 @@ func (g *generator) componentPanels() []panel {
 	}
 	return []panel{
 		{title: "Limiter rejections", kind: kindTimeSeries, unit: "reqps", width: 8, stacked: true, min: f64(0),
-			desc: "Calls refused by a limiter, per second, by policy and event: limited (a rate limiter had no token, or the fleet's limit of contrib/redis no admission), concurrency_limited (a concurrency limiter had no free slot). 0 when no policy has a limiter.",
+			desc: fmt.Sprintf("Calls refused by a limiter, per second, by policy and event: limited (a rate limiter had no token, or the fleet's limit of contrib/redis no admission), concurrency_limited (a concurrency limiter had no free slot). Above %g%% of an operation's calls for %s the RedressLimiterRejections alert fires. 0 when no policy has a limiter.",
+				g.cfg.LimiterRejectionRatio*100, promDuration(g.cfg.For)),
 			targets: []target{{
 				expr:   rateBy(ev.Prom, g.panelSel(ev, limiterEvents()), pol, lEvent) + noneIsZero,
 				legend: legendOf(pol, lEvent),
@@ -253,7 +254,7 @@ func (g *generator) componentPanels() []panel {
 				legend: legendOf(pol, ope),
 			}}},
 		{title: "Faults injected", kind: kindTimeSeries, unit: "ops", width: 8, min: f64(0),
-			desc: "Faults (latency, an error or a result) injected into attempts by fault injection, per second, by policy and operation; the kind of fault is not a label. 0 when fault injection is off.",
+			desc: "Faults (latency, an error or a result) injected into attempts by fault injection, per second, by policy and operation; the kind of fault is not a label. Faults for " + promDuration(g.cfg.For) + " fire RedressFaultInjectionActive (severity info). 0 when fault injection is off.",
 			targets: []target{{
 				expr:   evRate(core.EventFaultInjected, pol, ope) + noneIsZero,
 				legend: legendOf(pol, ope),
