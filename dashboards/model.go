@@ -308,7 +308,7 @@ func (g *generator) fleetPanels() []panel {
 }
 
 // rejectionLegend explains the local rejection events.
-const rejectionLegend = "circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests), limited (a rate limiter, shared by the fleet through contrib/redis, had no admission left)"
+const rejectionLegend = "circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests), limited (a rate limiter, shared by the fleet through contrib/redis, had no admission left), concurrency_limited (a concurrency limiter had no free slot)"
 
 // amplificationPanel draws attempts / calls, 12 wide, with the
 // RedressRetryAmplification threshold as a red line.
