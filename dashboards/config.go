@@ -53,6 +53,10 @@ type Config struct {
 	// class (auth, permission, permanent) above which
 	// RedressNonRetryableFailures fires. Default 0.05. Must be in (0, 1).
 	NonRetryableRatio float64
+	// LimiterRejectionRatio is the share of calls refused by a limiter
+	// (events limited and concurrency_limited) above which
+	// RedressLimiterRejections fires. Default 0.1. Must be in (0, 1).
+	LimiterRejectionRatio float64
 	// LatencyP99 is the p99 of operation duration above which
 	// RedressHighLatency fires; dashboards draw it as a threshold.
 	// Default 2s.
@@ -98,6 +102,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if !(c.NonRetryableRatio > 0 && c.NonRetryableRatio < 1) {
 		return c, &core.ConfigError{Field: "Config.NonRetryableRatio", Reason: "must be in (0, 1)"}
+	}
+	if c.LimiterRejectionRatio == 0 {
+		c.LimiterRejectionRatio = 0.1
+	}
+	if !(c.LimiterRejectionRatio > 0 && c.LimiterRejectionRatio < 1) {
+		return c, &core.ConfigError{Field: "Config.LimiterRejectionRatio", Reason: "must be in (0, 1)"}
 	}
 	if c.LatencyP99 < 0 {
 		return c, &core.ConfigError{Field: "Config.LatencyP99", Reason: "must not be negative"}

@@ -265,6 +265,8 @@ func TestConfigErrors(t *testing.T) {
 		{"amplification too high", Config{RetryAmplification: 11}, "Config.RetryAmplification"},
 		{"amplification NaN", Config{RetryAmplification: math.NaN()}, "Config.RetryAmplification"},
 		{"non-retryable ratio 1", Config{NonRetryableRatio: 1}, "Config.NonRetryableRatio"},
+		{"limiter rejection ratio 1", Config{LimiterRejectionRatio: 1}, "Config.LimiterRejectionRatio"},
+		{"limiter rejection ratio NaN", Config{LimiterRejectionRatio: math.NaN()}, "Config.LimiterRejectionRatio"},
 		{"latency above buckets", Config{LatencyP99: time.Minute}, "Config.LatencyP99"},
 		{"latency below buckets", Config{LatencyP99: time.Millisecond}, "Config.LatencyP99"},
 		{"selector with braces", Config{Selector: `{job="x"}`}, "Config.Selector"},
@@ -341,7 +343,7 @@ func TestPromtool(t *testing.T) {
 	}{
 		{"committed", "prometheus"},
 		{"compressed config", writeRules(t, Config{RateWindow: 10 * time.Second, For: 20 * time.Second,
-			CircuitOpenFor: 30 * time.Second, RetryRatio: 2, RetryAmplification: 3, NonRetryableRatio: 0.5, LatencyP99: 300 * time.Millisecond})},
+			CircuitOpenFor: 30 * time.Second, RetryRatio: 2, RetryAmplification: 3, NonRetryableRatio: 0.5, LimiterRejectionRatio: 0.3, LatencyP99: 300 * time.Millisecond})},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -364,7 +366,7 @@ func TestPromtool(t *testing.T) {
 // generated with thresholds no input series reaches.
 func TestPromtoolCatchesWrongThresholds(t *testing.T) {
 	dir := writeRules(t, Config{})
-	strict := generated(t, Config{RetryRatio: 10, RetryAmplification: 10, NonRetryableRatio: 0.99, LatencyP99: 9 * time.Second, For: 10 * time.Minute})
+	strict := generated(t, Config{RetryRatio: 10, RetryAmplification: 10, NonRetryableRatio: 0.99, LimiterRejectionRatio: 0.99, LatencyP99: 9 * time.Second, For: 10 * time.Minute})
 	for _, f := range strict {
 		if f.Path == AlertingRulesFile {
 			if err := os.WriteFile(filepath.Join(dir, baseName(f.Path)), f.Data, 0o644); err != nil {
@@ -376,7 +378,7 @@ func TestPromtoolCatchesWrongThresholds(t *testing.T) {
 	if err == nil {
 		t.Fatalf("promtool test rules passed against wrong thresholds:\n%s", out)
 	}
-	for _, a := range []string{alertRetryStorm, alertAmplification, alertNonRetryable, alertHighLatency, alertBudgetExhausted} {
+	for _, a := range []string{alertRetryStorm, alertAmplification, alertNonRetryable, alertHighLatency, alertBudgetExhausted, alertLimiter, alertFaultInjection} {
 		if !strings.Contains(out, a) {
 			t.Errorf("promtool output does not mention %s failing:\n%s", a, out)
 		}

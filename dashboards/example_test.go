@@ -72,7 +72,9 @@ func ExampleAlerts() {
 	fmt.Println(strings.Join(dashboards.Alerts(), "\n"))
 	// Output:
 	// RedressCircuitOpen
+	// RedressFaultInjectionActive
 	// RedressHighLatency
+	// RedressLimiterRejections
 	// RedressNonRetryableFailures
 	// RedressRetryAmplification
 	// RedressRetryBudgetExhausted

@@ -215,7 +215,62 @@ func (g *generator) overview() board {
 			}},
 			{title: "Circuit breakers", panels: g.breakerPanels("breaker", "Circuit breaker state", "Breaker rejections")},
 			{title: "Fleet (shared state, contrib/redis)", panels: g.fleetPanels()},
+			{title: "Components", panels: g.componentPanels()},
 		},
+	}
+}
+
+// noneIsZero ends a query on events that only some policies publish: it
+// keeps the panel at 0, not empty, where no policy uses the component.
+const noneIsZero = " or on() vector(0)"
+
+// componentPanels show the policy components that publish events of their
+// own: the limiters' rejections, the rate limiter's waits, the fallback,
+// fault injection and hedging, from redress_events_total.
+func (g *generator) componentPanels() []panel {
+	ev := telemetry.Events
+	pol, ope := lPolicy, lOperation
+	evRate := func(k core.EventKind, labels ...string) string {
+		return rateBy(ev.Prom, g.panelSel(ev, eq(lEvent, k.String())), labels...)
+	}
+	return []panel{
+		{title: "Limiter rejections", kind: kindTimeSeries, unit: "reqps", width: 8, stacked: true, min: f64(0),
+			desc: fmt.Sprintf("Calls refused by a limiter, per second, by policy and event: limited (a rate limiter had no token, or the fleet's limit of contrib/redis no admission), concurrency_limited (a concurrency limiter had no free slot). Above %g%% of an operation's calls for %s the RedressLimiterRejections alert fires. 0 when no policy has a limiter.",
+				g.cfg.LimiterRejectionRatio*100, promDuration(g.cfg.For)),
+			targets: []target{{
+				expr:   rateBy(ev.Prom, g.panelSel(ev, limiterEvents()), pol, lEvent) + noneIsZero,
+				legend: legendOf(pol, lEvent),
+			}}},
+		{title: "Rate-limit waits", kind: kindTimeSeries, unit: "ops", width: 8, min: f64(0),
+			desc: "Attempts that waited for a rate limiter's token (a rate limiter with MaxWait set) before being sent, per second, by policy and operation. 0 when no policy waits for a rate limiter.",
+			targets: []target{{
+				expr:   evRate(core.EventRateLimitWait, pol, ope) + noneIsZero,
+				legend: legendOf(pol, ope),
+			}}},
+		{title: "Fallbacks used", kind: kindTimeSeries, unit: "reqps", width: 8, min: f64(0),
+			desc: "Calls whose result the policy's fallback supplied after the policy gave up (retries spent, a limit, a rejection), per second, by policy and operation. The call's outcome and stop reason stay the downstream's. 0 when no fallback was used.",
+			targets: []target{{
+				expr:   evRate(core.EventFallback, pol, ope) + noneIsZero,
+				legend: legendOf(pol, ope),
+			}}},
+		{title: "Faults injected", kind: kindTimeSeries, unit: "ops", width: 8, min: f64(0),
+			desc: "Faults (latency, an error or a result) injected into attempts by fault injection, per second, by policy and operation; the kind of fault is not a label. Faults for " + promDuration(g.cfg.For) + " fire RedressFaultInjectionActive (severity info). 0 when fault injection is off.",
+			targets: []target{{
+				expr:   evRate(core.EventFaultInjected, pol, ope) + noneIsZero,
+				legend: legendOf(pol, ope),
+			}}},
+		{title: "Hedges sent and won", kind: kindTimeSeries, unit: "ops", width: 8, min: f64(0),
+			desc: "Hedged attempts sent beside a running attempt (hedge), and hedges whose answer was taken (hedge_won), per second, by policy. 0 when no policy hedges.",
+			targets: []target{
+				{expr: evRate(core.EventHedge, pol) + noneIsZero, legend: legendOf(pol) + " sent"},
+				{expr: evRate(core.EventHedgeWon, pol) + noneIsZero, legend: legendOf(pol) + " won"},
+			}},
+		{title: "Hedge win ratio", kind: kindTimeSeries, unit: "percentunit", width: 8, min: f64(0), max: f64(1),
+			desc: "Share of the hedges sent whose answer was taken (hedge_won / hedge), by policy: low, the hedges add load without shortening calls (the hedge delay is too short); high, the first attempts are often slow. 0 when no policy hedges.",
+			targets: []target{{
+				expr:   evRate(core.EventHedgeWon, pol) + " / " + evRate(core.EventHedge, pol) + noneIsZero,
+				legend: legendOf(pol),
+			}}},
 	}
 }
 
@@ -253,7 +308,7 @@ func (g *generator) fleetPanels() []panel {
 }
 
 // rejectionLegend explains the local rejection events.
-const rejectionLegend = "circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests), limited (a rate limiter, shared by the fleet through contrib/redis, had no admission left)"
+const rejectionLegend = "circuit_rejected (its breaker was open or ramping), held (it asked callers to wait: Retry-After or pushback), throttled (client-side adaptive throttling: it accepts too few of the recent requests), limited (a rate limiter, shared by the fleet through contrib/redis, had no admission left), concurrency_limited (a concurrency limiter had no free slot)"
 
 // amplificationPanel draws attempts / calls, 12 wide, with the
 // RedressRetryAmplification threshold as a red line.
@@ -319,6 +374,11 @@ func terminalEvents() string { return eventsWhere(core.EventKind.Terminal) }
 
 // rejectionEvents matches the terminal events of calls refused locally.
 func rejectionEvents() string { return eventsWhere(core.EventKind.Rejection) }
+
+// limiterEvents matches the terminal events of calls a limiter refused.
+func limiterEvents() string {
+	return eventsWhere(func(k core.EventKind) bool { return k == core.EventLimited || k == core.EventConcurrencyLimited })
+}
 
 // eventsWhere matches the event kinds for which keep is true.
 func eventsWhere(keep func(core.EventKind) bool) string {

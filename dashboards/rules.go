@@ -52,6 +52,12 @@ func (g *generator) recAttemptsPerCall() string {
 func (g *generator) recP99() string {
 	return "job_policy_operation:" + telemetry.OperationDuration.Prom + ":p99_rate" + promDuration(g.cfg.RateWindow)
 }
+func (g *generator) recLimiterRejections() string {
+	return g.recName("job_policy_operation", "redress_limiter_rejections", "rate")
+}
+func (g *generator) recFaultsInjected() string {
+	return g.recName("job_policy_operation", "redress_faults_injected", "rate")
+}
 func (g *generator) recBudgetRejections() string {
 	return g.recName("job_policy", "redress_budget_rejections", "rate")
 }
@@ -75,6 +81,8 @@ func (g *generator) recording() ruleGroup {
 		{record: g.recP99(), expr: fmt.Sprintf("histogram_quantile(0.99, %s)",
 			rate(series(op, "_bucket"), g.ruleSel(), append(append([]string{}, jobPolicyOp...), "le")...))},
 		{record: g.recBudgetRejections(), expr: rate(telemetry.BudgetRejections.Prom, g.ruleSel(), "job", lPolicy)},
+		{record: g.recLimiterRejections(), expr: rate(telemetry.Events.Prom, g.ruleSel(limiterEvents()), jobPolicyOp...)},
+		{record: g.recFaultsInjected(), expr: rate(telemetry.Events.Prom, g.ruleSel(eq(lEvent, core.EventFaultInjected.String())), jobPolicyOp...)},
 	}}
 }
 
@@ -106,6 +114,8 @@ const (
 	alertAmplification   = "RedressRetryAmplification"
 	alertNonRetryable    = "RedressNonRetryableFailures"
 	alertHighLatency     = "RedressHighLatency"
+	alertLimiter         = "RedressLimiterRejections"
+	alertFaultInjection  = "RedressFaultInjectionActive"
 )
 
 func (g *generator) alerts() ruleGroup {
@@ -151,6 +161,18 @@ func (g *generator) alerts() ruleGroup {
 			summary: "p99 latency of " + where + " is above " + c.LatencyP99.String() + ".",
 			description: fmt.Sprintf("The 99th percentile of the duration of %s, retries and backoff included, has been above %s for more than %s.",
 				where, c.LatencyP99, promDuration(c.For)),
+		},
+		{alert: alertLimiter, forDur: c.For, severity: "warning",
+			expr:    fmt.Sprintf("%s / %s > %g", g.recLimiterRejections(), g.recCalls(), c.LimiterRejectionRatio),
+			summary: "Limiters refuse calls to " + where + ".",
+			description: fmt.Sprintf("More than %g%% of the calls of %s were refused by a limiter over %s (events limited: a rate limiter had no token; concurrency_limited: a concurrency limiter had no free slot): the callers offer more than the limits admit. Raise the limit if the downstream can take it, or slow the callers down.",
+				c.LimiterRejectionRatio*100, where, promDuration(c.RateWindow)),
+		},
+		{alert: alertFaultInjection, forDur: c.For, severity: "info",
+			expr:    g.recFaultsInjected() + " > 0",
+			summary: "Fault injection is active on " + where + ".",
+			description: fmt.Sprintf("Fault injection has injected faults (latency, errors or results) into the attempts of %s for more than %s. Expected during a chaos experiment; anywhere else, turn it off.",
+				where, promDuration(c.For)),
 		},
 	}}
 }

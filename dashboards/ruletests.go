@@ -168,6 +168,53 @@ func (g *generator) alertTests() []alertTest {
 			},
 		})
 	}
+	// Limiter rejections: a share well above the threshold (half of it
+	// limited, half concurrency_limited) versus half the threshold.
+	{
+		r := min(2*c.LimiterRejectionRatio, (1+c.LimiterRejectionRatio)/2)
+		ev := telemetry.Events.Prom
+		evt := func(m map[string]string, k core.EventKind) map[string]string { return with(m, lEvent, k.String()) }
+		rejected := func(m map[string]string, s core.StopReason) map[string]string {
+			return with(m, lOutcome, oc(core.OutcomeRejected), lStop, sr(s))
+		}
+		ok := func(m map[string]string) map[string]string {
+			return with(m, lOutcome, oc(core.OutcomeSuccess), lStop, sr(core.StopNone))
+		}
+		healthy := c.LimiterRejectionRatio / 2
+		tests = append(tests, alertTest{
+			name: fmt.Sprintf("limiter rejections fire above %g of calls, not at %g", c.LimiterRejectionRatio, healthy), alert: alertLimiter,
+			series: []inputSeries{
+				{calls, rejected(bad, core.StopLimited), counter(ratioCalls * r / 2)},
+				{calls, rejected(bad, core.StopConcurrencyLimited), counter(ratioCalls * r / 2)},
+				{calls, ok(bad), counter(ratioCalls * (1 - r))},
+				{ev, evt(bad, core.EventLimited), counter(ratioCalls * r / 2)},
+				{ev, evt(bad, core.EventConcurrencyLimited), counter(ratioCalls * r / 2)},
+				{calls, rejected(good, core.StopConcurrencyLimited), counter(ratioCalls * healthy)},
+				{calls, ok(good), counter(ratioCalls * (1 - healthy))},
+				{ev, evt(good, core.EventConcurrencyLimited), counter(ratioCalls * healthy)},
+			},
+			evals: []alertCase{
+				{at: c.For},
+				{at: 2*iv + c.For, labels: []map[string]string{bad}},
+			},
+		})
+	}
+	// Fault injection: one operation's attempts get faults, another's
+	// counter stays flat.
+	{
+		ev := telemetry.Events.Prom
+		tests = append(tests, alertTest{
+			name: "fault injection fires after " + promDuration(c.For) + " of injected faults, not for a flat counter", alert: alertFaultInjection,
+			series: []inputSeries{
+				{ev, with(bad, lEvent, core.EventFaultInjected.String()), counter(1)},
+				{ev, with(good, lEvent, core.EventFaultInjected.String()), counter(0)},
+			},
+			evals: []alertCase{
+				{at: c.For},
+				{at: 2*iv + c.For, labels: []map[string]string{bad}},
+			},
+		})
+	}
 	// High latency: every call of one operation lands in the first bucket
 	// above the threshold, every call of the other in the first bucket.
 	{
