@@ -103,6 +103,10 @@ type PolicyConfig struct {
 	// back when the attempt ends (at once if the breaker then refuses).
 	// Share one between policies to bound their sum.
 	Concurrency ConcurrencyLimiter
+	// Faults, if set, injects faults into the attempts (chaos testing):
+	// latency, an error of a class, or a result, at a rate, per operation.
+	// It is off until its Enable; see FaultInjector.
+	Faults *FaultInjector
 	// Budget, if set, must grant every retry. It may be shared.
 	Budget *Budget
 	// Fallback, if set, supplies the result of a call the policy gives up

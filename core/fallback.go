@@ -72,7 +72,9 @@ func (s *Step) fallback(r StopReason, attempts int, err error) error {
 
 // Fallback returns the value the policy's Fallback supplied as the call's
 // result, and true, once Next has reported false on a call the policy gave
-// up and its Fallback rescued (Err is then nil); else nil and false.
+// up and its Fallback rescued (Err is then nil); likewise the result a
+// FaultInjector supplied instead of an attempt (FaultRule.Result); else nil
+// and false.
 func (s *Step) Fallback() (v any, ok bool) { return s.fbVal, s.fbUsed }
 
 // fallbackAs is the fallback's value as a T, for Do and Execute.
@@ -83,7 +85,7 @@ func fallbackAs[T any](s *Step) (T, error) {
 	}
 	v, ok := s.fbVal.(T)
 	if !ok {
-		return zero, fmt.Errorf("core: policy %q: its Fallback supplied a %T, the call returns %T: %w", s.p.name, s.fbVal, zero, s.fbCause)
+		return zero, fmt.Errorf("core: policy %q: its Fallback or fault injection supplied a %T, the call returns %T: %w", s.p.name, s.fbVal, zero, s.fbCause)
 	}
 	return v, nil
 }

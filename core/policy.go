@@ -36,6 +36,7 @@ type Policy struct {
 	limiter    Limiter
 	rateWait   *RateLimiter // limiter, when a RateLimiter that waits
 	conc       ConcurrencyLimiter
+	faults     *FaultInjector
 	fallback   Fallback
 	gated      bool // abortIf, holdWait, deadline, throttler or limiter: Step.gate has work
 	timed      bool // deadline or onAttempt: every call reads the clock
@@ -86,6 +87,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		throttler:  cfg.Throttler,
 		limiter:    cfg.Limiter,
 		conc:       cfg.Concurrency,
+		faults:     cfg.Faults,
 		fallback:   cfg.Fallback,
 		bus:        cfg.Bus,
 		clock:      cfg.Clock,
@@ -272,7 +274,7 @@ func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T,
 	o.Err = s.err
 	if s.fbUsed {
 		o.Value, o.Err = fallbackAs[T](&s)
-		o.Fallback = true
+		o.Fallback = !s.fbFault
 	}
 	o.Attempts = s.attempts
 	o.StopReason = s.stop

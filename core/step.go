@@ -51,6 +51,7 @@ type Step struct {
 	fbVal   any   // the value the policy's Fallback supplied
 	fbCause error // the error the Fallback replaced
 	fbUsed  bool
+	fbFault bool // fbVal is a result fault injection supplied, not the Fallback
 
 	t0         time.Time     // the call's start, read from a custom Clock
 	m0         time.Duration // the call's start on the monotonic clock (SystemClock)
@@ -273,6 +274,9 @@ func (s *Step) next() bool {
 		s.publishAttemptStart()
 	}
 	s.phase = stepAttempt
+	if f := p.faults; f != nil && f.on.Load() && !s.injectFault(f) {
+		return s.Next() // the fault ended the attempt: the next one, or the end
+	}
 	return true
 }
 
