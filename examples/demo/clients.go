@@ -32,7 +32,18 @@ type upstreams struct {
 	clients []client
 	budgets []budgetRef
 	closers []func()
+	// chaos injects faults into the catalog client's attempts, on the
+	// client's side, during the degraded phase (chaosPhase).
+	chaos *core.FaultInjector
 }
+
+// chaosPhase is the phase during which the fault injector is on: it adds
+// latency to a tenth of the catalog's attempts, client-side, beside the
+// upstream's own faults (docs/faults.md).
+const chaosPhase = "degraded"
+
+// chaosRules are the demo's injected faults.
+var chaosRules = []core.FaultRule{{Rate: 0.1, Latency: 30 * time.Millisecond}}
 
 func (u *upstreams) close() {
 	for i := len(u.closers) - 1; i >= 0; i-- {
@@ -62,6 +73,10 @@ const callTimeout = 3 * time.Second
 
 func startUpstreams(ctx context.Context, cur *current, bus *core.Bus, s schedule) (*upstreams, error) {
 	u := &upstreams{}
+	var err error
+	if u.chaos, err = core.NewFaultInjector(core.FaultConfig{Rules: chaosRules}); err != nil {
+		return nil, err
+	}
 	if err := u.startHTTP(cur, bus, s); err != nil {
 		u.close()
 		return nil, err
@@ -97,6 +112,7 @@ func (u *upstreams) startHTTP(cur *current, bus *core.Bus, s schedule) error {
 	pc := redresshttp.DefaultPolicyConfig()
 	pc.Name = "catalog"
 	pc.Bus = bus
+	pc.Faults = u.chaos
 	if pc.Budget, err = demoBudget(s); err != nil {
 		return err
 	}

@@ -153,7 +153,7 @@ func TestDashboardsAndRulesAgainstPrometheus(t *testing.T) {
 	}
 	firedMu.Lock()
 	defer firedMu.Unlock()
-	for _, a := range []string{"RedressCircuitOpen", "RedressRetryBudgetExhausted"} {
+	for _, a := range []string{"RedressCircuitOpen", "RedressRetryBudgetExhausted", "RedressFaultInjectionActive"} {
 		if !fired[a] {
 			t.Errorf("%s never fired during the run (fired: %v)", a, fired)
 		}

@@ -249,6 +249,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	start := time.Now()
 	phase := func() int { return sched.at(time.Since(start)) }
 	cur.idx.Store(int32(phase()))
+	chaos := func(name string) {
+		if name == chaosPhase {
+			ups.chaos.Enable()
+		} else {
+			ups.chaos.Disable()
+		}
+	}
+	chaos(sched.phases[cur.idx.Load()].name)
 	if cfg.onPhase != nil {
 		cfg.onPhase(sched.phases[0].name)
 	}
@@ -273,6 +281,7 @@ loop:
 			cur.permille.Store(int32(sched.progress(time.Since(start)) * 1000))
 			if i := int32(phase()); i != cur.idx.Load() {
 				cur.idx.Store(i)
+				chaos(sched.phases[i].name)
 				fmt.Fprintf(w, "------ phase: %s\n", sched.phases[i].name)
 				if cfg.onPhase != nil {
 					cfg.onPhase(sched.phases[i].name)
