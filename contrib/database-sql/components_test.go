@@ -36,7 +36,7 @@ func TestComponentsOnSQLite(t *testing.T) {
 	}
 
 	// A burst of 2: the connect (under the policy too) and the CREATE.
-	rl, err := core.NewRateLimiter(core.RateLimiterConfig{Name: "db", Rate: 1, Burst: 2})
+	rl, err := core.NewRateLimiter(core.RateLimiterConfig{Name: "db", Rate: 0.01, Burst: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func TestComponentsOverLoopback(t *testing.T) {
 	}
 	faults.Disable()
 
-	rl, err := core.NewRateLimiter(core.RateLimiterConfig{Name: "inventory", Rate: 1, Burst: 1})
+	rl, err := core.NewRateLimiter(core.RateLimiterConfig{Name: "inventory", Rate: 0.01, Burst: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
