@@ -561,3 +561,52 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestComponentSpanEvents: the policy components' decisions are span
+// events on the operation span: a rate limiter's wait, an injected fault
+// (its kind, latency and class) and the fallback (the stop reason it
+// replaced).
+func TestComponentSpanEvents(t *testing.T) {
+	p := newPipeline(t, redressotel.Config{DisableMetrics: true})
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	rl, err := core.NewRateLimiter(core.RateLimiterConfig{Rate: 0.1, Burst: 1, MaxWait: time.Minute, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults, err := core.NewFaultInjector(core.FaultConfig{Rules: []core.FaultRule{{Rate: 1, Latency: 5 * time.Millisecond, Err: core.InjectedError(core.ClassServerError)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults.Enable()
+	pol, err := core.NewPolicy(core.PolicyConfig{Name: "inventory", Bus: core.NewBus(p.sub), Clock: clk, Sleeper: clk,
+		Limiter: rl, Faults: faults, Fallback: core.FallbackValue(0), Retry: core.RetryConfig{MaxAttempts: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pol.Run(context.Background(), func(context.Context) error { return nil })
+	spans := p.spans.Ended()
+	var op sdktrace.ReadOnlySpan
+	for _, s := range spans {
+		if s.Name() != "attempt" {
+			op = s
+		}
+	}
+	if op == nil {
+		t.Fatalf("no operation span among %d", len(spans))
+	}
+	got := map[string]map[string]string{}
+	var names []string
+	for _, ev := range op.Events() {
+		names = append(names, ev.Name)
+		got[ev.Name] = attrsOf(ev.Attributes)
+	}
+	if f := got["fault_injected"]; f["redress.fault"] != "error" || f["redress.wait"] != "0.005" || f["error.type"] != "server_error" {
+		t.Errorf("fault_injected span event %v (events %v)", f, names)
+	}
+	if w := got["rate_limit_wait"]; w == nil || w["redress.wait"] == "" || w["redress.attempts"] != "2" {
+		t.Errorf("rate_limit_wait span event %v (events %v), want the wait before attempt 2", w, names)
+	}
+	if f := got["fallback"]; f["redress.stop_reason"] != "max_attempts" {
+		t.Errorf("fallback span event %v (events %v)", f, names)
+	}
+}

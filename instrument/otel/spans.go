@@ -190,6 +190,11 @@ func (s *Subscriber) span(ctx context.Context, e *core.Event) {
 				attribute.String(telemetry.AttrErrorType, e.Class.String()),
 				attribute.Float64("redress.retry.delay", e.Sleep.Seconds())))
 		}
+	case e.Kind == core.EventRateLimitWait || e.Kind == core.EventFaultInjected || e.Kind == core.EventFallback ||
+		e.Kind == core.EventHedge || e.Kind == core.EventHedgeWon:
+		if o := s.op(ctx); o != nil {
+			o.span().AddEvent(e.Kind.String(), trace.WithAttributes(componentAttrs(e)...))
+		}
 	case e.Kind == core.EventCircuitOpened || e.Kind == core.EventCircuitHalfOpen || e.Kind == core.EventCircuitClosed:
 		if o := s.op(ctx); o != nil {
 			o.span().AddEvent(e.Kind.String(), trace.WithAttributes(
@@ -381,4 +386,29 @@ func (s *Subscriber) attemptAttrs(e *core.Event, ei int) []attribute.KeyValue {
 		a = s.attempts.LoadOrStore(k, func() []attribute.KeyValue { return a })
 	}
 	return a
+}
+
+// componentAttrs are the attributes of a policy component's span event on
+// the operation span: the attempt, and the wait (rate_limit_wait, an
+// injected latency), the fault, the stop reason a fallback replaced or
+// the hedge's number.
+func componentAttrs(e *core.Event) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{attribute.Int(telemetry.AttrAttempts, e.Attempt)}
+	switch e.Kind {
+	case core.EventRateLimitWait:
+		attrs = append(attrs, attribute.Float64("redress.wait", e.Sleep.Seconds()))
+	case core.EventFaultInjected:
+		attrs = append(attrs, attribute.String("redress.fault", e.Reason))
+		if e.Sleep > 0 {
+			attrs = append(attrs, attribute.Float64("redress.wait", e.Sleep.Seconds()))
+		}
+		if e.Err != nil {
+			attrs = append(attrs, attribute.String(telemetry.AttrErrorType, e.Class.String()))
+		}
+	case core.EventFallback:
+		attrs = append(attrs, attribute.String(telemetry.AttrStopReason, e.StopReason.String()))
+	case core.EventHedge, core.EventHedgeWon:
+		attrs = append(attrs, attribute.Int("redress.hedge", e.Hedge))
+	}
+	return attrs
 }

@@ -30,6 +30,14 @@ const (
 	KeyRetryDelay = "redress.retry.delay"
 	// KeyBudgetRemaining is the key of the retries the budget still allows.
 	KeyBudgetRemaining = "redress.budget.remaining"
+	// KeyWait is the key of a rate limiter's wait (rate_limit_wait) and of
+	// an injected latency (fault_injected).
+	KeyWait = "redress.wait"
+	// KeyFault is the key of the fault injected (fault_injected): latency,
+	// error or result.
+	KeyFault = "redress.fault"
+	// KeyHedge is the key of a hedge's number (hedge, hedge_won).
+	KeyHedge = "redress.hedge"
 	// KeyPrevState is the key of the breaker's state before a transition.
 	KeyPrevState = "redress.circuit_breaker.previous_state"
 	// KeyTraceID and KeySpanID are the keys of the ids of the span in the
@@ -57,13 +65,13 @@ type Subscriber struct {
 // DefaultLevel returns the level an event is logged at by default.
 func DefaultLevel(k core.EventKind) slog.Level {
 	switch k {
-	case core.EventRetry, core.EventCircuitHalfOpen, core.EventSharedStateDegraded:
+	case core.EventRetry, core.EventCircuitHalfOpen, core.EventSharedStateDegraded, core.EventFallback, core.EventFaultInjected:
 		return slog.LevelWarn
 	case core.EventCircuitOpened:
 		return slog.LevelError
 	case core.EventCircuitClosed, core.EventCanceled, core.EventScheduled:
 		return slog.LevelInfo
-	case core.EventSuccess, core.EventOperationStart, core.EventAttemptStart, core.EventAttemptEnd:
+	case core.EventSuccess, core.EventOperationStart, core.EventAttemptStart, core.EventAttemptEnd, core.EventRateLimitWait, core.EventHedge:
 		return slog.LevelDebug
 	}
 	if k.Terminal() {
@@ -196,6 +204,17 @@ func (s *Subscriber) Handle(ctx context.Context, e core.Event) {
 	switch {
 	case e.Kind == core.EventAttemptEnd:
 		r.AddAttrs(slog.Duration(KeyAttemptDuration, e.AttemptDuration))
+	case e.Kind == core.EventRateLimitWait:
+		r.AddAttrs(slog.Duration(KeyWait, e.Sleep))
+	case e.Kind == core.EventFaultInjected:
+		r.AddAttrs(slog.String(KeyFault, e.Reason))
+		if e.Sleep > 0 {
+			r.AddAttrs(slog.Duration(KeyWait, e.Sleep))
+		}
+	case e.Kind == core.EventFallback:
+		r.AddAttrs(slog.String(telemetry.AttrStopReason, e.StopReason.String()))
+	case e.Kind == core.EventHedge || e.Kind == core.EventHedgeWon:
+		r.AddAttrs(slog.Int(KeyHedge, e.Hedge))
 	case e.Kind == core.EventRetry:
 		r.AddAttrs(slog.Duration(KeyRetryDelay, e.Sleep))
 		if e.Budget != nil {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -73,6 +75,12 @@ func TestDefaultLevels(t *testing.T) {
 		{core.EventCircuitOpened, slog.LevelError},
 		{core.EventCircuitHalfOpen, slog.LevelWarn},
 		{core.EventCircuitClosed, slog.LevelInfo},
+		{core.EventFallback, slog.LevelWarn},
+		{core.EventFaultInjected, slog.LevelWarn},
+		{core.EventRateLimitWait, slog.LevelDebug},
+		{core.EventHedge, slog.LevelDebug},
+		{core.EventHedgeWon, slog.LevelInfo},
+		{core.EventConcurrencyLimited, slog.LevelError},
 	} {
 		t.Run(tc.kind.String(), func(t *testing.T) {
 			if got := redressslog.DefaultLevel(tc.kind); got != tc.want {
@@ -271,5 +279,52 @@ func TestPrivacyAndRedaction(t *testing.T) {
 	}
 	if !seen {
 		t.Error("no redacted error message logged")
+	}
+}
+
+// TestComponentRecords: the records of the policy components carry their
+// own keys: a rate limiter's wait, the fault injected and its latency, the
+// stop reason a fallback replaced.
+func TestComponentRecords(t *testing.T) {
+	h := &capture{}
+	sub, err := redressslog.New(redressslog.Config{Handler: h, Levels: map[core.EventKind]slog.Level{core.EventRateLimitWait: slog.LevelInfo}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := coretest.NewFakeClock(coretest.StartTime)
+	rl, err := core.NewRateLimiter(core.RateLimiterConfig{Rate: 0.1, Burst: 1, MaxWait: time.Minute, Clock: clk}) // the retry waits
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults, err := core.NewFaultInjector(core.FaultConfig{Rules: []core.FaultRule{{Rate: 1, Latency: 5 * time.Millisecond, Err: core.InjectedError(core.ClassServerError)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults.Enable()
+	p, err := core.NewPolicy(core.PolicyConfig{Name: "p", Limiter: rl, Faults: faults, Fallback: core.FallbackValue(1),
+		Retry: core.RetryConfig{MaxAttempts: 2}, Bus: core.NewBus(sub), Clock: clk, Sleeper: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = p.Run(context.Background(), func(context.Context) error { return nil })
+	got := map[string]map[string]string{}
+	h.mu.Lock()
+	for _, r := range h.records {
+		a := map[string]string{}
+		for k, v := range r {
+			a[k] = fmt.Sprint(v)
+		}
+		got[a["redress.event"]] = a
+	}
+	h.mu.Unlock()
+	if w := got["rate_limit_wait"]; w["redress.wait"] == "" || w["redress.wait"] == "0s" {
+		t.Errorf("rate_limit_wait record %v, want the wait in redress.wait", w)
+	}
+	if f := got["fault_injected"]; f["redress.fault"] != "error" || f["redress.wait"] != "5ms" || f["level"] != "WARN" || !strings.Contains(f["error"], "injected fault (server_error)") {
+		t.Errorf("fault_injected record %v, want fault=error, wait=5ms, WARN, the injected error", f)
+	}
+	if f := got["fallback"]; f["redress.stop_reason"] != "max_attempts" || f["level"] != "WARN" {
+		t.Errorf("fallback record %v, want stop_reason=max_attempts at WARN", f)
 	}
 }
