@@ -37,6 +37,7 @@ type Policy struct {
 	rateWait   *RateLimiter // limiter, when a RateLimiter that waits
 	conc       ConcurrencyLimiter
 	fallback   Fallback
+	hedger     *Hedger
 	gated      bool // abortIf, holdWait, deadline, throttler or limiter: Step.gate has work
 	timed      bool // deadline or onAttempt: every call reads the clock
 	bus        *Bus
@@ -63,6 +64,9 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if cfg.Concurrency != nil && isNil(cfg.Concurrency) {
 		return nil, cfgErr("Concurrency", "holds a nil pointer (leave it nil for none)")
 	}
+	if cfg.Hedge != nil && isNil(cfg.Hedge) {
+		return nil, cfgErr("Hedge", "holds a nil pointer (leave it nil for none)")
+	}
 	if cfg.Limiter != nil && isNil(cfg.Limiter) {
 		return nil, cfgErr("Limiter", "holds a nil pointer (leave it nil for none)")
 	}
@@ -87,6 +91,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		limiter:    cfg.Limiter,
 		conc:       cfg.Concurrency,
 		fallback:   cfg.Fallback,
+		hedger:     cfg.Hedge,
 		bus:        cfg.Bus,
 		clock:      cfg.Clock,
 		sleeper:    cfg.Sleeper,
@@ -192,6 +197,11 @@ func (p *Policy) Run(ctx context.Context, fn func(context.Context) error, opts .
 	s.begin(ctx, p, nil, false)
 	defer s.Close()
 	for s.Next() {
+		if p != nil && p.hedger != nil {
+			_, err := hedged[struct{}](&s, fn, nil, true)
+			s.End(err)
+			continue
+		}
 		s.End(fn(s.actx))
 	}
 	return s.err
@@ -211,7 +221,11 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 	var v T
 	for s.Next() {
 		var err error
-		v, err = fn(s.actx)
+		if p != nil && p.hedger != nil {
+			v, err = hedged[T](&s, fn, nil, true)
+		} else {
+			v, err = fn(s.actx)
+		}
 		if err == nil && p != nil && p.resultCl != nil {
 			if err = p.resultCl(v); err != nil {
 				s.last = v
@@ -261,7 +275,11 @@ func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T,
 	var o Outcome[T]
 	for s.Next() {
 		var err error
-		o.Value, err = fn(s.actx)
+		if p != nil && p.hedger != nil {
+			o.Value, err = hedged[T](&s, fn, nil, true)
+		} else {
+			o.Value, err = fn(s.actx)
+		}
 		if err == nil && p != nil && p.resultCl != nil {
 			if err = p.resultCl(o.Value); err != nil {
 				s.last = o.Value
