@@ -134,7 +134,9 @@ func (h *Hedger) recompute(n uint64) {
 		buf[i] = h.samples[i].Load()
 	}
 	k := int(h.pct * float64(len(buf)))
-	h.cur.Store(max(selectKth(buf, min(k, len(buf)-1)), int64(h.delay)))
+	// A nanosecond past the sample: a hedge goes out once the attempt is
+	// slower than it, never at the instant an attempt as slow ends.
+	h.cur.Store(max(selectKth(buf, min(k, len(buf)-1))+1, int64(h.delay)))
 }
 
 // selectKth returns the k-th smallest of a (reordering it): Hoare's
