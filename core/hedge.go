@@ -23,8 +23,9 @@ type HedgeConfig struct {
 	// be in (0, 1). Zero: the delay is Delay, fixed.
 	Percentile float64
 	// Window is how many recent attempts the Percentile is taken over.
-	// Default 1000; the percentile applies once min(Window, 100)
-	// attempts have been seen. Without a Percentile it is unused.
+	// Default 1000. The percentile applies once min(Window, 100)
+	// attempts have been seen, and is taken again every Window/4
+	// attempts. Without a Percentile it is unused.
 	Window int
 	// MaxHedges is how many hedges an attempt may have at most, beside
 	// itself. Default 1.
@@ -93,7 +94,7 @@ func NewHedger(cfg HedgeConfig) (*Hedger, error) {
 	if h.pct > 0 {
 		h.samples = make([]atomic.Int64, cfg.Window)
 		h.scratch = make([]int64, cfg.Window)
-		h.every = uint64(max(cfg.Window/16, 1))
+		h.every = uint64(max(cfg.Window/4, 1))
 		h.minSamples = uint64(min(cfg.Window, 100))
 	}
 	return h, nil
