@@ -38,15 +38,20 @@ type HedgeConfig struct {
 // the first acceptable answer is taken and the other copies' contexts are
 // cancelled. An answer is acceptable when it is a success (that the
 // policy's Retry.ResultClassifier accepts) or a failure whose class says
-// nothing against the downstream's health (permanent, auth, not found...:
-// not transient, server_error, rate_limit or unknown). When no copy
-// answers acceptably the group's result is the first copy's.
+// nothing against the downstream's health (permanent, permission, auth,
+// concurrency: not transient, server_error, rate_limit or unknown). When
+// no copy answers acceptably the group's result is the first copy's.
 //
 // The hedged group is one attempt for the rest of the policy: one breaker
 // permit and verdict, one concurrency slot, one attempt in the retry loop.
 // Each hedge costs a token of the policy's retry budget, when it has one,
 // and is not sent without one. The engine waits for every copy to return
 // before it ends the attempt: no copy outlives its call.
+//
+// The copies run concurrently: the operation must be safe to call from
+// several goroutines at once, and safe to send more than once. Do, Run and
+// Execute give the first copy a context of the engine's own, recycled once
+// the call is over: as with Timeout.Attempt, use it for the attempt only.
 //
 // Hedges are timed on the time package's timers (testing/synctest makes
 // them virtual), not on the policy's Clock. A Hedger keeps the latency
