@@ -278,15 +278,16 @@ func (g *hedgeGroup) cancelFirst(err error) {
 // goroutine.
 func (g *hedgeGroup) fire() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if g.over || g.decided || g.sent >= g.h.maxHedges || g.parent.Err() != nil {
+		g.mu.Unlock()
 		return
 	}
 	remaining := -1.0
 	if b := g.p.budget; b != nil {
 		ok, rem, _ := b.withdraw()
 		if !ok {
-			return // no token, no hedge (the token is spent: hedges are not refunded)
+			g.mu.Unlock()
+			return // no token, no hedge (a token taken is spent: hedges are not refunded)
 		}
 		remaining = rem
 	}
@@ -294,6 +295,10 @@ func (g *hedgeGroup) fire() {
 	n := g.sent
 	ctx, cancel := context.WithCancel(g.parent)
 	g.cancels = append(g.cancels, cancel)
+	g.mu.Unlock()
+	// A group a hedge was sent for is never recycled: what the caller set
+	// before arming the timer stays. The event goes out before the hedge
+	// starts, so before its hedge_won, and with no lock held.
 	if g.publish && g.mask.Has(EventHedge) {
 		e := g.ev
 		e.Kind, e.Hedge = EventHedge, n
@@ -384,23 +389,33 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 	if pooled {
 		g, _ = h.groups.Get().(*hedgeGroup)
 	}
-	delay := h.Delay()
 	if g == nil {
 		g = &hedgeGroup{h: h, done: make(chan struct{}), results: make(chan hedgeResult, h.maxHedges)}
-		g.timer = time.AfterFunc(delay, g.fire)
-	} else {
-		g.timer.Reset(delay)
 	}
+	delay := h.Delay()
 	g.parent, g.p, g.mask, g.delay, g.start, g.fn = s.actx, s.p, s.mask, delay, starter[T]{}, fn
 	g.publish = s.mask.Has(EventHedge) || s.mask.Has(EventHedgeWon)
 	if g.publish {
 		s.event(&g.ev, EventHedge, s.attempt)
 	}
+	// Armed once the group is set: the timer's goroutine reads it.
+	if g.timer == nil {
+		g.timer = time.AfterFunc(delay, g.fire)
+	} else {
+		g.timer.Reset(delay)
+	}
 	var t0 time.Duration
 	if h.pct > 0 {
 		t0 = time.Since(monoEpoch)
 	}
+	returned := false
+	defer func() {
+		if !returned {
+			abandon(g, discard) // the first copy panicked
+		}
+	}()
 	v, err := callCopy[T](fn, g, 0)
+	returned = true
 	if h.pct > 0 {
 		h.observe(time.Since(monoEpoch) - t0)
 	}
@@ -465,6 +480,31 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 		s.p.bus.publish(s.actx, &e)
 	}
 	return hv, herr
+}
+
+// abandon ends a group whose first copy panicked: no further hedge, the
+// hedges sent cancelled and waited for, their values discarded; the panic
+// goes on.
+func abandon[T any](g *hedgeGroup, discard func(T)) {
+	g.mu.Lock()
+	g.over = true
+	g.decided, g.winner = true, -1 // no hedge's answer is taken
+	g.cancelFirst(context.Canceled)
+	if g.watching {
+		g.stop()
+	}
+	for _, c := range g.cancels {
+		c()
+	}
+	sent := g.sent
+	g.mu.Unlock()
+	g.timer.Stop()
+	for range sent {
+		r := <-g.results
+		if rv, ok := r.v.(T); ok && discard != nil {
+			discard(rv)
+		}
+	}
 }
 
 // recycle returns a group whose first copy was not cancelled and for

@@ -378,3 +378,88 @@ func TestHedgeSuccessPathAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations per call, want 0", n)
 	}
 }
+
+// The hedged group is one attempt for the breaker and the concurrency
+// limiter: a transient failure of the first copy that a hedge's success
+// overtakes is no failure to the breaker, and the group holds one slot.
+func TestHedgeIsOneAttemptForTheBreakerAndTheLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		br, err := core.NewBreaker(core.BreakerConfig{Name: "b", ConsecutiveFailures: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bh, err := core.NewBulkhead(core.BulkheadConfig{MaxConcurrent: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := newHedgedPolicy(t, core.PolicyConfig{Breaker: br, Concurrency: bh, Hedge: newHedger(t, core.HedgeConfig{Delay: 10 * time.Millisecond})})
+		c := &copies{sleeps: []time.Duration{20 * time.Millisecond, 20 * time.Millisecond}, errs: []error{core.Transient(errors.New("slow and failing"))}}
+		inFlight := -1
+		v, err := core.Do(context.Background(), p, func(ctx context.Context) (int, error) {
+			if n := bh.InFlight(); n > inFlight {
+				inFlight = n
+			}
+			return c.fn(ctx)
+		})
+		if err != nil || v != 1 {
+			t.Fatalf("got %d, %v; want the hedge's 1", v, err)
+		}
+		if br.State() != core.StateClosed {
+			t.Errorf("breaker %v, want closed: the group succeeded", br.State())
+		}
+		if inFlight != 1 || bh.InFlight() != 0 {
+			t.Errorf("slots in flight %d during the group, %d after; want 1 and 0", inFlight, bh.InFlight())
+		}
+	})
+}
+
+// A first copy that panics: the hedge sent is cancelled and waited for,
+// its value discarded, and the panic goes on.
+func TestHedgeFirstCopyPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, _ := newHedgedPolicy(t, core.PolicyConfig{Hedge: newHedger(t, core.HedgeConfig{Delay: 10 * time.Millisecond})})
+		var hedgeEnded atomic.Bool
+		func() {
+			defer func() {
+				if r := recover(); r != "boom" {
+					t.Fatalf("recovered %v, want boom", r)
+				}
+			}()
+			var n atomic.Int32
+			_, _ = core.Do(context.Background(), p, func(ctx context.Context) (int, error) {
+				if n.Add(1) == 2 {
+					<-ctx.Done()
+					hedgeEnded.Store(true)
+					return 0, ctx.Err()
+				}
+				time.Sleep(20 * time.Millisecond)
+				panic("boom")
+			})
+		}()
+		if !hedgeEnded.Load() {
+			t.Error("the hedge was still running when the panic went on")
+		}
+	})
+}
+
+// Many concurrent hedged calls on one Hedger, half of them hedged: every
+// call gets an answer, no goroutine is left (goleak in TestMain).
+func TestHedgeConcurrentCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHedger(t, core.HedgeConfig{Delay: 5 * time.Millisecond, Percentile: 0.5, Window: 64, MaxHedges: 2})
+		p, rec := newHedgedPolicy(t, core.PolicyConfig{Hedge: h})
+		var wg sync.WaitGroup
+		for i := range 200 {
+			wg.Go(func() {
+				c := &copies{sleeps: []time.Duration{time.Duration(i%20) * time.Millisecond, time.Millisecond, time.Millisecond}}
+				if _, err := core.Do(context.Background(), p, c.fn); err != nil {
+					t.Errorf("call %d: %v", i, err)
+				}
+			})
+		}
+		wg.Wait()
+		if rec.Count(core.EventHedge) == 0 || rec.Count(core.EventSuccess) != 200 {
+			t.Errorf("%d hedges, %d successes; want some and 200", rec.Count(core.EventHedge), rec.Count(core.EventSuccess))
+		}
+	})
+}
