@@ -204,26 +204,26 @@ type hedgeGroup struct {
 	parent context.Context // the attempt's context
 	h      *Hedger
 	p      *Policy
-	mask   EventSet // the events the call publishes
 	timer  *time.Timer
 	delay  time.Duration
 
-	mu       sync.Mutex
-	done     chan struct{} // closed when the first copy is cancelled
-	err      error         // why done was closed
-	closed   bool          // done is closed
-	watching bool          // stopWatch watches the parent
-	stop     func() bool   // stops the parent watch
-	over     bool          // the first copy has returned: no further hedge
-	sent     int           // hedges sent
-	decided  bool
-	winner   int // the copy whose answer is taken, 0 the first
-	cancels  []context.CancelFunc
-	results  chan hedgeResult
-	fn       any // func(context.Context) (T, error), func(context.Context, int) (T, error) or func(context.Context) error
-	start    hedgeStarter
-	publish  bool  // the bus wants hedge or hedge_won
-	ev       Event // the template of the group's events
+	mu        sync.Mutex
+	done      chan struct{} // closed when the first copy is cancelled
+	err       error         // why done was closed
+	closed    bool          // done is closed
+	watching  bool          // stop watches the parent
+	stop      func() bool   // stops the parent watch
+	over      bool          // the first copy has returned: no further hedge
+	sent      int           // hedges sent
+	decided   bool
+	winner    int // the copy whose answer is taken, 0 the first
+	cancels   []context.CancelFunc
+	remaining []float64 // the budget's balance after each hedge's token, -1 without a budget
+	results   chan hedgeResult
+	fn        any // func(context.Context) (T, error), func(context.Context, int) (T, error) or func(context.Context) error
+	start     hedgeStarter
+	publish   bool  // the bus wants hedge or hedge_won
+	ev        Event // the template of the group's events
 }
 
 // Deadline implements context.Context: the attempt's.
@@ -275,7 +275,8 @@ func (g *hedgeGroup) cancelFirst(err error) {
 
 // fire sends the next hedge, if the group still wants one and the budget
 // grants it, and arms the timer for the one after; it runs on the timer's
-// goroutine.
+// goroutine, and publishes nothing (the caller publishes the hedges sent
+// once the first copy has returned, on its own goroutine).
 func (g *hedgeGroup) fire() {
 	g.mu.Lock()
 	if g.over || g.decided || g.sent >= g.h.maxHedges || g.parent.Err() != nil {
@@ -295,18 +296,8 @@ func (g *hedgeGroup) fire() {
 	n := g.sent
 	ctx, cancel := context.WithCancel(g.parent)
 	g.cancels = append(g.cancels, cancel)
+	g.remaining = append(g.remaining, remaining)
 	g.mu.Unlock()
-	// A group a hedge was sent for is never recycled: what the caller set
-	// before arming the timer stays. The event goes out before the hedge
-	// starts, so before its hedge_won, and with no lock held.
-	if g.publish && g.mask.Has(EventHedge) {
-		e := g.ev
-		e.Kind, e.Hedge = EventHedge, n
-		if remaining >= 0 {
-			e.BudgetRemaining = remaining
-		}
-		g.p.bus.publish(g.parent, &e)
-	}
 	g.start.start(g, ctx, n)
 	if n < g.h.maxHedges {
 		g.timer.Reset(g.delay)
@@ -393,7 +384,7 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 		g = &hedgeGroup{h: h, done: make(chan struct{}), results: make(chan hedgeResult, h.maxHedges)}
 	}
 	delay := h.Delay()
-	g.parent, g.p, g.mask, g.delay, g.start, g.fn = s.actx, s.p, s.mask, delay, starter[T]{}, fn
+	g.parent, g.p, g.delay, g.start, g.fn = s.actx, s.p, delay, starter[T]{}, fn
 	g.publish = s.mask.Has(EventHedge) || s.mask.Has(EventHedgeWon)
 	if g.publish {
 		s.event(&g.ev, EventHedge, s.attempt)
@@ -441,6 +432,18 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 	}
 	g.mu.Unlock()
 	g.timer.Stop()
+	// The bus delivers on the caller's goroutine: the hedges sent are
+	// published now, in order, before any hedge_won.
+	if g.publish && s.mask.Has(EventHedge) {
+		for i, rem := range g.remaining[:sent] {
+			e := g.ev
+			e.Kind, e.Hedge = EventHedge, i+1
+			if rem >= 0 {
+				e.BudgetRemaining = rem
+			}
+			s.p.bus.publish(s.actx, &e)
+		}
+	}
 	// Every hedge sent reports once; after the last, the winner is known.
 	var hv T
 	var herr error

@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -96,6 +97,9 @@ func TestHedgeWinsAfterTheDelay(t *testing.T) {
 		}
 		if rec.Count(core.EventAttemptEnd) != 1 || rec.Count(core.EventSuccess) != 1 {
 			t.Errorf("events %v, want one attempt and a success: the group is one attempt", rec.Names())
+		}
+		if got, want := strings.Join(rec.Names(), " "), "operation_start attempt_start hedge hedge_won attempt_end success"; got != want {
+			t.Errorf("events %q, want %q", got, want)
 		}
 	})
 }
