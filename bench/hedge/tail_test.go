@@ -103,8 +103,21 @@ func tail(t *testing.T, slowPct uint64, mk func(testing.TB) func(context.Context
 }
 
 func redressTail(cfg *core.HedgeConfig) func(testing.TB) func(context.Context, func(context.Context) (int, error)) (int, error) {
+	return redressTailBudget(cfg, 0)
+}
+
+// redressTailBudget is redressTail with a retry budget of ratio (0: none),
+// without its floor: hedges may then be at most that share of the calls.
+func redressTailBudget(cfg *core.HedgeConfig, ratio float64) func(testing.TB) func(context.Context, func(context.Context) (int, error)) (int, error) {
 	return func(tb testing.TB) func(context.Context, func(context.Context) (int, error)) (int, error) {
 		pc := core.PolicyConfig{Name: "tail", Retry: core.RetryConfig{MaxAttempts: 1}}
+		if ratio > 0 {
+			b, err := core.NewBudget(core.BudgetConfig{Ratio: ratio, DisableFloor: true})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			pc.Budget = b
+		}
 		if cfg != nil {
 			h, err := core.NewHedger(*cfg)
 			if err != nil {
@@ -132,9 +145,10 @@ func failsafeTail(mk func() hedgepolicy.HedgePolicy[int]) func(testing.TB) func(
 }
 
 // TestTailLatency runs the scenario without hedging, with a hedge after a
-// fixed 2ms (twice the median, above every fast request) and with a hedge
-// after the 95th percentile of the recent latencies (at least 1ms), and
-// failsafe-go's hedgepolicy with the same two delays; it prints the table
+// fixed 2ms (twice the median, above every fast request), with a hedge
+// after the 95th percentile of the recent latencies (at least 1ms), the
+// same with a retry budget of 1% of the calls (no floor), which the hedges
+// must draw on, and failsafe-go's hedgepolicy with the first two delays; it prints the table
 // (bench/results/hedge-tail.txt records it) and checks that hedging cuts
 // the tail (p99.5 and p99.9, and the p99 with 2% slow, at most a tenth of
 // the unhedged ones) for little extra load (at most 1.5 times the slow
@@ -151,6 +165,7 @@ func TestTailLatency(t *testing.T) {
 		{"none", redressTail(nil)},
 		{"redress-fixed-2ms", redressTail(fixed)},
 		{"redress-p95", redressTail(pct)},
+		{"redress-p95-budget1%", redressTailBudget(pct, 0.01)},
 		{"failsafe-fixed-2ms", failsafeTail(func() hedgepolicy.HedgePolicy[int] { return hedgepolicy.NewWithDelay[int](2 * median) })},
 		{"failsafe-p95", failsafeTail(func() hedgepolicy.HedgePolicy[int] {
 			return hedgepolicy.NewWithDelayQuantile[int](0.95, 1000, 100)
@@ -166,6 +181,9 @@ func TestTailLatency(t *testing.T) {
 			t.Logf("%-20s %9v %9v %9v %9v %9v %9v %7d %12s", row.name, round(r.p50), round(r.p99), round(r.p995), round(r.p999), round(r.max), round(r.mean), r.slow, fmt.Sprintf("%.4f", r.load))
 		}
 		none := res["none"]
+		if r := res["redress-p95-budget1%"]; r.load > 1.011 {
+			t.Errorf("%d%%: redress-p95-budget1%%: %.4f copies per call, want at most 1.011: the budget caps the hedges", slowPct, r.load)
+		}
 		for name, maxLoad := range map[string]float64{"redress-fixed-2ms": 1 + 1.5*float64(slowPct)/100, "redress-p95": 1.10} {
 			r := res[name]
 			if r.p999 > none.p999/10 || r.p995 > none.p995/10 {
