@@ -369,11 +369,10 @@ func (p *Policy) acceptable(v any, err error) bool {
 // hedged runs the attempt Next admitted as a hedged group of the policy's
 // Hedger: fn is the attempt (a func(context.Context) (T, error), a
 // func(context.Context, int) (T, error), told the copy's number, or a
-// func(context.Context) error),
-// discard (if set) releases the value of a copy whose answer is not
-// taken. pooled: the first copy's context may be recycled once the call
-// is over (Run, Do, Execute; not for a wrapper, whose response may
-// outlive the attempt).
+// func(context.Context) error); discard (if set) releases the value of a
+// copy whose answer is not taken. pooled: the first copy's context may be
+// recycled once the call is over (Run, Do, Execute; not for a wrapper,
+// whose response may outlive the attempt).
 func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 	h := s.p.hedger
 	var g *hedgeGroup
@@ -454,7 +453,8 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 		won := g.decided && g.winner == r.n
 		g.mu.Unlock()
 		if won {
-			hv, herr, hn = r.v.(T), r.err, r.n
+			hv, _ = r.v.(T) // a nil interface for a T that is one
+			herr, hn = r.err, r.n
 			continue
 		}
 		if discard != nil {

@@ -467,3 +467,21 @@ func TestHedgeConcurrentCalls(t *testing.T) {
 		}
 	})
 }
+
+// A hedge whose value is a nil interface wins like any other.
+func TestHedgeNilInterfaceValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, _ := newHedgedPolicy(t, core.PolicyConfig{Hedge: newHedger(t, core.HedgeConfig{Delay: 10 * time.Millisecond})})
+		var n atomic.Int32
+		v, err := core.Do(context.Background(), p, func(ctx context.Context) (any, error) {
+			if n.Add(1) == 1 {
+				<-ctx.Done()
+				return "first", ctx.Err()
+			}
+			return nil, nil
+		})
+		if err != nil || v != nil || n.Load() != 2 {
+			t.Fatalf("got %v, %v after %d copies; want the hedge's nil", v, err, n.Load())
+		}
+	})
+}
