@@ -485,3 +485,39 @@ func TestHedgeNilInterfaceValue(t *testing.T) {
 		}
 	})
 }
+
+// The first copy's context, cancelled because a hedge won, tells
+// context.Cause it was canceled (net/http returns the Cause of a canceled
+// request's context as its error).
+func TestHedgeFirstCopyCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p, _ := newHedgedPolicy(t, core.PolicyConfig{Hedge: newHedger(t, core.HedgeConfig{Delay: 10 * time.Millisecond})})
+		var n atomic.Int32
+		var cause, errAfter error
+		caller, stop := context.WithCancel(context.Background()) // a cancelCtx above the attempt
+		defer stop()
+		_, err := core.Do(caller, p, func(ctx context.Context) (int, error) {
+			if n.Add(1) == 1 {
+				<-ctx.Done()
+				cause, errAfter = context.Cause(ctx), ctx.Err()
+				return 0, cause
+			}
+			return 1, nil
+		})
+		if err != nil || !errors.Is(cause, context.Canceled) || !errors.Is(errAfter, context.Canceled) {
+			t.Fatalf("call %v; first copy's cause %v, err %v; want canceled", err, cause, errAfter)
+		}
+		// The caller's own cause still shows through.
+		boom := errors.New("caller gave up")
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(5*time.Millisecond, func() { cancel(boom) })
+		_, err = core.Do(ctx, p, func(ctx context.Context) (int, error) {
+			<-ctx.Done()
+			cause = context.Cause(ctx)
+			return 0, ctx.Err()
+		})
+		if !errors.Is(cause, boom) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("cause %v, err %v; want the caller's cause, canceled", cause, err)
+		}
+	})
+}
