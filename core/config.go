@@ -103,21 +103,21 @@ type PolicyConfig struct {
 	// back when the attempt ends (at once if the breaker then refuses).
 	// Share one between policies to bound their sum.
 	Concurrency ConcurrencyLimiter
-	// Budget, if set, must grant every retry, and every hedge. It may be
-	// shared.
+	// Budget, if set, must grant every retry. It may be shared.
 	Budget *Budget
-	// Hedge, if set, hedges every attempt (see Hedger): after its delay
-	// with no answer, a copy of the attempt is sent beside it, up to
-	// MaxHedges; the first acceptable answer is taken. The innermost
-	// component: the group is one attempt for the breaker and the retry
-	// loop. Set it only for operations safe to send more than once.
-	Hedge *Hedger
 	// Fallback, if set, supplies the result of a call the policy gives up
 	// on (see Fallback): the outermost component, it sees the call's
 	// final error and stop reason. It publishes EventFallback just before
 	// the call's terminal event, which still reports the downstream's
 	// outcome.
 	Fallback Fallback
+	// Hedge, if set, hedges every attempt (see Hedger): after its delay
+	// with no answer, a copy of the attempt is sent beside it, up to
+	// MaxHedges; the first acceptable answer is taken. The innermost
+	// component: the group is one attempt for the breaker and the retry
+	// loop; each hedge needs a token of the Budget, when there is one. Set
+	// it only for operations safe to send more than once.
+	Hedge *Hedger
 	// Bus receives the policy's events. Nil: no events, no cost.
 	Bus *Bus
 	// Clock tells the time. Default SystemClock.
