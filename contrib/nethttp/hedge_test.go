@@ -120,12 +120,14 @@ func TestHedgeLoopbackPutReplaysTheBody(t *testing.T) {
 // answer. With the key it is hedged.
 func TestHedgeLoopbackPostOnlyWithAKey(t *testing.T) {
 	var hits atomic.Int32
+	var keyed atomic.Bool
 	srv := newFaultServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) == 1 {
-			select {
-			case <-time.After(60 * time.Millisecond):
-			case <-r.Context().Done():
+			if keyed.Load() {
+				<-r.Context().Done() // hangs until the hedge wins
+				return
 			}
+			time.Sleep(60 * time.Millisecond) // slow, but the only answer
 		}
 		_, _ = w.Write([]byte("ok"))
 	})
@@ -140,6 +142,7 @@ func TestHedgeLoopbackPostOnlyWithAKey(t *testing.T) {
 		t.Fatalf("%d requests, events %v; want one and no hedge", srv.NumHits(), names())
 	}
 	hits.Store(0)
+	keyed.Store(true)
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL, bytes.NewReader([]byte("x")))
 	req.Header.Set("Idempotency-Key", "k1")
 	resp, err = client.Do(req)
