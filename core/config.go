@@ -115,6 +115,13 @@ type PolicyConfig struct {
 	// the call's terminal event, which still reports the downstream's
 	// outcome.
 	Fallback Fallback
+	// Hedge, if set, hedges every attempt (see Hedger): after its delay
+	// with no answer, a copy of the attempt is sent beside it, up to
+	// MaxHedges; the first acceptable answer is taken. The innermost
+	// component: the group is one attempt for the breaker and the retry
+	// loop; each hedge needs a token of the Budget, when there is one. Set
+	// it only for operations safe to send more than once.
+	Hedge *Hedger
 	// Bus receives the policy's events. Nil: no events, no cost.
 	Bus *Bus
 	// Clock tells the time. Default SystemClock.

@@ -303,7 +303,8 @@ type Event struct {
 	// Budget is the policy's retry budget, or nil.
 	Budget *Budget
 	// BudgetRemaining is the number of retries the budget still allowed
-	// after this decision (retry and budget_exhausted events with a budget).
+	// after this decision (retry, hedge and budget_exhausted events with a
+	// budget).
 	BudgetRemaining float64
 	// Hedge is the hedge's number, 1 for the first (hedge, hedge_won).
 	Hedge int

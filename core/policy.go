@@ -38,6 +38,7 @@ type Policy struct {
 	conc       ConcurrencyLimiter
 	faults     *FaultInjector
 	fallback   Fallback
+	hedger     *Hedger
 	gated      bool // abortIf, holdWait, deadline, throttler or limiter: Step.gate has work
 	timed      bool // deadline or onAttempt: every call reads the clock
 	bus        *Bus
@@ -64,6 +65,9 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 	if cfg.Concurrency != nil && isNil(cfg.Concurrency) {
 		return nil, cfgErr("Concurrency", "holds a nil pointer (leave it nil for none)")
 	}
+	if cfg.Hedge != nil && isNil(cfg.Hedge) {
+		return nil, cfgErr("Hedge", "holds a nil pointer (leave it nil for none)")
+	}
 	if cfg.Limiter != nil && isNil(cfg.Limiter) {
 		return nil, cfgErr("Limiter", "holds a nil pointer (leave it nil for none)")
 	}
@@ -89,6 +93,7 @@ func NewPolicy(cfg PolicyConfig) (*Policy, error) {
 		conc:       cfg.Concurrency,
 		faults:     cfg.Faults,
 		fallback:   cfg.Fallback,
+		hedger:     cfg.Hedge,
 		bus:        cfg.Bus,
 		clock:      cfg.Clock,
 		sleeper:    cfg.Sleeper,
@@ -194,6 +199,11 @@ func (p *Policy) Run(ctx context.Context, fn func(context.Context) error, opts .
 	s.begin(ctx, p, nil, false)
 	defer s.Close()
 	for s.Next() {
+		if p != nil && p.hedger != nil {
+			_, err := hedged[struct{}](&s, fn, nil, true)
+			s.End(err)
+			continue
+		}
 		s.End(fn(s.actx))
 	}
 	return s.err
@@ -213,7 +223,11 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 	var v T
 	for s.Next() {
 		var err error
-		v, err = fn(s.actx)
+		if p != nil && p.hedger != nil {
+			v, err = hedged[T](&s, fn, nil, true)
+		} else {
+			v, err = fn(s.actx)
+		}
 		if err == nil && p != nil && p.resultCl != nil {
 			if err = p.resultCl(v); err != nil {
 				s.last = v
@@ -263,7 +277,11 @@ func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T,
 	var o Outcome[T]
 	for s.Next() {
 		var err error
-		o.Value, err = fn(s.actx)
+		if p != nil && p.hedger != nil {
+			o.Value, err = hedged[T](&s, fn, nil, true)
+		} else {
+			o.Value, err = fn(s.actx)
+		}
 		if err == nil && p != nil && p.resultCl != nil {
 			if err = p.resultCl(o.Value); err != nil {
 				s.last = o.Value

@@ -58,8 +58,13 @@ func (u *unaryRun) do(ctx context.Context, p *core.Policy) error {
 	s.Begin(ctx, p, &u.call)
 	defer s.Close()
 	mark := u.markFirst()
+	hedge := u.hedges(p)
 	for s.Next() {
 		u.trailer = nil
+		if hedge {
+			s.End(u.hedgedInvoke(&s, mark)) // hedge.go
+			continue
+		}
 		err := u.invoker(attemptContext(&s, mark), u.method, u.req, u.reply, u.cc, u.opts...)
 		if err == nil {
 			s.SetRPCStatusCode("OK")

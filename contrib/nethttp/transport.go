@@ -117,6 +117,7 @@ type roundTrip struct {
 	deco   bool        // the bus may decorate attempt contexts
 	marker bool        // send AttemptHeader
 	header http.Header // the request's headers with AttemptHeader, once made
+	hedge  bool        // the policy hedges, and the request is safe to resend (hedge.go)
 }
 
 // hostFailing reports whether the request's breaker (the host's, else the
@@ -187,6 +188,7 @@ func (rt *roundTrip) run(t *Transport, req *http.Request) (resp *http.Response, 
 	// The server may retry nothing of its own while this transport may
 	// still retry the request: tell it (AttemptHeader).
 	rt.marker = resendable && t.marker && t.policy.MaxAttempts() != 1
+	rt.hedge = resendable && t.policy.Hedging()
 	if t.breakers != nil {
 		if k := t.key(req); k != "" {
 			rt.call.Breaker = t.breakers.Get(k)
@@ -199,7 +201,11 @@ func (rt *roundTrip) run(t *Transport, req *http.Request) (resp *http.Response, 
 	s.Begin(ctx, t.policy, &rt.call)
 	defer s.Close()
 	for s.Next() {
-		resp, err = rt.attempt(s)
+		if rt.hedge {
+			resp, err = rt.hedgedAttempt(s)
+		} else {
+			resp, err = rt.attempt(s)
+		}
 		if err != nil && !resendable {
 			err = core.NotResendable(err)
 		}
