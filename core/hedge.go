@@ -49,9 +49,9 @@ type HedgeConfig struct {
 // before it ends the attempt: no copy outlives its call.
 //
 // The copies run concurrently: the operation must be safe to call from
-// several goroutines at once, and safe to send more than once. Do, Run and
-// Execute give the first copy a context of the engine's own, recycled once
-// the call is over: as with Timeout.Attempt, use it for the attempt only.
+// several goroutines at once, and safe to send more than once. The first
+// copy's context is the group's own (a hedge that wins cancels it); it
+// stays valid after the call, as any context does.
 //
 // Hedges are timed on the time package's timers (testing/synctest makes
 // them virtual), not on the policy's Clock. A Hedger keeps the latency
@@ -67,9 +67,9 @@ type Hedger struct {
 	next       atomic.Uint64 // samples recorded
 	every      uint64        // recompute the percentile every so many samples
 	minSamples uint64
+	timers     sync.Pool  // *hedgeTimer: a timer and a results channel no call holds
 	mu         sync.Mutex // held to recompute
 	scratch    []int64
-	groups     sync.Pool
 }
 
 // NewHedger returns a hedger, or a *ConfigError naming the first invalid
@@ -197,18 +197,16 @@ type hedgeResult struct {
 // hedgeGroup is one hedged attempt: the first copy runs on the caller's
 // goroutine, on the group itself as its context (so that a winning hedge
 // can cancel it), the hedges on goroutines the group's timer starts. A
-// group no hedge was sent for, whose context was not cancelled, goes back
-// to its Hedger's pool: a call whose first copy answers within the delay
-// allocates nothing.
+// group is made per call.
 type hedgeGroup struct {
 	parent context.Context // the attempt's context
 	h      *Hedger
 	p      *Policy
-	timer  *time.Timer
+	ht     *hedgeTimer
 	delay  time.Duration
 
 	mu        sync.Mutex
-	done      chan struct{} // closed when the first copy is cancelled
+	done      chan struct{} // made by the first Done; closed when the first copy is cancelled
 	err       error         // why done was closed
 	closed    bool          // done is closed
 	watching  bool          // stop watches the parent
@@ -219,11 +217,9 @@ type hedgeGroup struct {
 	winner    int // the copy whose answer is taken, 0 the first
 	cancels   []context.CancelFunc
 	remaining []float64 // the budget's balance after each hedge's token, -1 without a budget
-	results   chan hedgeResult
 	fn        any // func(context.Context) (T, error), func(context.Context, int) (T, error) or func(context.Context) error
 	start     hedgeStarter
 	publish   bool  // the bus wants hedge or hedge_won
-	ev        Event // the template of the group's events
 }
 
 // Deadline implements context.Context: the attempt's.
@@ -236,12 +232,45 @@ func (g *hedgeGroup) Value(key any) any { return g.parent.Value(key) }
 // ends or a hedge's answer is taken.
 func (g *hedgeGroup) Done() <-chan struct{} {
 	g.mu.Lock()
+	if g.done == nil {
+		if g.closed {
+			g.done = closedChan
+		} else {
+			g.done = make(chan struct{})
+		}
+	}
 	if !g.watching && !g.closed && g.parent.Done() != nil {
 		g.watching = true
 		g.stop = context.AfterFunc(g.parent, g.parentDone)
 	}
+	d := g.done
 	g.mu.Unlock()
-	return g.done
+	return d
+}
+
+// closedChan is the Done of a group cancelled before anyone asked for it.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// hedgeTimer is what a hedged call borrows from its Hedger and gives back
+// when no hedge was sent: the timer that sends the hedges (armed for the
+// group g) and the channel the hedges report on. The group itself, the
+// first copy's context, is made per call: an operation may keep its
+// context past its return.
+type hedgeTimer struct {
+	t       *time.Timer
+	g       atomic.Pointer[hedgeGroup]
+	results chan hedgeResult
+	ev      Event // the template of the group's events (the caller's goroutine only)
+}
+
+func (ht *hedgeTimer) fire() {
+	if g := ht.g.Load(); g != nil {
+		g.fire()
+	}
 }
 
 // Err implements context.Context.
@@ -269,7 +298,9 @@ func (g *hedgeGroup) cancelFirst(err error) {
 	if !g.closed {
 		g.closed = true
 		g.err = err
-		close(g.done)
+		if g.done != nil {
+			close(g.done)
+		}
 	}
 }
 
@@ -300,7 +331,7 @@ func (g *hedgeGroup) fire() {
 	g.mu.Unlock()
 	g.start.start(g, ctx, n)
 	if n < g.h.maxHedges {
-		g.timer.Reset(g.delay)
+		g.ht.t.Reset(g.delay)
 	}
 }
 
@@ -318,7 +349,7 @@ func (g *hedgeGroup) report(n int, v any, err error, ok bool) {
 		}
 	}
 	g.mu.Unlock()
-	g.results <- hedgeResult{n: n, v: v, err: err}
+	g.ht.results <- hedgeResult{n: n, v: v, err: err}
 }
 
 // hedgeStarter starts hedge n of a group on ctx.
@@ -371,28 +402,28 @@ func (p *Policy) acceptable(v any, err error) bool {
 // func(context.Context, int) (T, error), told the copy's number, or a
 // func(context.Context) error); discard (if set) releases the value of a
 // copy whose answer is not taken. pooled: the first copy's context may be
-// recycled once the call is over (Run, Do, Execute; not for a wrapper,
-// whose response may outlive the attempt).
-func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
+// The group is allocated per call, never recycled: the first copy's
+// context is the group, and an operation may keep its context past its
+// return (a goroutine it started, a logger).
+func hedged[T any](s *Step, fn any, discard func(T)) (T, error) {
 	h := s.p.hedger
-	var g *hedgeGroup
-	if pooled {
-		g, _ = h.groups.Get().(*hedgeGroup)
+	ht, _ := h.timers.Get().(*hedgeTimer)
+	if ht == nil {
+		ht = &hedgeTimer{results: make(chan hedgeResult, h.maxHedges)}
 	}
-	if g == nil {
-		g = &hedgeGroup{h: h, done: make(chan struct{}), results: make(chan hedgeResult, h.maxHedges)}
-	}
+	g := &hedgeGroup{h: h, ht: ht}
 	delay := h.Delay()
 	g.parent, g.p, g.delay, g.start, g.fn = s.actx, s.p, delay, starter[T]{}, fn
 	g.publish = s.mask.Has(EventHedge) || s.mask.Has(EventHedgeWon)
 	if g.publish {
-		s.event(&g.ev, EventHedge, s.attempt)
+		s.event(&g.ht.ev, EventHedge, s.attempt)
 	}
 	// Armed once the group is set: the timer's goroutine reads it.
-	if g.timer == nil {
-		g.timer = time.AfterFunc(delay, g.fire)
+	ht.g.Store(g)
+	if ht.t == nil {
+		ht.t = time.AfterFunc(delay, ht.fire)
 	} else {
-		g.timer.Reset(delay)
+		ht.t.Reset(delay)
 	}
 	var t0 time.Duration
 	if h.pct > 0 {
@@ -413,13 +444,20 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 	g.over = true
 	sent := g.sent
 	if sent == 0 {
-		reuse := pooled && !g.closed
-		if g.watching && !g.stop() {
-			reuse = false // the watch fired: the parent ended
+		if g.watching {
+			g.stop()
 		}
+		g.cancelFirst(context.Canceled) // the attempt is over, as its timeout's context would say
 		g.mu.Unlock()
-		if g.timer.Stop() && reuse {
-			g.recycle()
+		if ht.t.Stop() {
+			// The timer will not fire: no hedge was or will be sent, and the
+			// results channel is empty. (Once a hedge was sent, fire may
+			// still re-arm the timer: it is not given back.)
+			ht.g.Store(nil)
+			if g.publish {
+				ht.ev = Event{} // drop what the event template refers to
+			}
+			h.timers.Put(ht)
 		}
 		return v, err
 	}
@@ -430,12 +468,12 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 		}
 	}
 	g.mu.Unlock()
-	g.timer.Stop()
+	ht.t.Stop()
 	// The bus delivers on the caller's goroutine: the hedges sent are
 	// published now, in order, before any hedge_won.
 	if g.publish && s.mask.Has(EventHedge) {
 		for i, rem := range g.remaining[:sent] {
-			e := g.ev
+			e := g.ht.ev
 			e.Kind, e.Hedge = EventHedge, i+1
 			if rem >= 0 {
 				e.BudgetRemaining = rem
@@ -448,7 +486,7 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 	var herr error
 	hn := 0
 	for range sent {
-		r := <-g.results
+		r := <-g.ht.results
 		g.mu.Lock()
 		won := g.decided && g.winner == r.n
 		g.mu.Unlock()
@@ -467,6 +505,7 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 	if g.watching {
 		g.stop()
 	}
+	g.cancelFirst(context.Canceled)
 	for _, c := range g.cancels {
 		c()
 	}
@@ -478,7 +517,7 @@ func hedged[T any](s *Step, fn any, discard func(T), pooled bool) (T, error) {
 		discard(v)
 	}
 	if g.publish && s.mask.Has(EventHedgeWon) {
-		e := g.ev
+		e := g.ht.ev
 		e.Kind, e.Hedge = EventHedgeWon, hn
 		s.p.bus.publish(s.actx, &e)
 	}
@@ -501,25 +540,13 @@ func abandon[T any](g *hedgeGroup, discard func(T)) {
 	}
 	sent := g.sent
 	g.mu.Unlock()
-	g.timer.Stop()
+	g.ht.t.Stop()
 	for range sent {
-		r := <-g.results
+		r := <-g.ht.results
 		if rv, ok := r.v.(T); ok && discard != nil {
 			discard(rv)
 		}
 	}
-}
-
-// recycle returns a group whose first copy was not cancelled and for
-// which no hedge was sent to its Hedger's pool.
-func (g *hedgeGroup) recycle() {
-	g.parent, g.p, g.fn, g.start = nil, nil, nil, nil
-	g.watching, g.stop, g.over = false, nil, false
-	if g.publish {
-		g.ev = Event{}
-		g.publish = false
-	}
-	g.h.groups.Put(g)
 }
 
 // Hedged runs the attempt of s that Next admitted as a hedged group, when
@@ -537,7 +564,7 @@ func Hedged[T any](s *Step, attempt func(ctx context.Context, hedge int) (T, err
 	if s.p == nil || s.p.hedger == nil || s.phase != stepAttempt {
 		return attempt(s.actx, 0)
 	}
-	return hedged(s, attempt, discard, false)
+	return hedged(s, attempt, discard)
 }
 
 // Hedging reports whether the policy hedges its attempts (it has a

@@ -367,19 +367,38 @@ func TestNewHedgerValidates(t *testing.T) {
 	}
 }
 
-// With no hedge fired, a hedged call allocates nothing.
-func TestHedgeSuccessPathAllocatesNothing(t *testing.T) {
-	if raceEnabled {
-		t.Skip("sync.Pool drops items at random under the race detector")
-	}
+// With no hedge fired, a hedged call allocates one object, the first
+// copy's context (the timer and the results channel are reused; under the
+// race detector sync.Pool drops some, hence the margin there); the context
+// an operation kept stays usable after the call, cancelled as an attempt
+// timeout's would be.
+func TestHedgeSuccessPathAllocations(t *testing.T) {
 	p, err := core.NewPolicy(core.PolicyConfig{Retry: core.RetryConfig{MaxAttempts: 1}, Hedge: newHedger(t, core.HedgeConfig{Delay: time.Hour})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fn := func(context.Context) (int, error) { return 1, nil }
 	ctx := context.Background()
-	if n := testing.AllocsPerRun(1000, func() { _, _ = core.Do(ctx, p, fn) }); n != 0 {
-		t.Errorf("%v allocations per call, want 0", n)
+	want := 1.0
+	if raceEnabled {
+		want = 6
+	}
+	if n := testing.AllocsPerRun(1000, func() { _, _ = core.Do(ctx, p, fn) }); n > want {
+		t.Errorf("%v allocations per call, want at most %v", n, want)
+	}
+	type key struct{}
+	var kept context.Context
+	_, _ = core.Do(context.WithValue(ctx, key{}, "v"), p, func(ctx context.Context) (int, error) { kept = ctx; return 1, nil })
+	for range 100 { // other calls, which must not share the kept context
+		_, _ = core.Do(ctx, p, fn)
+	}
+	if kept.Value(key{}) != "v" || !errors.Is(kept.Err(), context.Canceled) {
+		t.Errorf("kept context: value %v, err %v; want its call's value, canceled", kept.Value(key{}), kept.Err())
+	}
+	select {
+	case <-kept.Done():
+	default:
+		t.Error("the kept context's Done is not closed after its call")
 	}
 }
 

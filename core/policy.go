@@ -200,7 +200,7 @@ func (p *Policy) Run(ctx context.Context, fn func(context.Context) error, opts .
 	defer s.Close()
 	for s.Next() {
 		if p != nil && p.hedger != nil {
-			_, err := hedged[struct{}](&s, fn, nil, true)
+			_, err := hedged[struct{}](&s, fn, nil)
 			s.End(err)
 			continue
 		}
@@ -224,7 +224,7 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 	for s.Next() {
 		var err error
 		if p != nil && p.hedger != nil {
-			v, err = hedged[T](&s, fn, nil, true)
+			v, err = hedged[T](&s, fn, nil)
 		} else {
 			v, err = fn(s.actx)
 		}
@@ -278,7 +278,7 @@ func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T,
 	for s.Next() {
 		var err error
 		if p != nil && p.hedger != nil {
-			o.Value, err = hedged[T](&s, fn, nil, true)
+			o.Value, err = hedged[T](&s, fn, nil)
 		} else {
 			o.Value, err = fn(s.actx)
 		}
