@@ -217,9 +217,9 @@ type hedgeGroup struct {
 	winner    int // the copy whose answer is taken, 0 the first
 	cancels   []context.CancelFunc
 	remaining []float64 // the budget's balance after each hedge's token, -1 without a budget
-	fn        any // func(context.Context) (T, error), func(context.Context, int) (T, error) or func(context.Context) error
+	fn        any       // func(context.Context) (T, error), func(context.Context, int) (T, error) or func(context.Context) error
 	start     hedgeStarter
-	publish   bool  // the bus wants hedge or hedge_won
+	publish   bool // the bus wants hedge or hedge_won
 }
 
 // Deadline implements context.Context: the attempt's.
