@@ -99,3 +99,34 @@ func TestOrderAttemptTimeoutInsideBreaker(t *testing.T) {
 	}
 	eq(t, "attempts within the call timeout", calls, 3) // at 0, 100 and 200 ms; the sleep to 300 ms is refused
 }
+
+// TestOrderFaultsOutsideHedging: fault injection sits outside the hedged
+// group: an injected error ends the attempt before any copy is sent (no
+// hedge, the operation never called), and a concurrency slot is held once
+// per attempt whether or not the group hedges.
+func TestOrderFaultsOutsideHedging(t *testing.T) {
+	faults, err := core.NewFaultInjector(core.FaultConfig{Rules: []core.FaultRule{{Rate: 1, Err: core.InjectedError(core.ClassServerError)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bh, err := core.NewBulkhead(core.BulkheadConfig{MaxConcurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &coretest.Recorder{}
+	p, err := core.NewPolicy(core.PolicyConfig{Faults: faults, Concurrency: bh, Hedge: newHedger(t, core.HedgeConfig{Delay: time.Nanosecond}),
+		Bus: core.NewBus(rec), Retry: core.RetryConfig{MaxAttempts: 2, Strategy: core.Constant(0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults.Enable()
+	calls := 0
+	err = p.Run(context.Background(), func(context.Context) error { calls++; return nil })
+	var ie *core.InjectedFaultError
+	if !errors.As(err, &ie) || calls != 0 || rec.Count(core.EventHedge) != 0 || rec.Count(core.EventFaultInjected) != 2 {
+		t.Fatalf("err %v, %d calls, events %v: want the injected error on both attempts, no copy sent", err, calls, rec.Names())
+	}
+	if bh.InFlight() != 0 {
+		t.Errorf("%d slots held after the call", bh.InFlight())
+	}
+}
