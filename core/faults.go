@@ -181,7 +181,7 @@ func (s *Step) injectFault(f *FaultInjector) bool {
 		return false
 	case r.Result != nil:
 		s.end(nil, r.Result, true)
-		if s.phase == stepDone && s.err == nil {
+		if s.phase == stepDone && s.stop == StopNone && !s.fbUsed { // the injected result was accepted (not a Fallback's rescue)
 			s.fbVal, s.fbUsed, s.fbFault, s.fbCause = r.Result, true, true, nil
 		}
 		return false

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -365,8 +366,20 @@ type starter[T any] struct{}
 func (starter[T]) start(g *hedgeGroup, ctx context.Context, n int) {
 	fn, p := g.fn, g.p
 	go func() {
-		v, err := callCopy[T](fn, ctx, n)
-		g.report(n, v, err, p.acceptable(v, err))
+		var v T
+		var err error
+		ok := false
+		defer func() {
+			// A panic on a hedge's goroutine would end the process: it
+			// becomes the hedge's failure (never its answer), and the
+			// group still hears from every hedge it sent.
+			if r := recover(); r != nil {
+				err, ok = fmt.Errorf("redress: hedge %d of policy %q panicked: %v", n, p.name, r), false
+			}
+			g.report(n, v, err, ok)
+		}()
+		v, err = callCopy[T](fn, ctx, n)
+		ok = p.acceptable(v, err)
 	}()
 }
 
@@ -388,6 +401,9 @@ func callCopy[T any](fn any, ctx context.Context, n int) (v T, err error) {
 // nothing against the downstream's health.
 func (p *Policy) acceptable(v any, err error) bool {
 	if err == nil {
+		if _, none := v.(struct{}); none {
+			return true // Run's attempts have no value: its ResultClassifier is not asked, as without hedging
+		}
 		return p.resultCl == nil || p.resultCl(v) == nil
 	}
 	if IsAbort(err) {

@@ -87,7 +87,7 @@ func (l *RateLimiter) Allow() (ok bool, retryIn time.Duration) {
 
 // reserve takes a token now or reserves the next one: it returns the wait
 // before the attempt may go (0: at once) and the reservation to cancel if
-// the attempt does not go after all (nil when the token was taken at once),
+// the wait for it is cut short (nil when the token was taken at once),
 // or false when the wait would be longer than limit (or than MaxWait) and
 // nothing was reserved.
 func (l *RateLimiter) reserve(limit time.Duration) (time.Duration, *rate.Reservation, bool) {

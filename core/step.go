@@ -418,6 +418,14 @@ func (s *Step) acquireSlot(cl ConcurrencyLimiter, prev int, astart time.Duration
 	s.slot, s.hasSlot = tok, true
 	if s.timed {
 		astart = s.since()
+		if p := s.p; p.deadline > 0 && astart >= p.deadline {
+			// The queue wait used up the call's timeout: the attempt is not
+			// made (not a failure of the downstream's).
+			s.releaseSlot(SlotIgnored)
+			s.refund()
+			s.finish(StopDeadline, prev, nil)
+			return 0, false
+		}
 	}
 	return astart, true
 }
