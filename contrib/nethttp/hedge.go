@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/redress-go/redress/contrib/internal/wrapper"
 	"github.com/redress-go/redress/core"
@@ -71,16 +70,5 @@ func (rt *roundTrip) sendCopy(ctx context.Context, attempt, hedge int, header ht
 		}
 		return nil, markTransportError(err)
 	}
-	code := resp.StatusCode
-	if !failing(code) {
-		return resp, nil
-	}
-	var serr error = &core.StatusError{Code: code, Hint: retryAfter(resp, time.Now, rt.t.maxRA)}
-	if rt.t.classify != nil {
-		serr = wrapper.Mark(serr, rt.t.classify(serr))
-	}
-	if _, ok := resp.Header[OverloadedHeader]; ok {
-		return resp, core.NoRetry(serr) // the server said: do not retry
-	}
-	return resp, serr
+	return resp, rt.statusErr(resp)
 }

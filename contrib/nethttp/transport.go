@@ -330,19 +330,30 @@ func (rt *roundTrip) attempt(s *core.Step) (*http.Response, error) {
 		return nil, markTransportError(err)
 	}
 	rt.kept = resp
+	s.SetStatusCode(resp.StatusCode)
+	if serr := rt.statusErr(resp); serr != nil {
+		return nil, serr
+	}
+	return resp, nil
+}
+
+// statusErr is the error of a response whose status is a failure (nil
+// for any other): a *core.StatusError with its Retry-After hint, marked
+// by the configured classifier, and NoRetry when the server said not to
+// retry (OverloadedHeader).
+func (rt *roundTrip) statusErr(resp *http.Response) error {
 	code := resp.StatusCode
-	s.SetStatusCode(code)
 	if !failing(code) {
-		return resp, nil
+		return nil
 	}
 	var serr error = &core.StatusError{Code: code, Hint: retryAfter(resp, time.Now, rt.t.maxRA)}
 	if rt.t.classify != nil {
 		serr = wrapper.Mark(serr, rt.t.classify(serr))
 	}
 	if _, ok := resp.Header[OverloadedHeader]; ok {
-		return nil, core.NoRetry(serr) // the server said: do not retry
+		return core.NoRetry(serr) // the server said: do not retry
 	}
-	return nil, serr
+	return serr
 }
 
 // roundTripDetached sends req on a context that carries actx's values and
