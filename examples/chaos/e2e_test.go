@@ -20,16 +20,7 @@ import (
 func TestAlertsFireAndClearForInjectedOutage(t *testing.T) {
 	const scrapeEvery = 500 * time.Millisecond
 	compressed := dashboards.Config{RateWindow: 3 * time.Second, For: time.Second, CircuitOpenFor: time.Second}
-	files, err := dashboards.Generate(compressed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules := map[string][]byte{}
-	for _, f := range files {
-		if f.Path == dashboards.RecordingRulesFile || f.Path == dashboards.AlertingRulesFile {
-			rules[f.Path[strings.LastIndexByte(f.Path, '/')+1:]] = f.Data
-		}
-	}
+	rules := promtest.GeneratedRules(t, compressed)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan string, 1)

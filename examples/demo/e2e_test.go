@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,16 +23,7 @@ import (
 func TestDashboardsAndRulesAgainstPrometheus(t *testing.T) {
 	const scrapeEvery = 500 * time.Millisecond
 	compressed := dashboards.Config{RateWindow: 3 * time.Second, For: time.Second, CircuitOpenFor: time.Second}
-	files, err := dashboards.Generate(compressed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules := map[string][]byte{}
-	for _, f := range files {
-		if f.Path == dashboards.RecordingRulesFile || f.Path == dashboards.AlertingRulesFile {
-			rules[f.Path[strings.LastIndexByte(f.Path, '/')+1:]] = f.Data
-		}
-	}
+	rules := promtest.GeneratedRules(t, compressed)
 
 	cfg := shortConfig(16 * time.Second) // healthy 3.2s, degraded 4s, outage 4.8s, recovery 4s
 	demo := startDemo(t, cfg)

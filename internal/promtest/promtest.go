@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redress-go/redress/dashboards"
 	"github.com/redress-go/redress/internal/testenv"
 )
 
@@ -331,4 +332,21 @@ func (s *Server) QueryExemplars(ctx context.Context, expr string, start, end tim
 	}
 	err := s.get(ctx, "/api/v1/query_exemplars", q, &out)
 	return out, err
+}
+
+// GeneratedRules returns the recording and alerting rules the dashboards
+// package generates for cfg, keyed by file name, for Config.RuleFiles.
+func GeneratedRules(t testing.TB, cfg dashboards.Config) map[string][]byte {
+	t.Helper()
+	files, err := dashboards.Generate(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string][]byte{}
+	for _, f := range files {
+		if f.Path == dashboards.RecordingRulesFile || f.Path == dashboards.AlertingRulesFile {
+			rules[filepath.Base(f.Path)] = f.Data
+		}
+	}
+	return rules
 }
