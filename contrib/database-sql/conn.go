@@ -403,9 +403,14 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	c.start(&s, ctx, st.op, st.name) // as in exec
 	defer s.Close()
 	var rows driver.Rows
+	hedge := c.hedgeable(st, single)
 	for s.Next() {
 		var err error
-		rows, err = c.queryOnce(ctx, s.Context(), query, args, single)
+		if hedge {
+			rows, err = c.hedgedQuery(&s, ctx, query, args, single)
+		} else {
+			rows, err = c.queryOnce(ctx, s.Context(), query, args, single)
+		}
 		s.EndValue(rows, c.attemptErr(err))
 		if c.inTx && s.Retrying() {
 			s.Close() // see do
