@@ -221,6 +221,7 @@ type AdaptiveLimiter struct {
 	smoothing float64
 	window    int
 	windowNs  int64
+	mono      bool // clock is SystemClock
 
 	mu       sync.Mutex
 	wstart   int64 // this window's first sample, ns since epoch
@@ -275,15 +276,26 @@ func NewAdaptiveLimiter(cfg AdaptiveLimiterConfig) (*AdaptiveLimiter, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
-	return &AdaptiveLimiter{
+	l := &AdaptiveLimiter{
 		name: cfg.Name, clock: cfg.Clock, epoch: cfg.Clock.Now(),
 		minLimit: float64(cfg.MinLimit), maxLimit: float64(cfg.MaxLimit),
 		smoothing: cfg.Smoothing, window: cfg.Window, windowNs: int64(cfg.WindowTime), limit: float64(cfg.InitialLimit),
-	}, nil
+	}
+	_, l.mono = cfg.Clock.(SystemClock)
+	return l, nil
 }
 
 // Name returns the limiter's name.
 func (l *AdaptiveLimiter) Name() string { return l.name }
+
+// now is the time since the limiter's epoch: on the monotonic clock alone
+// (time.Since, cheaper than time.Now) with SystemClock.
+func (l *AdaptiveLimiter) now() int64 {
+	if l.mono {
+		return int64(time.Since(l.epoch))
+	}
+	return int64(l.clock.Now().Sub(l.epoch))
+}
 
 // Limit returns the current limit.
 func (l *AdaptiveLimiter) Limit() int {
@@ -302,7 +314,7 @@ func (l *AdaptiveLimiter) InFlight() int {
 // Acquire implements ConcurrencyLimiter. It never waits: the token is the
 // attempt's start, to time it.
 func (l *AdaptiveLimiter) Acquire(context.Context) (int64, error) {
-	now := int64(l.clock.Now().Sub(l.epoch))
+	now := l.now()
 	l.mu.Lock()
 	if l.inFlight >= int(l.limit) {
 		err := &ConcurrencyLimitedError{Limiter: l.name, Limit: int(l.limit), InFlight: l.inFlight}
@@ -318,7 +330,7 @@ func (l *AdaptiveLimiter) Acquire(context.Context) (int64, error) {
 // Release implements ConcurrencyLimiter: it learns from the attempt's
 // latency and outcome.
 func (l *AdaptiveLimiter) Release(token int64, o SlotOutcome) {
-	now := int64(l.clock.Now().Sub(l.epoch))
+	now := l.now()
 	rtt := float64(now - token)
 	l.mu.Lock()
 	defer l.mu.Unlock()

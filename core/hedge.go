@@ -221,6 +221,7 @@ type hedgeGroup struct {
 	fn        any       // func(context.Context) (T, error), func(context.Context, int) (T, error) or func(context.Context) error
 	start     hedgeStarter
 	publish   bool // the bus wants hedge or hedge_won
+	valued    bool // the copies' values go to the ResultClassifier
 }
 
 // Deadline implements context.Context: the attempt's.
@@ -364,7 +365,7 @@ type hedgeStarter interface {
 type starter[T any] struct{}
 
 func (starter[T]) start(g *hedgeGroup, ctx context.Context, n int) {
-	fn, p := g.fn, g.p
+	fn, p, valued := g.fn, g.p, g.valued
 	go func() {
 		var v T
 		var err error
@@ -379,7 +380,7 @@ func (starter[T]) start(g *hedgeGroup, ctx context.Context, n int) {
 			g.report(n, v, err, ok)
 		}()
 		v, err = callCopy[T](fn, ctx, n)
-		ok = p.acceptable(v, err)
+		ok = p.acceptable(v, err, valued)
 	}()
 }
 
@@ -399,12 +400,11 @@ func callCopy[T any](fn any, ctx context.Context, n int) (v T, err error) {
 // acceptable reports whether an answer of a copy ends its hedged group:
 // a success the result classifier accepts, or a failure that says
 // nothing against the downstream's health.
-func (p *Policy) acceptable(v any, err error) bool {
+func (p *Policy) acceptable(v any, err error, valued bool) bool {
 	if err == nil {
-		if _, none := v.(struct{}); none {
-			return true // Run's attempts have no value: its ResultClassifier is not asked, as without hedging
-		}
-		return p.resultCl == nil || p.resultCl(v) == nil
+		// Run's attempts have no value: its ResultClassifier is not asked,
+		// as without hedging.
+		return !valued || p.resultCl == nil || p.resultCl(v) == nil
 	}
 	if IsAbort(err) {
 		return true // the caller's code asked to stop
@@ -417,17 +417,18 @@ func (p *Policy) acceptable(v any, err error) bool {
 // Hedger: fn is the attempt (a func(context.Context) (T, error), a
 // func(context.Context, int) (T, error), told the copy's number, or a
 // func(context.Context) error); discard (if set) releases the value of a
-// copy whose answer is not taken. pooled: the first copy's context may be
-// The group is allocated per call, never recycled: the first copy's
-// context is the group, and an operation may keep its context past its
-// return (a goroutine it started, a logger).
-func hedged[T any](s *Step, fn any, discard func(T)) (T, error) {
+// copy whose answer is not taken; valued: the copies' values go to the
+// policy's ResultClassifier (false for Run, whose attempts have none). The
+// group is allocated per call, never recycled: the first copy's context
+// is the group, and an operation may keep its context past its return (a
+// goroutine it started, a logger).
+func hedged[T any](s *Step, fn any, discard func(T), valued bool) (T, error) {
 	h := s.p.hedger
 	ht, _ := h.timers.Get().(*hedgeTimer)
 	if ht == nil {
 		ht = &hedgeTimer{results: make(chan hedgeResult, h.maxHedges)}
 	}
-	g := &hedgeGroup{h: h, ht: ht}
+	g := &hedgeGroup{h: h, ht: ht, valued: valued}
 	delay := h.Delay()
 	g.parent, g.p, g.delay, g.start, g.fn = s.actx, s.p, delay, starter[T]{}, fn
 	g.publish = s.mask.Has(EventHedge) || s.mask.Has(EventHedgeWon)
@@ -477,7 +478,7 @@ func hedged[T any](s *Step, fn any, discard func(T)) (T, error) {
 		}
 		return v, err
 	}
-	if !g.decided && s.p.acceptable(v, err) {
+	if !g.decided && s.p.acceptable(v, err, valued) {
 		g.decided, g.winner = true, 0
 		for _, c := range g.cancels {
 			c()
@@ -580,7 +581,7 @@ func Hedged[T any](s *Step, attempt func(ctx context.Context, hedge int) (T, err
 	if s.p == nil || s.p.hedger == nil || s.phase != stepAttempt {
 		return attempt(s.actx, 0)
 	}
-	return hedged(s, attempt, discard)
+	return hedged(s, attempt, discard, true)
 }
 
 // Hedging reports whether the policy hedges its attempts (it has a

@@ -39,7 +39,7 @@ type Policy struct {
 	faults     *FaultInjector
 	fallback   Fallback
 	hedger     *Hedger
-	gated      bool // abortIf, holdWait, deadline, throttler or limiter: Step.gate has work
+	gated      bool // abortIf, holdWait, deadline, throttler, limiter or concurrency limiter: Step.gate has work
 	timed      bool // deadline or onAttempt: every call reads the clock
 	bus        *Bus
 	clock      Clock
@@ -200,7 +200,7 @@ func (p *Policy) Run(ctx context.Context, fn func(context.Context) error, opts .
 	defer s.Close()
 	for s.Next() {
 		if p != nil && p.hedger != nil {
-			_, err := hedged[struct{}](&s, fn, nil)
+			_, err := hedged[struct{}](&s, fn, nil, false)
 			s.End(err)
 			continue
 		}
@@ -224,7 +224,7 @@ func Do[T any](ctx context.Context, p *Policy, fn func(context.Context) (T, erro
 	for s.Next() {
 		var err error
 		if p != nil && p.hedger != nil {
-			v, err = hedged[T](&s, fn, nil)
+			v, err = hedged[T](&s, fn, nil, true)
 		} else {
 			v, err = fn(s.actx)
 		}
@@ -278,7 +278,7 @@ func Execute[T any](ctx context.Context, p *Policy, fn func(context.Context) (T,
 	for s.Next() {
 		var err error
 		if p != nil && p.hedger != nil {
-			o.Value, err = hedged[T](&s, fn, nil)
+			o.Value, err = hedged[T](&s, fn, nil, true)
 		} else {
 			o.Value, err = fn(s.actx)
 		}

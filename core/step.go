@@ -283,16 +283,27 @@ func (s *Step) next() bool {
 // sleepBackoff sleeps the backoff before a retry; false: the sleep was cut
 // short and the call is over.
 func (s *Step) sleepBackoff() bool {
-	if err := s.p.sleeper.Sleep(s.ctx, s.sleep); err != nil {
-		s.refund()
-		if cerr := s.ctx.Err(); cerr != nil {
-			s.finish(StopCanceled, s.attempt, cerr)
-		} else {
-			s.finish(StopAborted, s.attempt, nil)
-		}
+	if !s.sleepOrStop(s.sleep, s.attempt) {
 		return false
 	}
 	s.prevSleep = s.sleep
+	return true
+}
+
+// sleepOrStop sleeps d on the policy's Sleeper before the attempt after
+// attempt prev (a backoff, a hold, a rate limiter's wait); a sleep cut
+// short gives the budget token back and ends the call: canceled by the
+// caller, or aborted by the Sleeper.
+func (s *Step) sleepOrStop(d time.Duration, prev int) bool {
+	if err := s.p.sleeper.Sleep(s.ctx, d); err != nil {
+		s.refund()
+		if cerr := s.ctx.Err(); cerr != nil {
+			s.finish(StopCanceled, prev, cerr)
+		} else {
+			s.finish(StopAborted, prev, nil)
+		}
+		return false
+	}
 	return true
 }
 
@@ -464,14 +475,8 @@ func (s *Step) waitRate(rl *RateLimiter, prev int, astart time.Duration) (time.D
 		e.Sleep = d
 		p.bus.publish(s.opCtx, &e)
 	}
-	if err := p.sleeper.Sleep(s.ctx, d); err != nil {
+	if !s.sleepOrStop(d, prev) {
 		r.CancelAt(rl.clock.Now()) // the token goes back to the bucket
-		s.refund()
-		if cerr := s.ctx.Err(); cerr != nil {
-			s.finish(StopCanceled, prev, cerr)
-		} else {
-			s.finish(StopAborted, prev, nil)
-		}
 		return 0, false
 	}
 	if s.timed {
@@ -889,14 +894,7 @@ func (s *Step) waitHold(prev int) bool {
 	if w <= 0 {
 		return true
 	}
-	p := s.p
-	if err := p.sleeper.Sleep(s.ctx, w); err != nil {
-		s.refund()
-		if cerr := s.ctx.Err(); cerr != nil {
-			s.finish(StopCanceled, prev, cerr)
-		} else {
-			s.finish(StopAborted, prev, nil)
-		}
+	if !s.sleepOrStop(w, prev) {
 		return false
 	}
 	s.waitedHold = s.breaker.holdUntil.Load()
